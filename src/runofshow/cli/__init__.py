@@ -1,0 +1,1 @@
+"""Command-line interface: Typer commands and Rich views. Exit codes are mapped in `main`."""

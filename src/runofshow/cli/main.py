@@ -1,0 +1,82 @@
+"""The `runofshow` command. Every command module registers itself here; errors become exit codes
+in one place (`main`).
+
+Exit codes:
+  0  success / promoted / allowed / verified
+  1  unexpected error (a bug or an outside failure we did not expect)
+  2  bad input: plan, scenario, timestamp, flag, or a refused decision
+  3  rolled back / blocked / failed check (the thing asked about said no)
+  4  halted: held past its limit, window closed, or stopped by the incident commander
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from runofshow.errors import InputError, RunOfShowError
+
+EXIT_OK = 0
+EXIT_UNEXPECTED = 1
+EXIT_BAD_INPUT = 2
+EXIT_ROLLED_BACK = 3
+EXIT_HALTED = 4
+
+app = typer.Typer(
+    name="runofshow",
+    help=(
+        "Runs a canary release's run-of-show from one plan file: timeline, gates, traffic, war room,"
+        " evidence.\n\nExit codes: 0 ok/promoted, 1 unexpected error, 2 bad input, 3 rolled back /"
+        " blocked / failed, 4 halted."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+# One line per command module; each has `register(app)`. Heavy libraries are imported lazily
+# inside the commands so that `runofshow replay` starts fast.
+COMMAND_MODULES = [
+    "runofshow.cli.plan_cmd",
+]
+
+
+def _register() -> None:
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(app)
+
+
+def error_line(err: RunOfShowError) -> list[str]:
+    """The one-line messages for an error (one per problem)."""
+    return [p.replace("\n", " ") for p in err.problems]
+
+
+def main(argv: list[str] | None = None) -> None:
+    _register()
+    try:
+        app(args=argv, standalone_mode=False)
+    except RunOfShowError as err:
+        for line in error_line(err):
+            print(f"runofshow: {line}", file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT if isinstance(err, InputError) else EXIT_UNEXPECTED)
+    except typer.Exit as ex:
+        sys.exit(ex.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        print("runofshow: aborted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as ex:  # click usage errors and the truly unexpected
+        import click
+
+        if isinstance(ex, click.exceptions.ClickException):
+            ex.show()
+            sys.exit(EXIT_BAD_INPUT)
+        print(f"runofshow: unexpected error: {type(ex).__name__}: {ex}", file=sys.stderr)
+        sys.exit(EXIT_UNEXPECTED)
+    sys.exit(EXIT_OK)
+
+
+if __name__ == "__main__":
+    main()

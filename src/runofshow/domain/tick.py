@@ -1,0 +1,94 @@
+"""What was measured at one instant: a tick of baseline and canary observations.
+
+Pure data shared by the live runner and by replay. Times are seconds since T0 (`t_s`);
+the runner turns wall-clock instants into offsets before calling the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+@dataclass(frozen=True)
+class TrackSample:
+    """One track's metrics in one tick. A value of None is NoData, never zero."""
+
+    values: Mapping[str, float | None]
+    requests: float | None = None
+
+    def value(self, metric: str) -> float | None:
+        return self.values.get(metric)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """An alert visible at a tick (firing at or before it)."""
+
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    fired_t_s: float = 0.0
+
+    def matches(self, match_labels: Mapping[str, str]) -> bool:
+        """True when every label in `match_labels` is present with exactly that string value."""
+        return all(self.labels.get(k) == v for k, v in match_labels.items())
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Baseline and canary at one instant of a stage. A whole track may be None (no data)."""
+
+    t_s: float
+    weight: float
+    stage: int
+    baseline: TrackSample | None
+    canary: TrackSample | None
+    alerts: tuple[Alert, ...] = ()
+
+
+class Action(StrEnum):
+    PROCEED = "proceed"
+    HOLD = "hold"
+    ROLLBACK = "rollback"
+
+
+class Verdict(StrEnum):
+    """A gate's verdict for one tick, worst last."""
+
+    PASS = "PASS"
+    NODATA = "NODATA"
+    SHARED = "SHARED"  # breach or shift seen on baseline as much as canary: an incident, not the canary
+    TREND = "TREND"  # under threshold but projected to cross within the hold
+    FAIL = "FAIL"
+
+
+@dataclass(frozen=True)
+class MetricVerdict:
+    metric: str
+    verdict: Verdict
+    canary: float | None
+    baseline: float | None
+    reason: str
+    p_value: float | None = None
+    effect: float | None = None  # canary relative to baseline, e.g. 0.4 = 40 % worse
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The engine's answer for one tick.
+
+    action: proceed (gates fine; advance when `stage_complete`), hold, or rollback.
+    stage_complete: the stage's hold time has passed with every gate passing: move to the next stage.
+    """
+
+    t_s: float
+    action: Action
+    reasons: tuple[str, ...]
+    verdicts: tuple[MetricVerdict, ...] = ()
+    stage_complete: bool = False
+    engine: str = ""
+
+    @property
+    def passing(self) -> int:
+        return sum(1 for v in self.verdicts if v.verdict is Verdict.PASS)
