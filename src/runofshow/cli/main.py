@@ -57,25 +57,23 @@ def error_line(err: RunOfShowError) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     _register()
     try:
-        app(args=argv, standalone_mode=False)
+        rv = app(args=argv, standalone_mode=False)
     except RunOfShowError as err:
         for line in error_line(err):
-            print(f"runofshow: {line}", file=sys.stderr)
+            print(line, file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT if isinstance(err, InputError) else EXIT_UNEXPECTED)
     except typer.Exit as ex:
         sys.exit(ex.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         print("runofshow: aborted", file=sys.stderr)
         sys.exit(130)
-    except Exception as ex:  # click usage errors and the truly unexpected
-        import click
-
-        if isinstance(ex, click.exceptions.ClickException):
+    except Exception as ex:  # click usage errors (typer vendors click) and the truly unexpected
+        if callable(getattr(ex, "show", None)) and isinstance(getattr(ex, "exit_code", None), int):
             ex.show()
             sys.exit(EXIT_BAD_INPUT)
         print(f"runofshow: unexpected error: {type(ex).__name__}: {ex}", file=sys.stderr)
         sys.exit(EXIT_UNEXPECTED)
-    sys.exit(EXIT_OK)
+    sys.exit(rv if isinstance(rv, int) else EXIT_OK)
 
 
 if __name__ == "__main__":

@@ -332,6 +332,32 @@ class FreezeRules(_Model):
             ChangeClass.DOCUMENTATION: ("**/*.md", "docs/**", "**/*.rst", "**/*.txt"),
         }
     )
+    titles: dict[ChangeClass, tuple[str, ...]] = Field(
+        default_factory=lambda: {
+            ChangeClass.CANARY_ROLLBACK: (r"^revert\b", r"\broll ?back\b"),
+            ChangeClass.HOTFIX: (r"\bhot ?fix\b", r"\bcve-\d{4}-\d+"),
+            ChangeClass.SCHEMA_MIGRATION: (r"\bmigrations?\b", r"\balter table\b"),
+            ChangeClass.DEPENDENCY_UPDATE: (
+                r"^(build|chore)\(deps", r"^deps?[(:]", r"\bbump \S+ from \S+ to\b",
+            ),
+            ChangeClass.REFACTORING: (r"^refactor\b", r"\brefactor(ing)?\b"),
+            ChangeClass.MONITORING: (r"^(monitoring|alerts?)[(:]", r"\balert rules?\b"),
+            ChangeClass.DOCUMENTATION: (r"^docs?[(:]",),
+            ChangeClass.FEATURE: (r"^feat\b",),
+        },
+        description="case-insensitive regular expressions searched in the PR title",
+    )
+
+    @field_validator("titles")
+    @classmethod
+    def _regexes(cls, v: dict[ChangeClass, tuple[str, ...]]) -> dict[ChangeClass, tuple[str, ...]]:
+        for patterns in v.values():
+            for pat in patterns:
+                try:
+                    re.compile(pat)
+                except re.error as err:
+                    raise ValueError(f"'{pat}' is not a regular expression: {err}") from None
+        return v
 
     @model_validator(mode="after")
     def _disjoint(self) -> FreezeRules:

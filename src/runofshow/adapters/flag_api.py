@@ -1,0 +1,165 @@
+"""Feature-flag API traffic router: the seed's `POST /api/features/rollout {"feature", "percentage"}`.
+
+Read-back: `GET read_url` and the number at `read_json_path` (dotted keys and list indexes, e.g.
+`percentage`, `data.rollout.percentage`, `features.0.percentage`; `{feature}` in the URL or in a
+path segment is replaced by the feature name). Without `read_url` the percentage the last POST's
+response body reports is the read-back (so nothing can be read back before the first set).
+
+Setting the weight the API already reports is a no-op (one change). Transport errors, 429 and 5xx
+are retried (tenacity, exponential backoff); 4xx are not. Every failure becomes a `RouterError`
+naming the URL.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from runofshow.domain.plan import FlagApiRouter as FlagApiSettings
+from runofshow.errors import RouterError
+
+ADAPTER = "flag_api"
+
+
+class _StatusError(Exception):
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(f"HTTP {response.status_code}: {response.text[:200].strip()}")
+        self.status_code = response.status_code
+
+
+def _transient(e: BaseException) -> bool:
+    if isinstance(e, httpx.TransportError):
+        return True
+    return isinstance(e, _StatusError) and (e.status_code == 429 or e.status_code >= 500)
+
+
+def _checked(weight: float) -> float:
+    w = float(weight)
+    if not 0.0 <= w <= 100.0:
+        raise ValueError(f"weight must be between 0 and 100 %, not {weight!r}")
+    return w
+
+
+def _json_number(value: float) -> int | float:
+    return int(value) if value.is_integer() else value
+
+
+def extract(document: Any, path: str, feature: str) -> float:
+    """The number at dotted `path` in `document`. Raises KeyError/IndexError/TypeError/ValueError."""
+    node = document
+    for raw in path.split("."):
+        segment = raw.replace("{feature}", feature)
+        if isinstance(node, list):
+            node = node[int(segment)]
+        elif isinstance(node, dict):
+            node = node[segment]
+        else:
+            raise TypeError(f"cannot look up '{segment}' in a {type(node).__name__}")
+    if isinstance(node, bool) or not isinstance(node, int | float | str):
+        raise TypeError(f"'{path}' is a {type(node).__name__}, not a number")
+    value = float(node)
+    if not math.isfinite(value):
+        raise ValueError(f"'{path}' is not a finite number")
+    return value
+
+
+class FlagApiRouter:
+    """`TrafficRouter` over a feature-flag HTTP API."""
+
+    def __init__(
+        self, settings: FlagApiSettings, *, environ: Mapping[str, str] | None = None,
+        transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        headers = {"Accept": "application/json", "User-Agent": "runofshow"}
+        if settings.token_env:
+            token = (environ or {}).get(settings.token_env, "")
+            if not token:
+                raise RouterError(
+                    f"flag API: the environment variable {settings.token_env} (token_env) is not set",
+                    adapter=ADAPTER, target=settings.url,
+                )
+            headers["Authorization"] = f"Bearer {token}"
+        self._client = httpx.Client(
+            headers=headers, timeout=httpx.Timeout(settings.timeout_s), transport=transport,
+        )
+        self._sleep = sleep
+        self._acknowledged: float | None = None  # the POST response's percentage, without read_url
+
+    @property
+    def read_url(self) -> str | None:
+        if not self.settings.read_url:
+            return None
+        return self.settings.read_url.replace("{feature}", quote(self.settings.feature, safe=""))
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> FlagApiRouter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ HTTP with retries
+
+    def _request(self, method: str, url: str, **kwargs: Any) -> Any:
+        def once() -> Any:
+            response = self._client.request(method, url, **kwargs)
+            if response.is_error:
+                raise _StatusError(response)
+            return response.json() if response.content else None
+
+        retrying = Retrying(
+            stop=stop_after_attempt(max(1, self.settings.retries)),
+            wait=wait_exponential(multiplier=self.settings.backoff_s, max=10),
+            retry=retry_if_exception(_transient), sleep=self._sleep, reraise=True,
+        )
+        try:
+            return retrying(once)
+        except (httpx.HTTPError, _StatusError) as e:
+            raise RouterError(f"flag API: {method} {url} failed: {e}", adapter=ADAPTER, target=url) from e
+        except ValueError as e:  # body is not JSON
+            raise RouterError(f"flag API: {method} {url} did not answer JSON", adapter=ADAPTER,
+                              target=url) from e
+
+    def _percentage(self, document: Any, url: str) -> float:
+        try:
+            return extract(document, self.settings.read_json_path, self.settings.feature)
+        except (KeyError, IndexError, TypeError, ValueError) as e:
+            raise RouterError(
+                f"flag API: {url} has no percentage at '{self.settings.read_json_path}' ({e})",
+                adapter=ADAPTER, target=url,
+            ) from e
+
+    # ------------------------------------------------------------------ TrafficRouter
+
+    def current_weight(self) -> float:
+        url = self.read_url
+        if url is None:
+            if self._acknowledged is None:
+                raise RouterError(
+                    "flag API: no read_url is configured and nothing has been set yet, so there is "
+                    "nothing to read back", adapter=ADAPTER, target=self.settings.url,
+                )
+            return self._acknowledged
+        return self._percentage(self._request("GET", url), url)
+
+    def set_weight(self, weight: float) -> None:
+        w = _checked(weight)
+        if (self.read_url is not None or self._acknowledged is not None) and self.current_weight() == w:
+            return
+        url = self.settings.url
+        body = {"feature": self.settings.feature, "percentage": _json_number(w)}
+        answer = self._request("POST", url, json=body)
+        if self.read_url is None:
+            self._acknowledged = self._percentage(answer, url)
+
+
+__all__ = ["FlagApiRouter", "extract"]

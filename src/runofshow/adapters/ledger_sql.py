@@ -1,0 +1,337 @@
+"""The ledger in SQLite or PostgreSQL, through one SQLAlchemy Core code path.
+
+Tables: `runs`, `events` (hash-chained, unique per run_id + seq) and `schema_version`. Numbered
+migrations are applied in order when the ledger opens, each recorded in `schema_version` in the
+same transaction as its DDL; two processes opening at once retry until one of them has applied
+them. Appends lock the run's row (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite transactions
+start with `BEGIN IMMEDIATE`), so seq stays dense and unique under concurrent appenders; a unique
+violation that slips through is retried. SQLite runs in WAL mode with `synchronous=FULL`, so a
+committed event survives SIGKILL (and power loss).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    insert,
+    make_url,
+    select,
+    update,
+)
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.types import TypeDecorator
+
+from runofshow.adapters.ledger_hash import GENESIS, chain_problems, event_hash, normalise_payload, utc
+from runofshow.errors import LedgerError
+from runofshow.ports import LedgerEvent, RunRecord
+
+STATE_FILE = "runofshow.db"
+
+
+def default_state_url(evidence_dir: str | Path) -> str:
+    """SQLite file `runofshow.db` beside the evidence folder (in its parent), as an absolute URL."""
+    return f"sqlite:///{Path(evidence_dir).resolve().parent / STATE_FILE}"
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on write and on read, whatever the backend keeps."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else utc(value)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+schema_version = Table(
+    "schema_version", metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("description", String(200), nullable=False),
+    Column("applied_at", UtcDateTime, nullable=False),
+)
+
+runs = Table(
+    "runs", metadata,
+    Column("run_id", String(200), primary_key=True),
+    Column("release", String(200), nullable=False),
+    Column("version", String(100), nullable=False),
+    Column("status", String(50), nullable=False),
+    Column("stage", Integer, nullable=True),
+    Column("weight", Float, nullable=True),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("plan", Text, nullable=False),
+)
+
+events = Table(
+    "events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(200), ForeignKey("runs.run_id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("kind", String(100), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("run_id", "seq", name="uq_events_run_seq"),
+)
+
+events_by_time = Index("ix_events_run_at", events.c.run_id, events.c.at)
+
+
+def _m1_runs_and_events(conn: Connection) -> None:
+    runs.create(conn)
+    events.create(conn)
+
+
+def _m2_index_events_by_time(conn: Connection) -> None:
+    events_by_time.create(conn)
+
+
+# Append only: never edit or reorder an entry that has shipped.
+MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
+    ("runs and hash-chained events", _m1_runs_and_events),
+    ("index events by run and time", _m2_index_events_by_time),
+]
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip().splitlines()
+    return text[0] if text else type(orig).__name__
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (transactional DDL, BEGIN IMMEDIATE)
+    cur = dbapi_conn.cursor()
+    for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=30000"):
+        cur.execute(f"PRAGMA {pragma}")
+    cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    reading = conn.get_execution_options().get("runofshow_read")
+    conn.exec_driver_sql("BEGIN DEFERRED" if reading else "BEGIN IMMEDIATE")
+
+
+class SqlLedger:
+    """The `Ledger` port on SQLAlchemy Core. `url` is any SQLAlchemy URL (sqlite:///..., postgresql+psycopg://...)."""
+
+    def __init__(self, url: str, *, retries: int = 20) -> None:
+        try:
+            parsed = make_url(url)
+        except Exception as exc:  # noqa: BLE001 - sqlalchemy raises ArgumentError and others
+            raise LedgerError(f"ledger: '{url}' is not a database URL: {exc}", adapter="ledger") from None
+        self.name = parsed.render_as_string(hide_password=True)
+        self._retries = retries
+        kwargs: dict[str, Any] = {}
+        if parsed.get_backend_name() == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs["pool_pre_ping"] = True
+        try:
+            self._engine: Engine = create_engine(parsed, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - a missing driver is an ImportError, not a SQLAlchemyError
+            raise self._error("cannot open", exc) from exc
+        if parsed.get_backend_name() == "sqlite":
+            event.listen(self._engine, "connect", _sqlite_pragmas)
+            event.listen(self._engine, "begin", _sqlite_begin)
+        self.migrate()
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _error(self, doing: str, exc: BaseException) -> LedgerError:
+        return LedgerError(f"ledger {self.name}: {doing}: {_first_line(exc)}", adapter="ledger_sql",
+                           target=self.name)
+
+    @contextmanager
+    def _tx(self, doing: str, *, read_only: bool = False) -> Iterator[Connection]:
+        try:
+            with self._engine.connect() as conn:
+                if read_only:
+                    conn = conn.execution_options(runofshow_read=True)
+                with conn.begin():
+                    yield conn
+        except LedgerError:
+            raise
+        except SQLAlchemyError as exc:
+            raise self._error(doing, exc) from exc
+
+    def _retrying(self, fn: Callable[[], Any], retry_on: tuple[type[BaseException], ...]) -> Any:
+        """Run `fn` (one transaction) again after a conflict with another writer or migrator."""
+        for attempt in range(self._retries):
+            try:
+                return fn()
+            except LedgerError as err:
+                if not isinstance(err.__cause__, retry_on) or attempt == self._retries - 1:
+                    raise
+                time.sleep(min(0.5, 0.01 * 2 ** attempt) * (0.5 + random.random()))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> SqlLedger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ migrations
+
+    def schema_versions(self) -> list[int]:
+        with self._tx("read schema version", read_only=True) as conn:
+            return list(conn.scalars(select(schema_version.c.version).order_by(schema_version.c.version)))
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations in order; return the versions this call applied."""
+
+        def once() -> list[int]:
+            applied_now: list[int] = []
+            with self._tx("migrate") as conn:
+                schema_version.create(conn, checkfirst=True)
+                done = set(conn.scalars(select(schema_version.c.version)))
+                for number, (description, step) in enumerate(MIGRATIONS, start=1):
+                    if number in done:
+                        continue
+                    step(conn)
+                    conn.execute(insert(schema_version).values(
+                        version=number, description=description, applied_at=datetime.now(UTC)))
+                    applied_now.append(number)
+            return applied_now
+
+        result: list[int] = self._retrying(once, (DBAPIError,))
+        return result
+
+    # ------------------------------------------------------------------ runs
+
+    @staticmethod
+    def _record(row: Any) -> RunRecord:
+        return RunRecord(
+            run_id=row.run_id, release=row.release, version=row.version, status=row.status,
+            stage=row.stage, weight=row.weight, started_at=row.started_at, plan=json.loads(row.plan),
+        )
+
+    def create_run(self, run: RunRecord) -> None:
+        plan_text, _ = normalise_payload(run.plan, self.name)
+        utc(run.started_at)
+        try:
+            with self._tx(f"create run {run.run_id}") as conn:
+                conn.execute(insert(runs).values(
+                    run_id=run.run_id, release=run.release, version=run.version, status=run.status,
+                    stage=run.stage, weight=run.weight, started_at=run.started_at, plan=plan_text))
+        except LedgerError as err:
+            if isinstance(err.__cause__, IntegrityError):
+                raise LedgerError(f"ledger {self.name}: run {run.run_id} already exists",
+                                  adapter="ledger_sql", target=self.name) from None
+            raise
+
+    def _unknown(self, run_id: str) -> LedgerError:
+        return LedgerError(f"ledger {self.name}: no run {run_id}", adapter="ledger_sql", target=self.name)
+
+    def run(self, run_id: str) -> RunRecord:
+        with self._tx(f"read run {run_id}", read_only=True) as conn:
+            row = conn.execute(select(runs).where(runs.c.run_id == run_id)).first()
+        if row is None:
+            raise self._unknown(run_id)
+        return self._record(row)
+
+    def runs(self) -> list[RunRecord]:
+        with self._tx("list runs", read_only=True) as conn:
+            rows = conn.execute(select(runs).order_by(runs.c.started_at, runs.c.run_id)).all()
+        return [self._record(r) for r in rows]
+
+    def update_run(
+        self, run_id: str, *, status: str | None = None, stage: int | None = None,
+        weight: float | None = None,
+    ) -> None:
+        values: dict[str, Any] = {}
+        if status is not None:
+            values["status"] = status
+        if stage is not None:
+            values["stage"] = stage
+        if weight is not None:
+            values["weight"] = weight
+        with self._tx(f"update run {run_id}") as conn:
+            if values:
+                found = conn.execute(update(runs).where(runs.c.run_id == run_id).values(**values)).rowcount
+            else:
+                found = conn.execute(select(runs.c.run_id).where(runs.c.run_id == run_id)).first() is not None
+        if not found:
+            raise self._unknown(run_id)
+
+    # ------------------------------------------------------------------ events
+
+    def append(self, run_id: str, kind: str, payload: Mapping[str, Any], at: datetime) -> LedgerEvent:
+        at_utc = utc(at)
+        text, normalised = normalise_payload(payload, self.name)
+
+        def once() -> LedgerEvent:
+            with self._tx(f"append {kind} to run {run_id}") as conn:
+                locked = conn.execute(
+                    select(runs.c.run_id).where(runs.c.run_id == run_id).with_for_update()
+                ).first()
+                if locked is None:
+                    raise self._unknown(run_id)
+                last = conn.execute(
+                    select(events.c.seq, events.c.hash).where(events.c.run_id == run_id)
+                    .order_by(events.c.seq.desc()).limit(1)
+                ).first()
+                seq, prev = (last.seq + 1, last.hash) if last else (1, GENESIS)
+                digest = event_hash(prev, seq, at_utc, kind, normalised)
+                conn.execute(insert(events).values(
+                    run_id=run_id, seq=seq, at=at_utc, kind=kind, payload=text, prev_hash=prev, hash=digest))
+            return LedgerEvent(run_id=run_id, seq=seq, at=at_utc, kind=kind, payload=normalised,
+                               prev_hash=prev, hash=digest)
+
+        result: LedgerEvent = self._retrying(once, (IntegrityError, OperationalError))
+        return result
+
+    def events(self, run_id: str, after_seq: int = 0) -> list[LedgerEvent]:
+        with self._tx(f"read events of run {run_id}", read_only=True) as conn:
+            if conn.execute(select(runs.c.run_id).where(runs.c.run_id == run_id)).first() is None:
+                raise self._unknown(run_id)
+            rows = conn.execute(
+                select(events).where(events.c.run_id == run_id, events.c.seq > after_seq)
+                .order_by(events.c.seq)
+            ).all()
+        return [
+            LedgerEvent(run_id=r.run_id, seq=r.seq, at=r.at, kind=r.kind, payload=json.loads(r.payload),
+                        prev_hash=r.prev_hash, hash=r.hash)
+            for r in rows
+        ]
+
+    def verify_chain(self, run_id: str) -> list[str]:
+        """One line per broken link of the run's hash chain; an empty list when it verifies."""
+        return chain_problems(self.events(run_id))

@@ -1,0 +1,87 @@
+"""`runofshow init`, `validate` and `plan`: write, check and print the plan."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from runofshow.errors import InputError, TimestampError
+
+
+def parse_instant(text: str, option: str = "--start") -> datetime:
+    """ISO 8601 with an offset or Z -> aware datetime; anything else is a TimestampError."""
+    try:
+        at = datetime.fromisoformat(text.strip().replace("z", "Z"))
+    except ValueError:
+        raise TimestampError(f"{option}: '{text}' is not an ISO 8601 time like 2026-12-05T07:00:00+03:00") from None
+    if at.tzinfo is None:
+        raise TimestampError(f"{option}: '{text}' has no UTC offset; add +03:00 or Z")
+    return at
+
+
+def init(
+    path: Annotated[Path, typer.Argument(help="where to write the plan")] = Path("plan.yaml"),
+    force: Annotated[bool, typer.Option("--force", help="overwrite an existing file")] = False,
+) -> None:
+    """Write a fully commented default plan (example: runofshow init plan.yaml)."""
+    from runofshow.app.plan_file import default_plan_text
+
+    if path.exists() and not force:
+        raise InputError(f"{path}: (file): already exists; use --force to overwrite")
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(default_plan_text(), encoding="utf-8")
+    tmp.replace(path)
+    print(f"wrote {path}; check it with: runofshow validate {path}")
+
+
+def validate(path: Annotated[Path, typer.Argument(help="plan file")]) -> None:
+    """Check a plan: exit 0, or print every problem as `file: field: problem` and exit 2."""
+    from runofshow.app.plan_file import load_plan
+
+    plan = load_plan(path)
+    print(
+        f"{path}: ok: {plan.release.name} {plan.release.version}, "
+        f"{len(plan.stages)} stages ({' -> '.join(f'{s.weight:g}%' for s in plan.stages)}), "
+        f"{len(plan.gates)} gates"
+    )
+
+
+def plan(
+    path: Annotated[Path, typer.Argument(help="plan file")],
+    start: Annotated[str | None, typer.Option("--start", help="T0 as ISO 8601 with offset")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="one JSON object per step")] = False,
+) -> None:
+    """Print the whole T-minus schedule, each step at its time in Istanbul and UTC.
+
+    Example: runofshow plan plan.yaml --start 2026-12-05T07:00:00+03:00
+    """
+    from runofshow.app.plan_file import load_plan
+    from runofshow.app.schedule import schedule_rows
+
+    p = load_plan(path)
+    t0 = parse_instant(start) if start else None
+    rows = schedule_rows(p, t0)
+    if json_out:
+        import json
+
+        for row in rows:
+            print(json.dumps(row))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{p.release.name} {p.release.version}: run-of-show", title_justify="left")
+    for col in ("step", "what", "Istanbul", "UTC", "does"):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(row["label"], row["title"], row.get("local") or "-", row.get("utc") or "-", row["does"])
+    Console(width=160).print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.command("validate")(validate)
+    app.command("plan")(plan)

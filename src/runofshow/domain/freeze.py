@@ -1,0 +1,205 @@
+"""The freeze gate: what kind of change a pull request is, and may it merge now?
+
+Pure. `classify(pr, files, rules, freeze_active=..., market_open=...)` looks at the PR's labels,
+its title and the paths it changes, in this order:
+
+1. schema migration: a migration label, or any changed (or renamed-from) path matching the
+   migration patterns. Paths cannot be talked out of this by a label.
+2. labels: a blocked class's label wins over an allowed one (a PR labelled both `hotfix` and
+   `feature` is a feature). A documentation label counts only if every path is documentation.
+3. title: conventional prefixes and keywords (`hotfix`, `revert`/`rollback`, `docs:`, `bump x from`...).
+4. paths: any dependency file -> dependency update; only documentation -> documentation; only
+   monitoring/alert files (and documentation) -> monitoring.
+5. anything else is a code change with no allowed label: a new feature (fail closed).
+
+Then: a schema migration during market hours is blocked even with no freeze; with no freeze
+everything else is allowed; during a freeze the rules' allowed/blocked lists decide (a class in
+neither list is blocked).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
+
+from runofshow.domain.plan import ChangeClass, FreezeRules
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    number: int
+    title: str = ""
+    labels: tuple[str, ...] = ()
+    head_sha: str = ""
+    state: str = "open"
+    draft: bool = False
+    author: str = ""
+    url: str = ""
+
+    def has_label(self, label: str) -> bool:
+        return label.lower() in (x.lower() for x in self.labels)
+
+
+class Classification(NamedTuple):
+    change_class: ChangeClass
+    allowed: bool
+    reason: str
+
+
+DEFAULT_TITLES: Mapping[ChangeClass, tuple[str, ...]] = {
+    ChangeClass.CANARY_ROLLBACK: (r"\brevert\b", r"\broll ?back\b"),
+    ChangeClass.HOTFIX: (r"\bhot ?fix\b", r"^fix\(?.*\)?!:", r"\bsecurity\b", r"\bcve-\d{4}-\d+"),
+    ChangeClass.SCHEMA_MIGRATION: (r"\bmigrations?\b", r"\bschema\b", r"\balter table\b"),
+    ChangeClass.DEPENDENCY_UPDATE: (r"^build\(deps", r"^chore\(deps", r"^deps?[(:]", r"\bbump .+ from .+ to\b"),
+    ChangeClass.REFACTORING: (r"^refactor\b", r"\brefactor(ing)?\b"),
+    ChangeClass.MONITORING: (r"^(monitoring|alerts?)[(:]", r"\balert rules?\b", r"\bdashboards?\b"),
+    ChangeClass.DOCUMENTATION: (r"^docs?[(:]", r"\bdocumentation\b", r"\breadme\b"),
+    ChangeClass.FEATURE: (r"^feat\b", r"\bfeature\b"),
+}
+
+# Which class wins when labels or titles name several: blocked ones first, most serious first.
+PRECEDENCE = (
+    ChangeClass.SCHEMA_MIGRATION, ChangeClass.DEPENDENCY_UPDATE, ChangeClass.FEATURE,
+    ChangeClass.REFACTORING, ChangeClass.CANARY_ROLLBACK, ChangeClass.HOTFIX, ChangeClass.MONITORING,
+    ChangeClass.DOCUMENTATION,
+)
+TITLE_ORDER = (
+    ChangeClass.CANARY_ROLLBACK, ChangeClass.HOTFIX, ChangeClass.SCHEMA_MIGRATION,
+    ChangeClass.DEPENDENCY_UPDATE, ChangeClass.REFACTORING, ChangeClass.MONITORING,
+    ChangeClass.DOCUMENTATION, ChangeClass.FEATURE,
+)
+
+
+# --------------------------------------------------------------------------- globs
+
+
+@lru_cache(maxsize=256)
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """gitignore-like globs: `**/` any directories (or none), `**` anything, `*` and `?` within a name."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z", re.IGNORECASE)
+
+
+def path_matches(path: str, pattern: str) -> bool:
+    """True when `path` (repository-relative, `/`-separated) matches `pattern`.
+
+    A pattern without `/` matches the file name in any directory (`*.md`).
+    """
+    path = path.lstrip("/")
+    if "/" not in pattern.rstrip("/"):
+        return bool(_glob_regex(pattern).match(path.rsplit("/", 1)[-1]))
+    return bool(_glob_regex(pattern.lstrip("/")).match(path))
+
+
+def matching(paths: Iterable[str], patterns: Sequence[str]) -> list[str]:
+    return [p for p in paths if any(path_matches(p, pat) for pat in patterns)]
+
+
+# --------------------------------------------------------------------------- classification
+
+
+def _first(classes: Iterable[ChangeClass]) -> ChangeClass | None:
+    found = set(classes)
+    return next((c for c in PRECEDENCE if c in found), None)
+
+
+def _label_classes(pr: PullRequest, rules: FreezeRules) -> dict[ChangeClass, str]:
+    out: dict[ChangeClass, str] = {}
+    have = {x.lower(): x for x in pr.labels}
+    for cls, names in rules.labels.items():
+        for n in names:
+            if n.lower() in have:
+                out.setdefault(cls, have[n.lower()])
+    return out
+
+
+def _title_class(title: str, titles: Mapping[ChangeClass, tuple[str, ...]]) -> tuple[ChangeClass, str] | None:
+    text = title.strip().lower()
+    for cls in TITLE_ORDER:
+        for pat in titles.get(cls, ()):
+            m = re.search(pat, text, re.IGNORECASE)
+            if m:
+                return cls, m.group(0)
+    return None
+
+
+def _short(paths: Sequence[str], n: int = 3) -> str:
+    more = f" and {len(paths) - n} more" if len(paths) > n else ""
+    return ", ".join(paths[:n]) + more
+
+
+def change_class(
+    pr: PullRequest, files: Sequence[str], rules: FreezeRules,
+    titles: Mapping[ChangeClass, tuple[str, ...]] | None = None,
+) -> tuple[ChangeClass, str]:
+    """The PR's change class and why (see the module docstring for the order)."""
+    titles = DEFAULT_TITLES if titles is None else titles
+    paths = rules.paths
+    docs = paths.get(ChangeClass.DOCUMENTATION, ())
+    docs_only = bool(files) and len(matching(files, docs)) == len(files)
+
+    by_label = _label_classes(pr, rules)
+    schema_files = matching(files, paths.get(ChangeClass.SCHEMA_MIGRATION, ()))
+    if schema_files:
+        return ChangeClass.SCHEMA_MIGRATION, f"changes migration paths: {_short(schema_files)}"
+    if ChangeClass.SCHEMA_MIGRATION in by_label:
+        return ChangeClass.SCHEMA_MIGRATION, f"label '{by_label[ChangeClass.SCHEMA_MIGRATION]}'"
+
+    if not docs_only:
+        by_label.pop(ChangeClass.DOCUMENTATION, None)
+    labelled = _first(by_label)
+    if labelled is not None:
+        return labelled, f"label '{by_label[labelled]}'"
+
+    titled = _title_class(pr.title, titles)
+    if titled is not None and (titled[0] is not ChangeClass.DOCUMENTATION or docs_only):
+        return titled[0], f"title says '{titled[1]}'"
+
+    deps = matching(files, paths.get(ChangeClass.DEPENDENCY_UPDATE, ()))
+    if deps:
+        return ChangeClass.DEPENDENCY_UPDATE, f"changes dependency files: {_short(deps)}"
+    if docs_only:
+        return ChangeClass.DOCUMENTATION, "documentation only"
+    monitoring = matching(files, paths.get(ChangeClass.MONITORING, ()))
+    others = [f for f in files if f not in monitoring and f not in matching(files, docs)]
+    if monitoring and not others:
+        return ChangeClass.MONITORING, f"monitoring/alert files only: {_short(monitoring)}"
+    if not files:
+        return ChangeClass.FEATURE, "no changed files seen and no allowed label: treated as a feature"
+    return ChangeClass.FEATURE, "code change with no allowed label or title: treated as a new feature"
+
+
+def classify(
+    pr: PullRequest, files: Sequence[str], rules: FreezeRules, *, freeze_active: bool,
+    market_open: bool = False, titles: Mapping[ChangeClass, tuple[str, ...]] | None = None,
+) -> Classification:
+    """Class, allowed or not, and a one-line reason."""
+    cls, why = change_class(pr, files, rules, titles)
+    if cls is ChangeClass.SCHEMA_MIGRATION and market_open:
+        return Classification(cls, False, f"schema migration ({why}) blocked during market hours")
+    if not freeze_active:
+        return Classification(cls, True, f"{cls.value} ({why}); no freeze active")
+    if cls in rules.allowed:
+        return Classification(cls, True, f"{cls.value} ({why}) is allowed during the freeze")
+    if cls in rules.blocked:
+        return Classification(cls, False, f"{cls.value} ({why}) is blocked during the freeze")
+    return Classification(cls, False, f"{cls.value} ({why}) is not on the freeze's allowed list")

@@ -1,0 +1,87 @@
+"""Bad plan input: one line naming the file, the field and the problem. A test per kind."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from pydantic import BaseModel
+
+from runofshow.app.plan_file import default_plan_text, load_plan, parse_plan
+from runofshow.domain.plan import Plan
+from runofshow.errors import PlanError
+
+
+def test_default_template_is_the_default_plan():
+    assert parse_plan(default_plan_text()) == Plan()
+
+
+def _keys(model: type[BaseModel], prefix: str = ""):
+    for name, field in model.model_fields.items():
+        yield prefix + name
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            yield from _keys(ann, prefix + name + ".")
+
+
+def test_template_documents_every_field():
+    data = yaml.safe_load(default_plan_text())
+
+    def has(path: str) -> bool:
+        node = data
+        for part in path.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return False
+            node = node[part]
+        return True
+
+    missing = [k for k in _keys(Plan) if not has(k)]
+    assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("stages: [{weight: 1}, {weight: 5}, {weight: 150}]", "plan.yaml: stages[2].weight: must be between 0 and 100"),
+        ("stages: [{weight: -5}, {weight: 100}]", "plan.yaml: stages[0].weight: must be between 0 and 100"),
+        ("stages: [{weight: 50}, {weight: 5}, {weight: 100}]", "plan.yaml: stages: weights must increase (50 then 5)"),
+        ("gates: {http_p95_ms: {threshold: lots}}", "plan.yaml: gates.http_p95_ms.threshold: input should be a valid number"),
+        ("gates: {http_p95_ms: {unit: ms}}", "plan.yaml: gates.http_p95_ms.threshold: missing"),
+        ("gates: {http_p95_ms: {threshold: 1, kind: median}}", "plan.yaml: gates.http_p95_ms.kind: input should be"),
+        ("traffic_router: {kind: carrier_pigeon}", "plan.yaml: traffic_router: unknown kind 'carrier_pigeon'"),
+        ("traffic_router: {kind: ingress_nginx, namespce: prod}", "plan.yaml: traffic_router.namespce: unknown field"),
+        ("metrics_source: {kind: prometheus, timeout_s: 0}", "plan.yaml: metrics_source.timeout_s: input should be greater than 0"),
+        ("market: {timezone: Europe/Atlantis}", "plan.yaml: market.timezone: unknown time zone 'Europe/Atlantis'"),
+        ("market: {hours: {start: '18:00', end: '09:30'}}", "plan.yaml: market.hours: start must be before end"),
+        ("release: {version: latest}", "plan.yaml: release.version: 'latest' is not a version like v1.4.0"),
+        ("relase: {version: v1.4.0}", "plan.yaml: relase: unknown field"),
+        ("stages: {weight: 1}", "plan.yaml: stages: input should be a valid"),
+        ("- just\n- a list", "plan.yaml: (top level): must be a mapping of sections, not list"),
+        ("stages: [\n  {weight: 1\n", "plan.yaml: line 3 column 1: invalid YAML"),
+        ("decision: {tick_interval_s: -60}", "plan.yaml: decision.tick_interval_s: input should be greater than 0"),
+        ("war_room: {incident_commanders: []}", "plan.yaml: war_room.incident_commanders: name at least one incident commander"),
+        ("freeze: {allowed: [hotfix], blocked: [hotfix]}", "plan.yaml: freeze: hotfix cannot be both allowed and blocked"),
+    ],
+)
+def test_each_kind_of_bad_plan_is_one_clear_line(text, expected):
+    with pytest.raises(PlanError) as err:
+        parse_plan(text)
+    first = err.value.problems[0]
+    assert first.startswith(expected), first
+    assert "\n" not in first and "Traceback" not in first
+
+
+def test_every_problem_is_reported():
+    with pytest.raises(PlanError) as err:
+        parse_plan("stages: [{weight: 500}, {weight: 100}]\nrelease: {version: x}\nbogus: 1\n")
+    assert len(err.value.problems) == 3
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(PlanError, match="no such file"):
+        load_plan(tmp_path / "nope.yaml")
+
+
+def test_empty_file_is_the_default_plan(tmp_path):
+    p = tmp_path / "plan.yaml"
+    p.write_text("")
+    assert load_plan(p) == Plan()
