@@ -7,9 +7,19 @@ Each block below belongs to one role; add to a block with small edits.
 
 from __future__ import annotations
 
+import copy
 import threading
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
 
-from runofshow.errors import RouterError
+from runofshow.adapters.ledger_hash import chain_problems, event_hash, normalise_payload
+from runofshow.adapters.ledger_hash import utc as ledger_utc
+from runofshow.domain.tick import Alert, TrackSample
+from runofshow.errors import LedgerError, RouterError
+from runofshow.ports import LedgerEvent, RunRecord
 
 # --------------------------------------------------------------------------- traffic router
 
@@ -62,3 +72,139 @@ class InMemoryRouter:
                 raise RouterError("memory router: read failed (scripted)", adapter="memory",
                                   target="memory")
             return self._weight
+
+
+# --------------------------------------------------------------------------- ledger, metrics, alerts
+
+
+class InMemoryLedger:
+    """The `Ledger` port in memory, with the same hash chain and errors as `SqlLedger`."""
+
+    name = "memory"
+
+    def __init__(self) -> None:
+        self._runs: dict[str, RunRecord] = {}
+        self._events: dict[str, list[LedgerEvent]] = {}
+        self._lock = threading.Lock()
+
+    def _unknown(self, run_id: str) -> LedgerError:
+        return LedgerError(f"ledger memory: no run {run_id}", adapter="memory", target="memory")
+
+    def create_run(self, run: RunRecord) -> None:
+        _, plan = normalise_payload(run.plan, "ledger memory")
+        record = replace(run, started_at=ledger_utc(run.started_at), plan=plan)
+        with self._lock:
+            if run.run_id in self._runs:
+                raise LedgerError(f"ledger memory: run {run.run_id} already exists", adapter="memory",
+                                  target="memory")
+            self._runs[run.run_id] = record
+            self._events[run.run_id] = []
+
+    def append(self, run_id: str, kind: str, payload: Mapping[str, Any], at: datetime) -> LedgerEvent:
+        at_utc = ledger_utc(at)
+        _, normalised = normalise_payload(payload, "ledger memory")
+        with self._lock:
+            if run_id not in self._runs:
+                raise self._unknown(run_id)
+            chain = self._events[run_id]
+            seq, prev = (chain[-1].seq + 1, chain[-1].hash) if chain else (1, "")
+            ev = LedgerEvent(run_id=run_id, seq=seq, at=at_utc, kind=kind, payload=normalised,
+                             prev_hash=prev, hash=event_hash(prev, seq, at_utc, kind, normalised))
+            chain.append(ev)
+            return ev
+
+    def events(self, run_id: str, after_seq: int = 0) -> list[LedgerEvent]:
+        with self._lock:
+            if run_id not in self._runs:
+                raise self._unknown(run_id)
+            return [copy.deepcopy(e) for e in self._events[run_id] if e.seq > after_seq]
+
+    def update_run(
+        self, run_id: str, *, status: str | None = None, stage: int | None = None,
+        weight: float | None = None,
+    ) -> None:
+        with self._lock:
+            if run_id not in self._runs:
+                raise self._unknown(run_id)
+            r = self._runs[run_id]
+            self._runs[run_id] = replace(
+                r, status=r.status if status is None else status, stage=r.stage if stage is None else stage,
+                weight=r.weight if weight is None else weight,
+            )
+
+    def run(self, run_id: str) -> RunRecord:
+        with self._lock:
+            if run_id not in self._runs:
+                raise self._unknown(run_id)
+            return copy.deepcopy(self._runs[run_id])
+
+    def runs(self) -> list[RunRecord]:
+        with self._lock:
+            return sorted((copy.deepcopy(r) for r in self._runs.values()),
+                          key=lambda r: (r.started_at, r.run_id))
+
+    def verify_chain(self, run_id: str) -> list[str]:
+        """One line per broken link of the run's hash chain; an empty list when it verifies."""
+        return chain_problems(self.events(run_id))
+
+
+TrackPair = tuple[TrackSample | None, TrackSample | None]
+
+
+class ScriptedMetrics:
+    """A `MetricsSource` that answers from a script: each `observe` takes the next entry.
+
+    An entry is a (baseline, canary) pair, or an exception to raise (e.g. `MetricsUnavailableError`).
+    When the script runs out, the last pair is repeated (`repeat_last=True`) or (None, None) is
+    returned. `calls` records every (at, window_s) asked for.
+    """
+
+    def __init__(self, script: Iterable[TrackPair | BaseException] = (), *, repeat_last: bool = True) -> None:
+        self._script: deque[TrackPair | BaseException] = deque(script)
+        self._last: TrackPair = (None, None)
+        self.repeat_last = repeat_last
+        self.calls: list[tuple[datetime, float]] = []
+        self._lock = threading.Lock()
+
+    def push(self, baseline: TrackSample | None, canary: TrackSample | None) -> None:
+        with self._lock:
+            self._script.append((baseline, canary))
+
+    def fail_next(self, error: BaseException) -> None:
+        with self._lock:
+            self._script.append(error)
+
+    def observe(self, at: datetime, window_s: float) -> TrackPair:
+        with self._lock:
+            self.calls.append((at, window_s))
+            if not self._script:
+                return self._last if self.repeat_last else (None, None)
+            entry = self._script.popleft()
+            if isinstance(entry, BaseException):
+                raise entry
+            self._last = entry
+            return entry
+
+
+class StaticAlerts:
+    """An `AlertFeed` whose firing alerts are set by hand (`fire`, `resolve`, `clear`)."""
+
+    def __init__(self, alerts: Iterable[Alert] = ()) -> None:
+        self._alerts: dict[str, Alert] = {a.name: a for a in alerts}
+        self._lock = threading.Lock()
+
+    def fire(self, alert: Alert) -> None:
+        with self._lock:
+            self._alerts[alert.name] = alert
+
+    def resolve(self, name: str) -> None:
+        with self._lock:
+            self._alerts.pop(name, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._alerts.clear()
+
+    def firing(self, at: datetime) -> tuple[Alert, ...]:
+        with self._lock:
+            return tuple(self._alerts.values())

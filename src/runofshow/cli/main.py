@@ -44,9 +44,14 @@ COMMAND_MODULES = [
 ]
 
 
+_registered: list[str] = []
+
+
 def _register() -> None:
     for name in COMMAND_MODULES:
-        importlib.import_module(name).register(app)
+        if name not in _registered:
+            importlib.import_module(name).register(app)
+            _registered.append(name)
 
 
 def error_line(err: RunOfShowError) -> list[str]:

@@ -3,14 +3,18 @@
 Pure. `classify(pr, files, rules, freeze_active=..., market_open=...)` looks at the PR's labels,
 its title and the paths it changes, in this order:
 
-1. schema migration: a migration label, or any changed (or renamed-from) path matching the
-   migration patterns. Paths cannot be talked out of this by a label.
+Each path gets the first class whose patterns match it (schema migration, dependency update,
+monitoring, documentation) or none (code). Then:
+
+1. schema migration: any changed (or renamed-from) path matching the migration patterns, or a
+   migration label. A label cannot talk a migration path out of this.
 2. labels: a blocked class's label wins over an allowed one (a PR labelled both `hotfix` and
-   `feature` is a feature). A documentation label counts only if every path is documentation.
-3. title: conventional prefixes and keywords (`hotfix`, `revert`/`rollback`, `docs:`, `bump x from`...).
-4. paths: any dependency file -> dependency update; only documentation -> documentation; only
-   monitoring/alert files (and documentation) -> monitoring.
-5. anything else is a code change with no allowed label: a new feature (fail closed).
+   `feature` is a feature). A documentation label counts only when every path is documentation.
+3. documentation only: every path is documentation.
+4. title: the rules' title patterns (`Revert`, `hotfix`, `chore(deps)`, `refactor:`, `feat:`...).
+5. paths: any dependency file -> dependency update; only monitoring/alert files (and
+   documentation) -> monitoring.
+6. anything else is a code change with no allowed label: a new feature (fail closed).
 
 Then: a schema migration during market hours is blocked even with no freeze; with no freeze
 everything else is allowed; during a freeze the rules' allowed/blocked lists decide (a class in
@@ -20,7 +24,7 @@ neither list is blocked).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
@@ -48,17 +52,6 @@ class Classification(NamedTuple):
     allowed: bool
     reason: str
 
-
-DEFAULT_TITLES: Mapping[ChangeClass, tuple[str, ...]] = {
-    ChangeClass.CANARY_ROLLBACK: (r"\brevert\b", r"\broll ?back\b"),
-    ChangeClass.HOTFIX: (r"\bhot ?fix\b", r"^fix\(?.*\)?!:", r"\bsecurity\b", r"\bcve-\d{4}-\d+"),
-    ChangeClass.SCHEMA_MIGRATION: (r"\bmigrations?\b", r"\bschema\b", r"\balter table\b"),
-    ChangeClass.DEPENDENCY_UPDATE: (r"^build\(deps", r"^chore\(deps", r"^deps?[(:]", r"\bbump .+ from .+ to\b"),
-    ChangeClass.REFACTORING: (r"^refactor\b", r"\brefactor(ing)?\b"),
-    ChangeClass.MONITORING: (r"^(monitoring|alerts?)[(:]", r"\balert rules?\b", r"\bdashboards?\b"),
-    ChangeClass.DOCUMENTATION: (r"^docs?[(:]", r"\bdocumentation\b", r"\breadme\b"),
-    ChangeClass.FEATURE: (r"^feat\b", r"\bfeature\b"),
-}
 
 # Which class wins when labels or titles name several: blocked ones first, most serious first.
 PRECEDENCE = (
@@ -132,10 +125,10 @@ def _label_classes(pr: PullRequest, rules: FreezeRules) -> dict[ChangeClass, str
     return out
 
 
-def _title_class(title: str, titles: Mapping[ChangeClass, tuple[str, ...]]) -> tuple[ChangeClass, str] | None:
-    text = title.strip().lower()
+def _title_class(title: str, rules: FreezeRules) -> tuple[ChangeClass, str] | None:
+    text = title.strip()
     for cls in TITLE_ORDER:
-        for pat in titles.get(cls, ()):
+        for pat in rules.titles.get(cls, ()):
             m = re.search(pat, text, re.IGNORECASE)
             if m:
                 return cls, m.group(0)
@@ -147,42 +140,49 @@ def _short(paths: Sequence[str], n: int = 3) -> str:
     return ", ".join(paths[:n]) + more
 
 
-def change_class(
-    pr: PullRequest, files: Sequence[str], rules: FreezeRules,
-    titles: Mapping[ChangeClass, tuple[str, ...]] | None = None,
-) -> tuple[ChangeClass, str]:
+FILE_ORDER = (
+    ChangeClass.SCHEMA_MIGRATION, ChangeClass.DEPENDENCY_UPDATE, ChangeClass.MONITORING,
+    ChangeClass.DOCUMENTATION,
+)
+
+
+def file_class(path: str, rules: FreezeRules) -> ChangeClass | None:
+    """The first class whose path patterns match (schema, dependency, monitoring, docs); None: code."""
+    for cls in FILE_ORDER:
+        if any(path_matches(path, pat) for pat in rules.paths.get(cls, ())):
+            return cls
+    return None
+
+
+def change_class(pr: PullRequest, files: Sequence[str], rules: FreezeRules) -> tuple[ChangeClass, str]:
     """The PR's change class and why (see the module docstring for the order)."""
-    titles = DEFAULT_TITLES if titles is None else titles
-    paths = rules.paths
-    docs = paths.get(ChangeClass.DOCUMENTATION, ())
-    docs_only = bool(files) and len(matching(files, docs)) == len(files)
+    by_file: dict[ChangeClass | None, list[str]] = {}
+    for f in files:
+        by_file.setdefault(file_class(f, rules), []).append(f)
+    docs_only = bool(files) and set(by_file) == {ChangeClass.DOCUMENTATION}
 
+    schema, deps = ChangeClass.SCHEMA_MIGRATION, ChangeClass.DEPENDENCY_UPDATE
+    mon, doc = ChangeClass.MONITORING, ChangeClass.DOCUMENTATION
+    if schema in by_file:
+        return schema, f"changes migration paths: {_short(by_file[schema])}"
     by_label = _label_classes(pr, rules)
-    schema_files = matching(files, paths.get(ChangeClass.SCHEMA_MIGRATION, ()))
-    if schema_files:
-        return ChangeClass.SCHEMA_MIGRATION, f"changes migration paths: {_short(schema_files)}"
-    if ChangeClass.SCHEMA_MIGRATION in by_label:
-        return ChangeClass.SCHEMA_MIGRATION, f"label '{by_label[ChangeClass.SCHEMA_MIGRATION]}'"
-
+    if schema in by_label:
+        return schema, f"label '{by_label[schema]}'"
     if not docs_only:
         by_label.pop(ChangeClass.DOCUMENTATION, None)
     labelled = _first(by_label)
     if labelled is not None:
         return labelled, f"label '{by_label[labelled]}'"
-
-    titled = _title_class(pr.title, titles)
-    if titled is not None and (titled[0] is not ChangeClass.DOCUMENTATION or docs_only):
-        return titled[0], f"title says '{titled[1]}'"
-
-    deps = matching(files, paths.get(ChangeClass.DEPENDENCY_UPDATE, ()))
-    if deps:
-        return ChangeClass.DEPENDENCY_UPDATE, f"changes dependency files: {_short(deps)}"
     if docs_only:
         return ChangeClass.DOCUMENTATION, "documentation only"
-    monitoring = matching(files, paths.get(ChangeClass.MONITORING, ()))
-    others = [f for f in files if f not in monitoring and f not in matching(files, docs)]
-    if monitoring and not others:
-        return ChangeClass.MONITORING, f"monitoring/alert files only: {_short(monitoring)}"
+
+    titled = _title_class(pr.title, rules)
+    if titled is not None and titled[0] is not ChangeClass.DOCUMENTATION:
+        return titled[0], f"title says '{titled[1]}'"
+    if deps in by_file:
+        return deps, f"changes dependency files: {_short(by_file[deps])}"
+    if mon in by_file and set(by_file) <= {mon, doc}:
+        return mon, f"monitoring/alert files only: {_short(by_file[mon])}"
     if not files:
         return ChangeClass.FEATURE, "no changed files seen and no allowed label: treated as a feature"
     return ChangeClass.FEATURE, "code change with no allowed label or title: treated as a new feature"
@@ -190,10 +190,10 @@ def change_class(
 
 def classify(
     pr: PullRequest, files: Sequence[str], rules: FreezeRules, *, freeze_active: bool,
-    market_open: bool = False, titles: Mapping[ChangeClass, tuple[str, ...]] | None = None,
+    market_open: bool = False,
 ) -> Classification:
     """Class, allowed or not, and a one-line reason."""
-    cls, why = change_class(pr, files, rules, titles)
+    cls, why = change_class(pr, files, rules)
     if cls is ChangeClass.SCHEMA_MIGRATION and market_open:
         return Classification(cls, False, f"schema migration ({why}) blocked during market hours")
     if not freeze_active:

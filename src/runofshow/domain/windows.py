@@ -196,7 +196,8 @@ def evaluate(at: datetime, market: Market, day: MarketDay) -> WindowVerdict:
     zone = market.timezone
     reasons: list[str] = []
     if not day.known:
-        reasons.append(f"{day.day} {day.note or 'is beyond the market calendar'}: treated as possibly trading")
+        note = day.note or "is beyond the market calendar"
+        reasons.append(f"{day.day} {note}: treated as possibly trading")
     elif day.holiday:
         reasons.append(f"{day.day} is a market holiday ({day.holiday})")
     elif not day.session:
@@ -218,7 +219,8 @@ def evaluate(at: datetime, market: Market, day: MarketDay) -> WindowVerdict:
     morning = in_morning_window(at, market)
     w = market.dst_morning_window
     if dst_week:
-        zones = ", ".join(sorted({f"{c.zone} ({c.at.astimezone(ZoneInfo(c.zone)):%a %d %b})" for c in changes}))
+        zones = ", ".join(sorted({f"{c.zone} ({c.at.astimezone(ZoneInfo(c.zone)):%a %d %b})"
+                                  for c in changes}))
         reasons.append(f"DST week: {zones} changes its UTC offset")
     canary = not dst_week or morning
     if not canary:
@@ -352,10 +354,10 @@ def plan_fits(
 def _fits(
     steps: Sequence[ScheduledStep], t0: datetime, market: Market, lookup: DayLookup, preferred: bool
 ) -> bool:
-    for s in steps:
-        if s.activity is not None and not _ok(evaluate_at(t0 + s.offset, market, lookup), s.activity, preferred):
-            return False
-    return True
+    return all(
+        s.activity is None or _ok(evaluate_at(t0 + s.offset, market, lookup), s.activity, preferred)
+        for s in steps
+    )
 
 
 def next_fitting_start(
