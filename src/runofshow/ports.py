@@ -130,3 +130,70 @@ class Ledger(Protocol):
 
     def runs(self) -> list[RunRecord]:
         ...
+
+
+# --------------------------------------------------------------------------- market calendar, PR host
+# (issue 4: market-aware windows and the change freeze)
+
+from datetime import date  # noqa: E402
+
+from runofshow.domain.freeze import PullRequest  # noqa: E402
+from runofshow.domain.windows import MarketDay  # noqa: E402
+
+
+@runtime_checkable
+class MarketCalendar(Protocol):
+    """An exchange's sessions, holidays and early closes (XIST through `exchange_calendars`)."""
+
+    @property
+    def name(self) -> str:
+        ...
+
+    def market_day(self, day: date) -> MarketDay:
+        """What the calendar says about local date `day`. Outside its range: `known=False`
+        (possibly trading), never an exception."""
+        ...
+
+    def bounds(self) -> tuple[date, date]:
+        """The first and last session the calendar knows."""
+        ...
+
+
+@runtime_checkable
+class PullRequestHost(Protocol):
+    """One repository's pull requests (GitHub). Writes are idempotent and have a read-back.
+    Failures raise `PullRequestHostError`."""
+
+    @property
+    def repo(self) -> str:
+        """OWNER/NAME."""
+        ...
+
+    def open_pull_requests(self) -> list[PullRequest]:
+        """Every open PR (all pages), with its labels and head commit."""
+        ...
+
+    def pull_request(self, number: int) -> PullRequest:
+        ...
+
+    def changed_files(self, number: int) -> list[str]:
+        """Paths the PR changes; a rename contributes both its old and its new path."""
+        ...
+
+    def labels(self, number: int) -> tuple[str, ...]:
+        """The PR's labels now (the read-back of add/remove)."""
+        ...
+
+    def add_label(self, number: int, label: str) -> tuple[str, ...]:
+        """Put `label` on the PR (no change if it is there); returns the PR's labels after."""
+        ...
+
+    def remove_label(self, number: int, label: str) -> bool:
+        """Take `label` off the PR; False when it was not there."""
+        ...
+
+    def set_status(
+        self, sha: str, state: str, description: str, context: str, target_url: str | None = None,
+    ) -> None:
+        """Set a commit status (state: success, failure, error or pending) on commit `sha`."""
+        ...

@@ -153,8 +153,12 @@ class FlagApiRouter:
 
     def set_weight(self, weight: float) -> None:
         w = _checked(weight)
-        if (self.read_url is not None or self._acknowledged is not None) and self.current_weight() == w:
-            return
+        if self.read_url is not None or self._acknowledged is not None:
+            try:
+                if self.current_weight() == w:
+                    return  # already there: no second change
+            except RouterError:
+                pass  # the read is only an optimisation; the write below is idempotent
         url = self.settings.url
         body = {"feature": self.settings.feature, "percentage": _json_number(w)}
         answer = self._request("POST", url, json=body)

@@ -41,7 +41,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.types import TypeDecorator
 
 from runofshow.adapters.ledger_hash import GENESIS, chain_problems, event_hash, normalise_payload, utc
@@ -128,6 +128,16 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(orig).__name__
 
 
+CONFLICTS = ("already exists", "duplicate", "locked", "deadlock", "could not serialize", "busy")
+
+
+def _conflict(exc: BaseException | None) -> bool:
+    """A clash with a concurrent writer or migrator (worth retrying), not a broken store."""
+    if isinstance(exc, IntegrityError):
+        return True
+    return isinstance(exc, DBAPIError) and any(word in str(exc.orig).lower() for word in CONFLICTS)
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (transactional DDL, BEGIN IMMEDIATE)
     cur = dbapi_conn.cursor()
@@ -186,13 +196,13 @@ class SqlLedger:
         except SQLAlchemyError as exc:
             raise self._error(doing, exc) from exc
 
-    def _retrying(self, fn: Callable[[], Any], retry_on: tuple[type[BaseException], ...]) -> Any:
+    def _retrying(self, fn: Callable[[], Any]) -> Any:
         """Run `fn` (one transaction) again after a conflict with another writer or migrator."""
         for attempt in range(self._retries):
             try:
                 return fn()
             except LedgerError as err:
-                if not isinstance(err.__cause__, retry_on) or attempt == self._retries - 1:
+                if not _conflict(err.__cause__) or attempt == self._retries - 1:
                     raise
                 time.sleep(min(0.5, 0.01 * 2 ** attempt) * (0.5 + random.random()))
         raise AssertionError("unreachable")  # pragma: no cover
@@ -229,7 +239,7 @@ class SqlLedger:
                     applied_now.append(number)
             return applied_now
 
-        result: list[int] = self._retrying(once, (DBAPIError,))
+        result: list[int] = self._retrying(once)
         return result
 
     # ------------------------------------------------------------------ runs
@@ -313,7 +323,7 @@ class SqlLedger:
             return LedgerEvent(run_id=run_id, seq=seq, at=at_utc, kind=kind, payload=normalised,
                                prev_hash=prev, hash=digest)
 
-        result: LedgerEvent = self._retrying(once, (IntegrityError, OperationalError))
+        result: LedgerEvent = self._retrying(once)
         return result
 
     def events(self, run_id: str, after_seq: int = 0) -> list[LedgerEvent]:

@@ -208,3 +208,250 @@ class StaticAlerts:
     def firing(self, at: datetime) -> tuple[Alert, ...]:
         with self._lock:
             return tuple(self._alerts.values())
+
+
+# --------------------------------------------------------------------------- market calendar, PR host
+# (issue 4; self-contained block)
+
+from collections.abc import Sequence  # noqa: E402
+from datetime import date, time, timedelta  # noqa: E402
+from zoneinfo import ZoneInfo  # noqa: E402
+
+from runofshow.domain.freeze import PullRequest  # noqa: E402
+from runofshow.domain.windows import MarketDay  # noqa: E402
+from runofshow.errors import PullRequestHostError  # noqa: E402
+
+
+class FixedMarketCalendar:
+    """A `MarketCalendar` from fixed facts, XIST-shaped by default: Monday-Friday sessions
+    10:00-18:00 in `timezone`, except `holidays` (date -> name); `early_closes` (date -> close
+    time) close early. Days outside [first, last] are unknown (possibly trading)."""
+
+    def __init__(
+        self, *, holidays: Mapping[date, str] | None = None,
+        early_closes: Mapping[date, time] | None = None, first: date = date(2000, 1, 3),
+        last: date = date(2099, 12, 31), timezone: str = "Europe/Istanbul",
+        open_time: time = time(10), close_time: time = time(18), name: str = "FIXED",
+    ) -> None:
+        self._holidays = dict(holidays or {})
+        self._early = dict(early_closes or {})
+        self._first, self._last = first, last
+        self._tz = ZoneInfo(timezone)
+        self._open, self._close = open_time, close_time
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def bounds(self) -> tuple[date, date]:
+        return self._first, self._last
+
+    def market_day(self, day: date) -> MarketDay:
+        if not self._first <= day <= self._last:
+            return MarketDay(day=day, known=False, note=f"is outside the {self._name} calendar")
+        if day.weekday() >= 5:
+            return MarketDay(day=day)
+        if day in self._holidays:
+            return MarketDay(day=day, holiday=self._holidays[day])
+        close = self._early.get(day, self._close)
+        return MarketDay(
+            day=day, session=True, open_at=datetime.combine(day, self._open, tzinfo=self._tz),
+            close_at=datetime.combine(day, close, tzinfo=self._tz), early_close=day in self._early,
+            note="half day" if day in self._early else "",
+        )
+
+
+class InMemoryPullRequestHost:
+    """A `PullRequestHost` held in memory. `fail_adds_after=N` makes every `add_label` after the
+    first N successful ones raise `PullRequestHostError` (a failure part-way); set it back to None
+    to "recover". `statuses` records every commit status set; `calls` every write."""
+
+    def __init__(
+        self, repo: str = "acme/spark-trading", prs: Iterable[PullRequest] = (),
+        files: Mapping[int, Sequence[str]] | None = None, *, fail_adds_after: int | None = None,
+        fail_removes_after: int | None = None,
+    ) -> None:
+        self._repo = repo
+        self.prs: dict[int, PullRequest] = {p.number: p for p in prs}
+        self.files: dict[int, list[str]] = {k: list(v) for k, v in (files or {}).items()}
+        self.fail_adds_after = fail_adds_after
+        self.fail_removes_after = fail_removes_after
+        self.statuses: list[dict[str, Any]] = []
+        self.calls: list[tuple[str, int, str]] = []
+        self._lock = threading.Lock()
+
+    @property
+    def repo(self) -> str:
+        return self._repo
+
+    def _get(self, number: int) -> PullRequest:
+        if number not in self.prs:
+            raise PullRequestHostError(f"memory: no pull request #{number} in {self._repo}",
+                                       adapter="memory", target=self._repo)
+        return self.prs[number]
+
+    def open_pull_requests(self) -> list[PullRequest]:
+        return [p for _, p in sorted(self.prs.items()) if p.state == "open"]
+
+    def pull_request(self, number: int) -> PullRequest:
+        return self._get(number)
+
+    def changed_files(self, number: int) -> list[str]:
+        self._get(number)
+        return list(self.files.get(number, []))
+
+    def labels(self, number: int) -> tuple[str, ...]:
+        return self._get(number).labels
+
+    def _writes(self, kind: str) -> int:
+        return sum(1 for c in self.calls if c[0] == kind)
+
+    def add_label(self, number: int, label: str) -> tuple[str, ...]:
+        with self._lock:
+            pr = self._get(number)
+            if self.fail_adds_after is not None and self._writes("add") >= self.fail_adds_after:
+                raise PullRequestHostError(f"memory: adding '{label}' to #{number} failed",
+                                           adapter="memory", target=self._repo)
+            self.calls.append(("add", number, label))
+            if not pr.has_label(label):
+                self.prs[number] = replace(pr, labels=(*pr.labels, label))
+            return self.prs[number].labels
+
+    def remove_label(self, number: int, label: str) -> bool:
+        with self._lock:
+            pr = self._get(number)
+            if self.fail_removes_after is not None and self._writes("remove") >= self.fail_removes_after:
+                raise PullRequestHostError(f"memory: removing '{label}' from #{number} failed",
+                                           adapter="memory", target=self._repo)
+            self.calls.append(("remove", number, label))
+            if not pr.has_label(label):
+                return False
+            self.prs[number] = replace(pr, labels=tuple(x for x in pr.labels if x.lower() != label.lower()))
+            return True
+
+    def set_status(
+        self, sha: str, state: str, description: str, context: str, target_url: str | None = None,
+    ) -> None:
+        self.statuses.append({"sha": sha, "state": state, "description": description[:140],
+                              "context": context, "target_url": target_url})
+
+
+# --------------------------------------------------------------------------- notifier, annotator
+# (issue 5; self-contained block)
+
+from runofshow.errors import NotifierError  # noqa: E402
+
+
+class RecordingNotifier:
+    """A `Notifier` that keeps every message in `sent` as (event, text, fields). `fail=N` makes the
+    next N calls raise `NotifierError`; `delay_s` makes each call take that long (a slow channel)."""
+
+    def __init__(self, name: str = "recording", *, fail: int = 0, delay_s: float = 0.0) -> None:
+        self.name = name
+        self.fail = fail
+        self.delay_s = delay_s
+        self.calls = 0
+        self.sent: list[tuple[str, str, dict[str, Any]]] = []
+        self._lock = threading.Lock()
+
+    def notify(self, event: str, text: str, fields: Mapping[str, Any] | None = None) -> None:
+        if self.delay_s > 0:
+            threading.Event().wait(self.delay_s)
+        with self._lock:
+            self.calls += 1
+            if self.fail > 0:
+                self.fail -= 1
+                raise NotifierError(f"{self.name}: {event} failed (scripted)", adapter="memory",
+                                    target=self.name)
+            self.sent.append((event, text, dict(fields or {})))
+
+    @property
+    def texts(self) -> list[str]:
+        with self._lock:
+            return [text for _, text, _ in self.sent]
+
+
+class RecordingAnnotator:
+    """An `Annotator` that keeps every annotation in `annotations` as (at, text, tags).
+    `fail=N` makes the next N calls raise `NotifierError`."""
+
+    def __init__(self, name: str = "recording-annotator", *, fail: int = 0) -> None:
+        self.name = name
+        self.fail = fail
+        self.annotations: list[tuple[datetime, str, tuple[str, ...]]] = []
+        self._lock = threading.Lock()
+
+    def annotate(self, at: datetime, text: str, tags: Iterable[str]) -> None:
+        if at.tzinfo is None:
+            raise ValueError("annotation time must be timezone-aware")
+        with self._lock:
+            if self.fail > 0:
+                self.fail -= 1
+                raise NotifierError(f"{self.name}: annotation failed (scripted)", adapter="memory",
+                                    target=self.name)
+            self.annotations.append((at, text, tuple(tags)))
+
+
+# --------------------------------------------------------------------------- clock
+# (issue 3: the runner; self-contained block)
+
+import heapq  # noqa: E402
+import itertools  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from datetime import UTC as _UTC  # noqa: E402
+
+
+class FakeClock:
+    """A `Clock` that moves only when waited on: a whole T-30 .. T+24h run takes milliseconds.
+
+    Plan time is wall time (`speed` 1). `call_at(at, fn)` schedules `fn` for the instant `at`:
+    a wait or sleep that passes `at` stops there, calls `fn`, and goes on, so tests can fire an
+    alert or a fault at an exact moment. `wait(event, s)` returns True as soon as a callback has
+    set `event` (the runner's wake-up), with the clock at that callback's instant.
+    """
+
+    speed = 1.0
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime(2026, 12, 5, 3, 0, tzinfo=_UTC)
+        if self._now.tzinfo is None:
+            raise ValueError("FakeClock needs a timezone-aware start")
+        self._timers: list[tuple[datetime, int, Callable[[], None]]] = []
+        self._order = itertools.count()
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def to_wall(self, at: datetime) -> datetime:
+        return at
+
+    def call_at(self, at: datetime, fn: Callable[[], None]) -> None:
+        with self._lock:
+            heapq.heappush(self._timers, (at, next(self._order), fn))
+
+    def advance(self, seconds: float) -> None:
+        self.wait(None, seconds)
+
+    def sleep(self, seconds: float) -> None:
+        self.wait(None, seconds)
+
+    def wait(self, event: threading.Event | None, seconds: float) -> bool:
+        if event is not None and event.is_set():
+            return True
+        with self._lock:
+            target = self._now + timedelta(seconds=max(0.0, seconds))
+        for _ in range(100_000):  # bounded: one pass per due timer
+            with self._lock:
+                if not self._timers or self._timers[0][0] > target:
+                    break
+                at, _, fn = heapq.heappop(self._timers)
+                self._now = max(self._now, at)
+            fn()
+            if event is not None and event.is_set():
+                return True
+        with self._lock:
+            self._now = max(self._now, target)
+        return False

@@ -10,7 +10,8 @@ duration of the plan (holds, ticks, T-minus offsets, the first night) shrinks by
 
 Beyond the `Clock` port (`now`, `sleep`) the runner uses `speed`, `to_wall(at)` (a plan-time
 instant as wall time, for the ledger's `at` and for adapters that query real systems) and
-`wait(event, seconds)` (sleep that an alert or a Ctrl-C can cut short). `FakeClock` in
+`wait(event, seconds)` (sleep that an alert or a Ctrl-C can cut short). The ledger keeps each
+run's clock (`clock_params`) so that `resume` can carry plan time on (`resumed_clock`). `FakeClock` in
 `runofshow.adapters.memory` has the same shape and moves only when told.
 """
 
@@ -18,8 +19,9 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime, timedelta
-from typing import Protocol, runtime_checkable
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Protocol, runtime_checkable
 
 
 @runtime_checkable
@@ -67,51 +69,72 @@ class SystemClock:
 class CompressedClock:
     """Plan time running `speed` times faster than the wall clock.
 
-    `anchor_at` is the wall instant where plan time and wall time agree; a resumed run passes the
-    anchor it recorded when it started, so plan time carries on where it was (the time the
-    process was down counts, compressed like the rest).
+    At the wall instant `anchor_at` plan time is `plan_at` (by default the same instant); from
+    there plan time runs `speed` times faster. A resumed run re-anchors where the previous clock
+    had got to (`resumed_clock`), so plan time never goes back and the time the process was down
+    counts, compressed like the rest.
     """
 
     def __init__(self, speed: float, anchor_at: datetime | None = None, *,
-                 wall: SystemClock | None = None) -> None:
+                 plan_at: datetime | None = None, wall: SystemClock | None = None) -> None:
         if not speed > 0:
             raise ValueError(f"speed must be more than 0, not {speed!r}")
         self.speed = float(speed)
         self._wall = wall or SystemClock()
         self.anchor_at = anchor_at or self._wall.now()
-        if self.anchor_at.tzinfo is None:
-            raise ValueError("anchor_at must be timezone-aware")
+        self.plan_at = plan_at or self.anchor_at
+        if self.anchor_at.tzinfo is None or self.plan_at.tzinfo is None:
+            raise ValueError("anchor_at and plan_at must be timezone-aware")
 
     def now(self) -> datetime:
-        return self.anchor_at + (self._wall.now() - self.anchor_at) * self.speed
+        return self.plan_at + (self._wall.now() - self.anchor_at) * self.speed
 
     def sleep(self, seconds: float) -> None:
         self._wall.sleep(seconds / self.speed)
 
     def to_wall(self, at: datetime) -> datetime:
-        return self.anchor_at + (at - self.anchor_at) / self.speed
+        return self.anchor_at + (at - self.plan_at) / self.speed
 
     def wait(self, event: threading.Event, seconds: float) -> bool:
         return self._wall.wait(event, seconds / self.speed)
 
-    def wall_seconds(self, plan_seconds: float) -> float:
-        return plan_seconds / self.speed
+    def set_speed(self, speed: float) -> None:
+        """Run at `speed` from now on; plan time carries on from where it is."""
+        if not speed > 0:
+            raise ValueError(f"speed must be more than 0, not {speed!r}")
+        wall = self._wall.now()
+        self.plan_at = self.plan_at + (wall - self.anchor_at) * self.speed
+        self.anchor_at, self.speed = wall, float(speed)
 
 
-def clock_for(speed: float | None, anchor_at: datetime | None = None) -> RunClock:
-    """The clock for `--speed N`: the system clock at 1 (or None), a compressed one otherwise."""
+def clock_for(speed: float | None) -> RunClock:
+    """The clock for a new run with `--speed N`: the system clock at 1 (or None), else compressed."""
     if speed is None or speed == 1:
         return SystemClock()
-    return CompressedClock(speed, anchor_at)
+    return CompressedClock(speed)
 
 
-def wall_seconds(clock: RunClock, plan_seconds: float) -> float:
-    """How long `plan_seconds` of plan time last on the wall clock."""
-    return plan_seconds / clock.speed
+def clock_params(clock: RunClock) -> dict[str, Any]:
+    """What the ledger keeps of a clock so that a resumed run's plan time carries on."""
+    wall_now = clock.to_wall(clock.now())
+    anchor = getattr(clock, "anchor_at", wall_now)
+    plan_at = getattr(clock, "plan_at", anchor)
+    return {"speed": clock.speed, "anchor_at": anchor.isoformat(), "plan_anchor_at": plan_at.isoformat()}
 
 
-def seconds(delta: timedelta) -> float:
-    return delta.total_seconds()
+def resumed_clock(recorded: Mapping[str, Any], speed: float | None = None,
+                  wall_now: datetime | None = None) -> RunClock:
+    """The clock for a resumed run: plan time goes on from where the recorded clock has got to by
+    now; `speed` (default: the recorded one) applies from now on."""
+    old_speed = float(recorded.get("speed", 1.0))
+    anchor = datetime.fromisoformat(recorded["anchor_at"])
+    plan_anchor = datetime.fromisoformat(recorded.get("plan_anchor_at") or recorded["anchor_at"])
+    wall = wall_now or datetime.now(UTC)
+    plan_now = plan_anchor + (wall - anchor) * old_speed
+    new_speed = speed or old_speed
+    if new_speed == 1 and abs((plan_now - wall).total_seconds()) < 1e-3:
+        return SystemClock()
+    return CompressedClock(new_speed, wall, plan_at=plan_now)
 
 
-__all__ = ["CompressedClock", "RunClock", "SystemClock", "clock_for", "seconds", "wall_seconds"]
+__all__ = ["CompressedClock", "RunClock", "SystemClock", "clock_for", "clock_params", "resumed_clock"]

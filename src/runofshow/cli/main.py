@@ -41,6 +41,14 @@ app = typer.Typer(
 # inside the commands so that `runofshow replay` starts fast.
 COMMAND_MODULES = [
     "runofshow.cli.plan_cmd",
+    "runofshow.cli.window_cmd",
+    "runofshow.cli.freeze_cmd",
+    "runofshow.cli.blast_cmd",
+    "runofshow.cli.grafana_cmd",
+    "runofshow.cli.run_cmd",
+    "runofshow.cli.demo_cmd",
+    "runofshow.cli.preflight_cmd",
+    "runofshow.cli.evidence_cmd",
 ]
 
 

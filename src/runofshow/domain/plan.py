@@ -176,11 +176,34 @@ class DecisionRules(_Model):
     trend_window_ticks: int = Field(default=8, ge=3)
     hold_min: float = Field(default=15, gt=0)
     max_holds: int = Field(default=3, ge=0, description="holds in one stage before giving up (halt)")
-    no_data_rollback_after_ticks: int = Field(default=5, ge=1)
+    no_data_rollback_after_ticks: int = Field(
+        default=6, ge=1,
+        description="roll back after this many ticks in a row without any canary data (holding before)",
+    )
+    no_data_metric_rollback_after_ticks: int = Field(
+        default=10, ge=1,
+        description="roll back after this many ticks in a row without data for one gate metric "
+        "while the other gates still see the canary (holding before)",
+    )
     min_canary_requests: int = Field(default=50, ge=0)
     confidence: float = Field(default=0.99, gt=0.5, lt=1)
     min_relative_effect: float = Field(
         default=0.25, ge=0, description="canary worse than baseline by at least this share"
+    )
+    rollback_z: float = Field(
+        default=3.5, gt=0,
+        description="evidence needed to roll back for a canary-only regression: one-sided z of the "
+        "canary-vs-baseline test pooled over the judge window, with the worst tick left out",
+    )
+    judge_window_ticks: int = Field(
+        default=6, ge=2, description="ticks pooled by the comparative judge (sliding window)"
+    )
+    warmup_ticks: int = Field(
+        default=2, ge=0, description="first ticks of the rollout whose canary latency is not judged"
+    )
+    shared_level: float = Field(
+        default=0.8, gt=0, le=1,
+        description="a canary breach is shared when the baseline is at this share of the threshold too",
     )
     judge: Literal["comparative", "threshold"] = "comparative"
 
@@ -210,6 +233,14 @@ class Timeline(_Model):
     rollback_on_fast_burn: bool = True
     slo_target_pct: float = Field(default=99.9, gt=0, lt=100)
     burn_rate_24h_max: float = Field(default=1.5, gt=0)
+    slo_error_ratio_query: str = Field(
+        default=(
+            'sum(rate(http_requests_total{service="spark-trading",code=~"5.."}[$window]))'
+            ' / sum(rate(http_requests_total{service="spark-trading"}[$window]))'
+        ),
+        min_length=1,
+        description="PromQL error ratio (0..1) for the SLO burn rate; $window is each burn window",
+    )
 
     @model_validator(mode="after")
     def _order(self) -> Timeline:
@@ -376,6 +407,8 @@ class LocalProxyRouter(_Model):
     stable_url: str = "http://127.0.0.1:8081"
     canary_url: str = "http://127.0.0.1:8082"
     admin_url: str | None = None
+    timeout_s: float = Field(default=5.0, gt=0, description="per admin request")
+    retries: int = Field(default=3, ge=1, description="attempts per admin request")
 
 
 class IngressNginxRouter(_Model):
@@ -388,6 +421,7 @@ class IngressNginxRouter(_Model):
     canary_service_port: int = 80
     kubeconfig: str | None = None
     context: str | None = None
+    timeout_s: float = Field(default=10.0, gt=0, description="per Kubernetes API request")
 
 
 class NginxFileRouter(_Model):
@@ -398,6 +432,10 @@ class NginxFileRouter(_Model):
     listen: str = "127.0.0.1:8080"
     nginx_bin: str = "nginx"
     nginx_conf: str | None = Field(default=None, description="main nginx.conf for nginx -t / -s reload")
+    nginx_prefix: str | None = Field(default=None, description="nginx -p for nginx -t / -s reload")
+    nginx_error_log: str | None = Field(default=None, description="nginx -e for nginx -t / -s reload")
+    split_key: str = Field(default="${remote_addr}${request_id}", description="split_clients key")
+    command_timeout_s: float = Field(default=30.0, gt=0)
 
 
 class FlagApiRouter(_Model):
@@ -407,6 +445,9 @@ class FlagApiRouter(_Model):
     read_url: str | None = Field(default=None, description="GET endpoint returning the percentage")
     read_json_path: str = "percentage"
     token_env: str | None = None
+    timeout_s: float = Field(default=5.0, gt=0, description="per request")
+    retries: int = Field(default=3, ge=1, description="attempts per request (transport errors, 429, 5xx)")
+    backoff_s: float = Field(default=0.2, ge=0, description="first wait between attempts; doubles")
 
 
 class MemoryRouter(_Model):
@@ -485,6 +526,10 @@ class Preflight(_Model):
     backup_check_url: str | None = None
     backup_max_age_h: float = Field(default=24, gt=0)
     schema_change_at: str | None = Field(default=None, description="ISO time of a planned schema change")
+    alert_rules: tuple[str, ...] = Field(
+        default=(), description="alerting rules that must be loaded; empty: any rule with alert_source labels"
+    )
+    timeout_s: float = Field(default=10, gt=0, description="per-check timeout (HTTP, backup command)")
 
 
 # --------------------------------------------------------------------------- the plan

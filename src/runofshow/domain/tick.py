@@ -60,6 +60,7 @@ class Verdict(StrEnum):
     NODATA = "NODATA"
     SHARED = "SHARED"  # breach or shift seen on baseline as much as canary: an incident, not the canary
     TREND = "TREND"  # under threshold but projected to cross within the hold
+    SUSPECT = "SUSPECT"  # canary-only breach or lean, not yet statistically clear: hold and re-evaluate
     FAIL = "FAIL"
 
 

@@ -205,7 +205,8 @@ def evaluate(at: datetime, market: Market, day: MarketDay) -> WindowVerdict:
         reasons.append(f"{day.day} is {what}: the market does not trade")
     elif day.early_close and day.close_at is not None:
         close = day.close_at.astimezone(ZoneInfo(zone)).time()
-        reasons.append(f"{day.day} is a half day: the market closes at {_fmt(close)}")
+        what = f"a half day ({day.note})" if day.note else "a half day"
+        reasons.append(f"{day.day} is {what}: the market closes at {_fmt(close)}")
 
     hours = market_hours(day, market)
     market_open = hours is not None and hours[0] <= at < hours[1]

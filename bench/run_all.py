@@ -1,0 +1,40 @@
+"""`make bench`: every benchmark, printed figures side by side in one run.
+
+1. Decision engine vs the seed's threshold-only matrix on the bundled examples and on a larger
+   generated set (false rollbacks, missed regressions, early rollbacks, detection delay, time to
+   promote, time per replay).
+2. Alert-to-zero latency with real Prometheus and Alertmanager on loopback.
+3. The blast-radius probe next to `hey` (achieved rate) and `wrk` (p95).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def step(title: str, argv: list[str]) -> int:
+    print(f"\n=== {title} ===", flush=True)
+    return subprocess.call(argv, cwd=ROOT)
+
+
+def main() -> int:
+    failures = 0
+    examples = ROOT / "src" / "runofshow" / "examples"
+    failures += step("Decision engine on the 12 bundled examples", [str(BIN / "runofshow"), "bench", str(examples)]) != 0
+    with tempfile.TemporaryDirectory() as tmp:
+        failures += step("Generate 500 scenarios (seed 7)", [sys.executable, "bench/generate.py", "--out", tmp, "--count", "500", "--seed", "7"]) != 0
+        failures += step("Decision engine on 500 generated scenarios", [str(BIN / "runofshow"), "bench", tmp]) != 0
+    failures += step("Alert to weight 0 (real Prometheus + Alertmanager)", [sys.executable, "bench/alert_latency.py"]) != 0
+    failures += step("Blast-radius probe vs hey and wrk", [sys.executable, "bench/blast_vs_hey_wrk.py"]) != 0
+    print(f"\n{failures} benchmark step(s) failed" if failures else "\nall benchmarks ran")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

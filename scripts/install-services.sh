@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs the real services the integration and e2e tests run against, from Debian packages:
+# Prometheus, Alertmanager, nginx, Chromium, hey and wrk. Idempotent: installs only what is
+# missing, runs `apt-get update` first only when something is missing, quiet and non-interactive.
+# PostgreSQL is not installed here (the machine provides it at 127.0.0.1:5432).
+set -euo pipefail
+
+PACKAGES=(prometheus prometheus-alertmanager nginx-light chromium hey wrk)
+
+installed() {
+  [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = "installed" ]
+}
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  installed "$pkg" || missing+=("$pkg")
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO=(sudo -n)
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+echo "install-services: installing ${missing[*]}" >&2
+"${SUDO[@]}" apt-get update -qq >/dev/null
+# Keep the packages' own system services from starting (we start our own, on free loopback ports).
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee "$policy" >/dev/null
+  "${SUDO[@]}" chmod 755 "$policy"
+  created_policy=1
+fi
+cleanup() { if [ "$created_policy" -eq 1 ]; then "${SUDO[@]}" rm -f "$policy"; fi; }
+trap cleanup EXIT
+"${SUDO[@]}" apt-get install -y -qq \
+  -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+  "${missing[@]}" >/dev/null
+
+for bin in prometheus prometheus-alertmanager nginx chromium hey wrk; do
+  command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || {
+    echo "install-services: $bin is still missing after apt-get install" >&2
+    exit 1
+  }
+done

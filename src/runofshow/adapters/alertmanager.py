@@ -1,0 +1,252 @@
+"""Alertmanager webhook receiver: rollback alerts pushed to us, not polled.
+
+`AlertmanagerWebhook` listens on host:port (port 0 picks a free one; `port` is set after
+`start()`), in a background thread. Every POST must carry `Authorization: Bearer <token>`;
+anything else is answered 401 and logged with the remote address. A webhook v4 payload's firing
+alerts whose labels match the plan's `match_labels` are kept and handed to `on_alert` at once
+(so the runner can roll back without waiting for the next tick); resolved ones are dropped. It
+also implements the `AlertFeed` port: `firing(at)` is what is still firing.
+
+Alertmanager configuration (receiver side):
+
+    receivers:
+      - name: runofshow
+        webhook_configs:
+          - url: http://127.0.0.1:9095/alerts
+            send_resolved: true
+            http_config: {authorization: {type: Bearer, credentials: <token>}}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import logging
+import socket
+import threading
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from runofshow.adapters.prometheus import to_alert
+from runofshow.domain.plan import AlertSource
+from runofshow.domain.tick import Alert
+from runofshow.errors import AdapterError
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 4 * 1024 * 1024
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """'127.0.0.1:9095' or '[::1]:9095' -> (host, port)."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise AdapterError(f"alertmanager webhook: '{listen}' is not host:port", adapter="alertmanager",
+                           target=listen)
+    return host.strip("[]"), int(port)
+
+
+def alert_key(labels: Mapping[str, str]) -> str:
+    """An alert's identity: its label set (what Alertmanager fingerprints)."""
+    return json.dumps(dict(labels), sort_keys=True)
+
+
+class _Server(ThreadingHTTPServer):
+    """Tracks open connections so `close()` can end keep-alive ones and join their threads."""
+
+    daemon_threads = False  # server_close() joins the handler threads
+    allow_reuse_address = True
+    owner: AlertmanagerWebhook
+
+    def __init__(self, address: tuple[str, int]) -> None:
+        self.connections: set[socket.socket] = set()
+        self._conn_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        conn, addr = super().get_request()
+        with self._conn_lock:
+            self.connections.add(conn)
+        return conn, addr
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._conn_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def close(self) -> None:
+        self.shutdown()
+        with self._conn_lock:
+            open_now = list(self.connections)
+        for conn in open_now:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        self.server_close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+    timeout = 60  # an idle keep-alive connection is closed after a minute
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+        log.debug("alertmanager webhook %s: " + format, self.address_string(), *args)
+
+    def _reply(self, status: int, text: str) -> None:
+        body = (text + "\n").encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        if status == 401:
+            self.send_header("WWW-Authenticate", 'Bearer realm="runofshow"')
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        self._reply(200 if self.path in ("/", "/healthz") else 404, "runofshow alert webhook")
+
+    def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+        owner = self.server.owner
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            self.close_connection = True
+            self._reply(413, "payload too large")
+            return
+        body = self.rfile.read(length) if length else b""
+        if not owner.authorised(self.headers.get("Authorization", "")):
+            owner.rejected += 1
+            log.warning("alertmanager webhook: rejected POST %s from %s:%s: missing or wrong bearer token",
+                        self.path, *self.client_address[:2])
+            self._reply(401, "unauthorised")
+            return
+        try:
+            payload = json.loads(body)
+            if not isinstance(payload, dict) or not isinstance(payload.get("alerts"), list):
+                raise ValueError("no alerts list")
+        except ValueError as exc:
+            log.warning("alertmanager webhook: bad payload from %s: %s", self.client_address[0], exc)
+            self._reply(400, "not an Alertmanager webhook payload")
+            return
+        owner.receive(payload)
+        self._reply(200, "ok")
+
+
+class AlertmanagerWebhook:
+    """Receives Alertmanager webhooks; calls `on_alert(Alert)` for each newly firing matching alert."""
+
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, *, token: str,
+        match_labels: Mapping[str, str] | None = None, on_alert: Callable[[Alert], None] | None = None,
+        t0_at: datetime | None = None,
+    ) -> None:
+        if not token:
+            raise AdapterError("alertmanager webhook: an empty bearer token is not allowed",
+                               adapter="alertmanager", target=f"{host}:{port}")
+        self.host = host
+        self.port = port
+        self._token = token.encode()
+        self.match_labels = dict(match_labels or {})
+        self.on_alert = on_alert
+        self.t0_at = t0_at
+        self.rejected = 0
+        self.received = 0
+        self._firing: dict[str, Alert] = {}
+        self._lock = threading.Lock()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def from_settings(
+        cls, settings: AlertSource, environ: Mapping[str, str], *,
+        on_alert: Callable[[Alert], None] | None = None, t0_at: datetime | None = None,
+    ) -> AlertmanagerWebhook:
+        listen = settings.webhook_listen or "127.0.0.1:0"
+        host, port = parse_listen(listen)
+        token = environ.get(settings.webhook_token_env, "")
+        if not token:
+            raise AdapterError(
+                f"alertmanager webhook {listen}: environment variable {settings.webhook_token_env} "
+                "is not set", adapter="alertmanager", target=listen)
+        return cls(host, port, token=token, match_labels=settings.match_labels, on_alert=on_alert,
+                   t0_at=t0_at)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/alerts"
+
+    def start(self) -> AlertmanagerWebhook:
+        if self._server is not None:
+            return self
+        try:
+            server = _Server((self.host, self.port))
+        except OSError as exc:
+            raise AdapterError(f"alertmanager webhook {self.host}:{self.port}: cannot listen: {exc.strerror}",
+                               adapter="alertmanager", target=f"{self.host}:{self.port}") from exc
+        server.owner = self
+        self._server = server
+        self.port = server.server_address[1]
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name=f"alertmanager-webhook-{self.port}", daemon=True)
+        self._thread.start()
+        log.info("alertmanager webhook listening on %s", self.url)
+        return self
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is not None:
+            server.close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> AlertmanagerWebhook:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ receiving
+
+    def authorised(self, header: str) -> bool:
+        scheme, _, credentials = header.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(), self._token)
+
+    def receive(self, payload: Mapping[str, Any]) -> list[Alert]:
+        """Apply one webhook payload; return the alerts that newly started firing (and were announced)."""
+        fresh: list[Alert] = []
+        with self._lock:
+            self.received += 1
+            for item in payload.get("alerts") or []:
+                if not isinstance(item, Mapping):
+                    continue
+                labels = {str(k): str(v) for k, v in (item.get("labels") or {}).items()}
+                key = alert_key(labels)
+                if item.get("status") == "resolved":
+                    self._firing.pop(key, None)
+                    continue
+                if item.get("status") != "firing":
+                    continue
+                alert = to_alert(labels, item.get("startsAt"), self.t0_at)
+                if not alert.matches(self.match_labels):
+                    continue
+                if key not in self._firing:
+                    fresh.append(alert)
+                self._firing[key] = alert
+        for alert in fresh:
+            log.info("alertmanager webhook: %s firing %s", alert.name, alert.labels)
+            if self.on_alert is not None:
+                try:
+                    self.on_alert(alert)
+                except Exception:  # the receiver must keep answering Alertmanager
+                    log.exception("alertmanager webhook: on_alert failed for %s", alert.name)
+        return fresh
+
+    def firing(self, at: datetime) -> tuple[Alert, ...]:
+        with self._lock:
+            return tuple(self._firing.values())

@@ -1,0 +1,361 @@
+"""The composition root: the ONLY place that builds real adapters, from the plan + environment +
+CLI options. Tests pass fakes for any port (`build_world(plan, options, router=..., metrics=...)`)
+and get the same wiring otherwise.
+
+    state URL      --state, else plan.state, else RUNOFSHOW_STATE, else SQLite runofshow.db beside
+                   the evidence folder
+    router         plan.traffic_router.kind: local_proxy, ingress_nginx, nginx_file, flag_api, memory
+    metrics        plan.metrics_source.kind: prometheus, web_json
+    alerts         an Alertmanager webhook receiver when --listen or alert_source.webhook_listen is
+                   set (bearer token from alert_source.webhook_token_env); otherwise, polling
+                   Prometheus /api/v1/alerts when alert_source.poll_prometheus and the metrics come
+                   from Prometheus; otherwise none
+    notifications  Slack (notifications.slack_webhook_url_env), a JSON webhook
+                   (notifications.webhook_url) and Grafana annotations (notifications.grafana_url),
+                   behind one non-blocking fan-out
+    steps          default handlers; with --repo, the freeze starts at T-30 and is lifted at the
+                   close-out (after a rollback too when timeline.lift_freeze_after_rollback)
+    windows        before each stage, the market-window gate (unless check_windows=False)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from runofshow.app import settings
+from runofshow.app.clock import RunClock, clock_for, resumed_clock
+from runofshow.app.run_state import RunState, fold
+from runofshow.app.runner import Runner, RunPorts
+from runofshow.app.steps import StepContext, StepHandler, StepOutcome
+from runofshow.domain.plan import Plan
+from runofshow.domain.tick import Alert
+from runofshow.domain.timeline import StepKind
+from runofshow.errors import AdapterError, InputError, LedgerError
+from runofshow.ports import AlertFeed, Ledger, MetricsSource, TrafficRouter
+
+STATE_ENV = "RUNOFSHOW_STATE"
+#: Prometheus needs two scrapes inside a rate() window; compressed runs never ask for less
+PROMETHEUS_MIN_WINDOW_S = 5.0
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What the CLI adds to the plan."""
+
+    state_url: str | None = None
+    speed: float | None = None  # None: 1 for a new run, the recorded speed on resume
+    listen: str | None = None  # Alertmanager webhook host:port
+    check_windows: bool = True
+    repo: str | None = None  # OWNER/NAME whose PRs the freeze labels
+    min_query_window_s: float | None = None
+
+
+def resolve_state_url(
+    option: str | None, plan: Plan | None = None, environ: Mapping[str, str] | None = None,
+    evidence_dir: str | Path | None = None,
+) -> str:
+    """The ledger URL: --state, plan.state, RUNOFSHOW_STATE, or SQLite beside the evidence folder."""
+    from runofshow.adapters.ledger_sql import default_state_url
+
+    env = settings._env(environ)
+    evidence = evidence_dir or (plan.evidence_dir if plan else "evidence")
+    return option or (plan.state if plan else None) or env.get(STATE_ENV) or default_state_url(evidence)
+
+
+def open_ledger(url: str) -> Ledger:
+    from runofshow.adapters.ledger_sql import SqlLedger
+
+    return SqlLedger(url)
+
+
+def build_router(plan: Plan, environ: Mapping[str, str]) -> TrafficRouter:
+    s = plan.traffic_router
+    if s.kind == "local_proxy":
+        from runofshow.adapters.local_proxy import LocalProxyRouter
+
+        return LocalProxyRouter(s)
+    if s.kind == "ingress_nginx":
+        from runofshow.adapters.ingress_nginx import IngressNginxRouter
+
+        return IngressNginxRouter(s)
+    if s.kind == "nginx_file":
+        from runofshow.adapters.nginx_file import NginxFileRouter
+
+        return NginxFileRouter(s)
+    if s.kind == "flag_api":
+        from runofshow.adapters.flag_api import FlagApiRouter
+
+        return FlagApiRouter(s, environ=environ)
+    from runofshow.adapters.memory import InMemoryRouter
+
+    return InMemoryRouter()
+
+
+def build_metrics(plan: Plan, environ: Mapping[str, str]) -> MetricsSource:
+    s = plan.metrics_source
+    if s.kind == "prometheus":
+        from runofshow.adapters.prometheus import PrometheusMetricsSource
+
+        return PrometheusMetricsSource(s, plan.gates, plan.requests_query, environ)
+    from runofshow.adapters.web_json import WebJsonMetricsSource
+
+    return WebJsonMetricsSource(s)
+
+
+def start_local_proxy(stable_url: str, canary_url: str, host: str, port: int) -> Any:
+    """The demo's weighted proxy, listening (`stop()` ends it; `url` is where to send traffic)."""
+    from runofshow.adapters.local_proxy import LocalProxy
+
+    return LocalProxy(stable_url, canary_url, host=host, port=port).start()
+
+
+class World:
+    """The ports of one run, plus what must be started and stopped around it."""
+
+    def __init__(self, ports: RunPorts) -> None:
+        self.ports = ports
+        self.webhook: Any = None
+        self.fanout: Any = None
+        self.runner: Runner | None = None
+        self._closers: list[Callable[[], None]] = []
+        self._t0_targets: list[Any] = []
+
+    def on_close(self, fn: Callable[[], None]) -> None:
+        self._closers.append(fn)
+
+    def _alert(self, alert: Alert) -> None:
+        if self.runner is not None:
+            self.runner.alert_arrived(alert)
+
+    def _notify_failed(self, failure: Any) -> None:
+        if self.runner is not None:
+            self.runner.notify_failed(failure.channel, failure.event, failure.error)
+
+    def attach(self, runner: Runner) -> Runner:
+        """Route webhook alerts and notification failures to `runner`; tell feeds where T0 is."""
+        self.runner = runner
+        t0_wall = self.ports.clock.to_wall(runner.state.t0_at)
+        for target in self._t0_targets:
+            target.t0_at = t0_wall
+        return runner
+
+    def close(self) -> None:
+        for fn in reversed(self._closers):
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - closing must go on with the rest
+                pass
+        self._closers.clear()
+
+    def __enter__(self) -> World:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _closer(obj: Any) -> Callable[[], None] | None:
+    for name in ("close", "stop"):
+        fn = getattr(obj, name, None)
+        if callable(fn):
+            return fn  # type: ignore[no-any-return]
+    return None
+
+
+def _build_alerts(
+    plan: Plan, options: RunOptions, environ: Mapping[str, str], world: World,
+) -> AlertFeed | None:
+    src = plan.alert_source
+    listen = options.listen or src.webhook_listen
+    if listen:
+        from runofshow.adapters.alertmanager import AlertmanagerWebhook
+
+        try:
+            hook = AlertmanagerWebhook.from_settings(src.model_copy(update={"webhook_listen": listen}),
+                                                     environ, on_alert=world._alert)
+        except AdapterError as err:
+            raise InputError(str(err)) from None
+        hook.start()
+        world.webhook = hook
+        world.on_close(hook.stop)
+        world._t0_targets.append(hook)
+        return hook
+    if src.poll_prometheus and plan.metrics_source.kind == "prometheus":
+        from runofshow.adapters.prometheus import PrometheusAlertFeed
+
+        feed = PrometheusAlertFeed(plan.metrics_source, src.match_labels, environ)
+        world.on_close(feed.close)
+        world._t0_targets.append(feed)
+        return feed
+    return None
+
+
+def _build_notifications(plan: Plan, environ: Mapping[str, str], world: World) -> Any:
+    n = plan.notifications
+    notifiers: list[Any] = []
+    annotators: list[Any] = []
+    slack_url = environ.get(n.slack_webhook_url_env or "", "") if n.slack_webhook_url_env else ""
+    if slack_url:
+        from runofshow.adapters.slack import SlackWebhookNotifier
+
+        notifiers.append(SlackWebhookNotifier(slack_url))
+    if n.webhook_url:
+        from runofshow.adapters.webhook import JsonWebhookNotifier
+
+        notifiers.append(JsonWebhookNotifier(n.webhook_url))
+    if n.grafana_url:
+        from runofshow.adapters.grafana import GrafanaAnnotator
+
+        annotators.append(GrafanaAnnotator(n.grafana_url, environ.get(n.grafana_token_env) or None,
+                                           dashboard_uid=n.grafana_dashboard_uid))
+    if not notifiers and not annotators:
+        return None
+    from runofshow.app.notify import NotifierFanout
+
+    fanout = NotifierFanout(notifiers, annotators, on_failure=world._notify_failed)
+    world.fanout = fanout
+    world.on_close(fanout.close)
+    return fanout
+
+
+def _freeze_handlers(plan: Plan, repo: str, environ: Mapping[str, str]) -> dict[StepKind, StepHandler]:
+    from runofshow.app.freeze import end_freeze, pull_request_host, start_freeze
+
+    host = pull_request_host(repo, settings.github_settings(environ))
+
+    def start(ctx: StepContext) -> StepOutcome:
+        result = start_freeze(host, plan.freeze, plan.release.version, Path(ctx.evidence_dir),
+                              ctx.at)
+        return StepOutcome(details={"repo": repo, "newly_labelled": list(result.newly_labelled),
+                                    "evidence": str(result.evidence or ""), "note": result.note})
+
+    def close_out(ctx: StepContext) -> StepOutcome:
+        if ctx.after_rollback and not plan.timeline.lift_freeze_after_rollback:
+            return StepOutcome(details={"freeze": "kept after the rollback (lift_freeze_after_rollback)"})
+        result = end_freeze(host, Path(ctx.evidence_dir), ctx.at)
+        return StepOutcome(details={"repo": repo, "released": list(result.newly_released),
+                                    "evidence": str(result.evidence or ""), "note": result.note})
+
+    return {StepKind.FREEZE_START: start, StepKind.CLOSE_OUT: close_out}
+
+
+def _window_gate(plan: Plan) -> Callable[[datetime, int], tuple[bool, str]]:
+    from runofshow.app.windows import market_calendar, stage_gate
+    from runofshow.domain.windows import Activity
+
+    calendar = market_calendar(plan)
+
+    def gate(at: datetime, stage: int) -> tuple[bool, str]:
+        g = stage_gate(plan, calendar, Activity.CANARY, at)
+        return g.allowed, g.reason
+
+    return gate
+
+
+def build_world(
+    plan: Plan, options: RunOptions = RunOptions(), *, environ: Mapping[str, str] | None = None,
+    ledger: Ledger | None = None, clock: RunClock | None = None, **overrides: Any,
+) -> World:
+    """Every port of a run. Keyword overrides (router, metrics, alerts, notifier, annotator,
+    step_handlers, stage_gate, first_night_watch, on_interrupt, on_event, decide, ...) replace
+    what the plan would build."""
+    env = settings._env(environ)
+    ledger = ledger or open_ledger(resolve_state_url(options.state_url, plan, env))
+    clock = clock or clock_for(options.speed)
+    router = overrides.pop("router", None) or build_router(plan, env)
+    metrics = overrides.pop("metrics", None) or build_metrics(plan, env)
+    floor = options.min_query_window_s
+    if floor is None:
+        floor = PROMETHEUS_MIN_WINDOW_S if plan.metrics_source.kind == "prometheus" else 0.0
+    kwargs: dict[str, Any] = {"min_query_window_s": floor}
+    world = World(RunPorts(ledger=ledger, router=router, metrics=metrics, clock=clock, **kwargs))
+    for obj in (router, metrics, ledger):
+        fn = _closer(obj)
+        if fn is not None:
+            world.on_close(fn)
+    try:
+        if "alerts" in overrides:
+            alerts = overrides.pop("alerts")
+        else:
+            alerts = _build_alerts(plan, options, env, world)
+        fanout = None
+        if "notifier" not in overrides and "annotator" not in overrides:
+            fanout = _build_notifications(plan, env, world)
+        handlers: dict[StepKind, StepHandler] = {}
+        if options.repo:
+            handlers.update(_freeze_handlers(plan, options.repo, env))
+        handlers.update(overrides.pop("step_handlers", {}))
+        gate = overrides.pop("stage_gate") if "stage_gate" in overrides else (
+            _window_gate(plan) if options.check_windows else None)
+        world.ports = RunPorts(
+            ledger=ledger, router=router, metrics=metrics, clock=clock, alerts=alerts,
+            notifier=overrides.pop("notifier", fanout), annotator=overrides.pop("annotator", fanout),
+            step_handlers=handlers, stage_gate=gate, min_query_window_s=floor, **overrides,
+        )
+    except BaseException:
+        world.close()
+        raise
+    return world
+
+
+def _redacted(url: str) -> str:
+    from sqlalchemy import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not a URL: keep nothing of it
+        return "(unparsed)"
+
+
+def start_run(plan: Plan, options: RunOptions = RunOptions(), *, environ: Mapping[str, str] | None = None,
+              ledger: Ledger | None = None, clock: RunClock | None = None, run_id: str | None = None,
+              meta: dict[str, Any] | None = None, **overrides: Any) -> tuple[World, Runner]:
+    """A new run: build its world, record `run_started`, and wire webhook alerts to it."""
+    url = resolve_state_url(options.state_url, plan, settings._env(environ))
+    world = build_world(plan, replace(options, state_url=url), environ=environ, ledger=ledger,
+                        clock=clock, **overrides)
+    try:
+        runner = Runner.start(plan, world.ports, run_id=run_id, state_url=_redacted(url), meta=meta)
+    except BaseException:
+        world.close()
+        raise
+    return world, world.attach(runner)
+
+
+def load_run(run_id: str, ledger: Ledger) -> tuple[Plan, RunState]:
+    """A run's plan and folded state. An unknown run id is bad input (exit 2)."""
+    try:
+        events = ledger.events(run_id)
+    except LedgerError as err:
+        if "no run" in str(err):
+            raise InputError(f"no run '{run_id}' in {getattr(ledger, 'name', 'the ledger')}") from None
+        raise
+    state = fold(events)
+    return Plan.model_validate(state.plan_data), state
+
+
+def resume_run(run_id: str, options: RunOptions = RunOptions(), *,
+               environ: Mapping[str, str] | None = None, ledger: Ledger | None = None,
+               clock: RunClock | None = None, plan_override: Callable[[Plan], Plan] | None = None,
+               **overrides: Any) -> tuple[World, Runner]:
+    """Take `run_id` up again: plan and clock from the ledger, the world read back, `resumed`."""
+    ledger = ledger or open_ledger(resolve_state_url(options.state_url, None, settings._env(environ)))
+    plan, state = load_run(run_id, ledger)
+    if plan_override is not None:
+        plan = plan_override(plan)
+    clock = clock or resumed_clock(state.clock, options.speed)
+    world = build_world(plan, options, environ=environ, ledger=ledger, clock=clock, **overrides)
+    try:
+        runner = Runner.resume(run_id, world.ports)
+    except BaseException:
+        world.close()
+        raise
+    return world, world.attach(runner)
+
+
+__all__ = ["RunOptions", "World", "build_metrics", "build_router", "build_world", "load_run",
+           "open_ledger", "resolve_state_url", "resume_run", "start_local_proxy", "start_run"]

@@ -1,0 +1,267 @@
+"""The ledger's event kinds and their payloads: the one vocabulary of a run.
+
+A run is nothing but its events. The runner folds them into its state (`runofshow.app.run_state`),
+and the war-room log, evidence files and HTML report are rebuilt from them alone, so every event
+carries what a reader needs without the plan or the world at hand. Every payload has `t_s`, plan
+seconds since T0 (negative before T0), and the ledger row's `at` is the wall-clock instant.
+
+Kinds, in the order a run meets them (payload keys after the colon):
+
+run_started      once, first. run_id, release, version, service, plan (the whole plan as JSON),
+                 the clock (speed; at wall instant anchor_at plan time was plan_anchor_at), t0_at
+                 (plan time), started_at (wall), steps (the schedule: index, kind, label, title,
+                 offset_s, stage, weight), state (the ledger URL, no password), engine.
+clock_changed    the clock's speed changed (a demo compresses the time before T0 and the first
+                 night harder than the stages). speed, anchor_at, plan_anchor_at, phase, t_s.
+step_started     a timeline step begins. index, kind (freeze_start, war_room, preflight,
+                 blast_radius, stage, promoted, first_night, close_out), label (T-30, T0, T+15 ...),
+                 title, offset_s, stage, weight, t_s.
+step_completed   the step is done. The same keys plus details (what its handler reported; for a
+                 stage: ticks and holds) and ok.
+weight_intent    the runner is about to move traffic. id (unique in the run), weight, reason
+                 (stage, rollback, resume), stage, t_s. Always followed by weight_outcome, on
+                 resume at the latest (resolved by reading the router back).
+weight_outcome   what the router reads back. id, weight (requested), read_back (None when the
+                 router could not be read), ok (read_back == weight), attempts, error, resolved_on
+                 ("act", or "resume" when a crash left the intent open), t_s.
+decision         one tick of the decision engine with all its inputs. t_s, label, phase (stage,
+                 first_night), trigger (tick, alert, checkin), stage, weight, window_s (plan
+                 seconds) and query_window_s (wall seconds the metrics were asked for), inputs
+                 {baseline, canary: {values, requests} or None, alerts: [{name, labels,
+                 fired_t_s}]}, source_error (why the metrics source gave no data), action
+                 (proceed, hold, rollback), reasons, verdicts [{metric, verdict, canary, baseline,
+                 reason, p_value, effect}], passing, gates, stage_complete, engine, holds.
+hold_started     the stage is held. stage, n (1-based in the stage), max_holds, hold_s,
+                 until_t_s, reasons, t_s.
+hold_ended       the hold's time has passed. stage, n, t_s.
+alert_received   an Alertmanager webhook delivered alerts. alerts, received_at (wall time the
+                 receiver got them), t_s.
+rollback_started the run is rolling back. trigger (decision, alert, first_night, interrupt,
+                 ic), reasons, stage, weight, t_s. Followed by weight_intent(0) and
+                 weight_outcome.
+war_room         one war-room line, "Observation -> Metric -> Decision". text, label, t_s.
+notify_failed    a notifier or annotator failed; the run went on. channel, event, error, t_s.
+paused           traffic left where it is; the run can be resumed. reason, weight (read back),
+                 t_s.
+resumed          a process took the run up again. weight (read back), alerts (firing now),
+                 previous_status, open_intent (the intent resolved, if any), clock (the new
+                 clock: speed, anchor_at, plan_anchor_at), t_s.
+run_ended        the end. status (promoted, rolled_back, halted), exit_code, reason, weight,
+                 t_s.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from enum import StrEnum
+from typing import Any
+
+from runofshow.app.traffic import same_weight
+from runofshow.domain.plan import Plan
+from runofshow.domain.tick import Alert, Decision, MetricVerdict, Tick, TrackSample
+from runofshow.domain.timeline import Step
+
+
+class EventKind(StrEnum):
+    RUN_STARTED = "run_started"
+    CLOCK_CHANGED = "clock_changed"
+    STEP_STARTED = "step_started"
+    STEP_COMPLETED = "step_completed"
+    WEIGHT_INTENT = "weight_intent"
+    WEIGHT_OUTCOME = "weight_outcome"
+    DECISION = "decision"
+    HOLD_STARTED = "hold_started"
+    HOLD_ENDED = "hold_ended"
+    ALERT_RECEIVED = "alert_received"
+    ROLLBACK_STARTED = "rollback_started"
+    WAR_ROOM = "war_room"
+    NOTIFY_FAILED = "notify_failed"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    RUN_ENDED = "run_ended"
+
+
+class RunStatus(StrEnum):
+    """The `status` of a run in the ledger's runs table."""
+
+    RUNNING = "running"
+    ROLLING_BACK = "rolling_back"
+    PAUSED = "paused"
+    PROMOTED = "promoted"
+    ROLLED_BACK = "rolled_back"
+    HALTED = "halted"
+
+    @property
+    def final(self) -> bool:
+        return self in (RunStatus.PROMOTED, RunStatus.ROLLED_BACK, RunStatus.HALTED)
+
+
+class Phase(StrEnum):
+    STAGE = "stage"
+    FIRST_NIGHT = "first_night"
+
+
+class Trigger(StrEnum):
+    TICK = "tick"
+    ALERT = "alert"
+    CHECKIN = "checkin"
+    DECISION = "decision"
+    FIRST_NIGHT = "first_night"
+    INTERRUPT = "interrupt"
+    IC = "ic"
+
+
+# --------------------------------------------------------------------------- small converters
+
+
+def finite(value: float | None) -> float | None:
+    """A number that JSON (and the engine) can hold: NaN and infinities are no data."""
+    if value is None:
+        return None
+    v = float(value)
+    return v if math.isfinite(v) else None
+
+
+def clean_sample(sample: TrackSample | None) -> TrackSample | None:
+    """The sample with NaN / infinite values turned into None (NoData)."""
+    if sample is None:
+        return None
+    return TrackSample(
+        values={k: finite(v) for k, v in sample.values.items()}, requests=finite(sample.requests)
+    )
+
+
+def sample_json(sample: TrackSample | None) -> dict[str, Any] | None:
+    if sample is None:
+        return None
+    return {"values": {k: finite(v) for k, v in sample.values.items()},
+            "requests": finite(sample.requests)}
+
+
+def sample_from_json(data: Mapping[str, Any] | None) -> TrackSample | None:
+    if data is None:
+        return None
+    return TrackSample(values=dict(data.get("values", {})), requests=data.get("requests"))
+
+
+def alert_json(alert: Alert) -> dict[str, Any]:
+    return {"name": alert.name, "labels": dict(alert.labels), "fired_t_s": alert.fired_t_s}
+
+
+def alert_from_json(data: Mapping[str, Any]) -> Alert:
+    return Alert(name=str(data["name"]), labels=dict(data.get("labels", {})),
+                 fired_t_s=float(data.get("fired_t_s", 0.0)))
+
+
+def alerts_json(alerts: Iterable[Alert]) -> list[dict[str, Any]]:
+    return [alert_json(a) for a in alerts]
+
+
+def verdict_json(v: MetricVerdict) -> dict[str, Any]:
+    return {
+        "metric": v.metric, "verdict": v.verdict.value, "canary": finite(v.canary),
+        "baseline": finite(v.baseline), "reason": v.reason, "p_value": finite(v.p_value),
+        "effect": finite(v.effect),
+    }
+
+
+def step_json(index: int, step: Step) -> dict[str, Any]:
+    return {
+        "index": index, "kind": step.kind.value, "label": step.label, "title": step.title,
+        "offset_s": step.offset.total_seconds(), "stage": step.stage, "weight": step.weight,
+    }
+
+
+# --------------------------------------------------------------------------- payload builders
+
+
+def step_payload(index: int, step: Step, t_s: float, **extra: Any) -> dict[str, Any]:
+    return {**step_json(index, step), "t_s": t_s, **extra}
+
+
+def decision_payload(
+    tick: Tick, decision: Decision, *, label: str, phase: Phase, trigger: Trigger, window_s: float,
+    query_window_s: float, gates: int, holds: int, source_error: str | None = None,
+) -> dict[str, Any]:
+    """A tick's inputs and the engine's answer, everything a report needs to show why."""
+    return {
+        "t_s": tick.t_s, "label": label, "phase": phase.value, "trigger": trigger.value,
+        "stage": tick.stage, "weight": tick.weight, "window_s": window_s,
+        "query_window_s": query_window_s,
+        "inputs": {
+            "baseline": sample_json(tick.baseline), "canary": sample_json(tick.canary),
+            "alerts": alerts_json(tick.alerts),
+        },
+        "source_error": source_error,
+        "action": decision.action.value, "reasons": list(decision.reasons),
+        "verdicts": [verdict_json(v) for v in decision.verdicts],
+        "passing": decision.passing, "gates": gates, "stage_complete": decision.stage_complete,
+        "engine": decision.engine, "holds": holds,
+    }
+
+
+def tick_from_decision(payload: Mapping[str, Any]) -> Tick:
+    """The engine's input, rebuilt from a `decision` event (so the history survives a restart)."""
+    inputs = payload.get("inputs", {})
+    return Tick(
+        t_s=float(payload["t_s"]), weight=float(payload["weight"]), stage=int(payload["stage"]),
+        baseline=sample_from_json(inputs.get("baseline")),
+        canary=sample_from_json(inputs.get("canary")),
+        alerts=tuple(alert_from_json(a) for a in inputs.get("alerts", ())),
+    )
+
+
+def intent_payload(intent_id: str, weight: float, reason: str, stage: int | None,
+                   t_s: float) -> dict[str, Any]:
+    return {"id": intent_id, "weight": weight, "reason": reason, "stage": stage, "t_s": t_s}
+
+
+def outcome_payload(
+    intent_id: str, weight: float, read_back: float | None, t_s: float, *, attempts: int = 1,
+    error: str | None = None, resolved_on: str = "act",
+) -> dict[str, Any]:
+    ok = read_back is not None and same_weight(read_back, weight)
+    return {
+        "id": intent_id, "weight": weight, "read_back": read_back, "ok": ok, "attempts": attempts,
+        "error": error, "resolved_on": resolved_on, "t_s": t_s,
+    }
+
+
+def ended_payload(status: RunStatus, exit_code: int, reason: str, weight: float | None,
+                  t_s: float) -> dict[str, Any]:
+    return {"status": status.value, "exit_code": exit_code, "reason": reason, "weight": weight,
+            "t_s": t_s}
+
+
+def _value_text(value: float | None, unit: str) -> str:
+    if value is None:
+        return "n/a"
+    if unit == "ms":
+        return f"{value:.0f}ms"
+    if unit == "%":
+        return f"{value:.2f}%"
+    if unit == "s":
+        return f"{value:.1f}s"
+    return f"{value:.3g}"
+
+
+def metrics_line(plan: Plan, sample: TrackSample | None) -> str:
+    """The canary's gate values the war-room way: `p95=142ms 5xx=0.20% ws=8.0s ...`."""
+    if sample is None:
+        return "no data"
+    return " ".join(f"{gate.short or name}={_value_text(sample.value(name), gate.unit)}"
+                    for name, gate in plan.gates.items())
+
+
+def reasons_text(reasons: Sequence[str], limit: int = 3) -> str:
+    shown = "; ".join(reasons[:limit])
+    return shown + (f" (+{len(reasons) - limit} more)" if len(reasons) > limit else "")
+
+
+__all__ = [
+    "EventKind", "Phase", "RunStatus", "Trigger", "alert_from_json", "alert_json", "alerts_json",
+    "clean_sample", "decision_payload", "ended_payload", "finite", "intent_payload",
+    "metrics_line", "outcome_payload", "reasons_text", "sample_from_json", "sample_json", "step_json",
+    "step_payload", "tick_from_decision", "verdict_json",
+]

@@ -1,0 +1,374 @@
+"""The change freeze: start, end, status and the per-PR gate.
+
+`start_freeze` labels every open PR `hold-for-canary` (the plan's `freeze.label`) and writes
+`freeze_window_start.txt`; `end_freeze` removes the label only from the PRs this freeze labelled (a
+label a person put on by hand stays) and writes `freeze_window_end.txt`. The freeze record -- which
+PRs this freeze set out to label, which it labelled, which it released -- lives in
+`<evidence>/freeze_state.json`, rewritten atomically after every change, so a failure part-way
+leaves an exact record and running `start` (or `end`) again finishes the job.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from runofshow.domain.freeze import Classification, classify
+from runofshow.domain.plan import ChangeClass, FreezeRules, Plan
+from runofshow.domain.windows import evaluate_at
+from runofshow.errors import EvidenceError, InputError, PullRequestHostError
+from runofshow.ports import MarketCalendar, PullRequestHost
+
+STATE_FILE = "freeze_state.json"
+START_FILE = "freeze_window_start.txt"
+END_FILE = "freeze_window_end.txt"
+STATUS_CONTEXT = "runofshow/freeze-gate"
+
+CLASS_TEXT = {
+    ChangeClass.HOTFIX: "Hotfixes (critical bugs, security)",
+    ChangeClass.CANARY_ROLLBACK: "Canary rollback",
+    ChangeClass.MONITORING: "Monitoring/alert adjustments",
+    ChangeClass.DOCUMENTATION: "Documentation-only PRs",
+    ChangeClass.SCHEMA_MIGRATION: "Schema migrations",
+    ChangeClass.FEATURE: "New features",
+    ChangeClass.DEPENDENCY_UPDATE: "Dependency updates",
+    ChangeClass.REFACTORING: "Refactoring",
+}
+
+
+def pull_request_host(repo: str, settings: Any) -> PullRequestHost:
+    """The GitHub adapter for `repo` from `GitHubSettings`.
+
+    Builds an adapter, so it belongs with the other builders in `app.bootstrap` once that exists.
+    """
+    from runofshow.adapters.github import GitHubPullRequestHost
+
+    try:
+        return GitHubPullRequestHost(
+            repo, token=settings.token, base_url=settings.api_url, timeout_s=settings.timeout_s,
+            max_attempts=settings.max_attempts, max_wait_s=settings.max_wait_s,
+        )
+    except ValueError as ex:
+        raise InputError(f"--repo: {ex}") from None
+
+
+# --------------------------------------------------------------------------- files
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file in the same folder and `os.replace`."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as ex:
+        raise EvidenceError(f"{path}: cannot write: {ex.strerror or ex}") from None
+
+
+Status = Literal["starting", "active", "ending", "ended"]
+
+
+@dataclass
+class FreezeRecord:
+    """What this freeze did. PR numbers are sorted lists so the JSON stays readable."""
+
+    repo: str
+    release: str
+    label: str
+    started_at: str
+    status: Status = "starting"
+    to_label: list[int] = field(default_factory=list)  # intent: open PRs without the label at start
+    labelled: list[int] = field(default_factory=list)  # confirmed: this freeze put the label on
+    held_by_hand: list[int] = field(default_factory=list)  # had the label before the freeze
+    released: list[int] = field(default_factory=list)  # end took the label off
+    already_released: list[int] = field(default_factory=list)  # label gone before end got there
+    active_at: str | None = None
+    ended_at: str | None = None
+    last_error: str | None = None
+    version: int = 1
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("starting", "active", "ending")
+
+    def add(self, name: str, numbers: Iterable[int]) -> None:
+        setattr(self, name, sorted(set(getattr(self, name)) | set(numbers)))
+
+    @property
+    def ours(self) -> list[int]:
+        """PRs whose label belongs to this freeze (labelled, or meant to be and maybe landed)."""
+        return sorted((set(self.labelled) | set(self.to_label)) - set(self.held_by_hand))
+
+
+class FreezeStore:
+    def __init__(self, evidence_dir: Path) -> None:
+        self.dir = Path(evidence_dir)
+        self.path = self.dir / STATE_FILE
+
+    def load(self) -> FreezeRecord | None:
+        if not self.path.exists():
+            return None
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            return FreezeRecord(**data)
+        except (OSError, ValueError, TypeError) as ex:
+            raise EvidenceError(f"{self.path}: unreadable freeze record: {ex}") from None
+
+    def save(self, rec: FreezeRecord) -> None:
+        write_atomic(self.path, json.dumps(asdict(rec), indent=2, sort_keys=True) + "\n")
+
+
+def _ts(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _nums(numbers: Iterable[int]) -> str:
+    ns = sorted(numbers)
+    return ", ".join(f"#{n}" for n in ns) if ns else "none"
+
+
+# --------------------------------------------------------------------------- start
+
+
+@dataclass(frozen=True)
+class FreezeResult:
+    record: FreezeRecord
+    newly_labelled: tuple[int, ...] = ()
+    newly_released: tuple[int, ...] = ()
+    evidence: Path | None = None
+    note: str = ""
+
+
+def _check_repo(rec: FreezeRecord, repo: str) -> None:
+    if rec.repo != repo:
+        raise InputError(f"--repo {repo}: the freeze record is for {rec.repo}; end that freeze first")
+
+
+def start_freeze(
+    host: PullRequestHost, rules: FreezeRules, release: str, evidence_dir: Path, now: datetime,
+) -> FreezeResult:
+    """Label every open PR and write freeze_window_start.txt. Running it again completes a
+    part-way start, and labels PRs opened since."""
+    store = FreezeStore(evidence_dir)
+    rec = store.load()
+    if rec is not None and rec.active:
+        _check_repo(rec, host.repo)
+        if rec.status == "ending":
+            raise InputError(f"the freeze of {rec.repo} is part-way through ending; run `freeze end` again")
+    else:
+        rec = FreezeRecord(repo=host.repo, release=release, label=rules.label, started_at=_ts(now))
+    label = rec.label
+    prs = host.open_pull_requests()
+    open_numbers = {p.number for p in prs}
+    for pr in prs:
+        if pr.number in rec.labelled or pr.number in rec.held_by_hand:
+            continue
+        if pr.has_label(label):
+            rec.add("labelled" if pr.number in rec.to_label else "held_by_hand", [pr.number])
+        else:
+            rec.add("to_label", [pr.number])
+    store.save(rec)  # intent before action
+    newly: list[int] = []
+    try:
+        for n in sorted(set(rec.to_label) - set(rec.labelled)):
+            if n not in open_numbers:
+                continue  # closed since the intent was written
+            after = host.add_label(n, label)
+            if label.lower() not in (x.lower() for x in after):
+                raise PullRequestHostError(f"#{n}: label '{label}' did not read back after adding it",
+                                           adapter=type(host).__name__, target=host.repo)
+            rec.add("labelled", [n])
+            newly.append(n)
+            store.save(rec)
+    except PullRequestHostError as ex:
+        rec.last_error = f"{_ts(now)} {ex}"
+        store.save(rec)
+        raise PullRequestHostError(
+            f"freeze start stopped part-way ({len(rec.labelled)} labelled, "
+            f"{len(set(rec.to_label) - set(rec.labelled))} to go; run it again to finish): {ex}",
+            adapter=ex.adapter, target=ex.target,
+        ) from ex
+    was_active = rec.status == "active"
+    rec.status, rec.last_error = "active", None
+    rec.active_at = rec.active_at or _ts(now)
+    store.save(rec)
+    on_hold = sorted((set(rec.labelled) | set(rec.held_by_hand)) & open_numbers)
+    path = store.dir / START_FILE
+    write_atomic(path, start_text(rec, rules, on_hold))
+    note = "freeze already active; labelled PRs opened since" if was_active else ""
+    return FreezeResult(rec, tuple(newly), (), path, note)
+
+
+def start_text(rec: FreezeRecord, rules: FreezeRules, on_hold: list[int]) -> str:
+    held = sorted(set(on_hold) & set(rec.held_by_hand))
+    mine = sorted(set(on_hold) - set(held))
+    allowed = "\n".join(f"  • {CLASS_TEXT.get(c, c.value)}" for c in rules.allowed)
+    blocked = "\n".join(f"  • {CLASS_TEXT.get(c, c.value)}" for c in rules.blocked)
+    return (
+        "FREEZE WINDOW START\n===================\n"
+        f"Timestamp: {rec.started_at}\nRelease: {rec.release}\nRepository: {rec.repo}\n"
+        f"Label: {rec.label}\n"
+        f"PRs on hold: {len(on_hold)} ({_nums(on_hold)})\n"
+        f"  labelled by this freeze: {len(mine)} ({_nums(mine)})\n"
+        f"  already labelled by hand: {len(held)} ({_nums(held)})\n"
+        "Next deployment window: After canary + 24h monitoring\n\n"
+        f"Allowed changes during freeze:\n{allowed}\n\nBlocked during freeze:\n{blocked}\n"
+    )
+
+
+# --------------------------------------------------------------------------- end
+
+
+def end_freeze(host: PullRequestHost, evidence_dir: Path, now: datetime) -> FreezeResult:
+    """Remove the label from the PRs this freeze labelled and write freeze_window_end.txt.
+    Idempotent: a second run after a complete end changes nothing."""
+    store = FreezeStore(evidence_dir)
+    rec = store.load()
+    if rec is None:
+        raise InputError(f"no freeze record in {store.path}: nothing to end")
+    _check_repo(rec, host.repo)
+    if rec.status == "ended":
+        return FreezeResult(rec, note=f"freeze already ended at {rec.ended_at}")
+    rec.status = "ending"
+    store.save(rec)
+    newly: list[int] = []
+    done = set(rec.released) | set(rec.already_released)
+    try:
+        for n in rec.ours:
+            if n in done:
+                continue
+            removed = host.remove_label(n, rec.label)
+            if removed:
+                rec.add("released", [n])
+                newly.append(n)
+            elif n in rec.labelled:
+                rec.add("already_released", [n])
+            else:  # meant to label, never confirmed, and the label is not there: nothing to release
+                rec.to_label = [x for x in rec.to_label if x != n]
+            store.save(rec)
+    except PullRequestHostError as ex:
+        rec.last_error = f"{_ts(now)} {ex}"
+        store.save(rec)
+        raise PullRequestHostError(
+            f"freeze end stopped part-way ({len(rec.released)} released; run it again to finish): {ex}",
+            adapter=ex.adapter, target=ex.target,
+        ) from ex
+    rec.status, rec.ended_at, rec.last_error = "ended", _ts(now), None
+    store.save(rec)
+    path = store.dir / END_FILE
+    write_atomic(path, end_text(rec, now))
+    return FreezeResult(rec, (), tuple(newly), path)
+
+
+def _duration(start: str, end: datetime) -> str:
+    minutes = int((end - datetime.fromisoformat(start)).total_seconds() // 60)
+    return f"{minutes // 60}h {minutes % 60:02d}m"
+
+
+def end_text(rec: FreezeRecord, now: datetime) -> str:
+    return (
+        "FREEZE WINDOW END\n=================\n"
+        f"Timestamp: {rec.ended_at}\nRelease: {rec.release}\nRepository: {rec.repo}\n"
+        f"Started: {rec.started_at}\nDuration: {_duration(rec.started_at, now)}\n"
+        f"PRs released: {len(rec.released)} ({_nums(rec.released)})\n"
+        f"Label already removed by someone else: {len(rec.already_released)} "
+        f"({_nums(rec.already_released)})\n"
+        f"Left on hold (labelled by hand): {len(rec.held_by_hand)} ({_nums(rec.held_by_hand)})\n"
+        "Status: Normal operations resumed\n"
+    )
+
+
+# --------------------------------------------------------------------------- status
+
+
+def freeze_status(evidence_dir: Path, host: PullRequestHost | None = None) -> dict[str, Any]:
+    """The freeze record, and (with a host) the open PRs carrying the label now."""
+    store = FreezeStore(evidence_dir)
+    rec = store.load()
+    out: dict[str, Any] = {"record": str(store.path), "active": bool(rec and rec.active)}
+    if rec is not None:
+        if host is not None:
+            _check_repo(rec, host.repo)
+        out.update(asdict(rec))
+        out["pending"] = sorted(set(rec.to_label) - set(rec.labelled))
+    if host is not None:
+        label = rec.label if rec else None
+        out["on_hold_now"] = [p.number for p in host.open_pull_requests() if label and p.has_label(label)]
+    return out
+
+
+# --------------------------------------------------------------------------- the gate
+
+
+FreezeMode = Literal["auto", "active", "inactive"]
+
+
+@dataclass(frozen=True)
+class GateResult:
+    number: int
+    classification: Classification
+    freeze_active: bool
+    freeze_source: str
+    market_open: bool
+    head_sha: str
+    status_posted: bool = False
+
+    @property
+    def allowed(self) -> bool:
+        return self.classification.allowed
+
+
+def freeze_is_active(
+    host: PullRequestHost, rules: FreezeRules, evidence_dir: Path, mode: FreezeMode,
+) -> tuple[bool, str]:
+    """Is a freeze on for the host's repository, and how we know.
+
+    auto: the local freeze record says so, or an open PR carries the freeze label (freeze start
+    labels every open PR, so in CI, where there is no record, the labels are the signal).
+    """
+    if mode != "auto":
+        return mode == "active", f"--freeze {mode}"
+    rec = FreezeStore(evidence_dir).load()
+    if rec is not None and rec.repo == host.repo and rec.active:
+        return True, f"freeze record {evidence_dir / STATE_FILE}"
+    held = [p.number for p in host.open_pull_requests() if p.has_label(rules.label)]
+    if held:
+        return True, f"open PRs carry '{rules.label}' ({_nums(held[:5])}{' ...' if len(held) > 5 else ''})"
+    return False, f"no freeze record and no open PR labelled '{rules.label}'"
+
+
+def check_pull_request(
+    host: PullRequestHost, plan: Plan, calendar: MarketCalendar, number: int, at: datetime,
+    evidence_dir: Path, *, mode: FreezeMode = "auto", post_status: bool = False,
+    target_url: str | None = None,
+) -> GateResult:
+    """Classify PR `number` at `at`; with `post_status`, set a commit status on its head."""
+    pr = host.pull_request(number)
+    files = host.changed_files(number)
+    active, source = freeze_is_active(host, plan.freeze, evidence_dir, mode)
+    market_open = evaluate_at(at, plan.market, calendar.market_day).market_open
+    c = classify(pr, files, plan.freeze, freeze_active=active, market_open=market_open)
+    posted = False
+    if post_status:
+        if not pr.head_sha:
+            raise PullRequestHostError(f"#{number} has no head commit to set a status on",
+                                       adapter=type(host).__name__, target=host.repo)
+        state = "success" if c.allowed else "failure"
+        host.set_status(pr.head_sha, state, f"{'allowed' if c.allowed else 'blocked'}: {c.reason}",
+                        STATUS_CONTEXT, target_url)
+        posted = True
+    return GateResult(number, c, active, source, market_open, pr.head_sha, posted)

@@ -1,0 +1,313 @@
+"""A run's state, derived by folding its ledger events: `fold(events) -> RunState`.
+
+Nothing here reads the world or the clock: the same events always give the same state, which is
+what makes `resume` safe. The runner appends an event, then `apply`s it to its state, so the state
+it acts on is always the one a fresh `fold` of the ledger would give.
+
+`next_move(state, steps)` answers "what comes next, and at what plan second?" from the state
+alone, so the runner's loop is: next move -> wait until it is due -> do it -> append.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from runofshow.app.events import EventKind, Phase, RunStatus, tick_from_decision
+from runofshow.app.traffic import same_weight
+from runofshow.domain.tick import Tick
+from runofshow.domain.timeline import Step, StepKind
+from runofshow.ports import LedgerEvent
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A `weight_intent` that has no `weight_outcome` yet."""
+
+    id: str
+    weight: float
+    reason: str
+    stage: int | None
+    t_s: float
+
+
+@dataclass
+class RunState:
+    run_id: str = ""
+    status: RunStatus = RunStatus.RUNNING
+    started: dict[str, Any] = field(default_factory=dict)  # the run_started payload
+    clock: dict[str, Any] = field(default_factory=dict)  # speed, anchor_at, plan_anchor_at (latest)
+    last_seq: int = 0
+    last_t_s: float | None = None
+    # steps of the schedule, by index
+    steps_completed: list[int] = field(default_factory=list)
+    open_step: int | None = None  # started, not completed
+    open_step_started_t_s: float | None = None
+    # stages
+    stage: int | None = None  # the stage whose step was started last
+    stage_started_t_s: float | None = None
+    stages_started: list[int] = field(default_factory=list)
+    stages_completed: list[int] = field(default_factory=list)
+    # traffic
+    weight: float | None = None  # the last weight the router read back
+    open_intent: Intent | None = None
+    intents: int = 0
+    # decisions
+    history: list[Tick] = field(default_factory=list)
+    last_tick_t_s: float | None = None
+    holds: int = 0  # holds in the current stage
+    hold_until_t_s: float | None = None
+    phase: Phase | None = None
+    first_night_started_t_s: float | None = None
+    # rollback and the end
+    rollback_reasons: tuple[str, ...] = ()
+    rollback_trigger: str | None = None
+    rolled_back: bool = False
+    ended: bool = False
+    exit_code: int | None = None
+    end_reason: str = ""
+    resumes: int = 0
+
+    # ------------------------------------------------------------------ derived
+
+    @property
+    def t0_at(self) -> datetime:
+        return datetime.fromisoformat(self.started["t0_at"])
+
+    @property
+    def speed(self) -> float:
+        return float(self.clock.get("speed", 1.0))
+
+    @property
+    def plan_data(self) -> Mapping[str, Any]:
+        return self.started.get("plan", {})
+
+    @property
+    def holding(self) -> bool:
+        return self.hold_until_t_s is not None
+
+    def next_intent_id(self) -> str:
+        return f"w{self.intents + 1}"
+
+    # ------------------------------------------------------------------ the fold step
+
+    def apply(self, event: LedgerEvent) -> RunState:
+        """Take one event into the state (in place) and return the state."""
+        p = event.payload
+        self.last_seq = event.seq
+        self.run_id = event.run_id
+        if "t_s" in p and p["t_s"] is not None:
+            self.last_t_s = float(p["t_s"])
+        handler = _APPLY.get(event.kind)
+        if handler is not None:
+            handler(self, p)
+        return self
+
+
+def _run_started(s: RunState, p: Mapping[str, Any]) -> None:
+    s.started = dict(p)
+    s.clock = {k: p[k] for k in ("speed", "anchor_at", "plan_anchor_at") if k in p}
+    s.status = RunStatus.RUNNING
+
+
+def _clock_changed(s: RunState, p: Mapping[str, Any]) -> None:
+    s.clock = {k: p[k] for k in ("speed", "anchor_at", "plan_anchor_at")}
+
+
+def _step_started(s: RunState, p: Mapping[str, Any]) -> None:
+    s.open_step, s.open_step_started_t_s = int(p["index"]), float(p["t_s"])
+    if p["kind"] == StepKind.STAGE.value:
+        stage = int(p["stage"])
+        if stage != s.stage:
+            s.holds, s.hold_until_t_s = 0, None
+        s.stage, s.stage_started_t_s, s.phase = stage, float(p["t_s"]), Phase.STAGE
+        if stage not in s.stages_started:
+            s.stages_started.append(stage)
+    elif p["kind"] == StepKind.FIRST_NIGHT.value:
+        s.phase, s.first_night_started_t_s = Phase.FIRST_NIGHT, float(p["t_s"])
+        s.hold_until_t_s = None
+
+
+def _step_completed(s: RunState, p: Mapping[str, Any]) -> None:
+    index = int(p["index"])
+    if index not in s.steps_completed:
+        s.steps_completed.append(index)
+    if s.open_step == index:
+        s.open_step, s.open_step_started_t_s = None, None
+    if p["kind"] == StepKind.STAGE.value and int(p["stage"]) not in s.stages_completed:
+        s.stages_completed.append(int(p["stage"]))
+    if p["kind"] == StepKind.FIRST_NIGHT.value:
+        s.phase = None
+
+
+def _weight_intent(s: RunState, p: Mapping[str, Any]) -> None:
+    s.intents += 1
+    s.open_intent = Intent(id=str(p["id"]), weight=float(p["weight"]), reason=str(p["reason"]),
+                           stage=p.get("stage"), t_s=float(p["t_s"]))
+
+
+def _weight_outcome(s: RunState, p: Mapping[str, Any]) -> None:
+    if s.open_intent is not None and s.open_intent.id == p["id"]:
+        s.open_intent = None
+    if p.get("read_back") is not None:
+        s.weight = float(p["read_back"])
+    if s.status is RunStatus.ROLLING_BACK and s.weight is not None and same_weight(s.weight, 0.0):
+        s.rolled_back = True
+
+
+def _decision(s: RunState, p: Mapping[str, Any]) -> None:
+    s.history.append(tick_from_decision(p))
+    s.last_tick_t_s = float(p["t_s"])
+
+
+def _hold_started(s: RunState, p: Mapping[str, Any]) -> None:
+    s.holds = int(p["n"])
+    s.hold_until_t_s = float(p["until_t_s"])
+
+
+def _hold_ended(s: RunState, p: Mapping[str, Any]) -> None:
+    s.hold_until_t_s = None
+
+
+def _rollback_started(s: RunState, p: Mapping[str, Any]) -> None:
+    s.status = RunStatus.ROLLING_BACK
+    s.rollback_reasons = tuple(p.get("reasons", ()))
+    s.rollback_trigger = p.get("trigger")
+    s.hold_until_t_s = None
+
+
+def _paused(s: RunState, p: Mapping[str, Any]) -> None:
+    if p.get("weight") is not None:
+        s.weight = float(p["weight"])
+    if s.status is not RunStatus.ROLLING_BACK:
+        s.status = RunStatus.PAUSED
+
+
+def _resumed(s: RunState, p: Mapping[str, Any]) -> None:
+    s.resumes += 1
+    if p.get("clock"):
+        s.clock = dict(p["clock"])
+    if p.get("weight") is not None:
+        s.weight = float(p["weight"])
+    if s.status is RunStatus.HALTED:  # a halted run waits for people; resuming takes it up again
+        s.ended, s.exit_code, s.end_reason = False, None, ""
+    if s.status in (RunStatus.PAUSED, RunStatus.HALTED):
+        s.status = RunStatus.RUNNING
+
+
+def _run_ended(s: RunState, p: Mapping[str, Any]) -> None:
+    s.ended = True
+    s.status = RunStatus(p["status"])
+    s.exit_code = int(p["exit_code"])
+    s.end_reason = str(p.get("reason", ""))
+    if p.get("weight") is not None:
+        s.weight = float(p["weight"])
+
+
+_APPLY = {
+    EventKind.RUN_STARTED.value: _run_started,
+    EventKind.CLOCK_CHANGED.value: _clock_changed,
+    EventKind.STEP_STARTED.value: _step_started,
+    EventKind.STEP_COMPLETED.value: _step_completed,
+    EventKind.WEIGHT_INTENT.value: _weight_intent,
+    EventKind.WEIGHT_OUTCOME.value: _weight_outcome,
+    EventKind.DECISION.value: _decision,
+    EventKind.HOLD_STARTED.value: _hold_started,
+    EventKind.HOLD_ENDED.value: _hold_ended,
+    EventKind.ROLLBACK_STARTED.value: _rollback_started,
+    EventKind.PAUSED.value: _paused,
+    EventKind.RESUMED.value: _resumed,
+    EventKind.RUN_ENDED.value: _run_ended,
+}
+
+
+def fold(events: Iterable[LedgerEvent]) -> RunState:
+    """The state of a run after `events` (in seq order)."""
+    state = RunState()
+    for event in events:
+        state.apply(event)
+    return state
+
+
+# --------------------------------------------------------------------------- what comes next
+
+
+class Move(StrEnum):
+    RESOLVE_INTENT = "resolve_intent"  # an intent without an outcome: read the router back
+    ROLLBACK = "rollback"  # rolling back: set 0 % until it reads back 0
+    START_STEP = "start_step"  # begin step `index`
+    RUN_STEP = "run_step"  # a started non-stage step: run its handler and complete it
+    SET_WEIGHT = "set_weight"  # the stage's weight is not what the router holds: set it
+    TICK = "tick"  # observe, decide, act
+    END_HOLD = "end_hold"  # the hold's time has passed
+    FINISH_FIRST_NIGHT = "finish_first_night"
+    END = "end"  # every step done (or rolled back and closed out): record run_ended
+
+
+@dataclass(frozen=True)
+class Next:
+    move: Move
+    due_t_s: float | None = None  # None: now
+    index: int | None = None
+
+
+def _close_out_index(steps: Sequence[Step]) -> int:
+    return next(i for i, s in enumerate(steps) if s.kind is StepKind.CLOSE_OUT)
+
+
+def next_move(
+    state: RunState, steps: Sequence[Step], *, tick_s: float, checkin_s: float, first_night_s: float,
+) -> Next | None:
+    """The next thing the runner must do, and the plan second (since T0) it is due; None when ended."""
+    if state.ended:
+        return None
+    if state.open_intent is not None:
+        return Next(Move.RESOLVE_INTENT)
+    if state.status is RunStatus.ROLLING_BACK and not state.rolled_back:
+        return Next(Move.ROLLBACK)
+    if state.rolled_back:
+        close = _close_out_index(steps)
+        if close in state.steps_completed:
+            return Next(Move.END)
+        if state.open_step == close:
+            return Next(Move.RUN_STEP, index=close)
+        return Next(Move.START_STEP, index=close)
+    if state.open_step is not None:
+        step = steps[state.open_step]
+        if step.kind is StepKind.STAGE:
+            assert step.weight is not None
+            if state.weight is None or not same_weight(state.weight, step.weight):
+                return Next(Move.SET_WEIGHT, index=state.open_step)
+            if state.hold_until_t_s is not None:
+                last = state.last_tick_t_s if state.last_tick_t_s is not None else state.stage_started_t_s
+                due_tick = (last or 0.0) + tick_s
+                if state.hold_until_t_s <= due_tick:
+                    return Next(Move.END_HOLD, due_t_s=state.hold_until_t_s)
+                return Next(Move.TICK, due_t_s=due_tick)
+            last = state.last_tick_t_s
+            if last is None or (state.stage_started_t_s is not None and last < state.stage_started_t_s):
+                last = state.stage_started_t_s or 0.0
+            return Next(Move.TICK, due_t_s=last + tick_s)
+        if step.kind is StepKind.FIRST_NIGHT:
+            start = state.first_night_started_t_s or 0.0
+            end = start + first_night_s
+            last = state.last_tick_t_s if state.last_tick_t_s is not None else start
+            last = max(last, start)
+            if last + checkin_s < end:
+                return Next(Move.TICK, due_t_s=last + checkin_s)
+            return Next(Move.FINISH_FIRST_NIGHT, due_t_s=end)
+        return Next(Move.RUN_STEP, index=state.open_step)
+    done = set(state.steps_completed)
+    for index, step in enumerate(steps):
+        if index in done:
+            continue
+        if step.offset.total_seconds() < 0 or (step.kind is StepKind.STAGE and step.stage == 0):
+            return Next(Move.START_STEP, due_t_s=step.offset.total_seconds(), index=index)
+        return Next(Move.START_STEP, index=index)
+    return Next(Move.END)
+
+
+__all__ = ["Intent", "Move", "Next", "RunState", "fold", "next_move"]

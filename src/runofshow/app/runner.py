@@ -1,0 +1,309 @@
+"""The runner: walks a plan's timeline as a persistent state machine over the ledger.
+
+    state = fold(ledger events)                      (runofshow.app.run_state)
+    loop:  next move -> wait until due -> ports -> decide -> act -> append event -> apply it
+
+Every side effect is "intent, act, read back, outcome": `weight_intent` is appended before the
+router is touched and `weight_outcome` (with the weight read back) after, so a crash in between
+is resolved on resume by reading the router, never by guessing. A resumed run reads the world
+back (weight, alerts), records `resumed`, and carries on from the folded state: a completed stage
+is never repeated, a stage is never skipped, the decision history stays whole.
+
+Waiting goes through the clock (`RunClock.wait`), and is cut short by an Alertmanager webhook
+(`alert_arrived`: decide and roll back at once, not at the next tick), by Ctrl-C (`interrupt`:
+ask to pause or roll back) and by the incident commander (`request_stop`: halt). The loop is
+bounded. Port failures are contained: a metrics source failure is NoData plus a war-room line, a
+notifier failure a `notify_failed` event; a router that cannot reach 0 % after every retry
+raises, leaving the run `rolling_back` for `resume`.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from runofshow.app import events as ev
+from runofshow.app.clock import RunClock, clock_params
+from runofshow.app.events import EventKind, Phase, RunStatus, Trigger
+from runofshow.app.run_state import Move, Next, RunState, fold, next_move
+from runofshow.app.runner_acts import RunnerActs
+from runofshow.app.steps import StepHandler, default_handlers
+from runofshow.domain.decide import decide, engine_name
+from runofshow.domain.plan import Plan
+from runofshow.domain.tick import Alert, Decision, Tick
+from runofshow.domain.timeline import StepKind, schedule
+from runofshow.ports import AlertFeed, Annotator, Ledger, LedgerEvent, MetricsSource, Notifier, RunRecord
+from runofshow.ports import TrafficRouter as Router
+
+EXIT_CODES = {RunStatus.PROMOTED: 0, RunStatus.ROLLED_BACK: 3, RunStatus.HALTED: 4, RunStatus.PAUSED: 4}
+
+#: "may a canary stage start at this plan-time instant?" -> (allowed, reason)
+StageGateFn = Callable[[datetime, int], tuple[bool, str]]
+#: first-night watch (SLO burn rate, issue 5): reasons to roll back now, or ()
+FirstNightWatch = Callable[[Plan, Sequence[Tick], float], tuple[str, ...]]
+#: what to do on Ctrl-C: "pause" (leave traffic, resumable) or "rollback"
+InterruptChoice = Callable[[RunState], str]
+DecideFn = Callable[[Plan, Sequence[Tick], float], Decision]
+
+
+class RunPorts:
+    """Everything the runner touches, built by `runofshow.app.bootstrap` (or by tests)."""
+
+    def __init__(
+        self, *, ledger: Ledger, router: Router, metrics: MetricsSource, clock: RunClock,
+        alerts: AlertFeed | None = None, notifier: Notifier | None = None,
+        annotator: Annotator | None = None, step_handlers: dict[StepKind, StepHandler] | None = None,
+        stage_gate: StageGateFn | None = None, first_night_watch: FirstNightWatch | None = None,
+        on_interrupt: InterruptChoice | None = None, min_query_window_s: float = 0.0,
+        on_event: Callable[[LedgerEvent, RunState], None] | None = None,
+        decide: DecideFn | None = None, rollback_attempts: int = 10, rollback_backoff_s: float = 1.0,
+        phase_speeds: dict[str, float] | None = None,
+    ) -> None:
+        self.ledger, self.router, self.metrics, self.clock = ledger, router, metrics, clock
+        self.alerts, self.notifier, self.annotator = alerts, notifier, annotator
+        self.step_handlers = {**default_handlers(), **(step_handlers or {})}
+        self.stage_gate, self.first_night_watch = stage_gate, first_night_watch
+        self.on_interrupt, self.on_event = on_interrupt, on_event
+        self.min_query_window_s = min_query_window_s
+        self.decide = decide
+        self.rollback_attempts, self.rollback_backoff_s = rollback_attempts, rollback_backoff_s
+        #: clock speed per phase ("pre_t0", "stages", "first_night") when the clock can change speed
+        self.phase_speeds = dict(phase_speeds or {})
+
+
+def new_run_id(plan: Plan, at: datetime) -> str:
+    return f"{plan.release.version}-{at.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(2)}"
+
+
+def _default_decide(plan: Plan, history: Sequence[Tick], now_s: float) -> Decision:
+    return decide(plan, history, now_s)
+
+
+class Runner(RunnerActs):
+    """One run. Build with `Runner.start(...)` (a new run) or `Runner.resume(...)`."""
+
+    def __init__(self, plan: Plan, ports: RunPorts, state: RunState) -> None:
+        self.plan, self.ports, self.state = plan, ports, state
+        self.steps = schedule(plan)
+        self.tick_s = plan.decision.tick_interval_s
+        self.checkin_s = plan.timeline.checkin_every_min * 60
+        self.first_night_s = plan.timeline.first_night_h * 3600
+        self._decide_fn = ports.decide or _default_decide
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._inbox: list[Alert] = []
+        self._failures: list[dict[str, str]] = []
+        self._interrupted = False
+        self._stop_reason: str | None = None
+        self._alert_tick = False
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def start(
+        cls, plan: Plan, ports: RunPorts, *, run_id: str | None = None, t0_at: datetime | None = None,
+        state_url: str = "", meta: dict[str, Any] | None = None,
+    ) -> Runner:
+        """Create the run in the ledger (`run_started`) and return its runner."""
+        clock = ports.clock
+        now = clock.now()
+        steps = schedule(plan)
+        first = min(s.offset for s in steps)
+        t0 = t0_at or now - min(first, timedelta(0))
+        rid = run_id or new_run_id(plan, now)
+        wall_now = clock.to_wall(now)
+        plan_json = plan.model_dump(mode="json")
+        ports.ledger.create_run(RunRecord(
+            run_id=rid, release=plan.release.name, version=plan.release.version,
+            status=RunStatus.RUNNING.value, stage=None, weight=None, started_at=wall_now, plan=plan_json,
+        ))
+        payload = {
+            "run_id": rid, "release": plan.release.name, "version": plan.release.version,
+            "service": plan.release.service, "plan": plan_json, **clock_params(clock),
+            "t0_at": t0.isoformat(), "started_at": wall_now.isoformat(),
+            "steps": [ev.step_json(i, s) for i, s in enumerate(steps)], "state": state_url,
+            "engine": engine_name(plan.decision.judge),
+            "t_s": (now - t0).total_seconds(), **(meta or {}),
+        }
+        event = ports.ledger.append(rid, EventKind.RUN_STARTED.value, payload, wall_now)
+        runner = cls(plan, ports, fold([event]))
+        runner._emit(event)
+        return runner
+
+    @classmethod
+    def resume(cls, run_id: str, ports: RunPorts) -> Runner:
+        """Take a run up again: fold its events, read the world back, record `resumed`."""
+        state = fold(ports.ledger.events(run_id))
+        plan = Plan.model_validate(state.plan_data)
+        runner = cls(plan, ports, state)
+        if state.ended and state.status is not RunStatus.HALTED:
+            return runner  # promoted or rolled back: nothing left to do
+        weight = ports.router.current_weight()
+        alerts = runner._firing()
+        resolved = None
+        if state.open_intent is not None:
+            resolved = state.open_intent.id
+            runner._outcome(state.open_intent.id, state.open_intent.weight, weight, resolved_on="resume")
+        previous = state.status.value
+        runner._append(EventKind.RESUMED, {
+            "weight": weight, "alerts": ev.alerts_json(alerts), "previous_status": previous,
+            "open_intent": resolved, "clock": clock_params(ports.clock),
+        })
+        runner._war_room(f"resumed ({previous}) | weight read back {weight:g}% | "
+                         f"{len(alerts)} alert(s) firing")
+        if alerts and state.phase is not None:
+            runner._alert_tick = True
+        return runner
+
+    # ------------------------------------------------------------------ thread-safe requests
+
+    def alert_arrived(self, alert: Alert) -> None:
+        """An Alertmanager webhook delivered a matching alert: decide at once (any thread)."""
+        with self._lock:
+            self._inbox.append(alert)
+        self._wake.set()
+
+    def notify_failed(self, channel: str, event: str, error: str) -> None:
+        """A notification channel gave up (any thread): recorded at the next safe point."""
+        with self._lock:
+            self._failures.append({"channel": channel, "event": event, "error": error})
+        self._wake.set()
+
+    def interrupt(self) -> None:
+        """Ctrl-C: at the next safe point ask whether to pause or roll back (any thread)."""
+        self._interrupted = True
+        self._wake.set()
+
+    def request_stop(self, reason: str) -> None:
+        """The incident commander stops the run: halt, traffic left where it is (any thread)."""
+        self._stop_reason = reason
+        self._wake.set()
+
+    # ------------------------------------------------------------------ the loop
+
+    def t_s(self) -> float:
+        return (self.ports.clock.now() - self.state.t0_at).total_seconds()
+
+    def _bound(self) -> int:
+        d = self.plan.decision
+        stages_s = sum(s.hold_min for s in self.plan.stages) * 60
+        holds_s = len(self.plan.stages) * (d.max_holds + 1) * d.hold_min * 60
+        pre_s = -min(s.offset for s in self.steps).total_seconds()
+        ticks = (pre_s + stages_s + holds_s) / self.tick_s + self.first_night_s / self.tick_s
+        return int(8 * ticks) + 50 * len(self.steps) + 10_000
+
+    def run(self) -> int:
+        """Run until the end or a pause; return the exit code (0, 3 or 4)."""
+        if self.state.ended:
+            return self.state.exit_code or 0
+        self._sync_record()
+        try:
+            for _ in range(self._bound()):
+                self._wake.clear()
+                if self._handle_requests():
+                    break
+                nxt = next_move(self.state, self.steps, tick_s=self.tick_s, checkin_s=self.checkin_s,
+                                first_night_s=self.first_night_s)
+                if nxt is None:
+                    break
+                if self._alert_tick and self.state.phase is not None and nxt.move is Move.TICK:
+                    self._alert_tick = False
+                    self._tick(Trigger.ALERT)
+                    continue
+                if nxt.due_t_s is not None:
+                    remaining = nxt.due_t_s - self.t_s()
+                    if remaining > 1e-6:
+                        self._between_moves(remaining)
+                        continue
+                self._do(nxt)
+            else:
+                raise RuntimeError(f"run {self.state.run_id}: the runner's loop passed its bound")
+        except BaseException as err:
+            self._pause_after_error(err)
+            raise
+        return self.exit_code()
+
+    def exit_code(self) -> int:
+        if self.state.exit_code is not None:
+            return self.state.exit_code
+        return EXIT_CODES.get(self.state.status, 1)
+
+    def _between_moves(self, remaining: float) -> None:
+        """Wait for the next move; in the first night poll alerts every tick interval meanwhile."""
+        wait = remaining
+        if self.state.phase is Phase.FIRST_NIGHT and self.ports.alerts is not None:
+            wait = min(remaining, self.tick_s)
+        woke = self.ports.clock.wait(self._wake, wait)
+        if not woke and wait < remaining and self.state.phase is Phase.FIRST_NIGHT:
+            if any(a.matches(self.plan.alert_source.match_labels) for a in self._firing()):
+                self._alert_tick = True
+
+    def _handle_requests(self) -> bool:
+        """Alerts, Ctrl-C and stop requests, at a safe point. True when the loop must end."""
+        with self._lock:
+            inbox, self._inbox = self._inbox, []
+            failures, self._failures = self._failures, []
+        for failure in failures:
+            self._append(EventKind.NOTIFY_FAILED, dict(failure))
+        if inbox:
+            self._append(EventKind.ALERT_RECEIVED, {
+                "alerts": ev.alerts_json(inbox), "source": "webhook",
+                "received_at": self.ports.clock.to_wall(self.ports.clock.now()).isoformat(),
+            })
+            if self.state.phase is not None and self.state.status is RunStatus.RUNNING:
+                self._alert_tick = True
+        if self._stop_reason is not None and not self.state.ended:
+            reason, self._stop_reason = self._stop_reason, None
+            self._end(RunStatus.HALTED, f"stopped by the incident commander: {reason}")
+            return True
+        if self._interrupted and not self.state.ended:
+            self._interrupted = False
+            choice = "pause"
+            if self.ports.on_interrupt is not None:
+                try:
+                    choice = self.ports.on_interrupt(self.state)
+                except (KeyboardInterrupt, EOFError):
+                    choice = "pause"
+            if choice == "rollback" and self.state.status is not RunStatus.ROLLING_BACK:
+                self._start_rollback(Trigger.INTERRUPT, ("rolled back by the operator (Ctrl-C)",))
+            elif choice != "rollback":
+                self._pause("interrupted (Ctrl-C): traffic left where it is; resume to continue")
+                return True
+        return False
+
+    def _do(self, nxt: Next) -> None:
+        move = nxt.move
+        if move is Move.RESOLVE_INTENT:
+            intent = self.state.open_intent
+            assert intent is not None
+            self._outcome(intent.id, intent.weight, self._read_weight(), resolved_on="resume")
+        elif move is Move.ROLLBACK:
+            self._rollback()
+        elif move is Move.START_STEP:
+            assert nxt.index is not None
+            self._start_step(nxt.index)
+        elif move is Move.RUN_STEP:
+            assert nxt.index is not None
+            self._run_step(nxt.index)
+        elif move is Move.SET_WEIGHT:
+            assert nxt.index is not None
+            self._set_stage_weight(nxt.index)
+        elif move is Move.TICK:
+            self._tick(Trigger.CHECKIN if self.state.phase is Phase.FIRST_NIGHT else Trigger.TICK)
+        elif move is Move.END_HOLD:
+            self._append(EventKind.HOLD_ENDED, {"stage": self.state.stage, "n": self.state.holds})
+            self._war_room(f"Stage {self._stage_no()} | hold {self.state.holds} over | re-evaluate")
+        elif move is Move.FINISH_FIRST_NIGHT:
+            self._finish_first_night()
+        elif move is Move.END:
+            if self.state.rolled_back:
+                self._end(RunStatus.ROLLED_BACK, ev.reasons_text(self.state.rollback_reasons))
+            else:
+                self._end(RunStatus.PROMOTED, f"{self.plan.release.version} promoted and the first "
+                          "night is complete")
+
+
+__all__ = ["EXIT_CODES", "RunPorts", "Runner", "new_run_id"]

@@ -1,0 +1,186 @@
+"""`runofshow demo`: the whole run-of-show against local sample services, with a Rich live view."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from runofshow.app.run_state import RunState
+    from runofshow.app.runner import Runner
+    from runofshow.ports import LedgerEvent
+
+_BADGE = {"PASS": "[green]PASS[/]", "HOLD": "[yellow]HOLD[/]", "FAIL": "[bold red]FAIL[/]"}
+_HOLDING = {"NODATA", "TREND", "SUSPECT", "SHARED"}
+
+
+class DemoView:
+    """What the live view shows, kept up to date from ledger events (any thread)."""
+
+    def __init__(self, title: str, source: str) -> None:
+        self.title, self.source = title, source
+        self.runner: Runner | None = None
+        self._lock = threading.Lock()
+        self.verdicts: list[dict[str, Any]] = []
+        self.last_line = ""
+        self.action = ""
+        self.stage_started: dict[int, float] = {}
+        self.stage_done: set[int] = set()
+        self.first_night_started: float | None = None
+        self.ended = ""
+        self.lines: list[str] = []
+
+    def on_event(self, event: LedgerEvent, state: RunState) -> None:
+        p, kind = event.payload, event.kind
+        with self._lock:
+            if kind == "decision":
+                self.verdicts, self.action = list(p.get("verdicts", [])), str(p.get("action", ""))
+            elif kind == "war_room":
+                self.last_line = f"{p.get('label')} | {p.get('text')}"
+                self.lines.append(self.last_line)
+            elif kind == "step_started" and p.get("kind") == "stage":
+                self.stage_started[int(p["stage"])] = float(p["t_s"])
+            elif kind == "step_completed" and p.get("kind") == "stage":
+                self.stage_done.add(int(p["stage"]))
+            elif kind == "step_started" and p.get("kind") == "first_night":
+                self.first_night_started = float(p["t_s"])
+            elif kind == "run_ended":
+                self.ended = f"{p.get('status')} (exit {p.get('exit_code')})"
+
+    def __rich__(self) -> Any:
+        from rich.console import Group
+        from rich.panel import Panel
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+
+        from runofshow.cli.views import label
+
+        runner = self.runner
+        if runner is None:
+            return Panel("starting ...", title=self.title)
+        s, plan = runner.state, runner.plan
+        t_s = runner.t_s()
+        weight = "-" if s.weight is None else f"{s.weight:g}%"
+        stage = "-" if s.stage is None else f"{s.stage + 1}/{len(plan.stages)}"
+        phase = s.phase.value if s.phase else ("pre-T0" if s.stage is None else "")
+        head = (f"[bold]{label(t_s)}[/]  stage {stage}  weight [bold]{weight}[/]  {phase}  "
+                f"status {s.status.value}{'  ' + self.ended if self.ended else ''}")
+        with self._lock:
+            verdicts, line, action = list(self.verdicts), self.last_line, self.action
+            started, done, night = dict(self.stage_started), set(self.stage_done), self.first_night_started
+        metrics = Table("metric", "canary", "baseline", "verdict", expand=True, box=None)
+        for v in verdicts:
+            badge = "PASS" if v["verdict"] == "PASS" else ("FAIL" if v["verdict"] == "FAIL" else "HOLD")
+            metrics.add_row(v["metric"], _num(v.get("canary")), _num(v.get("baseline")), _BADGE[badge])
+        bars = Table(box=None, expand=True, show_header=False)
+        bars.add_column(width=14)
+        bars.add_column(ratio=1)
+        for i, st in enumerate(plan.stages):
+            frac = 0.0
+            if i in done:
+                frac = 1.0
+            elif i in started:
+                frac = min(1.0, max(0.0, (t_s - started[i]) / (st.hold_min * 60)))
+            bars.add_row(f"Stage {i + 1} {st.weight:g}%", ProgressBar(total=1.0, completed=frac))
+        night_s = plan.timeline.first_night_h * 3600
+        night_frac = 0.0 if night is None or not night_s else min(1.0, (t_s - night) / night_s)
+        bars.add_row(f"First night {plan.timeline.first_night_h:g}h",
+                     ProgressBar(total=1.0, completed=night_frac))
+        return Panel(Group(head, f"[dim]{self.source}[/]", bars, metrics,
+                           f"decision: {action or '-'}", f"war room: {line}"), title=self.title)
+
+
+def _num(value: Any) -> str:
+    return "-" if value is None else f"{float(value):.3g}"
+
+
+def _kit() -> Any:
+    from runofshow.app.demo import DemoKit
+    from runofshow.demo import load, prometheus_config, services
+
+    return DemoKit(
+        service=lambda version, track, port=0, seed=0: services.SampleService(
+            version, track, port=port, seed=seed),
+        load=lambda url, rate, seed, max_duration_s: load.LoadGenerator(url, rate, seed,
+                                                                        max_duration_s=max_duration_s),
+        prometheus_yml=prometheus_config.prometheus_yml, alert_rules_yml=prometheus_config.alert_rules_yml,
+        alertmanager_yml=prometheus_config.alertmanager_yml,
+    )
+
+
+FaultOpt = Annotated[str, typer.Option(
+    "--fault", help="regression injected into the canary mid-run: latency, errors, leak, alert, none")]
+OutOpt = Annotated[Path, typer.Option("--out", help="folder for the plan, ledger, evidence and logs")]
+StateOpt = Annotated[str | None, typer.Option("--state", help="ledger URL (default: <out>/runofshow.db)")]
+ResumeOpt = Annotated[str | None, typer.Option(
+    "--resume", metavar="RUN_ID", help="continue an earlier demo run")]
+SpeedOpt = Annotated[float, typer.Option(
+    "--speed", min=1.0, help="compression of the canary stages (60: T0 .. T+90 in 90 s)")]
+NightOpt = Annotated[float, typer.Option(
+    "--night-speed", min=1.0, help="compression before T0 and of the first night (3600: 24 h in 24 s)")]
+NoPromOpt = Annotated[bool, typer.Option(
+    "--no-prometheus", help="use the services' /metrics.json even when Prometheus is on PATH")]
+
+
+def demo(
+    fault: FaultOpt = "none",
+    out: OutOpt = Path("demo-out"),
+    state: StateOpt = None,
+    resume: ResumeOpt = None,
+    speed: SpeedOpt = 60.0,
+    night_speed: NightOpt = 3600.0,
+    no_prometheus: NoPromOpt = False,
+) -> int:
+    """Run a compressed canary (T-30 .. T+24h) against local sample services, with a live view.
+
+    Starts stable v1.3.9 and canary v1.4.0 services, the local proxy, a steady load and, when
+    `prometheus` and `prometheus-alertmanager` are on PATH, a real Prometheus + Alertmanager.
+    Example: runofshow demo --fault errors   (rolls back by itself: exit 3)
+    """
+    from rich.console import Console
+    from rich.live import Live
+
+    from runofshow.app.demo import DemoOptions, DemoSession
+    from runofshow.cli.run_cmd import ask_on_interrupt, interrupts_to
+
+    console = Console()
+    live_ok = console.is_terminal
+    options = DemoOptions(out_dir=out, fault=fault, speed=speed, night_speed=night_speed, state_url=state,
+                          resume=resume, use_prometheus=not no_prometheus)
+    view = DemoView(f"runofshow demo  fault={fault}  speed {speed:g}x (night {night_speed:g}x)", "")
+
+    def on_event(event: LedgerEvent, st: RunState) -> None:
+        view.on_event(event, st)
+        if not live_ok and event.kind == "war_room":
+            print(view.last_line, flush=True)
+
+    started = time.monotonic()
+    with DemoSession(options, _kit(), on_event=on_event, on_interrupt=ask_on_interrupt) as session:
+        runner = session.runner
+        assert runner is not None
+        view.runner, view.source = runner, session.source
+        print(session.source, flush=True)
+        print(f"run {runner.state.run_id}: plan {session.out / 'plan.yaml'}", flush=True)
+        with interrupts_to(runner):
+            if live_ok:
+                with Live(view, console=console, refresh_per_second=8, transient=False):
+                    code = runner.run()
+            else:
+                code = runner.run()
+    s = runner.state
+    print(f"run {s.run_id}: {s.status.value} (exit {code}) in {time.monotonic() - started:.1f} s"
+          + (f": {s.end_reason}" if s.end_reason else ""), flush=True)
+    where = state or f"sqlite:///{session.out / 'runofshow.db'}"
+    print(f"events: runofshow events {s.run_id} --state {where}", flush=True)
+    return code
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
+
+
+__all__ = ["DemoView", "register"]

@@ -1,0 +1,246 @@
+"""`runofshow run`, `resume`, `runs`, `status` and `events`: the run as a persistent state machine.
+
+Exit codes of run and resume: 0 promoted, 3 rolled back, 4 halted or paused (held past its limit,
+window closed, stopped by the incident commander, or left paused by Ctrl-C), 2 bad input,
+1 unexpected error.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from runofshow.app.bootstrap import RunOptions
+    from runofshow.app.run_state import RunState
+    from runofshow.app.runner import Runner
+    from runofshow.ports import LedgerEvent
+
+StateOpt = Annotated[str | None, typer.Option(
+    "--state", help="ledger URL (sqlite:///path or postgresql+psycopg://...); default: plan.state, "
+    "$RUNOFSHOW_STATE, or runofshow.db beside the evidence folder")]
+SpeedOpt = Annotated[float | None, typer.Option(
+    "--speed", min=0.001, help="compress every duration of the plan N times (demos, tests)")]
+ListenOpt = Annotated[str | None, typer.Option(
+    "--listen", help="receive Alertmanager webhooks on HOST:PORT (loopback), bearer token from "
+    "$RUNOFSHOW_WEBHOOK_TOKEN")]
+
+
+# --------------------------------------------------------------------------- driving a runner
+
+
+def ask_on_interrupt(state: RunState) -> str:
+    """Ctrl-C: ask whether to leave traffic where it is (pause) or roll back now."""
+    if not sys.stdin.isatty():
+        return "pause"
+    weight = "unknown" if state.weight is None else f"{state.weight:g}%"
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        answer = typer.prompt(
+            f"\nInterrupted at weight {weight}. [p]ause (leave traffic, resumable) or [r]oll back now?",
+            default="p",
+        )
+    except (KeyboardInterrupt, EOFError, typer.Abort):
+        answer = "p"
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return "rollback" if answer.strip().lower().startswith("r") else "pause"
+
+
+@contextmanager
+def interrupts_to(runner: Runner) -> Iterator[None]:
+    """Ctrl-C and SIGTERM ask the runner to stop at its next safe point (never mid-action)."""
+    terminated = {"term": False}
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        runner.interrupt()
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        terminated["term"] = True
+        runner.interrupt()
+
+    asker = runner.ports.on_interrupt
+
+    def choose(state: RunState) -> str:
+        if terminated["term"] or asker is None:
+            return "pause"
+        return asker(state)
+
+    runner.ports.on_interrupt = choose
+    old_int = signal.signal(signal.SIGINT, on_sigint)
+    old_term = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old_int)
+        signal.signal(signal.SIGTERM, old_term)
+
+
+def print_lines(event: LedgerEvent, state: RunState) -> None:
+    from runofshow.cli.views import war_room_line
+
+    line = war_room_line(event)
+    if line is not None:
+        print(line, flush=True)
+
+
+def drive(runner: Runner) -> int:
+    """Run to the end (or a pause) with Ctrl-C handled; the exit code."""
+    with interrupts_to(runner):
+        code = runner.run()
+    s = runner.state
+    print(f"run {s.run_id}: {s.status.value} (exit {code})" + (f": {s.end_reason}" if s.end_reason else ""),
+          flush=True)
+    return code
+
+
+def _options(state: str | None, speed: float | None, listen: str | None, repo: str | None = None,
+             windows: bool = True) -> RunOptions:
+    from runofshow.app.bootstrap import RunOptions
+
+    return RunOptions(state_url=state, speed=speed, listen=listen, repo=repo, check_windows=windows)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def run(
+    plan_path: Annotated[Path, typer.Argument(metavar="PLAN", help="plan file")],
+    state: StateOpt = None,
+    speed: SpeedOpt = None,
+    listen: ListenOpt = None,
+    repo: Annotated[str | None, typer.Option(
+        "--repo", help="OWNER/NAME: label its open PRs at T-30 (freeze) and release them at close-out; "
+        "token from $GITHUB_TOKEN")] = None,
+    no_window_check: Annotated[bool, typer.Option(
+        "--no-window-check", help="start stages whatever the market window says (drills, demos)")] = False,
+) -> int:
+    """Walk the plan's timeline T-30 .. T+24h, recording every step and decision in the ledger.
+
+    Example: runofshow run plan.yaml --speed 60 --listen 127.0.0.1:9095
+    Exit codes: 0 promoted, 3 rolled back, 4 halted or paused, 2 bad input, 1 unexpected error.
+    """
+    from runofshow.app.bootstrap import start_run
+    from runofshow.app.plan_file import load_plan
+
+    plan = load_plan(plan_path)
+    world, runner = start_run(plan, _options(state, speed, listen, repo, not no_window_check),
+                              on_event=print_lines, on_interrupt=ask_on_interrupt)
+    with world:
+        print(f"run {runner.state.run_id} started; resume with: runofshow resume {runner.state.run_id}"
+              + (f" --state {state}" if state else ""), flush=True)
+        return drive(runner)
+
+
+def resume(
+    run_id: Annotated[str, typer.Argument(help="the run to continue")],
+    state: StateOpt = None,
+    speed: SpeedOpt = None,
+    listen: ListenOpt = None,
+    repo: Annotated[str | None, typer.Option("--repo", help="as for run")] = None,
+    no_window_check: Annotated[bool, typer.Option("--no-window-check", help="as for run")] = False,
+) -> int:
+    """Continue a run from its last committed event: read the weight and alerts back, never repeat
+    or skip a stage. Example: runofshow resume v1.4.0-20261205T040000Z-1a2b
+    """
+    from runofshow.app.bootstrap import resume_run
+
+    world, runner = resume_run(run_id, _options(state, speed, listen, repo, not no_window_check),
+                               on_event=print_lines, on_interrupt=ask_on_interrupt)
+    with world:
+        return drive(runner)
+
+
+@contextmanager
+def _ledger(state: str | None) -> Iterator[Any]:
+    from runofshow.app.bootstrap import open_ledger, resolve_state_url
+
+    ledger = open_ledger(resolve_state_url(state))
+    try:
+        yield ledger
+    finally:
+        close: Callable[[], None] | None = getattr(ledger, "close", None)
+        if close is not None:
+            close()
+
+
+def runs(
+    state: StateOpt = None,
+    json_out: Annotated[bool, typer.Option("--json", help="a JSON array")] = False,
+) -> None:
+    """List runs: id, release, status, stage, weight, started_at. Example: runofshow runs --json"""
+    from runofshow.cli.views import run_row
+
+    with _ledger(state) as ledger:
+        rows = [run_row(r) for r in ledger.runs()]
+    if json_out:
+        print(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("run", "release", "status", "stage", "weight", "started_at")
+    for r in rows:
+        table.add_row(r["run_id"], f"{r['release']} {r['version']}", r["status"],
+                      "-" if r["stage"] is None else str(r["stage"]),
+                      "-" if r["weight"] is None else f"{r['weight']:g}%", r["started_at"])
+    Console().print(table)
+
+
+def status(
+    run_id: Annotated[str, typer.Argument(help="the run")],
+    state: StateOpt = None,
+    json_out: Annotated[bool, typer.Option("--json", help="one JSON object")] = False,
+) -> None:
+    """Show one run: status, stage, weight, phase, last decision, whether its chain verifies.
+    Example: runofshow status v1.4.0-20261205T040000Z-1a2b --json
+    """
+    from runofshow.app.bootstrap import load_run
+    from runofshow.cli.views import status_view
+
+    with _ledger(state) as ledger:
+        _, folded = load_run(run_id, ledger)
+        record = ledger.run(run_id)
+        verify = getattr(ledger, "verify_chain", None)
+        problems = verify(run_id) if callable(verify) else None
+    view = status_view(record, folded, problems)
+    if json_out:
+        print(json.dumps(view, indent=2))
+        return
+    for key, value in view.items():
+        print(f"{key:>17}: {value}")
+
+
+def events(
+    run_id: Annotated[str, typer.Argument(help="the run")],
+    state: StateOpt = None,
+    json_out: Annotated[bool, typer.Option("--json", help="one JSON object per event, in order")] = False,
+) -> None:
+    """Print a run's ledger events in order. Example: runofshow events v1.4.0-20261205T040000Z-1a2b --json"""
+    from runofshow.app.bootstrap import load_run
+    from runofshow.cli.views import event_json, event_summary
+
+    with _ledger(state) as ledger:
+        load_run(run_id, ledger)  # an unknown run is bad input
+        evs = ledger.events(run_id)
+    for ev in evs:
+        print(event_json(ev) if json_out else
+              f"{ev.seq:>5} {ev.at.isoformat(timespec='seconds')} {ev.kind:<16} {event_summary(ev)}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
+    app.command("resume")(resume)
+    app.command("runs")(runs)
+    app.command("status")(status)
+    app.command("events")(events)
+
+
+__all__ = ["ask_on_interrupt", "drive", "interrupts_to", "print_lines", "register"]

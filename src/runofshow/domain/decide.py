@@ -1,0 +1,299 @@
+"""The decision: `decide(plan, history, now_s)` -> Decision. The one entry point of the engine.
+
+The run-of-show's matrix, with a judge that compares the canary with the baseline:
+
+1. An auto-rollback alert (labels matching `plan.alert_source.match_labels`) -> roll back at once.
+2. A canary-only regression that is statistically clear (judge.py: pooled over the window, the
+   worst tick left out, effect above the minimum) -> roll back, under the threshold or over it.
+3. No canary data for `no_data_rollback_after_ticks` ticks in a row (or one gate without data for
+   `no_data_metric_rollback_after_ticks`) -> roll back. Before that, NoData holds: it never passes.
+4. A canary-only breach of a threshold that is not yet clear, or a canary-only trend projected to
+   cross its threshold within `hold_min` -> hold and re-evaluate.
+5. A breach the baseline shares (market-open surge, shared incident, drift) is not the canary's:
+   proceed, say so, and do not advance the stage while it lasts.
+6. Otherwise proceed; `stage_complete` once the stage's hold time has passed with every gate passing.
+
+`judge: threshold` is the seed's plain matrix alone (alert -> rollback, canary over a threshold ->
+rollback, rising toward it -> hold, else proceed): the comparison in the benchmark.
+
+Pure: the decision at a tick depends only on `history` (ticks up to and including it, each with
+the alerts visible then) and the plan; no clock, no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from runofshow.domain.gates import clean_value, fmt, threshold_verdict
+from runofshow.domain.judge import (
+    BASELINE_HISTORY_TICKS,
+    Evidence,
+    Pair,
+    Scale,
+    baseline_rate,
+    compare,
+    min_effect,
+    pair_at,
+    recent_pairs,
+    scale_of,
+)
+from runofshow.domain.plan import Gate, GateKind, Plan
+from runofshow.domain.tick import Action, Decision, MetricVerdict, Tick, Verdict
+from runofshow.domain.trends import projected_crossing, rising, theil_sen
+
+ENGINE_VERSION = "1.0.0"
+STALE_BASELINE_TICKS = 3
+HOLDING = (Verdict.NODATA, Verdict.TREND, Verdict.SUSPECT)
+
+
+def engine_name(judge: str) -> str:
+    return f"runofshow-decide/{ENGINE_VERSION} judge={judge}"
+
+
+def decide(plan: Plan, history: Sequence[Tick], now_s: float | None = None) -> Decision:
+    """Decide for the last tick of `history` (the current one), using nothing after it."""
+    if not history:
+        raise ValueError("decide needs at least the current tick")
+    tick = history[-1]
+    rules = plan.decision
+    engine = engine_name(rules.judge)
+    fired = [a for a in tick.alerts if a.matches(plan.alert_source.match_labels)]
+    if fired:
+        reasons = tuple(
+            f"alert {a.name} ({_labels(a.labels)}) fired at t={a.fired_t_s:g} s: immediate rollback"
+            for a in fired
+        )
+        return Decision(tick.t_s, Action.ROLLBACK, reasons, engine=engine)
+    context = _context_alerts(history, plan)
+    if rules.judge == "threshold":
+        verdicts = [_threshold_gate(plan, history, name, gate) for name, gate in plan.gates.items()]
+    else:
+        verdicts = [_comparative_gate(plan, history, name, gate) for name, gate in plan.gates.items()]
+    return _conclude(plan, history, tuple(verdicts), context, engine, now_s)
+
+
+# --------------------------------------------------------------------------- conclusion
+
+
+def _conclude(
+    plan: Plan,
+    history: Sequence[Tick],
+    verdicts: tuple[MetricVerdict, ...],
+    context: list[str],
+    engine: str,
+    now_s: float | None,
+) -> Decision:
+    tick = history[-1]
+    rules = plan.decision
+    failed = [v.reason for v in verdicts if v.verdict is Verdict.FAIL]
+    if failed:
+        return Decision(tick.t_s, Action.ROLLBACK, tuple(failed), verdicts, engine=engine)
+    gap_all = _canary_gap(plan, history, None)
+    if gap_all >= rules.no_data_rollback_after_ticks:
+        why = f"no canary data for {gap_all} ticks in a row: NoData is not a pass, rolling back"
+        return Decision(tick.t_s, Action.ROLLBACK, (why,), verdicts, engine=engine)
+    for v in verdicts:
+        if v.verdict is Verdict.NODATA:
+            gap = _canary_gap(plan, history, v.metric)
+            if gap >= rules.no_data_metric_rollback_after_ticks:
+                why = f"{v.metric}: no canary data for {gap} ticks in a row: rolling back"
+                return Decision(tick.t_s, Action.ROLLBACK, (why,), verdicts, engine=engine)
+    if gap_all:
+        why = (
+            f"no canary data ({gap_all} tick{'s' if gap_all > 1 else ''}; rollback at "
+            f"{rules.no_data_rollback_after_ticks}): holding"
+        )
+        return Decision(tick.t_s, Action.HOLD, (why, *context), verdicts, engine=engine)
+    holding = [v.reason for v in verdicts if v.verdict in HOLDING]
+    if holding:
+        return Decision(tick.t_s, Action.HOLD, (*holding, *context), verdicts, engine=engine)
+    shared = [v.reason for v in verdicts if v.verdict is Verdict.SHARED]
+    complete = not shared and _stage_done(plan, history, now_s)
+    if shared:
+        reasons = (*shared, *context)
+    else:
+        summary = f"{len(verdicts)}/{len(verdicts)} gates pass"
+        if complete:
+            summary += f": stage {tick.stage + 1} ({tick.weight:g} %) complete"
+        reasons = (summary, *context)
+    return Decision(tick.t_s, Action.PROCEED, reasons, verdicts, complete, engine=engine)
+
+
+def _stage_done(plan: Plan, history: Sequence[Tick], now_s: float | None) -> bool:
+    tick = history[-1]
+    if not 0 <= tick.stage < len(plan.stages):
+        return False
+    first = tick
+    for t in reversed(history):
+        if t.stage != tick.stage:
+            break
+        first = t
+    now = tick.t_s if now_s is None else now_s
+    elapsed = now - first.t_s + plan.decision.tick_interval_s
+    return elapsed >= plan.stages[tick.stage].hold_min * 60 - 1e-6
+
+
+def _canary_gap(plan: Plan, history: Sequence[Tick], metric: str | None) -> int:
+    """Ticks in a row, ending now, without canary data for `metric` (None: for every gate)."""
+    run = 0
+    for t in reversed(history):
+        if metric is None:
+            present = any(clean_value(g, t.canary, n) is not None for n, g in plan.gates.items())
+        else:
+            present = clean_value(plan.gates[metric], t.canary, metric) is not None
+        if present:
+            break
+        run += 1
+    return run
+
+
+def _labels(labels: Mapping[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in labels.items())
+
+
+def _context_alerts(history: Sequence[Tick], plan: Plan) -> list[str]:
+    """Alerts that became visible at this tick and are not auto-triggers: context only."""
+    tick = history[-1]
+    prev_t = history[-2].t_s if len(history) > 1 else -math.inf
+    return [
+        f"alert {a.name} is context only (not an auto-rollback trigger)"
+        for a in tick.alerts
+        if a.fired_t_s > prev_t and not a.matches(plan.alert_source.match_labels)
+    ]
+
+
+# --------------------------------------------------------------------------- threshold judge
+
+
+def _threshold_gate(plan: Plan, history: Sequence[Tick], name: str, gate: Gate) -> MetricVerdict:
+    tick = history[-1]
+    c = clean_value(gate, tick.canary, name)
+    b = clean_value(gate, tick.baseline, name)
+    v = threshold_verdict(name, gate, c, b)
+    if v.verdict is not Verdict.PASS or c is None:
+        return v
+    ts, ys = _recent_canary(history, name, gate, plan.decision.trend_window_ticks)
+    horizon = plan.decision.hold_min * 60
+    if rising(ys, 3) and projected_crossing(ts, ys, gate.threshold, horizon) is not None:
+        return MetricVerdict(
+            name, Verdict.TREND, c, b,
+            f"{name} canary {fmt(gate, c)} rising toward {fmt(gate, gate.threshold)}: holding",
+        )
+    return v
+
+
+def _recent_canary(history: Sequence[Tick], name: str, gate: Gate, limit: int) -> tuple[list[float], list[float]]:
+    ts: list[float] = []
+    ys: list[float] = []
+    for t in reversed(history):
+        v = clean_value(gate, t.canary, name)
+        if v is not None:
+            ts.append(t.t_s)
+            ys.append(gate.badness(v))
+            if len(ts) >= limit:
+                break
+    ts.reverse()
+    ys.reverse()
+    return ts, ys
+
+
+# --------------------------------------------------------------------------- comparative judge
+
+
+def _baseline_now(history: Sequence[Tick], name: str, gate: Gate) -> tuple[float | None, bool]:
+    """The baseline value now, or the last one within STALE_BASELINE_TICKS (stale=True)."""
+    for k, t in enumerate(reversed(history)):
+        if k > STALE_BASELINE_TICKS:
+            break
+        b = clean_value(gate, t.baseline, name)
+        if b is not None:
+            return b, k > 0
+    return None, False
+
+
+def _effect_text(gate: Gate, ev: Evidence) -> str:
+    if ev.scale is Scale.POINTS:
+        return f"{ev.effect:+.1f} {gate.unit or 'points'}".replace("+-", "-")
+    if ev.effect >= 1.0:
+        return f"x{ev.effect + 1:.1f}"
+    return f"{100 * ev.effect:+.0f} %"
+
+
+def _comparative_gate(plan: Plan, history: Sequence[Tick], name: str, gate: Gate) -> MetricVerdict:
+    rules = plan.decision
+    tick = history[-1]
+    idx = len(history) - 1
+    c = clean_value(gate, tick.canary, name)
+    b, stale = _baseline_now(history, name, gate)
+    if c is None:
+        return MetricVerdict(name, Verdict.NODATA, None, b, f"{name}: no canary data")
+    warm = gate.kind is GateKind.LATENCY and idx < rules.warmup_ticks
+    now_pair = pair_at(tick, idx, name, gate)
+    ev: Evidence | None = None
+    if now_pair is not None and not warm:
+        skip = rules.warmup_ticks if gate.kind is GateKind.LATENCY else 0
+        pairs = recent_pairs(history, name, gate, rules.judge_window_ticks, skip_first=skip)
+        prior = (
+            baseline_rate(history, name, gate, BASELINE_HISTORY_TICKS) if scale_of(gate) is Scale.COUNTS else None
+        )
+        ev = compare(name, gate, pairs, rules.min_relative_effect, rules.judge_window_ticks, prior)
+    cs, bs = fmt(gate, c), fmt(gate, b)
+    limit = fmt(gate, gate.threshold)
+    over = gate.breaches(c)
+    base_txt = f"baseline {bs}{' (last seen)' if stale else ''}"
+    if ev is not None and ev.z >= rules.rollback_z and ev.effect >= min_effect(gate, rules.min_relative_effect):
+        stats = f"{_effect_text(gate, ev)} over {ev.ticks} ticks, p={ev.p_value:.1g}"
+        if over:
+            why = f"{name} canary {cs} > {limit} and {base_txt}: canary-only breach ({stats})"
+        else:
+            why = f"{name} canary {cs} vs {base_txt} ({stats}): canary-only regression under the {limit} limit"
+        return MetricVerdict(name, Verdict.FAIL, c, b, why, ev.p_value, ev.effect)
+    p_value = ev.p_value if ev is not None else None
+    effect = ev.effect if ev is not None else None
+    if over:
+        if b is not None and gate.badness(b) >= rules.shared_level * gate.badness(gate.threshold):
+            why = (
+                f"{name} {cs} over {limit} on baseline too ({bs}): shared incident, not the canary; "
+                "proceeding without advancing the stage"
+            )
+            return MetricVerdict(name, Verdict.SHARED, c, b, why, p_value, effect)
+        if warm:
+            why = f"{name} canary {cs} > {limit} in the first minutes (warm-up), {base_txt}: holding"
+        else:
+            why = f"{name} canary {cs} > {limit}, {base_txt}: canary-only, not yet clear: holding"
+        return MetricVerdict(name, Verdict.SUSPECT, c, b, why, p_value, effect)
+    trend = _canary_trend(plan, history, name, gate, ev)
+    if trend is not None:
+        return MetricVerdict(name, Verdict.TREND, c, b, trend, p_value, effect)
+    note = " (warm-up, not judged)" if warm else ""
+    return MetricVerdict(name, Verdict.PASS, c, b, f"{name} canary {cs}, {base_txt}: pass{note}", p_value, effect)
+
+
+def _canary_trend(
+    plan: Plan, history: Sequence[Tick], name: str, gate: Gate, ev: Evidence | None
+) -> str | None:
+    """A hold reason when the canary alone is heading over its threshold within the hold time."""
+    rules = plan.decision
+    if ev is None or ev.z < 1.0:
+        return None
+    pairs: list[Pair] = recent_pairs(history, name, gate, rules.trend_window_ticks)
+    if len(pairs) < 4:
+        return None
+    ts = [p.t_s for p in pairs]
+    cs = [gate.badness(p.canary) for p in pairs]
+    bs = [gate.badness(p.baseline) for p in pairs]
+    horizon = rules.hold_min * 60
+    limit = gate.badness(gate.threshold)
+    cross = projected_crossing(ts, cs, limit, horizon)
+    if cross is None or projected_crossing(ts, bs, limit, horizon) is not None:
+        return None
+    gap = theil_sen(ts, [c - b for c, b in zip(cs, bs, strict=True)])
+    if gap is None or gap.slope <= 0:
+        return None
+    c_now = pairs[-1].canary
+    per_min = gap.slope * 60
+    return (
+        f"{name} canary {fmt(gate, c_now)} pulling away from baseline {fmt(gate, pairs[-1].baseline)} "
+        f"({per_min:+.3g}/min), projected over {fmt(gate, gate.threshold)} in {cross / 60:.0f} min: holding"
+    )

@@ -1,0 +1,370 @@
+"""Canary against baseline, per metric: how strong is the evidence that the canary is worse?
+
+The canary is compared with the baseline *of the same tick*, so whatever hits both tracks alike
+(a market-open surge, a shared incident, an organic drift) cancels out. Evidence is pooled over
+a sliding window of recent ticks that have data on both tracks; the single most adverse tick of
+each window is left out, so one spike, however large, is never enough on its own.
+
+How each gate kind is read (the noise model was fitted to the replay examples' clean ticks):
+
+* latency (p95): log(canary / baseline). Its variance is a per-tick jitter plus sampling noise
+  that grows as requests shrink: ``JITTER^2 + PER_REQUEST^2 (1/n_canary + 1/n_baseline)``.
+  Pooled with inverse-variance weights; tested against a small tolerance.
+* rate (5xx %, idempotency %): counts = pct / 100 * requests on each track. Given the total
+  count of a tick, the canary's share is binomial with p = n_c r / (n_c r + n_b) where r is the
+  canary/baseline rate ratio; a stratified (per tick) likelihood-ratio test of r > r0.
+* count (CSP reports per tick): the same test with requests as the exposure.
+* gauge: percentages (pool utilisation) by their difference in points, other levels (WebSocket
+  lag) by their log ratio; the noise shrinks with the track's share of traffic.
+
+`Evidence.z` is on the standard-normal scale (one-sided); the caller picks the bar.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from statistics import NormalDist
+
+from runofshow.domain.gates import clean_value, valid_requests
+from runofshow.domain.plan import Direction, Gate, GateKind
+from runofshow.domain.tick import Tick
+
+_N = NormalDist()
+CLIP = 4.0  # a single tick never counts for more than this many standard errors
+
+
+class Scale(StrEnum):
+    LOG = "log"  # ratio canary / baseline
+    POINTS = "points"  # difference canary - baseline, in the metric's unit
+    COUNTS = "counts"  # events per request
+
+
+@dataclass(frozen=True)
+class Noise:
+    """Per-tick noise of the canary/baseline comparison for one kind of metric."""
+
+    jitter: float  # sd per track at an even split (gauges) or per tick (latency)
+    per_request: float = 0.0  # sampling sd times sqrt(requests) (latency)
+    share_power: float = 0.0  # gauges: sd grows as (50 / share %) ** power
+
+
+LATENCY_NOISE = Noise(jitter=0.07, per_request=1.55)
+POINTS_NOISE = Noise(jitter=1.4, share_power=0.3)
+LOG_GAUGE_NOISE = Noise(jitter=0.18, share_power=0.2)
+
+
+def scale_of(gate: Gate) -> Scale:
+    if gate.kind in (GateKind.RATE, GateKind.COUNT):
+        return Scale.COUNTS
+    if gate.kind is GateKind.GAUGE and gate.unit == "%":
+        return Scale.POINTS
+    return Scale.LOG
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One tick with data for this metric on both tracks."""
+
+    index: int
+    t_s: float
+    weight: float
+    canary: float
+    baseline: float
+    nc: float | None
+    nb: float | None
+
+
+def pair_at(tick: Tick, index: int, name: str, gate: Gate) -> Pair | None:
+    c = clean_value(gate, tick.canary, name)
+    b = clean_value(gate, tick.baseline, name)
+    if c is None or b is None:
+        return None
+    nc, nb = valid_requests(tick.canary), valid_requests(tick.baseline)
+    if scale_of(gate) is Scale.COUNTS and (nc is None or nb is None):
+        return None
+    return Pair(index, tick.t_s, tick.weight, c, b, nc, nb)
+
+
+def recent_pairs(
+    history: Sequence[Tick], name: str, gate: Gate, limit: int, skip_first: int = 0
+) -> list[Pair]:
+    """Up to `limit` most recent ticks with data on both tracks, oldest first."""
+    out: list[Pair] = []
+    for i in range(len(history) - 1, skip_first - 1, -1):
+        p = pair_at(history[i], i, name, gate)
+        if p is not None:
+            out.append(p)
+            if len(out) >= limit:
+                break
+    out.reverse()
+    return out
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How strongly the recent ticks say the canary is worse than the baseline on one metric."""
+
+    metric: str
+    z: float  # pooled, one-sided, after leaving out the most adverse tick of the window
+    effect: float  # canary relative to baseline: ratio - 1 (log, counts) or difference (points)
+    ticks: int  # length of the window that gave z
+    tick_z: float  # the current tick alone
+    scale: Scale
+
+    @property
+    def p_value(self) -> float:
+        return 1.0 - _N.cdf(self.z)
+
+
+NO_EVIDENCE_EFFECT = 0.0
+
+
+def _orient(gate: Gate, x: float) -> float:
+    return x if gate.direction is Direction.LOWER_IS_BETTER else -x
+
+
+def _gauss_terms(gate: Gate, pairs: Sequence[Pair]) -> list[tuple[float, float]]:
+    """(observed difference on the judged scale, its variance) per tick."""
+    sc = scale_of(gate)
+    out: list[tuple[float, float]] = []
+    for p in pairs:
+        if sc is Scale.POINTS:
+            d = p.canary - p.baseline
+            noise = POINTS_NOISE
+        else:
+            off = 0.01 * abs(gate.threshold) if gate.kind is GateKind.GAUGE else 1e-9
+            d = math.log((p.canary + off) / (p.baseline + off))
+            noise = LATENCY_NOISE if gate.kind is GateKind.LATENCY else LOG_GAUGE_NOISE
+        if noise.per_request:
+            nc = p.nc if p.nc is not None else 30.0
+            nb = p.nb if p.nb is not None else 30.0
+            var = noise.jitter**2 + noise.per_request**2 * (1 / nc + 1 / nb)
+        else:
+            wc = min(max(p.weight, 0.5), 99.5)
+            var = noise.jitter**2 * ((50 / wc) ** (2 * noise.share_power) + (50 / (100 - wc)) ** (2 * noise.share_power))
+        out.append((_orient(gate, d), var))
+    return out
+
+
+TRIM_GAUSS = 0.0
+TRIM_RATE = 0.0
+TRIM_COUNT = 1 / 3  # CSP reports come in bursts (a browser extension, a crawler): leave out a third
+
+
+def left_out(ticks: int, share: float) -> int:
+    """How many of the most adverse ticks of a window are left out: one, or `share` of them."""
+    return max(1, math.ceil(ticks * share - 1e-9))
+
+
+def _gauss_z(terms: Sequence[tuple[float, float]], tol: float) -> tuple[float, float]:
+    """Leave out the most adverse tick, winsorise the rest at CLIP, pool: (z, estimate)."""
+    if len(terms) == 1:
+        d, var = terms[0]
+        s = max(-CLIP, min(CLIP, (d - tol) / math.sqrt(var)))
+        return s, d
+    scores = [(d - tol) / math.sqrt(v) for d, v in terms]
+    drop = set(sorted(range(len(terms)), key=scores.__getitem__)[-left_out(len(terms), TRIM_GAUSS):])
+    num = den = raw = 0.0
+    for i, (d, var) in enumerate(terms):
+        if i in drop:
+            continue
+        s = max(-CLIP, min(CLIP, scores[i]))
+        num += (tol + s * math.sqrt(var)) / var
+        raw += d / var
+        den += 1 / var
+    est = num / den
+    return (est - tol) * math.sqrt(den), raw / den
+
+
+Row = tuple[float, float, float, float]  # canary events, canary requests, baseline events, baseline requests
+
+PRIOR_EVENTS = 3.0
+"""Pseudo-events of the baseline's long-run rate added to every tick's baseline, so that a tick
+with only a few baseline events (a 50/50 split of a rare error) still has a steady reference,
+while a tick whose baseline has many events (a shared incident) is judged on its own."""
+BASELINE_HISTORY_TICKS = 12
+CAP_RATIO = 6.0
+MIN_EVENTS = 3.0
+
+
+def _counts(gate: Gate, p: Pair) -> Row:
+    assert p.nc is not None and p.nb is not None
+    if gate.kind is GateKind.RATE:
+        return p.canary / 100 * p.nc, p.nc, p.baseline / 100 * p.nb, p.nb
+    return p.canary, p.nc, p.baseline, p.nb
+
+
+def baseline_rate(history: Sequence[Tick], name: str, gate: Gate, limit: int) -> tuple[float, float]:
+    """The baseline's recent events and requests over the last `limit` ticks with believable
+    baseline data, leaving out ticks far above the rest (a shared incident is judged tick by tick,
+    it must not inflate the long-run reference)."""
+    rows: list[tuple[float, float]] = []
+    for t in reversed(history):
+        v = clean_value(gate, t.baseline, name)
+        n = valid_requests(t.baseline)
+        if v is None or n is None:
+            continue
+        rows.append((v / 100 * n if gate.kind is GateKind.RATE else v, n))
+        if len(rows) >= limit:
+            break
+    events = sum(k for k, _ in rows)
+    exposure = sum(n for _, n in rows)
+    if not rows or exposure <= 0:
+        return 0.0, 0.0
+    rate = events / exposure
+    kept = [(k, n) for k, n in rows if (k - rate * n) / math.sqrt(rate * n + 1) <= 3]
+    return sum(k for k, _ in kept), sum(n for _, n in kept)
+
+
+def _with_prior(rows: Sequence[Row], prior: tuple[float, float] | None) -> list[Row]:
+    """Add the long-run baseline pseudo-events, and winsorise each tick's canary count at a level
+    no plausible regression reaches in one tick (a burst counts as a bad tick, not as ten)."""
+    if prior is None or prior[1] <= 0:
+        rate = None
+    else:
+        rate = (prior[0] + 0.5) / prior[1]
+    out: list[Row] = []
+    for kc, nc, kb, nb in rows:
+        if rate is not None:
+            kb, nb = kb + PRIOR_EVENTS, nb + PRIOR_EVENTS / rate
+        lam = CAP_RATIO * nc * (kb + 0.5) / nb
+        cap = lam + 3 * math.sqrt(lam) + 2
+        out.append((min(kc, cap), nc, kb, nb))
+    return out
+
+
+def _loglik(rows: Sequence[Row], theta: float) -> float:
+    total = 0.0
+    for kc, nc, kb, nb in rows:
+        a = math.log(nc) + theta
+        b = math.log(nb)
+        m = max(a, b)
+        lse = m + math.log(math.exp(a - m) + math.exp(b - m))
+        total += kc * (a - lse) + kb * (b - lse)
+    return total
+
+
+def _score(rows: Sequence[Row], theta: float) -> tuple[float, float]:
+    u = info = 0.0
+    for kc, nc, kb, nb in rows:
+        pi = 1 / (1 + math.exp(min(700.0, math.log(nb / nc) - theta)))
+        k = kc + kb
+        u += kc - k * pi
+        info += k * pi * (1 - pi)
+    return u, info
+
+
+def _root(rows: Sequence[Row], lo: float, hi: float) -> float:
+    """The maximum-likelihood log ratio in [lo, hi]: the score is decreasing, so a safeguarded
+    Newton iteration inside a shrinking bracket always converges."""
+    if _score(rows, hi)[0] >= 0:
+        return hi
+    theta = lo
+    for _ in range(60):
+        u, info = _score(rows, theta)
+        if u > 0:
+            lo = theta
+        else:
+            hi = theta
+        nxt = theta + u / info if info > 1e-12 else (lo + hi) / 2
+        if not lo < nxt < hi:
+            nxt = (lo + hi) / 2
+        if abs(nxt - theta) < 1e-9:
+            return nxt
+        theta = nxt
+    return theta
+
+
+def _binom_z(rows: Sequence[Row], rho0: float, trim: float | None = TRIM_RATE) -> tuple[float, float]:
+    """Stratified conditional-binomial likelihood-ratio test of rate ratio > rho0 after leaving out
+    the tick with the largest canary excess: (signed-root z, estimated ratio - 1)."""
+    theta0 = math.log(rho0)
+    if trim is not None and len(rows) > 1:
+        def excess(r: Row) -> float:
+            kc, nc, kb, nb = r
+            pi = 1 / (1 + nb / (nc * rho0))
+            e = (kc + kb) * pi
+            return (kc - e) / math.sqrt(e + 1)
+
+        drop = set(sorted(range(len(rows)), key=lambda i: excess(rows[i]))[-left_out(len(rows), trim):])
+        rows = [r for i, r in enumerate(rows) if i not in drop]
+    kc_total = sum(r[0] for r in rows)
+    kb_total = sum(r[2] for r in rows)
+    nc_total = sum(r[1] for r in rows)
+    nb_total = sum(r[3] for r in rows)
+    crude = (kc_total / nc_total) / max(kb_total / nb_total, 1e-12) if nc_total and nb_total else 1.0
+    if kc_total < MIN_EVENTS:
+        return 0.0, crude - 1
+    u, info = _score(rows, theta0)
+    if u <= 0 or info <= 0:
+        return 0.0, crude - 1
+    theta = _root(rows, theta0, 12.0)
+    llr = _loglik(rows, theta) - _loglik(rows, theta0)
+    z = math.sqrt(max(0.0, 2 * llr))
+    return z, math.exp(theta) - 1
+
+
+def tolerance(gate: Gate, min_relative_effect: float) -> float:
+    """Differences smaller than this are not held against the canary (judged scale)."""
+    sc = scale_of(gate)
+    if sc is Scale.POINTS:
+        return 0.025 * abs(gate.threshold)
+    return math.log(1 + min_relative_effect / 2)
+
+
+def compare(
+    name: str,
+    gate: Gate,
+    pairs: Sequence[Pair],
+    min_relative_effect: float,
+    max_window: int,
+    baseline_prior: tuple[float, float] | None = None,
+) -> Evidence | None:
+    """Pooled evidence over windows of 2..max_window of `pairs` ending at the last one.
+
+    The window with the strongest evidence wins. None without pairs.
+    """
+    if not pairs:
+        return None
+    sc = scale_of(gate)
+    tol = tolerance(gate, min_relative_effect)
+    best_z, best_effect, best_w = -math.inf, 0.0, 1
+    if sc is Scale.COUNTS:
+        rows = _with_prior([_counts(gate, p) for p in pairs], baseline_prior)
+        rho0 = 1 + min_relative_effect / 2
+        trim = TRIM_COUNT if gate.kind is GateKind.COUNT else TRIM_RATE
+        tick_z, tick_eff = _binom_z(rows[-1:], rho0, None)
+        for w in range(2, min(max_window, len(rows)) + 1):
+            z, eff = _binom_z(rows[-w:], rho0, trim)
+            if z > best_z:
+                best_z, best_effect, best_w = z, eff, w
+        if best_w == 1:
+            best_z, best_effect = 0.0, tick_eff
+    else:
+        terms = _gauss_terms(gate, pairs)
+        tick_z, tick_d = _gauss_z(terms[-1:], tol)
+        for w in range(2, min(max_window, len(terms)) + 1):
+            z, est = _gauss_z(terms[-w:], tol)
+            if z > best_z:
+                best_z, best_effect, best_w = z, est, w
+        if best_w == 1:
+            best_z, best_effect = min(0.0, tick_z), tick_d
+        best_effect = best_effect if sc is Scale.POINTS else math.exp(best_effect) - 1
+    return Evidence(name, best_z, best_effect, best_w, tick_z, sc)
+
+
+def tick_effect(gate: Gate, p: Pair) -> float:
+    """Canary relative to baseline in one tick: ratio - 1, or the difference for points."""
+    if scale_of(gate) is Scale.POINTS:
+        return p.canary - p.baseline
+    return (p.canary + 1e-9) / (p.baseline + 1e-9) - 1 if p.baseline > 0 else math.inf
+
+
+def min_effect(gate: Gate, min_relative_effect: float) -> float:
+    """The smallest estimated effect that can justify a rollback (effect's scale)."""
+    if scale_of(gate) is Scale.POINTS:
+        return 0.05 * abs(gate.threshold)
+    return min_relative_effect

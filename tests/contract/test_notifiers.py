@@ -1,0 +1,360 @@
+"""Notifier and Annotator contract: the real adapters against a loopback HTTP server answering like
+Slack, a generic webhook and Grafana; the in-memory fakes against the same promises; the fan-out
+never raises and never blocks the caller."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from runofshow.adapters.grafana import GrafanaAnnotator, GrafanaHealth
+from runofshow.adapters.memory import RecordingAnnotator, RecordingNotifier
+from runofshow.adapters.slack import SlackWebhookNotifier
+from runofshow.adapters.webhook import JsonWebhookNotifier
+from runofshow.app import notify as texts
+from runofshow.app.notify import DeliveryFailure, NotifierFanout
+from runofshow.errors import NotifierError
+from runofshow.ports import Annotator, Notifier
+
+AT = datetime(2024, 10, 24, 10, 15, 0, tzinfo=UTC)
+HANG = -1  # a scripted status: hold the request until the test ends (at most 5 s)
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self):
+        return json.loads(self.body)
+
+
+@dataclass
+class Script:
+    requests: list[Seen] = field(default_factory=list)
+    replies: dict[str, deque] = field(default_factory=dict)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    def answer(self, path: str, *replies: tuple[int, str] | tuple[int, str, dict[str, str]]) -> None:
+        """Answer `path` with these (status, body[, headers]) in turn; the last one repeats."""
+        self.replies[path] = deque(replies)
+
+    def seen(self, path: str) -> list[Seen]:
+        return [r for r in self.requests if r.path == path]
+
+
+def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:  # quiet
+            pass
+
+        def _reply(self) -> None:
+            size = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(size) if size else b""
+            path = self.path.split("?")[0]
+            script.requests.append(Seen(self.command, path, {k.lower(): v for k, v in self.headers.items()}, body))
+            queue = script.replies.get(path) or deque([(404, "no_service")])
+            reply = queue.popleft() if len(queue) > 1 else queue[0]
+            status, text, headers = (*reply, {})[:3] if len(reply) == 2 else reply
+            if status == HANG:
+                script.release.wait(5)
+                status, text = 200, "ok"
+            data = text.encode()
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = _reply
+
+    return Handler
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, Script]]:
+    script = Script()
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(script))
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", script
+    script.release.set()
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(5)
+
+
+class Sleeps(list):
+    """An injected sleep that only records how long it was asked to wait."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+# --------------------------------------------------------------------------- the contract, on every notifier
+
+
+def _slack(base: str, script: Script, ok: bool) -> SlackWebhookNotifier:
+    script.answer("/services/T0/B0/X", (200, "ok") if ok else (403, "invalid_token"))
+    return SlackWebhookNotifier(f"{base}/services/T0/B0/X", sleep=Sleeps())
+
+
+def _webhook(base: str, script: Script, ok: bool) -> JsonWebhookNotifier:
+    script.answer("/hook", (200, "{}") if ok else (400, "bad"))
+    return JsonWebhookNotifier(f"{base}/hook", sleep=Sleeps())
+
+
+def _recording(base: str, script: Script, ok: bool) -> RecordingNotifier:
+    return RecordingNotifier(fail=0 if ok else 1)
+
+
+@pytest.mark.parametrize("make", [_slack, _webhook, _recording], ids=["slack", "webhook", "memory"])
+def test_notifier_contract(make, server):
+    base, script = server
+    good = make(base, script, True)
+    assert isinstance(good, Notifier)
+    assert good.notify("stage", texts.stage_transition("v1.4.0", 2, 5), {"p95": "142ms"}) is None
+    bad = make(base, script, False)
+    with pytest.raises(NotifierError) as ex:
+        bad.notify("stage", "x")
+    assert ex.value.adapter
+
+
+def _grafana(base: str, script: Script, ok: bool) -> GrafanaAnnotator:
+    script.answer("/api/annotations", (200, '{"id":1,"message":"Annotation added"}') if ok
+                  else (401, '{"message":"Unauthorized"}'))
+    return GrafanaAnnotator(base, "glsa_token", sleep=Sleeps())
+
+
+def _recording_annotator(base: str, script: Script, ok: bool) -> RecordingAnnotator:
+    return RecordingAnnotator(fail=0 if ok else 1)
+
+
+@pytest.mark.parametrize("make", [_grafana, _recording_annotator], ids=["grafana", "memory"])
+def test_annotator_contract(make, server):
+    base, script = server
+    good = make(base, script, True)
+    assert isinstance(good, Annotator)
+    assert good.annotate(AT, "Stage 2 (5%) start", ["stage"]) is None
+    with pytest.raises(NotifierError):
+        make(base, script, False).annotate(AT, "x", [])
+    with pytest.raises(ValueError):
+        good.annotate(datetime(2024, 10, 24, 10, 15), "naive", [])
+
+
+# --------------------------------------------------------------------------- Slack
+
+
+def test_slack_payload_shape(server):
+    base, script = server
+    script.answer("/services/T0/B0/X", (200, "ok"))
+    SlackWebhookNotifier(f"{base}/services/T0/B0/X").notify(
+        "freeze_open", texts.freeze_open("v1.4.0"), {"release": "v1.4.0", "prs held": 3})
+    (req,) = script.seen("/services/T0/B0/X")
+    assert req.method == "POST" and req.headers["content-type"].startswith("application/json")
+    body = req.json
+    assert body["text"] == "🔒 Freeze window open for v1.4.0 canary"
+    assert body["blocks"][0] == {"type": "section", "text": {"type": "mrkdwn", "text": body["text"]}}
+    assert body["blocks"][1]["fields"] == [{"type": "mrkdwn", "text": "*release*\nv1.4.0"},
+                                           {"type": "mrkdwn", "text": "*prs held*\n3"}]
+    assert "freeze_open" in body["blocks"][-1]["elements"][0]["text"]
+
+
+def test_slack_retries_500_and_429_with_backoff(server):
+    base, script = server
+    script.answer("/s", (500, "internal_error"), (429, "rate_limited", {"Retry-After": "2"}), (200, "ok"))
+    sleeps = Sleeps()
+    SlackWebhookNotifier(f"{base}/s", attempts=3, backoff_s=0.25, sleep=sleeps).notify("hold", "x")
+    assert len(script.seen("/s")) == 3
+    assert sleeps == [0.25, 2.0]  # exponential backoff, then the server's Retry-After
+
+
+def test_slack_gives_up_after_the_last_attempt_and_does_not_retry_4xx(server):
+    base, script = server
+    script.answer("/s", (500, "internal_error"))
+    sleeps = Sleeps()
+    n = SlackWebhookNotifier(f"{base}/s", attempts=3, backoff_s=0.1, sleep=sleeps)
+    with pytest.raises(NotifierError, match="gave up after 3 attempts: HTTP 500 internal_error") as ex:
+        n.notify("rollback", "x")
+    assert len(script.seen("/s")) == 3 and sleeps == [0.1, 0.2]
+    assert ex.value.target == f"{base}/..." and "/s" not in str(ex.value)  # the secret path stays out
+    script.answer("/t", (400, "invalid_payload"))
+    with pytest.raises(NotifierError, match="HTTP 400 invalid_payload"):
+        SlackWebhookNotifier(f"{base}/t", sleep=Sleeps()).notify("rollback", "x")
+    assert len(script.seen("/t")) == 1
+
+
+def test_slack_unreachable_is_a_notifier_error():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(NotifierError, match="gave up after 2 attempts"):
+        SlackWebhookNotifier(f"http://127.0.0.1:{port}/x", attempts=2, sleep=Sleeps()).notify("e", "x")
+
+
+# --------------------------------------------------------------------------- generic webhook
+
+
+def test_webhook_payload_shape_and_retry(server):
+    base, script = server
+    script.answer("/hook", (503, "busy"), (200, '{"ok":true}'))
+    sleeps = Sleeps()
+    JsonWebhookNotifier(f"{base}/hook", headers={"X-Token": "t"}, backoff_s=0.5, sleep=sleeps).notify(
+        "checkin", texts.checkin("v1.4.0", 3, 24, "p95=140ms 5xx=0.1%"), {"at": AT, "hour": 3})
+    first, second = script.seen("/hook")
+    assert first.json == second.json == {
+        "source": "runofshow", "event": "checkin",
+        "text": "🌙 v1.4.0 first night check-in 3/24h: p95=140ms 5xx=0.1%",
+        "fields": {"at": "2024-10-24 10:15:00+00:00", "hour": 3},
+    }
+    assert second.headers["x-token"] == "t" and sleeps == [0.5]
+
+
+def test_webhook_does_not_retry_a_client_error(server):
+    base, script = server
+    script.answer("/hook", (404, "nope"))
+    with pytest.raises(NotifierError, match="HTTP 404 nope"):
+        JsonWebhookNotifier(f"{base}/hook", sleep=Sleeps()).notify("e", "x")
+    assert len(script.seen("/hook")) == 1
+
+
+# --------------------------------------------------------------------------- Grafana
+
+
+def test_grafana_annotation_payload(server):
+    base, script = server
+    script.answer("/api/annotations", (200, '{"id":1,"message":"Annotation added"}'))
+    g = GrafanaAnnotator(base + "/", "glsa_secret", dashboard_uid="risk-idempotency-pitr")
+    g.annotate(AT, "Stage 2 (5%) start", ["stage", "runofshow", "v1.4.0"])
+    (req,) = script.seen("/api/annotations")
+    assert req.headers["authorization"] == "Bearer glsa_secret"
+    assert req.json == {"time": 1729764900000, "tags": ["runofshow", "stage", "v1.4.0"],
+                        "text": "Stage 2 (5%) start", "dashboardUID": "risk-idempotency-pitr"}
+    assert g.last_id == 1
+
+
+def test_grafana_401_fails_at_once_and_5xx_is_retried(server):
+    base, script = server
+    script.answer("/api/annotations", (401, '{"message":"Unauthorized"}'))
+    with pytest.raises(NotifierError, match="HTTP 401"):
+        GrafanaAnnotator(base, "bad", sleep=Sleeps()).annotate(AT, "x", [])
+    assert len(script.seen("/api/annotations")) == 1
+    script.answer("/api/annotations", (502, "bad gateway"), (200, '{"id":7,"message":"Annotation added"}'))
+    g = GrafanaAnnotator(base, "t", sleep=Sleeps())
+    g.annotate(AT, "x", [])
+    assert g.last_id == 7 and "dashboardUID" not in script.seen("/api/annotations")[-1].json
+
+
+def test_grafana_health(server):
+    base, script = server
+    script.answer("/api/health", (200, '{"commit":"abc","database":"ok","version":"11.2.0"}'))
+    script.answer("/api/dashboards/uid/risk-idempotency-pitr", (200, '{"dashboard":{}}'))
+    h = GrafanaHealth(base, "t")
+    assert h.version() == "11.2.0"
+    assert h.dashboard_exists("risk-idempotency-pitr") is True
+    assert h.dashboard_exists("missing") is False  # the script answers 404
+    script.answer("/api/health", (503, '{"database":"failing"}'))
+    with pytest.raises(NotifierError, match="503"):
+        h.version()
+
+
+# --------------------------------------------------------------------------- fan-out
+
+
+def test_fanout_sends_to_every_channel():
+    a, b, notes = RecordingNotifier("a"), RecordingNotifier("b"), RecordingAnnotator()
+    fan = NotifierFanout([a, b], [notes], backoff_s=0)
+    assert isinstance(fan, Notifier) and isinstance(fan, Annotator)
+    fan.notify("stable", texts.stable_24h("v1.4.0"), {"hours": 24})
+    fan.annotate(AT, "promoted", ["runofshow"])
+    assert fan.flush(5)
+    assert a.sent == b.sent == [("stable", "✅ v1.4.0 stable (24h), freeze lifted", {"hours": 24})]
+    assert notes.annotations == [(AT, "promoted", ("runofshow",))]
+    assert fan.channels == ["a", "b", "recording-annotator"] and fan.delivered == 3
+    assert fan.close(1)
+
+
+def test_fanout_retries_then_logs_and_reports_failures_without_raising(caplog):
+    flaky, broken, fine = RecordingNotifier("flaky", fail=1), RecordingNotifier("broken", fail=99), RecordingNotifier("fine")
+
+    class Exploding:
+        name = "exploding"
+
+        def notify(self, event, text, fields=None):
+            raise RuntimeError("boom")
+
+    reported: list[DeliveryFailure] = []
+    fan = NotifierFanout([flaky, broken, fine, Exploding()], attempts=2, backoff_s=0, on_failure=reported.append)
+    fan.notify("rollback", texts.rollback("v1.4.0", 2, 5, ["p95 above 300 ms"]))
+    assert fan.flush(5)
+    assert len(flaky.sent) == 1 and flaky.calls == 2  # the fan-out's retry delivered it
+    assert len(fine.sent) == 1 and broken.calls == 2
+    assert sorted(f.channel for f in reported) == ["broken", "exploding"]
+    assert {f.event for f in fan.failures} == {"rollback"}
+    assert "RuntimeError: boom" in {f.error for f in reported if f.channel == "exploding"}
+    assert "notification rollback to broken failed" in caplog.text
+    fan.close(1)
+
+
+def test_a_hanging_server_does_not_slow_notify_or_other_channels(server):
+    base, script = server
+    script.answer("/hook", (HANG, ""))
+    fast = RecordingNotifier("fast")
+    hook = JsonWebhookNotifier(f"{base}/hook", timeout_s=10, attempts=1, sleep=Sleeps())
+    fan = NotifierFanout([hook, fast], backoff_s=0)
+    started = time.monotonic()
+    for i in range(20):
+        fan.notify("checkin", f"check-in {i}")
+    assert time.monotonic() - started < 0.2  # notify only queues
+    deadline = time.monotonic() + 2
+    while len(fast.sent) < 20 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(fast.sent) == 20  # delivered while the webhook still hangs
+    assert fan.flush(0.2) is False  # the webhook's channel has not drained
+    started = time.monotonic()
+    assert fan.close(0.3) is False
+    assert time.monotonic() - started < 1
+
+
+def test_a_full_queue_drops_and_reports_instead_of_blocking(server):
+    base, script = server
+    script.answer("/hook", (HANG, ""))
+    reported: list[DeliveryFailure] = []
+    hook = JsonWebhookNotifier(f"{base}/hook", timeout_s=10, attempts=1, sleep=Sleeps())
+    fan = NotifierFanout([hook], queue_max=2, backoff_s=0, on_failure=reported.append)
+    started = time.monotonic()
+    for i in range(10):
+        fan.notify("stage", f"m{i}")
+    assert time.monotonic() - started < 0.2
+    assert any("queue full" in f.error for f in reported)
+    fan.close(0)
+    fan.notify("stage", "after close")
+    assert reported[-1].error == "fan-out is closed"
+
+
+def test_texts_are_the_seeds():
+    assert texts.freeze_open("v1.4.0") == "🔒 Freeze window open for v1.4.0 canary"
+    assert texts.canary_complete() == "✅ Canary complete (1→100%), entering 24h monitoring"
+    assert texts.stable_24h("v1.4.0") == "✅ v1.4.0 stable (24h), freeze lifted"
+    assert texts.preflight_confirmed(9, 9, True) == "Preflight 9/9 ✅, Blast radius PASS ✅"
+    assert texts.stage_transition("v1.4.0", 1, 1, "p95=142ms 5xx=0.2%") == (
+        "▶️ v1.4.0 canary: Stage 1 (1%) start | p95=142ms 5xx=0.2%")
+    assert texts.hold("v1.4.0", 2, 5, 15, ["p95 trending up"]) == (
+        "⏸️ v1.4.0 canary held at Stage 2 (5%) for 15 min: p95 trending up")
+    assert texts.rollback("v1.4.0", None, None, "alert HighErrorRate") == (
+        "🚨 v1.4.0 canary ROLLED BACK, canary traffic 0%: alert HighErrorRate")
