@@ -529,9 +529,11 @@ def test_freeze_cli_against_the_local_api(fake: FakeGitHub, tmp_path: Path, caps
     code, out, _ = run_cli(["freeze", "end", *common], capsys)
     assert code == 0 and "already ended" in out
     code, out, _ = run_cli(["freeze", "check", *common, "--pr", "1", "--at", saturday], capsys)
-    assert code == 3 and "freeze active" in out  # #3 keeps its hand label: auto still sees a hold
-    code, out, _ = run_cli(["freeze", "check", *common, "--pr", "1", "--freeze", "inactive"], capsys)
-    assert code == 0
+    assert code == 0 and "freeze not active" in out
+    code, out, _ = run_cli(["freeze", "check", *common, "--pr", "3", "--at", saturday], capsys)
+    assert code == 3 and "#3 carries 'hold-for-canary'" in out  # held by hand: still on hold
+    code, out, _ = run_cli(["freeze", "check", *common, "--pr", "1", "--freeze", "active"], capsys)
+    assert code == 3
 
 
 def test_freeze_cli_bad_input(capsys, tmp_path: Path, monkeypatch):
@@ -543,3 +545,12 @@ def test_freeze_cli_bad_input(capsys, tmp_path: Path, monkeypatch):
     assert code == 2 and "--freeze" in err
     code, _, err = run_cli(["freeze", "status", "--repo", "a/b", "--api-url", "ftp://x"], capsys)
     assert code == 2 and "http(s)" in err
+
+
+def test_an_answer_of_the_wrong_shape_is_a_host_error(fake: FakeGitHub):
+    fake.route_override = lambda method, path, headers, body: (200, {}, "<html>proxy login</html>")
+    with github_host(fake) as h:
+        with pytest.raises(PullRequestHostError, match="unexpected answer"):
+            h.pull_request(1)
+        with pytest.raises(PullRequestHostError, match="expected a list"):
+            h.open_pull_requests()

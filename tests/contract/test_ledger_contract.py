@@ -216,6 +216,7 @@ def test_two_processes_opening_at_once_migrate_once(sql_url: str, tmp_path: Path
     code = """
         import os, sys, time
         from runofshow.adapters.ledger_sql import SqlLedger
+        print("ready", flush=True)
         while not os.path.exists(sys.argv[2]):
             time.sleep(0.001)
         with SqlLedger(sys.argv[1]) as ledger:
@@ -223,7 +224,8 @@ def test_two_processes_opening_at_once_migrate_once(sql_url: str, tmp_path: Path
     """
     procs = [subprocess.Popen(_python(code, sql_url, str(go)), env=_env(), stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(4)]
-    time.sleep(1.5)  # let them all import and wait at the line
+    for p in procs:  # all imported and waiting at the line
+        assert p.stdout is not None and p.stdout.readline().strip() == "ready"
     go.touch()
     results = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0] * 4, [err for _, err in results]

@@ -63,16 +63,17 @@ def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
             size = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(size) if size else b""
             path = self.path.split("?")[0]
-            script.requests.append(Seen(self.command, path, {k.lower(): v for k, v in self.headers.items()}, body))
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            script.requests.append(Seen(self.command, path, headers, body))
             queue = script.replies.get(path) or deque([(404, "no_service")])
             reply = queue.popleft() if len(queue) > 1 else queue[0]
-            status, text, headers = (*reply, {})[:3] if len(reply) == 2 else reply
+            status, text, extra = (*reply, {})[:3] if len(reply) == 2 else reply
             if status == HANG:
                 script.release.wait(5)
                 status, text = 200, "ok"
             data = text.encode()
             self.send_response(status)
-            for k, v in headers.items():
+            for k, v in extra.items():
                 self.send_header(k, v)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
@@ -290,7 +291,8 @@ def test_fanout_sends_to_every_channel():
 
 
 def test_fanout_retries_then_logs_and_reports_failures_without_raising(caplog):
-    flaky, broken, fine = RecordingNotifier("flaky", fail=1), RecordingNotifier("broken", fail=99), RecordingNotifier("fine")
+    flaky, broken = RecordingNotifier("flaky", fail=1), RecordingNotifier("broken", fail=99)
+    fine = RecordingNotifier("fine")
 
     class Exploding:
         name = "exploding"
@@ -299,7 +301,8 @@ def test_fanout_retries_then_logs_and_reports_failures_without_raising(caplog):
             raise RuntimeError("boom")
 
     reported: list[DeliveryFailure] = []
-    fan = NotifierFanout([flaky, broken, fine, Exploding()], attempts=2, backoff_s=0, on_failure=reported.append)
+    fan = NotifierFanout([flaky, broken, fine, Exploding()], attempts=2, backoff_s=0,
+                         on_failure=reported.append)
     fan.notify("rollback", texts.rollback("v1.4.0", 2, 5, ["p95 above 300 ms"]))
     assert fan.flush(5)
     assert len(flaky.sent) == 1 and flaky.calls == 2  # the fan-out's retry delivered it
@@ -329,6 +332,11 @@ def test_a_hanging_server_does_not_slow_notify_or_other_channels(server):
     started = time.monotonic()
     assert fan.close(0.3) is False
     assert time.monotonic() - started < 1
+    script.release.set()  # the server answers again: what was queued still goes out
+    deadline = time.monotonic() + 5
+    while len(script.seen("/hook")) < 20 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(script.seen("/hook")) == 20
 
 
 def test_a_full_queue_drops_and_reports_instead_of_blocking(server):
@@ -342,7 +350,8 @@ def test_a_full_queue_drops_and_reports_instead_of_blocking(server):
         fan.notify("stage", f"m{i}")
     assert time.monotonic() - started < 0.2
     assert any("queue full" in f.error for f in reported)
-    fan.close(0)
+    script.release.set()
+    assert fan.close(5)
     fan.notify("stage", "after close")
     assert reported[-1].error == "fan-out is closed"
 

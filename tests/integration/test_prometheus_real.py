@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -23,11 +24,13 @@ def _numbers(sample: TrackSample | None) -> bool:
 
 
 @pytest.fixture(scope="module")
-def source(spark_prometheus: PrometheusServer) -> PrometheusMetricsSource:
+def source(spark_prometheus: PrometheusServer) -> Iterator[PrometheusMetricsSource]:
     plan = Plan()
     gates = {**plan.gates, "absent": Gate(threshold=1, query=TrackQueries(
         baseline='max(no_such_metric{track="baseline"})', canary='max(no_such_metric{track="canary"})'))}
-    return PrometheusMetricsSource(PrometheusSource(url=spark_prometheus.url), gates, plan.requests_query, {})
+    src = PrometheusMetricsSource(PrometheusSource(url=spark_prometheus.url), gates, plan.requests_query, {})
+    yield src
+    src.close()
 
 
 def test_default_plan_queries_are_numbers_for_both_tracks(source: PrometheusMetricsSource) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -28,6 +28,7 @@ from runofshow.domain.freeze import PullRequest
 from runofshow.errors import PullRequestHostError
 
 DEFAULT_API_URL = "https://api.github.com"
+T = TypeVar("T")
 MAX_PAGES = 100
 
 
@@ -101,10 +102,11 @@ class GitHubPullRequestHost:
 
     def open_pull_requests(self) -> list[PullRequest]:
         rows = self._get_all(f"/pulls?state=open&per_page={self._per_page}")
-        return [_pull_request(r) for r in rows]
+        return self._parse(self._url("/pulls"), lambda: [_pull_request(r) for r in rows])
 
     def pull_request(self, number: int) -> PullRequest:
-        return _pull_request(self._request("GET", self._url(f"/pulls/{int(number)}")).json())
+        url = self._url(f"/pulls/{int(number)}")
+        return self._parse(url, lambda: _pull_request(self._request("GET", url).json()))
 
     def changed_files(self, number: int) -> list[str]:
         out: list[str] = []
@@ -121,7 +123,7 @@ class GitHubPullRequestHost:
     def add_label(self, number: int, label: str) -> tuple[str, ...]:
         url = self._url(f"/issues/{int(number)}/labels")
         resp = self._request("POST", url, json={"labels": [label]})
-        return tuple(str(x["name"]) for x in resp.json())
+        return self._parse(url, lambda: tuple(str(x["name"]) for x in resp.json()))
 
     def remove_label(self, number: int, label: str) -> bool:
         url = self._url(f"/issues/{int(number)}/labels/{quote(label, safe='')}")
@@ -154,7 +156,16 @@ class GitHubPullRequestHost:
     # ------------------------------------------------------------------ HTTP
 
     def _url(self, path: str) -> str:
-        return f"{self._base}/repos/{self._repo}{path}"
+        return f"{self._base}/repos/{quote(self._repo, safe='/')}{path}"
+
+    @staticmethod
+    def _parse(url: str, read: Callable[[], T]) -> T:
+        """Read an answer's JSON; a body of another shape is the host's failure, not a crash."""
+        try:
+            return read()
+        except (ValueError, KeyError, TypeError, AttributeError) as ex:
+            raise PullRequestHostError(f"GitHub {url}: unexpected answer ({type(ex).__name__}: {ex})",
+                                       adapter="github", target=url) from None
 
     def _get_all(self, path: str) -> list[dict[str, Any]]:
         url: str | None = self._url(path)
@@ -163,7 +174,7 @@ class GitHubPullRequestHost:
             if url is None:
                 return rows
             resp = self._request("GET", url)
-            page = resp.json()
+            page = self._parse(url, resp.json)
             if not isinstance(page, list):
                 raise PullRequestHostError(
                     f"GitHub GET {url}: expected a list, got {type(page).__name__}",

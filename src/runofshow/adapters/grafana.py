@@ -62,22 +62,20 @@ class GrafanaAnnotator:
         self._attempts = attempts
         self._backoff_s = backoff_s
         self._sleep = sleep
-        self._client = client or httpx.Client(timeout=timeout_s)
+        self._timeout_s = timeout_s
+        self._client = client
 
     def annotate(self, at: datetime, text: str, tags: Sequence[str]) -> None:
         body = annotation_payload(at, text, tags, self.dashboard_uid, self.default_tags)
         resp = post_json(
             self._client, f"{self.url}/api/annotations", body, adapter=self.name,
             attempts=self._attempts, backoff_s=self._backoff_s, sleep=self._sleep,
-            headers=self._headers,
+            headers=self._headers, timeout_s=self._timeout_s,
         )
         try:
             self.last_id = int(resp.json()["id"])
         except (ValueError, KeyError, TypeError):
             self.last_id = None  # delivered; Grafana just did not say which id
-
-    def close(self) -> None:
-        self._client.close()
 
 
 class GrafanaHealth:
@@ -87,11 +85,15 @@ class GrafanaHealth:
                  client: httpx.Client | None = None) -> None:
         self.url = url.rstrip("/")
         self._headers = _auth(token)
-        self._client = client or httpx.Client(timeout=timeout_s)
+        self._timeout_s = timeout_s
+        self._client = client
 
     def _get(self, path: str) -> httpx.Response:
         try:
-            return self._client.get(f"{self.url}{path}", headers=self._headers)
+            if self._client is not None:
+                return self._client.get(f"{self.url}{path}", headers=self._headers)
+            with httpx.Client(timeout=self._timeout_s) as client:
+                return client.get(f"{self.url}{path}", headers=self._headers)
         except httpx.HTTPError as ex:
             raise NotifierError(f"grafana: {self.url}{path}: {type(ex).__name__}: {ex}",
                                 adapter="grafana", target=self.url) from None
@@ -117,6 +119,3 @@ class GrafanaHealth:
             raise NotifierError(f"grafana: dashboard {uid}: HTTP {resp.status_code} {resp.text[:200]}",
                                 adapter="grafana", target=self.url)
         return True
-
-    def close(self) -> None:
-        self._client.close()

@@ -175,7 +175,11 @@ class SqlLedger:
         if parsed.get_backend_name() == "sqlite":
             event.listen(self._engine, "connect", _sqlite_pragmas)
             event.listen(self._engine, "begin", _sqlite_begin)
-        self.migrate()
+        try:
+            self.migrate()
+        except BaseException:
+            self._engine.dispose()
+            raise
 
     # ------------------------------------------------------------------ plumbing
 

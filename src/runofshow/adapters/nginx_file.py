@@ -141,7 +141,7 @@ class NginxFileRouter:
         self.settings = settings
         self.path = Path(settings.config_path)
         self._lock = threading.Lock()
-        render(settings, 0)  # fail closed at load time on a bad listen/split_key/stable list
+        render(settings, 50)  # fail closed at load time: bad listen, split_key or server lists
 
     def command(self, *args: str) -> list[str]:
         s = self.settings

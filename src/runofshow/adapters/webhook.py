@@ -55,12 +55,18 @@ def with_retries(
 
 
 def post_json(
-    client: httpx.Client, url: str, payload: Mapping[str, Any], *, adapter: str, attempts: int = 3,
-    backoff_s: float = 0.5, sleep: Callable[[float], None] = time.sleep,
-    headers: Mapping[str, str] | None = None,
+    client: httpx.Client | None, url: str, payload: Mapping[str, Any], *, adapter: str,
+    attempts: int = 3, backoff_s: float = 0.5, sleep: Callable[[float], None] = time.sleep,
+    headers: Mapping[str, str] | None = None, timeout_s: float = 10.0,
 ) -> httpx.Response:
-    """POST `payload` as JSON with retries; the 2xx response, or NotifierError."""
+    """POST `payload` as JSON with retries; the 2xx response, or NotifierError. Without a
+    `client`, one is opened for the call and closed after it (notifications are rare; no
+    keep-alive connection is left to go stale over a 24 h run)."""
     body = json.loads(json.dumps(payload, default=str))  # datetimes, Decimals ... as text
+    if client is None:
+        with httpx.Client(timeout=timeout_s) as own:
+            return post_json(own, url, body, adapter=adapter, attempts=attempts, backoff_s=backoff_s,
+                             sleep=sleep, headers=headers)
 
     def once() -> httpx.Response:
         try:
@@ -108,14 +114,12 @@ class JsonWebhookNotifier:
         self._attempts = attempts
         self._backoff_s = backoff_s
         self._sleep = sleep
-        self._client = client or httpx.Client(timeout=timeout_s)
+        self._timeout_s = timeout_s
+        self._client = client
 
     def notify(self, event: str, text: str, fields: Mapping[str, Any] | None = None) -> None:
         post_json(
             self._client, self.url, webhook_payload(event, text, fields), adapter=self.name,
             attempts=self._attempts, backoff_s=self._backoff_s, sleep=self._sleep,
-            headers=self._headers,
+            headers=self._headers, timeout_s=self._timeout_s,
         )
-
-    def close(self) -> None:
-        self._client.close()

@@ -23,14 +23,13 @@ the time from the first intended send to the last answer (hey's definition).
 
 The verdict is pure: `BlastResult.passed(success_min_pct, p95_max_s)` is True when success is
 strictly above the minimum and p95 strictly below the maximum. The evidence file
-`micro_blast_<version>_<UTC timestamp>.log` is written atomically (temporary file + os.replace).
+`micro_blast_<version>_<UTC timestamp>.log` is written atomically (temporary file + os.replace)
+and never over an earlier one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -39,7 +38,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from runofshow.domain.plan import VERSION, BlastRadius
-from runofshow.errors import EvidenceError, InputError
+from runofshow.errors import InputError
 
 DEFAULTS = BlastRadius()
 """Defaults shared with the plan's `timeline.blast_radius` (rate, concurrency, criteria)."""
@@ -222,6 +221,10 @@ async def _load(url: str, planned: int, rate: float, concurrency: int, timeout_s
             last_end = max(last_end, end)
             tally.record(end - intended, end - sent, outcome)
 
+        def forget(task: asyncio.Task[None]) -> None:
+            if not task.cancelled():  # a cancelled one is recorded as unfinished below
+                tasks.pop(task, None)
+
         t0 = loop.time()
         progress = asyncio.create_task(_report(tally, planned, on_progress)) if on_progress else None
         i = 0
@@ -229,11 +232,15 @@ async def _load(url: str, planned: int, rate: float, concurrency: int, timeout_s
             current = loop.time()
             while i < planned and t0 + i / rate <= current:
                 intended = t0 + i / rate
-                tasks[asyncio.create_task(one(intended))] = intended
+                task = asyncio.create_task(one(intended))
+                tasks[task] = intended
+                task.add_done_callback(forget)
                 i += 1
             if i < planned:
                 await asyncio.sleep(max(0.0, t0 + i / rate - loop.time()))
-        _, pending = await asyncio.wait(tasks, timeout=timeout_s + 0.5)
+        pending: set[asyncio.Task[None]] = set()
+        if tasks:  # still in flight after the last send: give them one timeout, then cut off
+            _, pending = await asyncio.wait(set(tasks), timeout=timeout_s + 0.5)
         if pending:
             cut = loop.time()
             for task in pending:
@@ -299,25 +306,13 @@ def write_evidence(result: BlastResult, evidence_dir: Path,
                    success_min_pct: float = DEFAULTS.success_min_pct,
                    p95_max_s: float = DEFAULTS.p95_max_s) -> Path:
     """Write the evidence file atomically; never overwrites an earlier one (adds -2, -3 ...)."""
-    text = render_evidence(result, success_min_pct, p95_max_s)
+    from runofshow.app.freeze import write_atomic  # the app's one atomic writer (temp + os.replace)
+
     name = evidence_name(result.version, result.started_at)
-    try:
-        evidence_dir.mkdir(parents=True, exist_ok=True)
-        path = evidence_dir / name
-        for n in range(2, 1000):
-            if not path.exists():
-                break
-            path = evidence_dir / name.replace(".log", f"-{n}.log")
-        fd, tmp = tempfile.mkstemp(dir=evidence_dir, prefix=f".{name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as ex:
-        raise EvidenceError(f"cannot write blast-radius evidence in {evidence_dir}: {ex}") from ex
+    path = evidence_dir / name
+    for n in range(2, 1000):
+        if not path.exists():
+            break
+        path = evidence_dir / name.replace(".log", f"-{n}.log")
+    write_atomic(path, render_evidence(result, success_min_pct, p95_max_s))
     return path

@@ -35,7 +35,7 @@ from runofshow.domain.plan import Plan
 from runofshow.domain.tick import Alert
 from runofshow.domain.timeline import StepKind
 from runofshow.errors import AdapterError, InputError, LedgerError
-from runofshow.ports import AlertFeed, Ledger, MetricsSource, TrafficRouter
+from runofshow.ports import AlertFeed, Ledger, MarketCalendar, MetricsSource, PullRequestHost, TrafficRouter
 
 STATE_ENV = "RUNOFSHOW_STATE"
 #: Prometheus needs two scrapes inside a rate() window; compressed runs never ask for less
@@ -104,6 +104,28 @@ def build_metrics(plan: Plan, environ: Mapping[str, str]) -> MetricsSource:
     from runofshow.adapters.web_json import WebJsonMetricsSource
 
     return WebJsonMetricsSource(s)
+
+
+def market_calendar(plan: Plan) -> MarketCalendar:
+    """The plan's exchange calendar (XIST by default). Raises InputError for an unknown name."""
+    from runofshow.adapters.xist_calendar import XistMarketCalendar
+
+    calendar = XistMarketCalendar(plan.market.calendar)
+    calendar.bounds()  # fail now (unknown calendar) rather than at the first lookup
+    return calendar
+
+
+def pull_request_host(repo: str, github: settings.GitHubSettings) -> PullRequestHost:
+    """The GitHub adapter for OWNER/NAME `repo`."""
+    from runofshow.adapters.github import GitHubPullRequestHost
+
+    try:
+        return GitHubPullRequestHost(
+            repo, token=github.token, base_url=github.api_url, timeout_s=github.timeout_s,
+            max_attempts=github.max_attempts, max_wait_s=github.max_wait_s,
+        )
+    except ValueError as ex:
+        raise InputError(f"--repo: {ex}") from None
 
 
 def start_local_proxy(stable_url: str, canary_url: str, host: str, port: int) -> Any:
@@ -223,7 +245,7 @@ def _build_notifications(plan: Plan, environ: Mapping[str, str], world: World) -
 
 
 def _freeze_handlers(plan: Plan, repo: str, environ: Mapping[str, str]) -> dict[StepKind, StepHandler]:
-    from runofshow.app.freeze import end_freeze, pull_request_host, start_freeze
+    from runofshow.app.freeze import end_freeze, start_freeze
 
     host = pull_request_host(repo, settings.github_settings(environ))
 
@@ -244,7 +266,7 @@ def _freeze_handlers(plan: Plan, repo: str, environ: Mapping[str, str]) -> dict[
 
 
 def _window_gate(plan: Plan) -> Callable[[datetime, int], tuple[bool, str]]:
-    from runofshow.app.windows import market_calendar, stage_gate
+    from runofshow.app.windows import stage_gate
     from runofshow.domain.windows import Activity
 
     calendar = market_calendar(plan)
@@ -358,4 +380,5 @@ def resume_run(run_id: str, options: RunOptions = RunOptions(), *,
 
 
 __all__ = ["RunOptions", "World", "build_metrics", "build_router", "build_world", "load_run",
-           "open_ledger", "resolve_state_url", "resume_run", "start_local_proxy", "start_run"]
+           "market_calendar", "open_ledger", "pull_request_host", "resolve_state_url", "resume_run",
+           "start_local_proxy", "start_run"]

@@ -10,8 +10,9 @@
 The default plan is written to `<out>/plan.yaml` with the ports filled in and run with a
 compressed clock: the canary stages at `speed` (default 60: T0 .. T+90 in 90 s, one tick a
 second, as often as Prometheus scrapes), the time before T0 and the 24 h first night at
-`night_speed` (default 3600: 0.5 s and 24 s), so the whole T-30 .. T+24h takes about two minutes. `fault` is injected into the canary when the middle stage starts (25 % by default);
-the run must then roll back by itself. The ledger (`<out>/runofshow.db` unless `state_url`) and
+`night_speed` (default 3600: 0.5 s and 24 s), so the whole T-30 .. T+24h takes about two
+minutes. `fault` is injected into the canary when the middle stage starts (25 % by default); the
+run must then roll back by itself. The ledger (`<out>/runofshow.db` unless `state_url`) and
 the evidence folder are under `out`. `resume` takes a demo run up again on the same ports.
 
 The sample services, load generator and configuration renderers live in `runofshow.demo`, which
@@ -59,7 +60,8 @@ DEFAULT_NIGHT_SPEED = 3600.0  # T-30 .. T0 in half a second, the 24 h first nigh
 LOOPBACK = "127.0.0.1"
 STABLE_VERSION, CANARY_VERSION = "v1.3.9", "v1.4.0"
 TOKEN_ENV = "RUNOFSHOW_WEBHOOK_TOKEN"
-QUERY_WINDOW_S = 3.0  # wall seconds every metric looks back at least (three 1 s scrapes)
+SCRAPE_S = 0.25  # Prometheus scrapes and evaluates this often, so a 1 s window holds 4 samples
+QUERY_WINDOW_S = 1.0  # wall seconds a metric looks back at least: one tick at the default speed
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ class DemoOptions:
     state_url: str | None = None
     resume: str | None = None
     use_prometheus: bool = True  # when prometheus and prometheus-alertmanager are on PATH
-    load_rate: float = 300.0
+    load_rate: float = 600.0
     fault_stage: int | None = None  # 0-based; default: the middle stage
 
 
@@ -154,14 +156,16 @@ class ServiceAlertFeed:
 
 
 def demo_plan(out_dir: Path, stable_url: str, canary_url: str, proxy_port: int, *,
-              prometheus_url: str | None, webhook_port: int | None, state_url: str | None) -> Plan:
-    """The default plan, pointed at the demo's services, proxy and metrics."""
+              prometheus_url: str | None, webhook_port: int | None, state_url: str | None,
+              window_s: float = QUERY_WINDOW_S) -> Plan:
+    """The default plan, pointed at the demo's services, proxy and metrics (`window_s`: how far
+    back the web JSON source looks; Prometheus queries get the runner's window)."""
     if prometheus_url is not None:
         metrics: PrometheusSource | WebJsonSource = PrometheusSource(
             url=prometheus_url, timeout_s=2, retries=1)
     else:
         def metric(path: str) -> WebJsonMetric:
-            q = f"/metrics.json?window_s={QUERY_WINDOW_S:g}"
+            q = f"/metrics.json?window_s={window_s:g}"
             return WebJsonMetric(baseline=JsonEndpoint(url=stable_url + q, path=path),
                                  canary=JsonEndpoint(url=canary_url + q, path=path))
 
@@ -224,39 +228,42 @@ class DemoSession:
     def start(self) -> Runner:
         o = self.options
         self.out.mkdir(parents=True, exist_ok=True)
-        previous = self._previous_plan() if o.resume else None
-        stable_port = _port(previous.traffic_router.stable_url) if previous else 0
-        canary_port = _port(previous.traffic_router.canary_url) if previous else 0
-        stable = self.kit.service(STABLE_VERSION, "baseline", port=stable_port, seed=1).start()
-        self._stops.append(stable.stop)
-        self.canary = canary = self.kit.service(CANARY_VERSION, "canary", port=canary_port, seed=2).start()
-        self._stops.append(canary.stop)
-        proxy_port = _port(previous.traffic_router.listen) if previous else free_port()
+        prev = self._previous_plan() if o.resume else None  # a resumed demo keeps its ports
+        stable = self._service(STABLE_VERSION, "baseline",
+                               prev.traffic_router.stable_url if prev else None, 1)
+        self.canary = canary = self._service(CANARY_VERSION, "canary",
+                                             prev.traffic_router.canary_url if prev else None, 2)
+        proxy_port = _port(prev.traffic_router.listen) if prev else free_port()
         proxy = bootstrap.start_local_proxy(stable.url, canary.url, LOOPBACK, proxy_port)
         self._stops.append(proxy.stop)
-        plan_s = Plan().nominal_duration_min * 60
-        wall_s = plan_s / o.speed + 25 * 3600 / o.night_speed + 300
-        load = self.kit.load(proxy.url, o.load_rate, 3, max_duration_s=max(60.0, wall_s)).start()
+        wall_s = Plan().nominal_duration_min * 60 / o.speed + 25 * 3600 / o.night_speed + 300
+        load = self.kit.load(proxy.url, o.load_rate, 3, max_duration_s=wall_s).start()
         self._stops.append(load.stop)
         prometheus_url, webhook_port = None, None
         binaries = prometheus_binaries() if o.use_prometheus else None
         if binaries is not None:
-            prom_port = _port(previous.metrics_source.url) if previous and previous.metrics_source.kind == \
-                "prometheus" else free_port()
-            webhook_port = (_port(previous.alert_source.webhook_listen) if previous and
-                            previous.alert_source.webhook_listen else free_port())
+            was_prom = prev is not None and prev.metrics_source.kind == "prometheus"
+            prom_port = _port(prev.metrics_source.url) if was_prom else free_port()  # type: ignore[union-attr]
+            hook = prev.alert_source.webhook_listen if prev else None
+            webhook_port = _port(hook) if hook else free_port()
             prometheus_url = self._start_prometheus(binaries, stable.url, canary.url, prom_port, webhook_port)
-            self.source = (f"metrics: Prometheus {prometheus_url} (scrape 1 s); alerts: Alertmanager -> "
-                           f"webhook {LOOPBACK}:{webhook_port}")
+            self.source = (f"metrics: Prometheus {prometheus_url} (scrape {SCRAPE_S:g} s); alerts: "
+                           f"Alertmanager -> webhook {LOOPBACK}:{webhook_port}")
         else:
             why = "disabled" if not o.use_prometheus else "prometheus / prometheus-alertmanager not on PATH"
             self.source = f"metrics: the services' /metrics.json (web JSON source; {why})"
-        self.plan = plan = demo_plan(self.out, stable.url, canary.url, proxy_port,
-                                     prometheus_url=prometheus_url, webhook_port=webhook_port,
-                                     state_url=o.state_url)
+        window_s = max(QUERY_WINDOW_S, Plan().decision.tick_interval_s / o.speed)
+        self.plan = plan = demo_plan(
+            self.out, stable.url, canary.url, proxy_port, prometheus_url=prometheus_url,
+            webhook_port=webhook_port, state_url=o.state_url, window_s=window_s)
         (self.out / "plan.yaml").write_text(yaml.safe_dump(plan.model_dump(mode="json"), sort_keys=False))
         self.fault_stage = o.fault_stage if o.fault_stage is not None else len(plan.stages) // 2
         return self._start_runner(plan, canary)
+
+    def _service(self, version: str, track: str, url: str | None, seed: int) -> Any:
+        service = self.kit.service(version, track, port=_port(url) if url else 0, seed=seed).start()
+        self._stops.append(service.stop)
+        return service
 
     def _previous_plan(self) -> Plan:
         assert self.options.resume is not None
@@ -288,7 +295,8 @@ class DemoSession:
         (work / "rules.yml").write_text(self.kit.alert_rules_yml(error_window_s=5.0))
         (work / "prometheus.yml").write_text(self.kit.prometheus_yml(
             {"baseline": stable_url, "canary": canary_url}, rule_files=[str(work / "rules.yml")],
-            alertmanager_url=f"http://{LOOPBACK}:{am_port}"))
+            alertmanager_url=f"http://{LOOPBACK}:{am_port}", scrape_interval_s=SCRAPE_S,
+            evaluation_interval_s=SCRAPE_S))
         prom = Process("prometheus", [
             prom_bin, f"--config.file={work / 'prometheus.yml'}", f"--storage.tsdb.path={work / 'data'}",
             f"--web.listen-address={LOOPBACK}:{prom_port}", "--log.level=warn",
@@ -356,5 +364,5 @@ class DemoSession:
             self._on_event(event, state)
 
 
-__all__ = ["DEFAULT_NIGHT_SPEED", "DEFAULT_SPEED", "FAULTS", "DemoKit", "DemoOptions", "DemoSession", "demo_plan",
-           "prometheus_binaries"]
+__all__ = ["DEFAULT_NIGHT_SPEED", "DEFAULT_SPEED", "FAULTS", "DemoKit", "DemoOptions", "DemoSession",
+           "demo_plan", "prometheus_binaries"]

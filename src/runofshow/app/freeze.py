@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from runofshow.domain.freeze import Classification, classify
+from runofshow.domain.freeze import Classification, PullRequest, classify
 from runofshow.domain.plan import ChangeClass, FreezeRules, Plan
 from runofshow.domain.windows import evaluate_at
 from runofshow.errors import EvidenceError, InputError, PullRequestHostError
@@ -209,7 +209,9 @@ def start_freeze(
     on_hold = sorted((set(rec.labelled) | set(rec.held_by_hand)) & open_numbers)
     path = store.dir / START_FILE
     write_atomic(path, start_text(rec, rules, on_hold))
-    note = "freeze already active; labelled PRs opened since" if was_active else ""
+    note = ""
+    if was_active:
+        note = "freeze already active" + (f"; held {_nums(newly)}, opened since" if newly else "")
     return FreezeResult(rec, tuple(newly), (), path, note)
 
 
@@ -295,8 +297,11 @@ def end_text(rec: FreezeRecord, now: datetime) -> str:
 # --------------------------------------------------------------------------- status
 
 
-def freeze_status(evidence_dir: Path, host: PullRequestHost | None = None) -> dict[str, Any]:
-    """The freeze record, and (with a host) the open PRs carrying the label now."""
+def freeze_status(
+    evidence_dir: Path, host: PullRequestHost | None = None, label: str = "hold-for-canary",
+) -> dict[str, Any]:
+    """The freeze record, and (with a host) the open PRs carrying the label now (the record's
+    label, else `label`)."""
     store = FreezeStore(evidence_dir)
     rec = store.load()
     out: dict[str, Any] = {"record": str(store.path), "active": bool(rec and rec.active)}
@@ -306,8 +311,8 @@ def freeze_status(evidence_dir: Path, host: PullRequestHost | None = None) -> di
         out.update(asdict(rec))
         out["pending"] = sorted(set(rec.to_label) - set(rec.labelled))
     if host is not None:
-        label = rec.label if rec else None
-        out["on_hold_now"] = [p.number for p in host.open_pull_requests() if label and p.has_label(label)]
+        held = rec.label if rec else label
+        out["on_hold_now"] = [p.number for p in host.open_pull_requests() if p.has_label(held)]
     return out
 
 
@@ -333,22 +338,22 @@ class GateResult:
 
 
 def freeze_is_active(
-    host: PullRequestHost, rules: FreezeRules, evidence_dir: Path, mode: FreezeMode,
+    host: PullRequestHost, pr: PullRequest, label: str, evidence_dir: Path, mode: FreezeMode,
 ) -> tuple[bool, str]:
-    """Is a freeze on for the host's repository, and how we know.
+    """Is a freeze on for this PR, and how we know.
 
-    auto: the local freeze record says so, or an open PR carries the freeze label (freeze start
-    labels every open PR, so in CI, where there is no record, the labels are the signal).
+    auto: the local freeze record for the host's repository is active, or the PR itself carries
+    the freeze label (freeze start labels every open PR; in CI, where there is no record, the
+    label is the signal). active / inactive: forced, e.g. from a repository variable.
     """
     if mode != "auto":
         return mode == "active", f"--freeze {mode}"
     rec = FreezeStore(evidence_dir).load()
     if rec is not None and rec.repo == host.repo and rec.active:
         return True, f"freeze record {evidence_dir / STATE_FILE}"
-    held = [p.number for p in host.open_pull_requests() if p.has_label(rules.label)]
-    if held:
-        return True, f"open PRs carry '{rules.label}' ({_nums(held[:5])}{' ...' if len(held) > 5 else ''})"
-    return False, f"no freeze record and no open PR labelled '{rules.label}'"
+    if pr.has_label(label):
+        return True, f"#{pr.number} carries '{label}'"
+    return False, f"no active freeze record and #{pr.number} is not labelled '{label}'"
 
 
 def check_pull_request(
@@ -359,7 +364,7 @@ def check_pull_request(
     """Classify PR `number` at `at`; with `post_status`, set a commit status on its head."""
     pr = host.pull_request(number)
     files = host.changed_files(number)
-    active, source = freeze_is_active(host, plan.freeze, evidence_dir, mode)
+    active, source = freeze_is_active(host, pr, plan.freeze.label, evidence_dir, mode)
     market_open = evaluate_at(at, plan.market, calendar.market_day).market_open
     c = classify(pr, files, plan.freeze, freeze_active=active, market_open=market_open)
     posted = False

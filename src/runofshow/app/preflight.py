@@ -142,7 +142,7 @@ def check_metrics(ctx: PreflightContext) -> Outcome:
     def missing(sample: Any) -> list[str]:
         if sample is None:
             return list(gates)
-        return [g for g in gates if not _has_value(sample.value(g))]
+        return [g for g in gates if (x := sample.value(g)) is None or not math.isfinite(x)]
 
     base_missing, canary_missing = missing(baseline), missing(canary)
     if base_missing:
@@ -150,10 +150,6 @@ def check_metrics(ctx: PreflightContext) -> Outcome:
                        f"{', '.join(base_missing)}")
     note = f"; canary no data for {len(canary_missing)} (0 % traffic)" if canary_missing else ""
     return True, f"{len(gates)}/{len(gates)} gate queries answered with data{note}"
-
-
-def _has_value(value: float | None) -> bool:
-    return value is not None and math.isfinite(value)
 
 
 @register_check("alert_rules", "auto-rollback alert rules loaded")
@@ -233,22 +229,17 @@ def check_backup(ctx: PreflightContext) -> Outcome:
     return True, f"last backup {stamp}, {_age(max(age, timedelta(0)))} old ({source})"
 
 
-def parse_instant(text: str) -> datetime:
-    try:
-        at = datetime.fromisoformat(text.strip().replace("z", "Z"))
-    except ValueError:
-        raise ValueError(f"preflight.schema_change_at '{text}' is not an ISO 8601 time") from None
-    if at.tzinfo is None:
-        raise ValueError(f"preflight.schema_change_at '{text}' has no UTC offset")
-    return at
-
-
 @register_check("schema_window", "no schema change scheduled in market hours")
 def check_schema_window(ctx: PreflightContext) -> Outcome:
     planned = ctx.plan.preflight.schema_change_at
     if not planned:
         return True, "no schema change scheduled"
-    at = parse_instant(planned)
+    try:
+        at = datetime.fromisoformat(planned.strip().replace("z", "Z"))
+    except ValueError:
+        raise CheckError(f"preflight.schema_change_at '{planned}' is not an ISO 8601 time") from None
+    if at.tzinfo is None:
+        raise CheckError(f"preflight.schema_change_at '{planned}' has no UTC offset")
     window: Callable[[datetime], Outcome] = _need(ctx.schema_window, "no market-window check")
     allowed, why = window(at)
     where = "outside" if allowed else "inside"

@@ -1,6 +1,7 @@
 """The real things behind the preflight checks: HTTP, the backup command, the freeze record, the
 notification channels, Prometheus' alert rules, the market calendar, and the plan's router and
-metrics source (built through `runofshow.app.bootstrap`).
+metrics source. Adapters come from `runofshow.app.bootstrap` (the only module that may build them):
+`build_router`, `build_metrics` and `alert_rules_check`.
 
 `preflight_context(plan, evidence_dir)` wires them into a `PreflightContext`. Adapters are built
 lazily, inside the check that needs them, so an adapter that cannot even be built (a missing token,
@@ -143,20 +144,30 @@ def notifier_probe(plan: Plan, environ: Mapping[str, str], fetch: HttpFetch) -> 
     return probe
 
 
-def alert_rules_probe(plan: Plan, environ: Mapping[str, str]) -> Probe:
+#: (plan, environ) -> which rules are loaded: an object with `found`, `missing`, `unhealthy` (tuples
+#: of names) and `ok`, like `adapters.prometheus.RulesCheck`. Built by `app.bootstrap`.
+RulesCheckFn = Callable[[Plan, Mapping[str, str]], Any]
+
+
+def alert_rules_probe(
+    plan: Plan, environ: Mapping[str, str], rules_check: RulesCheckFn | None = None,
+) -> Probe:
     """The auto-rollback rules are loaded and healthy in Prometheus: by name (preflight.alert_rules)
-    or, with no names, any alerting rule carrying alert_source.match_labels."""
+    or, with no names, any alerting rule carrying alert_source.match_labels. `rules_check` defaults
+    to `app.bootstrap.alert_rules_check` (only bootstrap may build the Prometheus adapter)."""
 
     def probe() -> Outcome:
         src = plan.metrics_source
         if src.kind != "prometheus":
             raise NotConfigured("not configured: alert rules are read from Prometheus, "
                                 f"metrics_source is {src.kind}")
-        from runofshow.adapters.prometheus import alert_rules_loaded  # belongs in app.bootstrap
+        from runofshow.app import bootstrap
 
-        wanted = plan.preflight.alert_rules
+        check = rules_check or getattr(bootstrap, "alert_rules_check", None)
+        if check is None:
+            raise NotConfigured("not wired: app.bootstrap has no alert_rules_check(plan, environ)")
+        rc = check(plan, environ)
         labels = dict(plan.alert_source.match_labels)
-        rc = alert_rules_loaded(src, wanted, labels, environ)
         if rc.ok:
             return True, f"{len(rc.found)} rule(s) loaded: {_few(rc.found)}"
         if rc.missing:
@@ -225,7 +236,7 @@ class PreflightWiring:
     """A `PreflightContext` with the real probes, and `close()` for the adapters it built."""
 
     def __init__(self, plan: Plan, evidence_dir: str | Path, environ: Mapping[str, str] | None = None,
-                 now: Callable[[], datetime] | None = None) -> None:
+                 now: Callable[[], datetime] | None = None, rules_check: RulesCheckFn | None = None) -> None:
         from runofshow.app import bootstrap, settings
 
         env = settings._env(environ)
@@ -234,9 +245,9 @@ class PreflightWiring:
         self.metrics = LazyMetrics(lambda: bootstrap.build_metrics(plan, env))
         self.context = PreflightContext(
             plan=plan, now=now or (lambda: datetime.now(UTC)), http=fetch, metrics=self.metrics,
-            alert_rules=alert_rules_probe(plan, env), router=self.router, run_command=shell_command,
-            schema_window=schema_window_probe(plan), freeze_active=freeze_probe(evidence_dir),
-            notifier=notifier_probe(plan, env, fetch),
+            alert_rules=alert_rules_probe(plan, env, rules_check), router=self.router,
+            run_command=shell_command, schema_window=schema_window_probe(plan),
+            freeze_active=freeze_probe(evidence_dir), notifier=notifier_probe(plan, env, fetch),
         )
 
     def close(self) -> None:

@@ -114,14 +114,14 @@ def load_scenario(path: Path | str, judge: Judge = "comparative") -> Scenario:
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as ex:
-        raise ScenarioError(f"{p.name}: (file): cannot read: {ex.strerror or ex}") from None
+        raise ScenarioError(f"{p}: (file): cannot read: {ex.strerror or ex}") from None
     try:
         data = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as ex:
         where = f"line {ex.lineno}" if isinstance(ex, json.JSONDecodeError) else "(file)"
         msg = ex.msg if isinstance(ex, json.JSONDecodeError) else "not UTF-8"
-        raise ScenarioError(f"{p.name}: {where}: not valid JSON ({msg})") from None
-    return parse_scenario(data, p.name, judge)
+        raise ScenarioError(f"{p}: {where}: not valid JSON ({msg})") from None
+    return parse_scenario(data, str(p), judge)
 
 
 def parse_scenario(data: Any, source: str = "scenario.json", judge: Judge = "comparative") -> Scenario:

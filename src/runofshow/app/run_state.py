@@ -59,6 +59,7 @@ class RunState:
     history: list[Tick] = field(default_factory=list)
     last_tick_t_s: float | None = None
     holds: int = 0  # holds in the current stage
+    consecutive_holds: int = 0  # decisions in a row that said hold
     hold_until_t_s: float | None = None
     phase: Phase | None = None
     first_night_started_t_s: float | None = None
@@ -161,6 +162,7 @@ def _weight_outcome(s: RunState, p: Mapping[str, Any]) -> None:
 def _decision(s: RunState, p: Mapping[str, Any]) -> None:
     s.history.append(tick_from_decision(p))
     s.last_tick_t_s = float(p["t_s"])
+    s.consecutive_holds = s.consecutive_holds + 1 if p.get("action") == "hold" else 0
 
 
 def _hold_started(s: RunState, p: Mapping[str, Any]) -> None:

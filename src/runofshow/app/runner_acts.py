@@ -299,6 +299,12 @@ class RunnerActs:
                                  decision.reasons)
         elif watch:
             self._start_rollback(Trigger.FIRST_NIGHT, watch)
+        elif first_night and decision.action is Action.HOLD and s.consecutive_holds > plan.decision.max_holds:
+            # at 100 % there is no baseline traffic to clear the canary: a breach that persists
+            # past max_holds check-ins is the canary's, and the stable version is the safe place
+            self._start_rollback(Trigger.FIRST_NIGHT, (
+                f"held {s.consecutive_holds} check-ins in a row in the first night (max_holds "
+                f"{plan.decision.max_holds}): {ev.reasons_text(decision.reasons)}",))
         elif first_night:
             if decision.action is Action.HOLD or trigger is Trigger.CHECKIN:
                 self._war_room(f"First night check-in | {ev.metrics_line(plan, tick.canary)} | "
@@ -363,11 +369,12 @@ class RunnerActs:
             pass
 
     def _end(self, status: RunStatus, reason: str, details: dict[str, Any] | None = None) -> None:
+        """Record the end; `run_ended` is the run's last event."""
         weight = self._read_weight()
+        self._war_room(f"{status.value.upper()} | {reason}")
+        self._notify(status.value, f"{self.plan.release.version}: {status.value} ({reason})",
+                     annotate=True)
         payload = ev.ended_payload(status, _EXIT[status], reason, weight, self.t_s())
         if details:
             payload["details"] = details
         self._append(EventKind.RUN_ENDED, payload)
-        self._war_room(f"{status.value.upper()} | {reason}")
-        self._notify(status.value, f"{self.plan.release.version}: {status.value} ({reason})",
-                     annotate=True)

@@ -72,9 +72,9 @@ def blast(
     table.add_row("p95 limit", f"< {p95_max * 1000:g} ms")
     if result.failures:
         table.add_row("failures", ", ".join(f"{k}: {v}" for k, v in result.failures.items()))
-    table.add_row("evidence", str(result.evidence_path))
     out = Console()
     out.print(table)
+    out.print(f"evidence: {result.evidence_path}", soft_wrap=True)
     if reasons:
         out.print("Blast radius FAIL: " + "; ".join(reasons))
         raise typer.Exit(EXIT_ROLLED_BACK)

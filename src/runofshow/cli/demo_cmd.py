@@ -102,9 +102,15 @@ def _kit() -> Any:
     from runofshow.app.demo import DemoKit
     from runofshow.demo import load, prometheus_config, services
 
+    # WebSocket lag around 8 s, as in the seed's war-room lines (ws=8s): the walk's noise is then
+    # small next to its level, as it is over the minute-long ticks of a real run. A pool of 1000
+    # with 60 held by background jobs: one service per track carries its whole share of the load,
+    # so at 100 % the canary's in-flight requests would otherwise dwarf an idle baseline's pool
+    # (real pods scale with their share); the leak still passes 80 % in about 40 s.
+    behaviour = services.Behaviour(ws_lag_mean_s=8.0, pool_max=1000, pool_floor=60, leak_per_s=17.5)
     return DemoKit(
         service=lambda version, track, port=0, seed=0: services.SampleService(
-            version, track, port=port, seed=seed),
+            version, track, port=port, seed=seed, behaviour=behaviour),
         load=lambda url, rate, seed, max_duration_s: load.LoadGenerator(url, rate, seed,
                                                                         max_duration_s=max_duration_s),
         prometheus_yml=prometheus_config.prometheus_yml, alert_rules_yml=prometheus_config.alert_rules_yml,

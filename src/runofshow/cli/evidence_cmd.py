@@ -27,6 +27,13 @@ def _open_ledger(state: str | None) -> tuple[Any, str]:
     return open_ledger(url), url
 
 
+def _say(text: str) -> None:
+    """One line on stdout, never wrapped or marked up (paths and problems stay greppable)."""
+    from rich.console import Console
+
+    Console(highlight=False).print(text, markup=False, soft_wrap=True)
+
+
 def _close(obj: Any) -> None:
     fn = getattr(obj, "close", None)
     if callable(fn):
@@ -46,8 +53,6 @@ def build(
 
     Example: runofshow evidence build v1.4.0-20261205T040000Z-ab12 --out evidence/v1.4.0
     """
-    from rich.console import Console
-
     from runofshow.domain.checklist import all_passed
     from runofshow.errors import InputError, LedgerError
     from runofshow.reports.evidence import build_bundle
@@ -66,14 +71,12 @@ def build(
     plan = plan_from_ledger(started or {"plan": record.plan or {}})
     folder = out if out is not None else Path(plan.evidence_dir) / run_id
     result = build_bundle(events, plan, folder)
-    console = Console(width=140, highlight=False)
-    console.print(f"wrote {len(result.files)} files to {result.folder} ({len(events)} ledger events)",
-                  markup=False)
+    _say(f"wrote {len(result.files)} files to {result.folder} ({len(events)} ledger events)")
     for c in result.criteria:
-        console.print(f"{'✅' if c.passed else '❌'} {c.name}: {c.detail}", markup=False)
+        _say(f"{'✅' if c.passed else '❌'} {c.name}: {c.detail}")
     met = sum(1 for c in result.criteria if c.passed)
-    console.print(f"{met}/{len(result.criteria)} success criteria met"
-                  + ("" if all_passed(result.criteria) else " (see success_criteria.txt)"), markup=False)
+    _say(f"{met}/{len(result.criteria)} success criteria met"
+         + ("" if all_passed(result.criteria) else " (see success_criteria.txt)"))
 
 
 @evidence_app.command("verify")
@@ -90,8 +93,6 @@ def verify(
     Example: runofshow evidence verify evidence/v1.4.0
     """
     import json
-
-    from rich.console import Console
 
     from runofshow.cli.main import EXIT_OK, EXIT_ROLLED_BACK
     from runofshow.errors import InputError, LedgerError
@@ -114,17 +115,15 @@ def verify(
         finally:
             _close(ledger)
     report = verify_bundle(folder, ledger_events)
-    console = Console(width=140, highlight=False)
     problems = report.problems()
     for note in report.notes:
-        console.print(f"note: {note}", markup=False)
+        _say(f"note: {note}")
     if report.ok:
-        console.print(f"✅ {folder}: {report.checked} files match MANIFEST.sha256; ledger chain intact",
-                      markup=False)
+        _say(f"✅ {folder}: {report.checked} files match MANIFEST.sha256; ledger chain intact")
         raise typer.Exit(EXIT_OK)
-    console.print(f"❌ {folder}: {len(problems)} problem(s)", markup=False)
+    _say(f"❌ {folder}: {len(problems)} problem(s)")
     for p in problems:
-        console.print(f"  • {p}", markup=False)
+        _say(f"  • {p}")
     raise typer.Exit(EXIT_ROLLED_BACK)
 
 

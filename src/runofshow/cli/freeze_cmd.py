@@ -114,8 +114,8 @@ def status(
         plan = load_plan_or_default(plan_path)
         st = freeze_status(evidence_dir or Path(plan.evidence_dir))
     else:
-        with _setup(repo, plan_path, evidence_dir, api_url) as (_plan, host, evidence):
-            st = freeze_status(evidence, host)
+        with _setup(repo, plan_path, evidence_dir, api_url) as (plan, host, evidence):
+            st = freeze_status(evidence, host, plan.freeze.label)
     if json_out:
         import json
 
@@ -144,9 +144,10 @@ def check(
     at: Annotated[
         str | None, typer.Option("--at", help="instant for the market-hours rule (default: now)")
     ] = None,
-    freeze: Annotated[
-        str, typer.Option("--freeze", help="auto (record or labelled open PRs), active or inactive")
-    ] = "auto",
+    freeze: Annotated[str, typer.Option(
+        "--freeze",
+        help="auto (an active local freeze record, or the PR carries the hold label), active or inactive",
+    )] = "auto",
     target_url: Annotated[str | None, typer.Option("--target-url", help="link for the commit status")] = None,
     plan_path: PlanOpt = None, evidence_dir: EvidenceOpt = None, api_url: ApiUrl = None,
 ) -> None:

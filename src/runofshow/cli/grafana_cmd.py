@@ -23,7 +23,7 @@ def dashboard_cmd(
     ] = "endpoint",
     for_api: Annotated[
         bool,
-        typer.Option("--for-api", help='wrap as {"dashboard": ..., "overwrite": true} for POST /api/dashboards/db'),
+        typer.Option("--for-api", help="wrap for Grafana's POST /api/dashboards/db (overwrite: true)"),
     ] = False,
 ) -> None:
     """Print the risk-idempotency-pitr dashboard JSON (10 panels), ready to import into Grafana.

@@ -41,6 +41,7 @@ app = typer.Typer(
 # inside the commands so that `runofshow replay` starts fast.
 COMMAND_MODULES = [
     "runofshow.cli.plan_cmd",
+    "runofshow.cli.replay_cmd",
     "runofshow.cli.window_cmd",
     "runofshow.cli.freeze_cmd",
     "runofshow.cli.blast_cmd",

@@ -54,7 +54,8 @@ def plan(
     start: Annotated[str | None, typer.Option("--start", help="T0 as ISO 8601 with offset")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="one JSON object per step")] = False,
 ) -> None:
-    """Print the whole T-minus schedule, each step at its time in Istanbul and UTC.
+    """Print the whole T-minus schedule, each step at its time in Istanbul and UTC, marked allowed or
+    blocked by the market windows, with the next T0 at which the whole plan fits.
 
     Example: runofshow plan plan.yaml --start 2026-12-05T07:00:00+03:00
     """
@@ -64,21 +65,43 @@ def plan(
     p = load_plan(path)
     t0 = parse_instant(start) if start else None
     rows = schedule_rows(p, t0)
+    marks: dict[str, object] = {}
+    if t0 is not None:
+        from runofshow.app.windows import market_calendar, schedule_marks
+
+        marks = schedule_marks(p, market_calendar(p), t0)
+        for row, mark in zip(rows, marks["steps"], strict=True):  # type: ignore[call-overload]
+            row.update(allowed=mark["allowed"], preferred=mark["preferred"], window=mark["reason"])
     if json_out:
         import json
 
         for row in rows:
             print(json.dumps(row))
+        if marks:
+            print(json.dumps({"fits": marks["fits"], "next_fitting_start": marks["next_fitting_start"]}))
         return
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"{p.release.name} {p.release.version}: run-of-show", title_justify="left")
-    for col in ("step", "what", "Istanbul", "UTC", "does"):
+    for col in ("step", "what", "Istanbul", "UTC", "window", "does"):
         table.add_column(col)
     for row in rows:
-        table.add_row(row["label"], row["title"], row.get("local") or "-", row.get("utc") or "-", row["does"])
-    Console(width=160).print(table)
+        if "allowed" not in row:
+            window = "-"
+        elif not row["allowed"]:
+            window = f"[red]BLOCKED[/red] {row['window']}"
+        else:
+            window = "allowed" if row["preferred"] else f"[yellow]allowed[/yellow] {row['window']}"
+        table.add_row(row["label"], row["title"], row.get("local") or "-", row.get("utc") or "-",
+                      window, row["does"])
+    console = Console(width=180)
+    console.print(table)
+    if marks and not marks["fits"]:
+        console.print(f"[red]The plan does not fit at this T0.[/red] Next T0 where T-30..T+90 fits: "
+                      f"{marks['next_fitting_start'] or 'none in the next 14 days'}")
+    elif marks:
+        console.print("[green]Every step of T-30..T+90 is allowed at this T0.[/green]")
 
 
 def register(app: typer.Typer) -> None:

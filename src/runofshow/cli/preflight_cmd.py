@@ -49,7 +49,7 @@ def preflight(
         table.add_row(str(i), r.name, mark, r.detail, f"{r.duration_s:.2f}s")
     console = Console(width=160)
     console.print(table)
-    console.print(f"{report.summary()}  ({path})", markup=False, highlight=False)
+    console.print(f"{report.summary()}  ({path})", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

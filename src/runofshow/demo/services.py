@@ -215,6 +215,9 @@ class SampleService:
                 resp = await handler(request, draw)
                 status = resp.status
                 return resp
+            except web.HTTPException as exc:  # e.g. 413 for a body over 64 KiB
+                status = exc.status
+                raise
             except Exception:  # aiohttp answers 500; a cancelled request (BaseException) is not counted
                 status = 500
                 raise

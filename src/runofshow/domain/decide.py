@@ -36,6 +36,7 @@ from runofshow.domain.judge import (
     min_effect,
     pair_at,
     recent_pairs,
+    robustness,
     scale_of,
 )
 from runofshow.domain.plan import Gate, GateKind, Plan
@@ -44,6 +45,9 @@ from runofshow.domain.trends import projected_crossing, rising, theil_sen
 
 ENGINE_VERSION = "1.0.0"
 STALE_BASELINE_TICKS = 3
+SUSPECT_TICK_Z = 2.0  # a canary-only breach this tick, at least this clear on its own ...
+SUSPECT_WINDOW_Z = 1.5  # ... holds when the rest of the window leans worse too (else: an isolated spike)
+TREND_MIN_Z = 2.0  # a trend holds only when the canary already leans worse than the baseline
 HOLDING = (Verdict.NODATA, Verdict.TREND, Verdict.SUSPECT)
 
 
@@ -109,9 +113,10 @@ def _conclude(
     if holding:
         return Decision(tick.t_s, Action.HOLD, (*holding, *context), verdicts, engine=engine)
     shared = [v.reason for v in verdicts if v.verdict is Verdict.SHARED]
-    complete = not shared and _stage_done(plan, history, now_s)
-    if shared:
-        reasons = (*shared, *context)
+    spikes = [v.reason for v in verdicts if v.canary is not None and plan.gates[v.metric].breaches(v.canary)]
+    complete = not shared and not spikes and _stage_done(plan, history, now_s)
+    if shared or spikes:
+        reasons = (*dict.fromkeys([*shared, *spikes]), *context)
     else:
         summary = f"{len(verdicts)}/{len(verdicts)} gates pass"
         if complete:
@@ -242,7 +247,8 @@ def _comparative_gate(plan: Plan, history: Sequence[Tick], name: str, gate: Gate
     limit = fmt(gate, gate.threshold)
     over = gate.breaches(c)
     base_txt = f"baseline {bs}{' (last seen)' if stale else ''}"
-    if ev is not None and ev.z >= rules.rollback_z and ev.effect >= min_effect(gate, rules.min_relative_effect):
+    bar = rules.rollback_z + robustness(gate).bar_offset
+    if ev is not None and ev.z >= bar and ev.effect >= min_effect(gate, rules.min_relative_effect):
         stats = f"{_effect_text(gate, ev)} over {ev.ticks} ticks, p={ev.p_value:.1g}"
         if over:
             why = f"{name} canary {cs} > {limit} and {base_txt}: canary-only breach ({stats})"
@@ -251,23 +257,35 @@ def _comparative_gate(plan: Plan, history: Sequence[Tick], name: str, gate: Gate
         return MetricVerdict(name, Verdict.FAIL, c, b, why, ev.p_value, ev.effect)
     p_value = ev.p_value if ev is not None else None
     effect = ev.effect if ev is not None else None
+    if warm:
+        why = f"{name} canary {cs}, {base_txt}: first minutes of the canary (warm-up), not judged yet"
+        return MetricVerdict(name, Verdict.PASS, c, b, why)
     if over:
+        if ev is not None and ev.tick_z >= SUSPECT_TICK_Z:
+            if ev.z >= SUSPECT_WINDOW_Z:
+                why = f"{name} canary {cs} > {limit} and {base_txt}: canary worse, confirming: holding"
+                return MetricVerdict(name, Verdict.SUSPECT, c, b, why, p_value, effect)
+            why = (
+                f"{name} canary {cs} > {limit} and {base_txt}: a single-tick canary spike so far, "
+                "watching (stage not advanced)"
+            )
+            return MetricVerdict(name, Verdict.PASS, c, b, why, p_value, effect)
         if b is not None and gate.badness(b) >= rules.shared_level * gate.badness(gate.threshold):
             why = (
                 f"{name} {cs} over {limit} on baseline too ({bs}): shared incident, not the canary; "
                 "proceeding without advancing the stage"
             )
             return MetricVerdict(name, Verdict.SHARED, c, b, why, p_value, effect)
-        if warm:
-            why = f"{name} canary {cs} > {limit} in the first minutes (warm-up), {base_txt}: holding"
-        else:
-            why = f"{name} canary {cs} > {limit}, {base_txt}: canary-only, not yet clear: holding"
-        return MetricVerdict(name, Verdict.SUSPECT, c, b, why, p_value, effect)
+        if ev is None:
+            why = f"{name} canary {cs} > {limit}, {base_txt}: cannot compare with the baseline: holding"
+            return MetricVerdict(name, Verdict.SUSPECT, c, b, why, p_value, effect)
+        n = f" on {tick.canary.requests:.0f} requests" if tick.canary and tick.canary.requests else ""
+        why = f"{name} canary {cs} > {limit}{n}, {base_txt}: within noise of the baseline, pass"
+        return MetricVerdict(name, Verdict.PASS, c, b, why, p_value, effect)
     trend = _canary_trend(plan, history, name, gate, ev)
     if trend is not None:
         return MetricVerdict(name, Verdict.TREND, c, b, trend, p_value, effect)
-    note = " (warm-up, not judged)" if warm else ""
-    return MetricVerdict(name, Verdict.PASS, c, b, f"{name} canary {cs}, {base_txt}: pass{note}", p_value, effect)
+    return MetricVerdict(name, Verdict.PASS, c, b, f"{name} canary {cs}, {base_txt}: pass", p_value, effect)
 
 
 def _canary_trend(
@@ -275,10 +293,10 @@ def _canary_trend(
 ) -> str | None:
     """A hold reason when the canary alone is heading over its threshold within the hold time."""
     rules = plan.decision
-    if ev is None or ev.z < 1.0:
+    if ev is None or ev.z < TREND_MIN_Z:
         return None
     pairs: list[Pair] = recent_pairs(history, name, gate, rules.trend_window_ticks)
-    if len(pairs) < 4:
+    if len(pairs) < 5:
         return None
     ts = [p.t_s for p in pairs]
     cs = [gate.badness(p.canary) for p in pairs]

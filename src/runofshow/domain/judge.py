@@ -34,6 +34,7 @@ from runofshow.domain.tick import Tick
 
 _N = NormalDist()
 CLIP = 4.0  # a single tick never counts for more than this many standard errors
+POINTS_TOLERANCE = 0.0125  # of the threshold: pool within 1 point of the baseline is the same
 
 
 class Scale(StrEnum):
@@ -149,29 +150,65 @@ def _gauss_terms(gate: Gate, pairs: Sequence[Pair]) -> list[tuple[float, float]]
     return out
 
 
-TRIM_GAUSS = 0.0
-TRIM_RATE = 0.0
-TRIM_COUNT = 1 / 3  # CSP reports come in bursts (a browser extension, a crawler): leave out a third
+@dataclass(frozen=True)
+class Robustness:
+    """How a window is protected against single-tick outliers.
+
+    trim: share of the window's most adverse ticks left out (at least one), None for none.
+    clip: the most a kept tick can count for, in standard errors (winsorising).
+    isolated: instead of `trim`, leave out the one tick beyond `clip` when it is the only one in
+        the window: an isolated spike says nothing, two such ticks in a row are a regression.
+    min_event_ticks: counts only: kept ticks that must have canary events.
+    """
+
+    trim: float | None
+    clip: float = CLIP
+    isolated: bool = False
+    min_event_ticks: int = 0
+    bar_offset: float = 0.0  # added to the rollback bar (DecisionRules.rollback_z) for this reading
 
 
-def left_out(ticks: int, share: float) -> int:
-    """How many of the most adverse ticks of a window are left out: one, or `share` of them."""
+LATENCY_ROBUST = Robustness(trim=0.0, clip=float(__import__("os").environ.get("LCLIP", "4.0")), bar_offset=-0.5, isolated=bool(__import__("os").environ.get("ISO")))  # isolated p95 spikes: worst tick left out
+POINTS_ROBUST = Robustness(trim=None, clip=3.0)  # pool utilisation: smooth; a leak creeps, keep every tick
+LOG_GAUGE_ROBUST = Robustness(trim=0.0, clip=float(__import__("os").environ.get("WCLIP", "2.5")), bar_offset=-0.5, isolated=bool(__import__("os").environ.get("WISO")))  # lag: heavy-tailed, clipped hard
+RATE_ROBUST = Robustness(trim=None, clip=float(__import__("os").environ.get("RCLIP", "2.5")), isolated=bool(__import__("os").environ.get("ISO")))  # 5xx / conflicts: sparse, every tick counts, capped
+COUNT_ROBUST = Robustness(trim=1 / 3, clip=4.0, min_event_ticks=2)  # CSP reports come in bursts
+
+
+def robustness(gate: Gate) -> Robustness:
+    sc = scale_of(gate)
+    if sc is Scale.COUNTS:
+        return COUNT_ROBUST if gate.kind is GateKind.COUNT else RATE_ROBUST
+    if sc is Scale.POINTS:
+        return POINTS_ROBUST
+    return LATENCY_ROBUST if gate.kind is GateKind.LATENCY else LOG_GAUGE_ROBUST
+
+
+def left_out(ticks: int, share: float | None) -> int:
+    """How many of the most adverse ticks of a window are left out: none, or one, or `share`."""
+    if share is None or ticks < 2:
+        return 0
     return max(1, math.ceil(ticks * share - 1e-9))
 
 
-def _gauss_z(terms: Sequence[tuple[float, float]], tol: float) -> tuple[float, float]:
-    """Leave out the most adverse tick, winsorise the rest at CLIP, pool: (z, estimate)."""
-    if len(terms) == 1:
-        d, var = terms[0]
-        s = max(-CLIP, min(CLIP, (d - tol) / math.sqrt(var)))
-        return s, d
+def _dropped(scores: Sequence[float], beyond: Sequence[bool], rb: Robustness) -> set[int]:
+    """Indices of the window's ticks left out (see Robustness)."""
+    if rb.isolated:
+        over = [i for i, b in enumerate(beyond) if b]
+        return set(over) if len(over) == 1 and len(scores) > 1 else set()
+    k = left_out(len(scores), rb.trim)
+    return set(sorted(range(len(scores)), key=scores.__getitem__)[len(scores) - k:]) if k else set()
+
+
+def _gauss_z(terms: Sequence[tuple[float, float]], tol: float, rb: Robustness) -> tuple[float, float]:
+    """Leave out the most adverse tick(s), winsorise the rest, pool: (z, estimate)."""
     scores = [(d - tol) / math.sqrt(v) for d, v in terms]
-    drop = set(sorted(range(len(terms)), key=scores.__getitem__)[-left_out(len(terms), TRIM_GAUSS):])
+    drop = _dropped(scores, [s > rb.clip for s in scores], rb)
     num = den = raw = 0.0
     for i, (d, var) in enumerate(terms):
         if i in drop:
             continue
-        s = max(-CLIP, min(CLIP, scores[i]))
+        s = max(-rb.clip, min(rb.clip, scores[i]))
         num += (tol + s * math.sqrt(var)) / var
         raw += d / var
         den += 1 / var
@@ -186,7 +223,6 @@ PRIOR_EVENTS = 3.0
 with only a few baseline events (a 50/50 split of a rare error) still has a steady reference,
 while a tick whose baseline has many events (a shared incident) is judged on its own."""
 BASELINE_HISTORY_TICKS = 12
-CAP_RATIO = 6.0
 MIN_EVENTS = 3.0
 
 
@@ -219,21 +255,39 @@ def baseline_rate(history: Sequence[Tick], name: str, gate: Gate, limit: int) ->
     return sum(k for k, _ in kept), sum(n for _, n in kept)
 
 
+def poisson_cap(mu: float, z: float) -> float:
+    """The count whose one-sided signed-root likelihood ratio against Poisson(mu) is `z`: the
+    most one tick may contribute (winsorising counts the way CLIP winsorises the others)."""
+    mu = max(mu, 1e-9)
+    target = z * z / 2
+    k = mu + z * math.sqrt(mu) + target
+    for _ in range(40):
+        f = k * math.log(k / mu) - k + mu - target
+        step = f / math.log(k / mu)
+        k = max(k - step, mu * 1.000001)
+        if abs(step) < 1e-9:
+            break
+    return k
+
+
 def _with_prior(rows: Sequence[Row], prior: tuple[float, float] | None) -> list[Row]:
-    """Add the long-run baseline pseudo-events, and winsorise each tick's canary count at a level
-    no plausible regression reaches in one tick (a burst counts as a bad tick, not as ten)."""
+    """Add the long-run baseline pseudo-events to every tick that agrees with the long run."""
     if prior is None or prior[1] <= 0:
-        rate = None
-    else:
-        rate = (prior[0] + 0.5) / prior[1]
+        return list(rows)
+    rate = (prior[0] + 0.5) / prior[1]
     out: list[Row] = []
     for kc, nc, kb, nb in rows:
-        if rate is not None:
+        expect = rate * nb
+        if kb <= expect + 3 * math.sqrt(expect) + 2:
             kb, nb = kb + PRIOR_EVENTS, nb + PRIOR_EVENTS / rate
-        lam = CAP_RATIO * nc * (kb + 0.5) / nb
-        cap = lam + 3 * math.sqrt(lam) + 2
-        out.append((min(kc, cap), nc, kb, nb))
+        out.append((kc, nc, kb, nb))
     return out
+
+
+def _capped(rows: Sequence[Row], rho0: float, clip: float) -> list[Row]:
+    """Winsorise each tick's canary count at `clip` standard errors: a burst counts as one clearly
+    bad tick, not as ten."""
+    return [(min(kc, poisson_cap(rho0 * nc * (kb + 0.5) / nb, clip)), nc, kb, nb) for kc, nc, kb, nb in rows]
 
 
 def _loglik(rows: Sequence[Row], theta: float) -> float:
@@ -278,40 +332,38 @@ def _root(rows: Sequence[Row], lo: float, hi: float) -> float:
     return theta
 
 
-def _binom_z(rows: Sequence[Row], rho0: float, trim: float | None = TRIM_RATE) -> tuple[float, float]:
-    """Stratified conditional-binomial likelihood-ratio test of rate ratio > rho0 after leaving out
-    the tick with the largest canary excess: (signed-root z, estimated ratio - 1)."""
+def _binom_z(rows: Sequence[Row], rho0: float, rb: Robustness | None) -> tuple[float, float]:
+    """Stratified conditional-binomial likelihood-ratio test of rate ratio > rho0, after leaving
+    out the ticks with the largest canary excess and winsorising the rest:
+    (signed-root z, estimated ratio - 1 from the kept ticks' raw counts)."""
     theta0 = math.log(rho0)
-    if trim is not None and len(rows) > 1:
+    kept = list(rows)
+    if rb is not None:
         def excess(r: Row) -> float:
             kc, nc, kb, nb = r
             pi = 1 / (1 + nb / (nc * rho0))
             e = (kc + kb) * pi
             return (kc - e) / math.sqrt(e + 1)
 
-        drop = set(sorted(range(len(rows)), key=lambda i: excess(rows[i]))[-left_out(len(rows), trim):])
-        rows = [r for i, r in enumerate(rows) if i not in drop]
-    kc_total = sum(r[0] for r in rows)
-    kb_total = sum(r[2] for r in rows)
-    nc_total = sum(r[1] for r in rows)
-    nb_total = sum(r[3] for r in rows)
-    crude = (kc_total / nc_total) / max(kb_total / nb_total, 1e-12) if nc_total and nb_total else 1.0
-    if kc_total < MIN_EVENTS:
-        return 0.0, crude - 1
-    u, info = _score(rows, theta0)
-    if u <= 0 or info <= 0:
-        return 0.0, crude - 1
-    theta = _root(rows, theta0, 12.0)
-    llr = _loglik(rows, theta) - _loglik(rows, theta0)
-    z = math.sqrt(max(0.0, 2 * llr))
-    return z, math.exp(theta) - 1
+        caps = _capped(rows, rho0, rb.clip)
+        drop = _dropped([excess(r) for r in rows], [r[0] > c[0] for r, c in zip(rows, caps, strict=True)], rb)
+        kept = [r for i, r in enumerate(rows) if i not in drop]
+        if sum(1 for r in kept if r[0] > 0) < rb.min_event_ticks:
+            return 0.0, 0.0
+    capped = _capped(kept, rho0, rb.clip if rb is not None else CLIP)
+    effect = math.exp(_root(kept, -12.0, 12.0)) - 1 if sum(r[0] for r in kept) > 0 else -1.0
+    if sum(r[0] for r in capped) < MIN_EVENTS or _score(capped, theta0)[0] <= 0:
+        return 0.0, effect
+    theta = _root(capped, theta0, 12.0)
+    llr = _loglik(capped, theta) - _loglik(capped, theta0)
+    return math.sqrt(max(0.0, 2 * llr)), effect
 
 
 def tolerance(gate: Gate, min_relative_effect: float) -> float:
     """Differences smaller than this are not held against the canary (judged scale)."""
     sc = scale_of(gate)
     if sc is Scale.POINTS:
-        return 0.025 * abs(gate.threshold)
+        return POINTS_TOLERANCE * abs(gate.threshold)
     return math.log(1 + min_relative_effect / 2)
 
 
@@ -332,22 +384,22 @@ def compare(
     sc = scale_of(gate)
     tol = tolerance(gate, min_relative_effect)
     best_z, best_effect, best_w = -math.inf, 0.0, 1
+    rb = robustness(gate)
     if sc is Scale.COUNTS:
-        rows = _with_prior([_counts(gate, p) for p in pairs], baseline_prior)
         rho0 = 1 + min_relative_effect / 2
-        trim = TRIM_COUNT if gate.kind is GateKind.COUNT else TRIM_RATE
+        rows = _with_prior([_counts(gate, p) for p in pairs], baseline_prior)
         tick_z, tick_eff = _binom_z(rows[-1:], rho0, None)
         for w in range(2, min(max_window, len(rows)) + 1):
-            z, eff = _binom_z(rows[-w:], rho0, trim)
+            z, eff = _binom_z(rows[-w:], rho0, rb)
             if z > best_z:
                 best_z, best_effect, best_w = z, eff, w
         if best_w == 1:
             best_z, best_effect = 0.0, tick_eff
     else:
         terms = _gauss_terms(gate, pairs)
-        tick_z, tick_d = _gauss_z(terms[-1:], tol)
+        tick_z, tick_d = _gauss_z(terms[-1:], tol, Robustness(trim=None, clip=CLIP))
         for w in range(2, min(max_window, len(terms)) + 1):
-            z, est = _gauss_z(terms[-w:], tol)
+            z, est = _gauss_z(terms[-w:], tol, rb)
             if z > best_z:
                 best_z, best_effect, best_w = z, est, w
         if best_w == 1:

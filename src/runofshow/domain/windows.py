@@ -222,7 +222,8 @@ def evaluate(at: datetime, market: Market, day: MarketDay) -> WindowVerdict:
     if dst_week:
         zones = ", ".join(sorted({f"{c.zone} ({c.at.astimezone(ZoneInfo(c.zone)):%a %d %b})"
                                   for c in changes}))
-        reasons.append(f"DST week: {zones} changes its UTC offset")
+        verb = "changes its UTC offset" if len({c.zone for c in changes}) == 1 else "change UTC offset"
+        reasons.append(f"DST week: {zones} {verb}")
     canary = not dst_week or morning
     if not canary:
         reasons.append(

@@ -182,7 +182,8 @@ def _gate_panel(name: str, gate: Gate, plan: Plan, endpoint_label: str) -> dict[
         targets = [_target("A", gate.query.baseline, "baseline"), _target("B", gate.query.canary, "canary")]
         error = _error_gate(plan)
         if error is not None and error[0] == name:
-            for ref, track, query in (("C", "baseline", gate.query.baseline), ("D", "canary", gate.query.canary)):
+            tracks = (("C", "baseline", gate.query.baseline), ("D", "canary", gate.query.canary))
+            for ref, track, query in tracks:
                 split = by_label(query, endpoint_label)
                 if split is not None:
                     targets.append(_target(ref, split, f"{track} {{{{{endpoint_label}}}}}"))

@@ -146,6 +146,7 @@ def test_end_without_a_record_and_another_repo(tmp_path):
 def test_status_reads_the_record_and_the_labels_now(tmp_path):
     h = host()
     assert freeze_status(tmp_path) == {"record": str(tmp_path / STATE_FILE), "active": False}
+    assert freeze_status(tmp_path, h, LABEL)["on_hold_now"] == [3]
     start_freeze(h, RULES, "v1.4.0", tmp_path, T_START)
     st = freeze_status(tmp_path, h)
     assert st["active"] and st["labelled"] == [1, 2, 4] and st["pending"] == []
@@ -202,11 +203,20 @@ def test_gate_without_a_freeze_blocks_only_migrations_in_market_hours(tmp_path):
     assert "market hours" in res.classification.reason and h.statuses == []
 
 
-def test_gate_sees_a_freeze_from_labels_when_there_is_no_record(tmp_path):
+def test_gate_sees_a_freeze_from_the_prs_label_when_there_is_no_record(tmp_path):
     h = gate_host()
-    h.add_label(10, LABEL)  # e.g. in CI: no local record, but freeze start labelled open PRs
+    h.add_label(11, LABEL)  # e.g. in CI: no local record, but freeze start labelled the PR
     res = check_pull_request(h, PLAN, CAL, 11, OFF_HOURS, tmp_path)
     assert res.freeze_active and not res.allowed and LABEL in res.freeze_source
+    assert check_pull_request(h, PLAN, CAL, 10, OFF_HOURS, tmp_path).allowed  # #10 is not held
     forced = check_pull_request(h, PLAN, CAL, 11, OFF_HOURS, tmp_path, mode="inactive")
     assert forced.allowed and not forced.freeze_active
     assert not check_pull_request(gate_host(), PLAN, CAL, 11, OFF_HOURS, tmp_path, mode="active").allowed
+
+
+def test_an_ended_freeze_record_does_not_hold(tmp_path):
+    h = gate_host()
+    start_freeze(h, RULES, "v1.4.0", tmp_path, T_START)
+    end_freeze(h, tmp_path, T_END)
+    res = check_pull_request(h, PLAN, CAL, 11, OFF_HOURS, tmp_path)
+    assert res.allowed and not res.freeze_active

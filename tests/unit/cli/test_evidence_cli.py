@@ -1,0 +1,118 @@
+"""`runofshow evidence build RUN_ID` and `runofshow evidence verify DIR` against a SQLite ledger."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from runofshow.adapters.ledger_sql import SqlLedger
+from runofshow.adapters.memory import FakeClock, InMemoryRouter, ScriptedMetrics
+from runofshow.app.bootstrap import RunOptions, build_world
+from runofshow.app.runner import Runner
+from runofshow.cli.main import main
+from runofshow.domain.plan import Plan
+from runofshow.domain.tick import TrackSample
+
+VALUES = {"http_p95_ms": 142, "http_5xx_pct": 0.2, "ws_lag_s": 8, "idempotency_conflict_pct": 0.1,
+          "csp_violations": 3, "pgbouncer_pool_util_pct": 40}
+
+
+def run(argv, capsys):
+    with pytest.raises(SystemExit) as ex:
+        main(argv)
+    out, err = capsys.readouterr()
+    return ex.value.code, out, err
+
+
+@pytest.fixture(scope="module")
+def ledger_run(tmp_path_factory):
+    """A whole promoted run (T-30 .. T+24h, fake clock) recorded in a SQLite ledger."""
+    folder = tmp_path_factory.mktemp("state")
+    url = f"sqlite:///{folder / 'runofshow.db'}"
+    ledger = SqlLedger(url)
+    sample = TrackSample(values=VALUES, requests=5000)
+    world = build_world(Plan(), RunOptions(check_windows=False), environ={}, ledger=ledger, clock=FakeClock(),
+                        router=InMemoryRouter(), metrics=ScriptedMetrics([(sample, sample)]), alerts=None,
+                        notifier=None, annotator=None)
+    runner = world.attach(Runner.start(Plan(), world.ports, state_url=url))
+    assert runner.run() == 0
+    run_id = runner.state.run_id
+    ledger.close()
+    return url, run_id
+
+
+def test_build_then_verify(tmp_path, capsys, ledger_run):
+    url, run_id = ledger_run
+    out_dir = tmp_path / "bundle"
+    code, out, err = run(["evidence", "build", run_id, "--state", url, "--out", str(out_dir)], capsys)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith(f"wrote {len(list(out_dir.iterdir()))} files to {out_dir} (")
+    assert "✅ All 5 stages completed: 5/5 stages completed" in lines
+    assert "❌ SLO burn rate < 1.5: no 24 h burn rate measured" in lines
+    # no freeze, preflight or blast handler in this run (they only recorded themselves): 47 files
+    assert "❌ Evidence files collected (50+): 47 files" in lines
+    assert lines[-1] == "7/9 success criteria met (see success_criteria.txt)"
+    code, out, _ = run(["evidence", "verify", str(out_dir)], capsys)
+    assert code == 0 and out.startswith(f"✅ {out_dir}: ")
+    code, out, _ = run(["evidence", "verify", str(out_dir), "--state", url], capsys)
+    assert code == 0, out
+
+
+def test_verify_lists_every_problem_and_exits_3(tmp_path, capsys, ledger_run):
+    url, run_id = ledger_run
+    out_dir = tmp_path / "bundle"
+    assert run(["evidence", "build", run_id, "--state", url, "--out", str(out_dir)], capsys)[0] == 0
+    (out_dir / "summary_stage_2.txt").write_text("STAGE 2 SUMMARY\nall fine, trust me\n")
+    (out_dir / "stage_4_metrics.csv").unlink()
+    (out_dir / "extra.log").write_text("x\n")
+    code, out, _ = run(["evidence", "verify", str(out_dir)], capsys)
+    assert code == 3
+    assert out.splitlines() == [
+        f"❌ {out_dir}: 3 problem(s)",
+        "  • changed: summary_stage_2.txt",
+        "  • missing: stage_4_metrics.csv",
+        "  • added: extra.log",
+    ]
+
+
+def test_verify_against_a_ledger_that_moved_on(tmp_path, capsys, ledger_run):
+    url, run_id = ledger_run
+    out_dir = tmp_path / "bundle"
+    assert run(["evidence", "build", run_id, "--state", url, "--out", str(out_dir)], capsys)[0] == 0
+    ledger = SqlLedger(url)
+    try:
+        last = ledger.events(run_id)[-1]
+        ledger.append(run_id, "war_room", {"text": "late note", "t_s": 1.0}, last.at + timedelta(seconds=1))
+        count = len(ledger.events(run_id))
+    finally:
+        ledger.close()
+    code, out, _ = run(["evidence", "verify", str(out_dir), "--state", url], capsys)
+    assert code == 3
+    assert f"broken chain: bundle has {count - 1} events, the ledger {count}" in out
+
+
+def test_default_out_is_the_plans_evidence_folder_per_run(tmp_path, capsys, monkeypatch, ledger_run):
+    url, run_id = ledger_run
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(["evidence", "build", run_id, "--state", url], capsys)
+    assert code == 0, err
+    assert (tmp_path / "evidence" / run_id / "MANIFEST.sha256").is_file()
+
+
+def test_bad_input_exits_2(tmp_path, capsys, ledger_run):
+    url, _ = ledger_run
+    code, _, err = run(["evidence", "build", "no-such-run", "--state", url], capsys)
+    assert code == 2 and err.strip() == f"RUN_ID: no run 'no-such-run' in {url}"
+    missing_db = tmp_path / "nothing.db"
+    code, _, err = run(["evidence", "build", "r1", "--state", f"sqlite:///{missing_db}"], capsys)
+    assert code == 2 and err.strip() == f"--state: no ledger at {missing_db}; pass --state URL"
+    assert not missing_db.exists()  # a read command never creates a ledger
+    code, _, err = run(["evidence", "verify", str(tmp_path / "nope")], capsys)
+    assert code == 2 and "no such folder" in err
+
+
+def test_verify_an_empty_folder(tmp_path, capsys):
+    code, out, _ = run(["evidence", "verify", str(tmp_path)], capsys)
+    assert code == 3 and "MANIFEST.sha256: missing" in out
