@@ -44,7 +44,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.types import TypeDecorator
 
-from runofshow.adapters.ledger_hash import GENESIS, chain_problems, event_hash, normalise_payload, utc
+from runofshow.ledger_chain import GENESIS, chain_problems, event_hash, normalise_payload, utc
 from runofshow.errors import LedgerError
 from runofshow.ports import LedgerEvent, RunRecord
 

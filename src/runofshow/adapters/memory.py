@@ -15,8 +15,8 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from runofshow.adapters.ledger_hash import chain_problems, event_hash, normalise_payload
-from runofshow.adapters.ledger_hash import utc as ledger_utc
+from runofshow.ledger_chain import chain_problems, event_hash, normalise_payload
+from runofshow.ledger_chain import utc as ledger_utc
 from runofshow.domain.tick import Alert, TrackSample
 from runofshow.errors import LedgerError, RouterError
 from runofshow.ports import LedgerEvent, RunRecord

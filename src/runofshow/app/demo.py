@@ -86,6 +86,7 @@ class DemoOptions:
     use_prometheus: bool = True  # when prometheus and prometheus-alertmanager are on PATH
     load_rate: float = 600.0
     fault_stage: int | None = None  # 0-based; default: the middle stage
+    scrape_s: float = SCRAPE_S  # Prometheus scrape and rule evaluation interval
 
 
 def free_port() -> int:
@@ -188,7 +189,8 @@ class DemoSession:
     def __init__(self, options: DemoOptions, kit: DemoKit, *,
                  on_event: Callable[[LedgerEvent, RunState], None] | None = None,
                  on_interrupt: Callable[[RunState], str] | None = None,
-                 environ: Mapping[str, str] | None = None) -> None:
+                 environ: Mapping[str, str] | None = None,
+                 overrides: Mapping[str, Any] | None = None) -> None:
         if options.fault not in FAULTS:
             raise InputError(f"--fault: '{options.fault}' is not one of {', '.join(FAULTS)}")
         self.options, self.kit = options, kit
@@ -201,8 +203,9 @@ class DemoSession:
         self.runner: Runner | None = None
         self.world: bootstrap.World | None = None
         self.canary: Any = None
+        self._overrides = dict(overrides or {})
         self.fault_stage = 0
-        self.fault_injected = False
+        self.fault_injected_at: float | None = None  # time.monotonic() of the injection
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -247,7 +250,7 @@ class DemoSession:
             hook = prev.alert_source.webhook_listen if prev else None
             webhook_port = _port(hook) if hook else free_port()
             prometheus_url = self._start_prometheus(binaries, stable.url, canary.url, prom_port, webhook_port)
-            self.source = (f"metrics: Prometheus {prometheus_url} (scrape {SCRAPE_S:g} s); alerts: "
+            self.source = (f"metrics: Prometheus {prometheus_url} (scrape {o.scrape_s:g} s); alerts: "
                            f"Alertmanager -> webhook {LOOPBACK}:{webhook_port}")
         else:
             why = "disabled" if not o.use_prometheus else "prometheus / prometheus-alertmanager not on PATH"
@@ -295,8 +298,8 @@ class DemoSession:
         (work / "rules.yml").write_text(self.kit.alert_rules_yml(error_window_s=5.0))
         (work / "prometheus.yml").write_text(self.kit.prometheus_yml(
             {"baseline": stable_url, "canary": canary_url}, rule_files=[str(work / "rules.yml")],
-            alertmanager_url=f"http://{LOOPBACK}:{am_port}", scrape_interval_s=SCRAPE_S,
-            evaluation_interval_s=SCRAPE_S))
+            alertmanager_url=f"http://{LOOPBACK}:{am_port}", scrape_interval_s=self.options.scrape_s,
+            evaluation_interval_s=self.options.scrape_s))
         prom = Process("prometheus", [
             prom_bin, f"--config.file={work / 'prometheus.yml'}", f"--storage.tsdb.path={work / 'data'}",
             f"--web.listen-address={LOOPBACK}:{prom_port}", "--log.level=warn",
@@ -329,7 +332,8 @@ class DemoSession:
 
     def _start_runner(self, plan: Plan, canary: Any) -> Runner:
         o = self.options
-        overrides: dict[str, Any] = {"on_event": self._event, "on_interrupt": self._on_interrupt}
+        overrides: dict[str, Any] = {"on_event": self._event, "on_interrupt": self._on_interrupt,
+                                     **self._overrides}
         if plan.metrics_source.kind != "prometheus":
             overrides["alerts"] = ServiceAlertFeed(canary, plan.alert_source.match_labels)
         overrides["phase_speeds"] = {"stages": o.speed, "first_night": o.night_speed}
@@ -351,9 +355,9 @@ class DemoSession:
     # ------------------------------------------------------------------ fault injection
 
     def _inject(self) -> None:
-        if self.options.fault != "none" and not self.fault_injected:
+        if self.options.fault != "none" and self.fault_injected_at is None:
             self.canary.set_fault(self.options.fault)
-            self.fault_injected = True
+            self.fault_injected_at = time.monotonic()
 
     def _event(self, event: LedgerEvent, state: RunState) -> None:
         p = event.payload

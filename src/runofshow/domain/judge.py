@@ -168,11 +168,11 @@ class Robustness:
     bar_offset: float = 0.0  # added to the rollback bar (DecisionRules.rollback_z) for this reading
 
 
-LATENCY_ROBUST = Robustness(trim=0.0, clip=float(__import__("os").environ.get("LCLIP", "4.0")), bar_offset=-0.5, isolated=bool(__import__("os").environ.get("ISO")))  # isolated p95 spikes: worst tick left out
+LATENCY_ROBUST = Robustness(trim=None, clip=3.0, isolated=True, bar_offset=-0.5)  # isolated p95 spikes
 POINTS_ROBUST = Robustness(trim=None, clip=3.0)  # pool utilisation: smooth; a leak creeps, keep every tick
-LOG_GAUGE_ROBUST = Robustness(trim=0.0, clip=float(__import__("os").environ.get("WCLIP", "2.5")), bar_offset=-0.5, isolated=bool(__import__("os").environ.get("WISO")))  # lag: heavy-tailed, clipped hard
-RATE_ROBUST = Robustness(trim=None, clip=float(__import__("os").environ.get("RCLIP", "2.5")), isolated=bool(__import__("os").environ.get("ISO")))  # 5xx / conflicts: sparse, every tick counts, capped
-COUNT_ROBUST = Robustness(trim=1 / 3, clip=4.0, min_event_ticks=2)  # CSP reports come in bursts
+LOG_GAUGE_ROBUST = Robustness(trim=0.0, clip=2.5, bar_offset=-0.5)  # lag: heavy tails on both tracks
+RATE_ROBUST = Robustness(trim=None, clip=3.0)  # 5xx / conflicts: sparse, every tick counts, capped
+COUNT_ROBUST = Robustness(trim=1 / 3, clip=3.0, min_event_ticks=2, bar_offset=-0.5)  # CSP reports: bursts
 
 
 def robustness(gate: Gate) -> Robustness:

@@ -29,7 +29,7 @@ from typing import IO, Any
 
 # The one hash-chain implementation (shared with SqlLedger / InMemoryLedger). It is pure; see the
 # note in the report about moving it below `adapters` so `reports` may import it by the layer rules.
-from runofshow.adapters.ledger_hash import GENESIS, canonical_json, chain_problems
+from runofshow.ledger_chain import GENESIS, canonical_json, chain_problems
 from runofshow.domain import checklist
 from runofshow.domain.plan import Plan
 from runofshow.errors import EvidenceError

@@ -1,4 +1,4 @@
-"""The ledger's hash chain, shared by `SqlLedger` and `InMemoryLedger`.
+"""The ledger's hash chain, shared by the ledgers (`SqlLedger`, `InMemoryLedger`) and the evidence bundle.
 
 Each event's hash is sha256 over `prev_hash + canonical JSON of {seq, at, kind, payload}`, where
 `at` is ISO 8601 in UTC with microseconds and canonical JSON has sorted keys, no spaces and no NaN.
