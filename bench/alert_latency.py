@@ -40,7 +40,8 @@ def alerts_only(plan: Any, history: Any, now_s: float) -> Decision:
     d = decide(plan, history, now_s)
     fired = any(a.matches(plan.alert_source.match_labels) for a in history[-1].alerts)
     if d.action is Action.ROLLBACK and not fired:
-        return Decision(d.t_s, Action.PROCEED, ("(bench) engine rollback ignored",), d.verdicts, False, d.engine)
+        return Decision(d.t_s, Action.PROCEED, ("(bench) engine rollback ignored",), d.verdicts, False,
+                        d.engine)
     return d
 
 
@@ -89,7 +90,8 @@ def trial(out_dir: Path) -> tuple[float, float]:
 
         world.webhook.on_alert = on_alert
         stop = threading.Event()
-        watcher = threading.Thread(target=watch_crossing, args=(session.canary, session, marks, stop), daemon=True)
+        watcher = threading.Thread(target=watch_crossing, args=(session.canary, session, marks, stop),
+                                   daemon=True)
         watcher.start()
         try:
             code = runner.run()
@@ -119,10 +121,11 @@ def main() -> int:
             print(f"trial {n + 1}: threshold crossed -> 0 % read back {end:.3f} s; "
                   f"webhook -> 0 % read back {hook * 1000:.1f} ms", flush=True)
     ok = max(ends) < TARGET_END_TO_END_S and max(hooks) < TARGET_WEBHOOK_S
-    print(f"alert to zero over {args.trials} trials (Prometheus scrape/eval 1 s, Alertmanager group_wait 0 s):")
+    print(f"alert to zero over {args.trials} trials "
+          "(Prometheus scrape/eval 1 s, Alertmanager group_wait 0 s):")
     print(f"  metric crosses threshold -> router reads back 0 %: median {statistics.median(ends):.3f} s, "
           f"max {max(ends):.3f} s (target < {TARGET_END_TO_END_S:g} s)")
-    print(f"  webhook received -> router reads back 0 %:         median {statistics.median(hooks) * 1000:.1f} ms, "
+    print(f"  webhook received -> router reads back 0 %: median {statistics.median(hooks) * 1000:.1f} ms, "
           f"max {max(hooks) * 1000:.1f} ms (target < {TARGET_WEBHOOK_S:g} s)")
     print("  " + ("both targets met" if ok else "TARGET MISSED"))
     return 0 if ok else 1

@@ -150,7 +150,9 @@ def warmup(w: World, ticks: int, mult: float) -> None:
 
 def gap(w: World, start: int, ticks: int, sides: tuple[str, ...], metrics: str) -> None:
     w.gaps.append((start, ticks, sides, metrics))
-    w.nuisance.append({"type": "gap", "t": start * 60, "ticks": ticks, "sides": list(sides), "metrics": metrics})
+    w.nuisance.append(
+        {"type": "gap", "t": start * 60, "ticks": ticks, "sides": list(sides), "metrics": metrics}
+    )
 
 
 def glitch(w: World, i: int, kind: str, side: str) -> None:
@@ -186,7 +188,8 @@ def random_nuisances(w: World, rich: bool) -> None:
     p = 1.0 if rich else 0.45
     if rng.random() < p * 0.8:
         for _ in range(int(rng.integers(1, 3 if not rich else 4))):
-            side = ("canary",) if rng.random() < 0.6 else (("baseline",) if rng.random() < 0.5 else ("baseline", "canary"))
+            r = rng.random()
+            side = ("canary",) if r < 0.6 else (("baseline",) if r < 0.8 else ("baseline", "canary"))
             metrics = "all" if rng.random() < 0.45 else str(rng.choice(METRICS))
             ticks = int(rng.choice([1, 1, 2, 2, 3, 4]))
             gap(w, int(rng.integers(1, n - 1)), ticks, side, metrics)
@@ -274,7 +277,8 @@ def oracle_z(w: World, b: Base, kind: str, eff: dict[str, float], onset: int) ->
         lam0 = sum(n * b.csp_per_1k / 1000 for n in nc)
         return _poisson_z(lam0, lam0 + sum(n * eff["csp_per_1k_req"] / 1000 for n in nc))
     if kind == "latency_step":
-        inv = sum(1 / (0.07 ** 2 + (2.12 * b.lat_sigma) ** 2 * (1 / c + 1 / a)) for c, a in zip(nc, nb, strict=True))
+        sampling = (2.12 * b.lat_sigma) ** 2
+        inv = sum(1 / (0.07**2 + sampling * (1 / c + 1 / a)) for c, a in zip(nc, nb, strict=True))
         return math.log(eff["latency_mult"]) * math.sqrt(inv)
     if kind == "ws_lag_step":
         inv = sum(1 / (0.17 ** 2 * ((50 / x) ** 0.4 + (50 / (100 - x)) ** 0.4)) for x in wts)
@@ -420,7 +424,9 @@ def _damage(w: World, ticks: list[dict[str, Any]]) -> None:
 # --------------------------------------------------------------------------- one scenario
 
 
-def scenario(seed: int, name: str, label: str | None = None, kind: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+def scenario(
+    seed: int, name: str, label: str | None = None, kind: str | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     rng = np.random.default_rng(seed)
     label = label or ("bad" if rng.random() < 0.5 else "good")
     kind = kind or str(rng.choice(BAD_KINDS if label == "bad" else GOOD_KINDS))

@@ -160,6 +160,10 @@ def crash_and_resume(
             # the next kill point is counted from when the resumed runner has read the world back
             assert wait_for_line(log, "| resumed (", after=mark) or proc.poll() is not None, log.read_text()
         code = proc.wait(120)
+        status = json.loads(subprocess.run(cli("status", run_id, "--state", state, "--json"),
+                                           capture_output=True, text=True, check=True).stdout)
+        assert status["chain_ok"] is True and status["ended"] and status["exit_code"] == code
+        assert status["resumes"] == kills
         return code, events(state, run_id), proxy.weight, kills
     finally:
         endpoint.close()

@@ -441,8 +441,8 @@ class FakeClock:
     def wait(self, event: threading.Event | None, seconds: float) -> bool:
         if event is not None and event.is_set():
             return True
-        with self._lock:
-            target = self._now + timedelta(seconds=max(0.0, seconds))
+        with self._lock:  # at least a microsecond, so that waiting always moves time on
+            target = self._now + max(timedelta(seconds=max(0.0, seconds)), timedelta(microseconds=1))
         for _ in range(100_000):  # bounded: one pass per due timer
             with self._lock:
                 if not self._timers or self._timers[0][0] > target:

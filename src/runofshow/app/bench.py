@@ -155,7 +155,8 @@ def read_truth(path: Path) -> Truth:
         if label not in ("good", "bad"):
             raise ValueError(f"label {label!r}")
         onset = d.get("onset_t")
-        return Truth(str(d.get("name", path.stem)), label, None if onset is None else float(onset), str(d.get("kind", "")))
+        onset_t = None if onset is None else float(onset)
+        return Truth(str(d.get("name", path.stem)), label, onset_t, str(d.get("kind", "")))
     except (OSError, ValueError, KeyError, TypeError) as ex:
         raise InputError(f"{path.name}: truth file unreadable: {ex}") from None
 

@@ -66,10 +66,18 @@ def resolve_state_url(
     return option or (plan.state if plan else None) or env.get(STATE_ENV) or default_state_url(evidence)
 
 
+def ledger_url(url: str) -> str:
+    """`postgresql://` (and `postgres://`) mean the installed psycopg 3 driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
 def open_ledger(url: str) -> Ledger:
     from runofshow.adapters.ledger_sql import SqlLedger
 
-    return SqlLedger(url)
+    return SqlLedger(ledger_url(url))
 
 
 def build_router(plan: Plan, environ: Mapping[str, str]) -> TrafficRouter:
@@ -357,7 +365,9 @@ def load_run(run_id: str, ledger: Ledger) -> tuple[Plan, RunState]:
             raise InputError(f"no run '{run_id}' in {getattr(ledger, 'name', 'the ledger')}") from None
         raise
     state = fold(events)
-    return Plan.model_validate(state.plan_data), state
+    if not state.started:  # killed between creating the run and recording run_started
+        raise InputError(f"run '{run_id}' never started (it has no run_started event): start a new run")
+    return state.plan(), state
 
 
 def resume_run(run_id: str, options: RunOptions = RunOptions(), *,

@@ -76,11 +76,11 @@ class CompressedClock:
     """
 
     def __init__(self, speed: float, anchor_at: datetime | None = None, *,
-                 plan_at: datetime | None = None, wall: SystemClock | None = None) -> None:
+                 plan_at: datetime | None = None, wall: RunClock | None = None) -> None:
         if not speed > 0:
             raise ValueError(f"speed must be more than 0, not {speed!r}")
         self.speed = float(speed)
-        self._wall = wall or SystemClock()
+        self._wall: RunClock = wall or SystemClock()
         self.anchor_at = anchor_at or self._wall.now()
         self.plan_at = plan_at or self.anchor_at
         if self.anchor_at.tzinfo is None or self.plan_at.tzinfo is None:
@@ -123,18 +123,19 @@ def clock_params(clock: RunClock) -> dict[str, Any]:
 
 
 def resumed_clock(recorded: Mapping[str, Any], speed: float | None = None,
-                  wall_now: datetime | None = None) -> RunClock:
+                  wall: RunClock | None = None) -> RunClock:
     """The clock for a resumed run: plan time goes on from where the recorded clock has got to by
-    now; `speed` (default: the recorded one) applies from now on."""
+    now (the time the process was down counts); `speed` (default: the recorded one) applies from
+    now on. `wall` is the wall clock (the system's unless a test gives one)."""
     old_speed = float(recorded.get("speed", 1.0))
     anchor = datetime.fromisoformat(recorded["anchor_at"])
     plan_anchor = datetime.fromisoformat(recorded.get("plan_anchor_at") or recorded["anchor_at"])
-    wall = wall_now or datetime.now(UTC)
-    plan_now = plan_anchor + (wall - anchor) * old_speed
+    wall_now = wall.now() if wall is not None else datetime.now(UTC)
+    plan_now = plan_anchor + (wall_now - anchor) * old_speed
     new_speed = speed or old_speed
-    if new_speed == 1 and abs((plan_now - wall).total_seconds()) < 1e-3:
+    if wall is None and new_speed == 1 and abs((plan_now - wall_now).total_seconds()) < 1e-3:
         return SystemClock()
-    return CompressedClock(new_speed, wall, plan_at=plan_now)
+    return CompressedClock(new_speed, wall_now, plan_at=plan_now, wall=wall)
 
 
 __all__ = ["CompressedClock", "RunClock", "SystemClock", "clock_for", "clock_params", "resumed_clock"]

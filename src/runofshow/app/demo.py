@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -107,13 +108,16 @@ def prometheus_binaries() -> tuple[str, str] | None:
 
 
 class Process:
-    """A service binary in its own session, its output in a log file; stop() = TERM, then KILL."""
+    """A service binary in its own session, its output in a log file, its pid in `<name>.pid`
+    beside the log (so a demo killed with SIGKILL can be cleaned up); stop() = TERM, then KILL."""
 
     def __init__(self, name: str, argv: list[str], log_path: Path) -> None:
         self.name, self.log_path = name, log_path
+        self.pid_path = log_path.with_name(f"{name}.pid")
         self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
+        self.pid_path.write_text(str(self.proc.pid))
 
     def wait_ready(self, url: str, timeout_s: float = 60.0) -> None:
         import httpx
@@ -140,6 +144,24 @@ class Process:
                 self.proc.kill()
                 self.proc.wait(timeout_s)
         self._log.close()
+        self.pid_path.unlink(missing_ok=True)
+
+
+def stop_stale(work: Path, timeout_s: float = 10.0) -> None:
+    """Stop what an earlier demo in `work` left running (it was killed before it could): each
+    `*.pid` there whose process still runs with `work` on its command line."""
+    for pid_file in work.glob("*.pid"):
+        try:
+            pid = int(pid_file.read_text())
+            alive = str(work).encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (ValueError, OSError):
+            alive = False
+        if alive:
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout_s
+            while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        pid_file.unlink(missing_ok=True)
 
 
 class ServiceAlertFeed:
@@ -207,6 +229,11 @@ class DemoSession:
         self.fault_stage = 0
         self.fault_injected_at: float | None = None  # time.monotonic() of the injection
 
+    @property
+    def min_window_s(self) -> float:
+        """No metric looks back less than four scrapes (or one tick at the default speed)."""
+        return max(QUERY_WINDOW_S, 4 * self.options.scrape_s)
+
     # ------------------------------------------------------------------ lifecycle
 
     def __enter__(self) -> DemoSession:
@@ -255,7 +282,7 @@ class DemoSession:
         else:
             why = "disabled" if not o.use_prometheus else "prometheus / prometheus-alertmanager not on PATH"
             self.source = f"metrics: the services' /metrics.json (web JSON source; {why})"
-        window_s = max(QUERY_WINDOW_S, Plan().decision.tick_interval_s / o.speed)
+        window_s = max(self.min_window_s, Plan().decision.tick_interval_s / o.speed)
         self.plan = plan = demo_plan(
             self.out, stable.url, canary.url, proxy_port, prometheus_url=prometheus_url,
             webhook_port=webhook_port, state_url=o.state_url, window_s=window_s)
@@ -287,6 +314,7 @@ class DemoSession:
         self._environ[TOKEN_ENV] = token
         work = self.out / "prometheus"
         work.mkdir(parents=True, exist_ok=True)
+        stop_stale(work)
         am_port = free_port()
         (work / "alertmanager.yml").write_text(self.kit.alertmanager_yml(
             f"http://{LOOPBACK}:{webhook_port}/alerts", token, group_wait_s=0.0))
@@ -337,8 +365,8 @@ class DemoSession:
         if plan.metrics_source.kind != "prometheus":
             overrides["alerts"] = ServiceAlertFeed(canary, plan.alert_source.match_labels)
         overrides["phase_speeds"] = {"stages": o.speed, "first_night": o.night_speed}
-        options = RunOptions(state_url=o.state_url, speed=None if o.resume else o.night_speed,
-                             check_windows=False, min_query_window_s=QUERY_WINDOW_S)
+        options = RunOptions(state_url=self._state_url(), speed=None if o.resume else o.night_speed,
+                             check_windows=False, min_query_window_s=self.min_window_s)
         if o.resume:
             world, runner = bootstrap.resume_run(o.resume, options, environ=self._environ,
                                                  plan_override=lambda _: plan, **overrides)

@@ -7,7 +7,8 @@ seconds since T0 (negative before T0), and the ledger row's `at` is the wall-clo
 
 Kinds, in the order a run meets them (payload keys after the colon):
 
-run_started      once, first. run_id, release, version, service, plan (the whole plan as JSON),
+run_started      once, first. run_id, release, version, service, plan (the whole plan as JSON;
+                 gate_order keeps the gates' order, which the ledger's sorted JSON loses),
                  the clock (speed; at wall instant anchor_at plan time was plan_anchor_at), t0_at
                  (plan time), started_at (wall), steps (the schedule: index, kind, label, title,
                  offset_s, stage, weight), state (the ledger URL, no password), engine.

@@ -84,7 +84,8 @@ def _number(v: Any, path: str) -> float:
 def _kind(v: Any) -> str:
     if v is None:
         return "null"
-    return {bool: "a boolean", str: "a string", list: "a list", dict: "an object"}.get(type(v), type(v).__name__)
+    names = {bool: "a boolean", str: "a string", list: "a list", dict: "an object"}
+    return names.get(type(v), type(v).__name__)
 
 
 def _obj(v: Any, path: str) -> Mapping[str, Any]:
@@ -160,14 +161,16 @@ def _parse(data: Any, source: str, judge: Judge) -> Scenario:
         if w < 0:
             raise _Bad(f"{path}.weight", f"must not be negative ({w:g})")
         if w not in weights:
-            raise _Bad(f"{path}.weight", f"{w:g} is not a stage weight ({', '.join(f'{x:g}' for x in weights)})")
+            known = ", ".join(f"{x:g}" for x in weights)
+            raise _Bad(f"{path}.weight", f"{w:g} is not a stage weight ({known})")
         tracks = [_track(_req(o, side, path), f"{path}.{side}", gates) for side in TRACKS]
         visible = tuple(a for a in alerts if a.fired_t_s <= t)
         ticks.append(Tick(t, w, weights.index(w), tracks[0], tracks[1], visible))
     plan_stages = list(stages)
     if plan_stages[-1].weight != 100:
         plan_stages.append(Stage(weight=100, hold_min=LAST_STAGE_HOLD_MIN))
-    plan = Plan(stages=tuple(plan_stages), gates=gates, decision=DecisionRules(tick_interval_s=interval, judge=judge))
+    rules = DecisionRules(tick_interval_s=interval, judge=judge)
+    plan = Plan(stages=tuple(plan_stages), gates=gates, decision=rules)
     return Scenario(name, source, interval, plan, tuple(ticks))
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from runofshow.app.events import EventKind, Phase, RunStatus, tick_from_decision
 from runofshow.app.traffic import same_weight
+from runofshow.domain.plan import Plan
 from runofshow.domain.tick import Tick
 from runofshow.domain.timeline import Step, StepKind
 from runofshow.ports import LedgerEvent
@@ -82,9 +83,14 @@ class RunState:
     def speed(self) -> float:
         return float(self.clock.get("speed", 1.0))
 
-    @property
-    def plan_data(self) -> Mapping[str, Any]:
-        return self.started.get("plan", {})
+    def plan(self) -> Plan:
+        """The run's plan as `run_started` recorded it (gates in their original order: the
+        ledger's canonical JSON sorts keys)."""
+        data = dict(self.started.get("plan", {}))
+        order = self.started.get("gate_order")
+        if order and isinstance(data.get("gates"), Mapping) and set(order) == set(data["gates"]):
+            data["gates"] = {name: data["gates"][name] for name in order}
+        return Plan.model_validate(data)
 
     @property
     def holding(self) -> bool:
@@ -283,16 +289,12 @@ def next_move(
             assert step.weight is not None
             if state.weight is None or not same_weight(state.weight, step.weight):
                 return Next(Move.SET_WEIGHT, index=state.open_step)
-            if state.hold_until_t_s is not None:
-                last = state.last_tick_t_s if state.last_tick_t_s is not None else state.stage_started_t_s
-                due_tick = (last or 0.0) + tick_s
-                if state.hold_until_t_s <= due_tick:
-                    return Next(Move.END_HOLD, due_t_s=state.hold_until_t_s)
-                return Next(Move.TICK, due_t_s=due_tick)
-            last = state.last_tick_t_s
-            if last is None or (state.stage_started_t_s is not None and last < state.stage_started_t_s):
-                last = state.stage_started_t_s or 0.0
-            return Next(Move.TICK, due_t_s=last + tick_s)
+            started = state.stage_started_t_s or 0.0
+            last = started if state.last_tick_t_s is None else max(state.last_tick_t_s, started)
+            due = last + tick_s  # the first tick of a stage comes one interval after it starts
+            if state.hold_until_t_s is not None and state.hold_until_t_s <= due:
+                return Next(Move.END_HOLD, due_t_s=state.hold_until_t_s)
+            return Next(Move.TICK, due_t_s=due)
         if step.kind is StepKind.FIRST_NIGHT:
             start = state.first_night_started_t_s or 0.0
             end = start + first_night_s

@@ -70,7 +70,8 @@ class RunPorts:
         self.min_query_window_s = min_query_window_s
         self.decide = decide
         self.rollback_attempts, self.rollback_backoff_s = rollback_attempts, rollback_backoff_s
-        #: clock speed per phase ("pre_t0", "stages", "first_night") when the clock can change speed
+        #: clock speed from the start of the stages and of the first night ("stages", "first_night")
+        #: when the clock can change speed (a demo's); the time before T0 runs at the clock's own
         self.phase_speeds = dict(phase_speeds or {})
 
 
@@ -113,8 +114,8 @@ class Runner(RunnerActs):
         steps = schedule(plan)
         first = min(s.offset for s in steps)
         t0 = t0_at or now - min(first, timedelta(0))
-        rid = run_id or new_run_id(plan, now)
         wall_now = clock.to_wall(now)
+        rid = run_id or new_run_id(plan, wall_now)
         plan_json = plan.model_dump(mode="json")
         ports.ledger.create_run(RunRecord(
             run_id=rid, release=plan.release.name, version=plan.release.version,
@@ -122,7 +123,8 @@ class Runner(RunnerActs):
         ))
         payload = {
             "run_id": rid, "release": plan.release.name, "version": plan.release.version,
-            "service": plan.release.service, "plan": plan_json, **clock_params(clock),
+            "service": plan.release.service, "plan": plan_json, "gate_order": list(plan.gates),
+            **clock_params(clock),
             "t0_at": t0.isoformat(), "started_at": wall_now.isoformat(),
             "steps": [ev.step_json(i, s) for i, s in enumerate(steps)], "state": state_url,
             "engine": engine_name(plan.decision.judge),
@@ -137,7 +139,7 @@ class Runner(RunnerActs):
     def resume(cls, run_id: str, ports: RunPorts) -> Runner:
         """Take a run up again: fold its events, read the world back, record `resumed`."""
         state = fold(ports.ledger.events(run_id))
-        plan = Plan.model_validate(state.plan_data)
+        plan = state.plan()
         runner = cls(plan, ports, state)
         if state.ended and state.status is not RunStatus.HALTED:
             return runner  # promoted or rolled back: nothing left to do
@@ -238,7 +240,7 @@ class Runner(RunnerActs):
             wait = min(remaining, self.tick_s)
         woke = self.ports.clock.wait(self._wake, wait)
         if not woke and wait < remaining and self.state.phase is Phase.FIRST_NIGHT:
-            if any(a.matches(self.plan.alert_source.match_labels) for a in self._firing()):
+            if any(a.matches(self.plan.alert_source.match_labels) for a in self._firing(quiet=True)):
                 self._alert_tick = True
 
     def _handle_requests(self) -> bool:

@@ -229,7 +229,7 @@ class RunnerActs:
             self._war_room(f"First night starts | check-ins every {self.plan.timeline.checkin_every_min:g} "
                            f"min for {self.plan.timeline.first_night_h:g} h")
         elif step.kind is not StepKind.STAGE:
-            self._war_room(f"{step.label} | {step.title}")
+            self._war_room(f"{step.title} (planned at {step.label})")
 
     def _run_step(self, index: int) -> None:
         step = self.steps[index]

@@ -147,8 +147,12 @@ def demo(
     """Run a compressed canary (T-30 .. T+24h) against local sample services, with a live view.
 
     Starts stable v1.3.9 and canary v1.4.0 services, the local proxy, a steady load and, when
-    `prometheus` and `prometheus-alertmanager` are on PATH, a real Prometheus + Alertmanager.
+    `prometheus` and `prometheus-alertmanager` are on PATH, a real Prometheus + Alertmanager
+    (otherwise the services' /metrics.json, said on screen). About two minutes by default.
+
     Example: runofshow demo --fault errors   (rolls back by itself: exit 3)
+
+    Exit codes: 0 promoted, 3 rolled back, 4 halted or paused, 2 bad input, 1 unexpected error.
     """
     from rich.console import Console
     from rich.live import Live

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -25,14 +25,16 @@ METRIC_LABELS = {
 VERDICT_EXIT = {"promoted": 0, "rolled_back": 3, "held": 4}
 
 
-class JudgeName(str, Enum):
+class JudgeName(StrEnum):
     comparative = "comparative"
     threshold = "threshold"
 
 
 def replay(
     scenario: Annotated[Path, typer.Argument(help="scenario file (FORMAT.md: NAME.json)")],
-    json_out: Annotated[bool, typer.Option("--json", help="print exactly one JSON object (the contract)")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="print exactly one JSON object (the contract)")
+    ] = False,
     judge: Annotated[JudgeName, typer.Option("--judge", help="comparative (default) or threshold only")] = (
         JudgeName.comparative
     ),
@@ -83,9 +85,8 @@ def _print_timeline(sc: Scenario, result: ReplayResult) -> None:
             b = tick.baseline.value(n) if tick.baseline else None
             cells.append(f"{_fmt(c)}/{_fmt(b)}")
         action = d.action.value
-        table.add_row(
-            f"{tick.t_s:g}", f"{tick.weight:g}", *cells, f"[{style[action]}]{action}[/]", d.reasons[0] if d.reasons else ""
-        )
+        reason = d.reasons[0] if d.reasons else ""
+        table.add_row(f"{tick.t_s:g}", f"{tick.weight:g}", *cells, f"[{style[action]}]{action}[/]", reason)
     console = Console(width=200)
     console.print(table)
     where = f" at t={result.rollback_t:g} s" if result.rollback_t is not None else ""
@@ -126,6 +127,10 @@ def _ttp(s: Score) -> str:
     return "never" if math.isinf(x) else f"{x / 60:.0f} min"
 
 
+def _ms(s: Score) -> str:
+    return "n/a" if s.mean_seconds is None else f"{1000 * s.mean_seconds:.0f} ms"
+
+
 def _print_scores(folder: Path, scores: list[Score]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -146,7 +151,7 @@ def _print_scores(folder: Path, scores: list[Score]) -> None:
         ("detection delay p90", lambda s: f"{_ticks(s.delay_p90)} ticks"),
         ("median time to promote", _ttp),
         ("good runs held at the end", lambda s: str(s.held_good)),
-        ("mean time per replay", lambda s: "n/a" if s.mean_seconds is None else f"{1000 * s.mean_seconds:.0f} ms"),
+        ("mean time per replay", _ms),
     ]
     for label, get in rows:
         table.add_row(label, *(get(s) for s in scores))

@@ -124,7 +124,10 @@ def run(
 ) -> int:
     """Walk the plan's timeline T-30 .. T+24h, recording every step and decision in the ledger.
 
+    Ctrl-C asks whether to leave traffic where it is (paused, resumable) or roll back now.
+
     Example: runofshow run plan.yaml --speed 60 --listen 127.0.0.1:9095
+
     Exit codes: 0 promoted, 3 rolled back, 4 halted or paused, 2 bad input, 1 unexpected error.
     """
     from runofshow.app.bootstrap import start_run
@@ -134,8 +137,9 @@ def run(
     world, runner = start_run(plan, _options(state, speed, listen, repo, not no_window_check),
                               on_event=print_lines, on_interrupt=ask_on_interrupt)
     with world:
-        print(f"run {runner.state.run_id} started; resume with: runofshow resume {runner.state.run_id}"
-              + (f" --state {state}" if state else ""), flush=True)
+        rid = runner.state.run_id
+        where = f" --state {runner.state.started.get('state')}" if state else ""  # password hidden
+        print(f"run {rid} started; resume with: runofshow resume {rid}{where}", flush=True)
         return drive(runner)
 
 
@@ -148,7 +152,11 @@ def resume(
     no_window_check: Annotated[bool, typer.Option("--no-window-check", help="as for run")] = False,
 ) -> int:
     """Continue a run from its last committed event: read the weight and alerts back, never repeat
-    or skip a stage. Example: runofshow resume v1.4.0-20261205T040000Z-1a2b
+    or skip a stage.
+
+    Example: runofshow resume v1.4.0-20261205T040000Z-1a2b
+
+    Exit codes: 0 promoted, 3 rolled back, 4 halted or paused, 2 bad input, 1 unexpected error.
     """
     from runofshow.app.bootstrap import resume_run
 
@@ -175,7 +183,10 @@ def runs(
     state: StateOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="a JSON array")] = False,
 ) -> None:
-    """List runs: id, release, status, stage, weight, started_at. Example: runofshow runs --json"""
+    """List runs: id, release, status, stage, weight, started_at.
+
+    Example: runofshow runs --json
+    """
     from runofshow.cli.views import run_row
 
     with _ledger(state) as ledger:
@@ -200,6 +211,7 @@ def status(
     json_out: Annotated[bool, typer.Option("--json", help="one JSON object")] = False,
 ) -> None:
     """Show one run: status, stage, weight, phase, last decision, whether its chain verifies.
+
     Example: runofshow status v1.4.0-20261205T040000Z-1a2b --json
     """
     from runofshow.app.bootstrap import load_run
@@ -223,7 +235,10 @@ def events(
     state: StateOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="one JSON object per event, in order")] = False,
 ) -> None:
-    """Print a run's ledger events in order. Example: runofshow events v1.4.0-20261205T040000Z-1a2b --json"""
+    """Print a run's ledger events in order.
+
+    Example: runofshow events v1.4.0-20261205T040000Z-1a2b --json
+    """
     from runofshow.app.bootstrap import load_run
     from runofshow.cli.views import event_json, event_summary
 

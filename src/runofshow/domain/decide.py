@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from statistics import NormalDist
 
 from runofshow.domain.gates import clean_value, fmt, threshold_verdict
 from runofshow.domain.judge import (
@@ -45,8 +46,8 @@ from runofshow.domain.trends import projected_crossing, rising, theil_sen
 
 ENGINE_VERSION = "1.0.0"
 STALE_BASELINE_TICKS = 3
-SUSPECT_TICK_Z = 2.0  # a canary-only breach this tick, at least this clear on its own ...
-SUSPECT_WINDOW_Z = 1.5  # ... holds when the rest of the window leans worse too (else: an isolated spike)
+SUSPECT_WINDOW_Z = 1.5  # a canary-only breach clear this tick (at `confidence`) holds when the rest of
+# the window leans worse too; alone it is an isolated spike
 TREND_MIN_Z = 2.0  # a trend holds only when the canary already leans worse than the baseline
 HOLDING = (Verdict.NODATA, Verdict.TREND, Verdict.SUSPECT)
 
@@ -188,7 +189,9 @@ def _threshold_gate(plan: Plan, history: Sequence[Tick], name: str, gate: Gate) 
     return v
 
 
-def _recent_canary(history: Sequence[Tick], name: str, gate: Gate, limit: int) -> tuple[list[float], list[float]]:
+def _recent_canary(
+    history: Sequence[Tick], name: str, gate: Gate, limit: int
+) -> tuple[list[float], list[float]]:
     ts: list[float] = []
     ys: list[float] = []
     for t in reversed(history):
@@ -239,9 +242,9 @@ def _comparative_gate(plan: Plan, history: Sequence[Tick], name: str, gate: Gate
     if now_pair is not None and not warm:
         skip = rules.warmup_ticks if gate.kind is GateKind.LATENCY else 0
         pairs = recent_pairs(history, name, gate, rules.judge_window_ticks, skip_first=skip)
-        prior = (
-            baseline_rate(history, name, gate, BASELINE_HISTORY_TICKS) if scale_of(gate) is Scale.COUNTS else None
-        )
+        prior = None
+        if scale_of(gate) is Scale.COUNTS:
+            prior = baseline_rate(history, name, gate, BASELINE_HISTORY_TICKS)
         ev = compare(name, gate, pairs, rules.min_relative_effect, rules.judge_window_ticks, prior)
     cs, bs = fmt(gate, c), fmt(gate, b)
     limit = fmt(gate, gate.threshold)
@@ -253,7 +256,10 @@ def _comparative_gate(plan: Plan, history: Sequence[Tick], name: str, gate: Gate
         if over:
             why = f"{name} canary {cs} > {limit} and {base_txt}: canary-only breach ({stats})"
         else:
-            why = f"{name} canary {cs} vs {base_txt} ({stats}): canary-only regression under the {limit} limit"
+            why = (
+                f"{name} canary {cs} vs {base_txt} ({stats}): "
+                f"canary-only regression under the {limit} limit"
+            )
         return MetricVerdict(name, Verdict.FAIL, c, b, why, ev.p_value, ev.effect)
     p_value = ev.p_value if ev is not None else None
     effect = ev.effect if ev is not None else None
@@ -261,26 +267,27 @@ def _comparative_gate(plan: Plan, history: Sequence[Tick], name: str, gate: Gate
         why = f"{name} canary {cs}, {base_txt}: first minutes of the canary (warm-up), not judged yet"
         return MetricVerdict(name, Verdict.PASS, c, b, why)
     if over:
-        if ev is not None and ev.tick_z >= SUSPECT_TICK_Z:
-            if ev.z >= SUSPECT_WINDOW_Z:
-                why = f"{name} canary {cs} > {limit} and {base_txt}: canary worse, confirming: holding"
-                return MetricVerdict(name, Verdict.SUSPECT, c, b, why, p_value, effect)
+        shared = b is not None and gate.badness(b) >= rules.shared_level * gate.badness(gate.threshold)
+        if ev is None and not shared:
+            why = f"{name} canary {cs} > {limit}, {base_txt}: cannot compare with the baseline: holding"
+            return MetricVerdict(name, Verdict.SUSPECT, c, b, why, p_value, effect)
+        if ev is not None and ev.z >= SUSPECT_WINDOW_Z:
+            why = f"{name} canary {cs} > {limit} and {base_txt}: canary worse, confirming: holding"
+            return MetricVerdict(name, Verdict.SUSPECT, c, b, why, p_value, effect)
+        if ev is not None and ev.tick_z >= NormalDist().inv_cdf(rules.confidence):
             why = (
                 f"{name} canary {cs} > {limit} and {base_txt}: a single-tick canary spike so far, "
                 "watching (stage not advanced)"
             )
             return MetricVerdict(name, Verdict.PASS, c, b, why, p_value, effect)
-        if b is not None and gate.badness(b) >= rules.shared_level * gate.badness(gate.threshold):
+        if shared:
             why = (
                 f"{name} {cs} over {limit} on baseline too ({bs}): shared incident, not the canary; "
                 "proceeding without advancing the stage"
             )
             return MetricVerdict(name, Verdict.SHARED, c, b, why, p_value, effect)
-        if ev is None:
-            why = f"{name} canary {cs} > {limit}, {base_txt}: cannot compare with the baseline: holding"
-            return MetricVerdict(name, Verdict.SUSPECT, c, b, why, p_value, effect)
         n = f" on {tick.canary.requests:.0f} requests" if tick.canary and tick.canary.requests else ""
-        why = f"{name} canary {cs} > {limit}{n}, {base_txt}: within noise of the baseline, pass"
+        why = f"{name} canary {cs} > {limit}{n}, {base_txt}: within noise of the baseline, watching"
         return MetricVerdict(name, Verdict.PASS, c, b, why, p_value, effect)
     trend = _canary_trend(plan, history, name, gate, ev)
     if trend is not None:
@@ -295,6 +302,10 @@ def _canary_trend(
     rules = plan.decision
     if ev is None or ev.z < TREND_MIN_Z:
         return None
+    if ev.scale is Scale.COUNTS:
+        n = history[-1].canary.requests if history[-1].canary else None
+        if n is None or n < rules.min_canary_requests:
+            return None  # a rate on a handful of requests has no per-tick trend worth holding for
     pairs: list[Pair] = recent_pairs(history, name, gate, rules.trend_window_ticks)
     if len(pairs) < 5:
         return None

@@ -80,4 +80,5 @@ def threshold_verdict(name: str, gate: Gate, canary: float | None, baseline: flo
         return MetricVerdict(
             name, Verdict.FAIL, canary, baseline, f"{name} canary {fmt(gate, canary)} {side} {limit}{base}"
         )
-    return MetricVerdict(name, Verdict.PASS, canary, baseline, f"{name} canary {fmt(gate, canary)} within {limit}")
+    why = f"{name} canary {fmt(gate, canary)} within {limit}"
+    return MetricVerdict(name, Verdict.PASS, canary, baseline, why)

@@ -145,7 +145,8 @@ def _gauss_terms(gate: Gate, pairs: Sequence[Pair]) -> list[tuple[float, float]]
             var = noise.jitter**2 + noise.per_request**2 * (1 / nc + 1 / nb)
         else:
             wc = min(max(p.weight, 0.5), 99.5)
-            var = noise.jitter**2 * ((50 / wc) ** (2 * noise.share_power) + (50 / (100 - wc)) ** (2 * noise.share_power))
+            power = 2 * noise.share_power
+            var = noise.jitter**2 * ((50 / wc) ** power + (50 / (100 - wc)) ** power)
         out.append((_orient(gate, d), var))
     return out
 
@@ -168,7 +169,7 @@ class Robustness:
     bar_offset: float = 0.0  # added to the rollback bar (DecisionRules.rollback_z) for this reading
 
 
-LATENCY_ROBUST = Robustness(trim=None, clip=3.0, isolated=True, bar_offset=-0.5)  # isolated p95 spikes
+LATENCY_ROBUST = Robustness(trim=0.0, clip=4.0, bar_offset=-0.5)  # p95 spikes: worst tick left out
 POINTS_ROBUST = Robustness(trim=None, clip=3.0)  # pool utilisation: smooth; a leak creeps, keep every tick
 LOG_GAUGE_ROBUST = Robustness(trim=0.0, clip=2.5, bar_offset=-0.5)  # lag: heavy tails on both tracks
 RATE_ROBUST = Robustness(trim=None, clip=3.0)  # 5xx / conflicts: sparse, every tick counts, capped
@@ -222,6 +223,8 @@ PRIOR_EVENTS = 3.0
 """Pseudo-events of the baseline's long-run rate added to every tick's baseline, so that a tick
 with only a few baseline events (a 50/50 split of a rare error) still has a steady reference,
 while a tick whose baseline has many events (a shared incident) is judged on its own."""
+PRIOR_MAX_SHARE = 4.0
+"""...but never more pseudo-requests than this many times the tick's own baseline requests."""
 BASELINE_HISTORY_TICKS = 12
 MIN_EVENTS = 3.0
 
@@ -278,8 +281,9 @@ def _with_prior(rows: Sequence[Row], prior: tuple[float, float] | None) -> list[
     out: list[Row] = []
     for kc, nc, kb, nb in rows:
         expect = rate * nb
-        if kb <= expect + 3 * math.sqrt(expect) + 2:
-            kb, nb = kb + PRIOR_EVENTS, nb + PRIOR_EVENTS / rate
+        if kb <= expect + 3 * math.sqrt(expect) + 1:
+            extra = min(PRIOR_EVENTS / rate, PRIOR_MAX_SHARE * nb)
+            kb, nb = kb + rate * extra, nb + extra
         out.append((kc, nc, kb, nb))
     return out
 

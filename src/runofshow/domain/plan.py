@@ -185,8 +185,13 @@ class DecisionRules(_Model):
         description="roll back after this many ticks in a row without data for one gate metric "
         "while the other gates still see the canary (holding before)",
     )
-    min_canary_requests: int = Field(default=50, ge=0)
-    confidence: float = Field(default=0.99, gt=0.5, lt=1)
+    min_canary_requests: int = Field(
+        default=50, ge=0, description="below this, a rate's per-tick trend is not judged (its counts are)"
+    )
+    confidence: float = Field(
+        default=0.99, gt=0.5, lt=1,
+        description="a canary-only breach this clear in a single tick holds while it is confirmed",
+    )
     min_relative_effect: float = Field(
         default=0.25, ge=0, description="canary worse than baseline by at least this share"
     )

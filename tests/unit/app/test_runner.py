@@ -17,10 +17,11 @@ from runofshow.adapters.memory import (
     StaticAlerts,
 )
 from runofshow.app.bootstrap import RunOptions, resume_run, start_run
+from runofshow.app.clock import CompressedClock, clock_params, resumed_clock
 from runofshow.app.events import EventKind, RunStatus
 from runofshow.app.run_state import fold
 from runofshow.app.runner import Runner
-from runofshow.domain.plan import Plan
+from runofshow.domain.plan import Plan, WebJsonSource
 from runofshow.domain.tick import Action, Alert, Decision, TrackSample
 from runofshow.errors import MetricsUnavailableError
 
@@ -456,3 +457,60 @@ def test_a_halted_run_can_be_resumed() -> None:
                             alerts=StaticAlerts())
     assert resumed.run() == 0
     assert stage_steps(ledger, runner.state.run_id, EventKind.STEP_STARTED) == [0, 1, 2, 3, 4]
+
+
+# --------------------------------------------------------------------------- time is injected
+
+
+def test_speed_compresses_every_duration_and_the_query_windows() -> None:
+    wall = FakeClock()
+    started = wall.now()
+    clock = CompressedClock(60, wall=wall)
+    ledger, router = InMemoryLedger(), InMemoryRouter()
+    metrics = TrafficMetrics(router, clock)  # type: ignore[arg-type]
+    plan = Plan(metrics_source=WebJsonSource())  # no Prometheus floor under the windows
+    runner, _ = world(plan, ledger=ledger, router=router, clock=clock, metrics=metrics)
+    assert runner.run() == 0
+    plan_s = (30 + 90 + 24 * 60) * 60
+    assert (wall.now() - started).total_seconds() == pytest.approx(plan_s / 60, rel=1e-3)
+    assert set(metrics.windows) == {1.0, 60.0}  # a 60 s tick and a 60 min check-in, at 60x
+    evs = ledger.events(runner.state.run_id)
+    assert (evs[-1].at - evs[0].at).total_seconds() == pytest.approx(plan_s / 60, rel=1e-3)  # wall time
+    assert evs[-1].payload["t_s"] == pytest.approx((90 + 24 * 60) * 60, abs=60)  # plan time
+
+
+def test_a_clock_can_change_speed_and_a_resumed_clock_carries_plan_time_on() -> None:
+    wall = FakeClock()
+    clock = CompressedClock(60, wall=wall)
+    start = clock.now()
+    wall.advance(10)
+    assert (clock.now() - start).total_seconds() == pytest.approx(600)
+    clock.set_speed(3600)
+    wall.advance(1)
+    assert (clock.now() - start).total_seconds() == pytest.approx(4200)
+    recorded = clock_params(clock)
+    wall.advance(2)  # the process was down for 2 s of wall time
+    again = resumed_clock(recorded, wall=wall)
+    assert (again.now() - start).total_seconds() >= 4200 + 2 * 3600 - 1
+    assert again.speed == 3600
+
+
+def test_phase_speeds_run_the_stages_slower_than_the_night() -> None:
+    wall = FakeClock()
+    started = wall.now()
+    clock = CompressedClock(3600, wall=wall)
+    ledger = InMemoryLedger()
+    runner, _ = world(ledger=ledger, clock=clock, phase_speeds={"stages": 60, "first_night": 3600})
+    assert runner.run() == 0
+    expected = 30 * 60 / 3600 + 90 * 60 / 60 + 24 * 3600 / 3600
+    assert (wall.now() - started).total_seconds() == pytest.approx(expected, rel=0.02)
+    changes = kinds(ledger, runner.state.run_id, EventKind.CLOCK_CHANGED)
+    assert [(c["phase"], c["speed"]) for c in changes] == [("stages", 60), ("first_night", 3600)]
+
+
+def test_the_plan_read_back_from_the_ledger_keeps_its_gate_order() -> None:
+    ledger = InMemoryLedger()
+    runner, _ = world(ledger=ledger)
+    state = fold(ledger.events(runner.state.run_id))
+    assert list(state.started["plan"]["gates"]) == sorted(Plan().gates)  # the ledger sorts keys
+    assert state.plan().gate_names == Plan().gate_names
