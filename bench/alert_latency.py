@@ -18,6 +18,7 @@ the one under test. Usage: python bench/alert_latency.py [--trials N] [--out DIR
 from __future__ import annotations
 
 import argparse
+import signal
 import statistics
 import sys
 import tempfile
@@ -108,6 +109,10 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--out", type=Path, default=None, help="keep each trial's files here")
     args = parser.parse_args()
+    def on_term(signum: int, frame: Any) -> None:  # a timeout's SIGTERM: stop what was started
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
     if prometheus_binaries() is None:
         print("prometheus and prometheus-alertmanager must be on PATH (scripts/install-services.sh)")
         return 1

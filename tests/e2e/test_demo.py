@@ -69,7 +69,7 @@ def test_an_injected_fault_rolls_back_by_itself(tmp_path: Path, fault: str) -> N
         assert of(events, "alert_received") or rollback[0]["trigger"] == "decision"
 
 
-def test_without_prometheus_the_web_json_source_and_the_services_alert_still_roll_back(tmp_path: Path) -> None:
+def test_without_prometheus_the_web_json_source_and_the_services_alert_roll_back(tmp_path: Path) -> None:
     code, out, events = demo(tmp_path, "--fault", "alert", "--no-prometheus")
     assert code == 3, out[-3000:]
     assert "web JSON source" in out

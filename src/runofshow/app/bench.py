@@ -42,6 +42,7 @@ class Outcome:
     time_to_promote_s: float | None  # good and not rolled back; inf when held
     seconds: float
     error: str | None = None
+    holds: int = 0
 
     @property
     def false_rollback(self) -> bool:
@@ -114,6 +115,12 @@ class Score:
         return sum(1 for o in self.good if o.time_to_promote_s == math.inf)
 
     @property
+    def mean_holds_good(self) -> float | None:
+        """Holds per good run that was not rolled back (each costs a tick of time to promote)."""
+        xs = [o.holds for o in self.good if o.time_to_promote_s is not None]
+        return sum(xs) / len(xs) if xs else None
+
+    @property
     def mean_seconds(self) -> float | None:
         xs = [o.seconds for o in self.outcomes]
         return sum(xs) / len(xs) if xs else None
@@ -133,6 +140,7 @@ class Score:
             "delay_p50_ticks": self.delay_p50, "delay_p90_ticks": self.delay_p90,
             "median_time_to_promote_s": None if ttp is None or math.isinf(ttp) else ttp,
             "held_good": self.held_good,
+            "mean_holds_good": self.mean_holds_good,
             "mean_replay_s": self.mean_seconds,
             "score": self.score_line(),
             "false_rollbacks": [o.name for o in self.good if o.false_rollback],
@@ -193,14 +201,16 @@ def score_one(result: ReplayResult | None, truth: Truth, interval_s: float, seco
             delay = (rb - truth.onset_t) / interval_s
         else:
             early = True
+    holds = sum(1 for d in result.decisions if d.action.value == "hold")
     if truth.label == "good" and rb is None and result.decisions:
         last = result.decisions[-1]
         if result.verdict == "held" or last.action.value == "hold":
             ttp = math.inf
         else:
-            holds = sum(1 for d in result.decisions if d.action.value == "hold")
             ttp = last.t_s + interval_s + interval_s * holds
-    return Outcome(truth.name, truth.label, truth.kind, result.verdict, rb, delay, early, ttp, seconds)
+    return Outcome(
+        truth.name, truth.label, truth.kind, result.verdict, rb, delay, early, ttp, seconds, holds=holds
+    )
 
 
 def run(folder: Path, judges: Iterable[Judge] = JUDGES) -> list[Score]:

@@ -20,11 +20,12 @@ step_started     a timeline step begins. index, kind (freeze_start, war_room, pr
 step_completed   the step is done. The same keys plus details (what its handler reported; for a
                  stage: ticks and holds) and ok.
 weight_intent    the runner is about to move traffic. id (unique in the run), weight, reason
-                 (stage, rollback, resume), stage, t_s. Always followed by weight_outcome, on
+                 (stage, rollback), stage, t_s. Always followed by weight_outcome, on
                  resume at the latest (resolved by reading the router back).
 weight_outcome   what the router reads back. id, weight (requested), read_back (None when the
                  router could not be read), ok (read_back == weight), attempts, error, resolved_on
-                 ("act", or "resume" when a crash left the intent open), t_s.
+                 ("act"; "resume" when a crash left the intent open; "pause" on the way out of
+                 an error), t_s.
 decision         one tick of the decision engine with all its inputs. t_s, label, phase (stage,
                  first_night), trigger (tick, alert, checkin), stage, weight, window_s (plan
                  seconds) and query_window_s (wall seconds the metrics were asked for), inputs
@@ -35,8 +36,8 @@ decision         one tick of the decision engine with all its inputs. t_s, label
 hold_started     the stage is held. stage, n (1-based in the stage), max_holds, hold_s,
                  until_t_s, reasons, t_s.
 hold_ended       the hold's time has passed. stage, n, t_s.
-alert_received   an Alertmanager webhook delivered alerts. alerts, received_at (wall time the
-                 receiver got them), t_s.
+alert_received   an Alertmanager webhook delivered alerts. alerts, source ("webhook"), received_at
+                 (wall time the runner took them in), t_s.
 rollback_started the run is rolling back. trigger (decision, alert, first_night, interrupt,
                  ic), reasons, stage, weight, t_s. Followed by weight_intent(0) and
                  weight_outcome.
@@ -47,8 +48,9 @@ paused           traffic left where it is; the run can be resumed. reason, weigh
 resumed          a process took the run up again. weight (read back), alerts (firing now),
                  previous_status, open_intent (the intent resolved, if any), clock (the new
                  clock: speed, anchor_at, plan_anchor_at), t_s.
-run_ended        the end. status (promoted, rolled_back, halted), exit_code, reason, weight,
-                 t_s.
+run_ended        the end, and the run's last event. status (promoted, rolled_back, halted),
+                 exit_code (0, 3, 4), reason, weight (read back), details, t_s. A halted run can
+                 still be resumed (its `resumed` event takes it up again).
 """
 
 from __future__ import annotations

@@ -272,7 +272,7 @@ class Runner(RunnerActs):
             if choice == "rollback" and self.state.status is not RunStatus.ROLLING_BACK:
                 self._start_rollback(Trigger.INTERRUPT, ("rolled back by the operator (Ctrl-C)",))
             elif choice != "rollback":
-                self._pause("interrupted (Ctrl-C): traffic left where it is; resume to continue")
+                self._pause("interrupted (Ctrl-C or SIGTERM): traffic left where it is; resume to continue")
                 return True
         return False
 

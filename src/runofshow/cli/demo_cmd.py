@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from pathlib import Path
@@ -171,6 +172,10 @@ def demo(
         if not live_ok and event.kind == "war_room":
             print(view.last_line, flush=True)
 
+    def on_term(signum: int, frame: Any) -> None:  # while starting up: stop what was started
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
     started = time.monotonic()
     with DemoSession(options, _kit(), on_event=on_event, on_interrupt=ask_on_interrupt) as session:
         runner = session.runner

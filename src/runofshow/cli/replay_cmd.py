@@ -127,6 +127,10 @@ def _ttp(s: Score) -> str:
     return "never" if math.isinf(x) else f"{x / 60:.0f} min"
 
 
+def _holds(s: Score) -> str:
+    return "n/a" if s.mean_holds_good is None else f"{s.mean_holds_good:.2f}"
+
+
 def _ms(s: Score) -> str:
     return "n/a" if s.mean_seconds is None else f"{1000 * s.mean_seconds:.0f} ms"
 
@@ -150,6 +154,7 @@ def _print_scores(folder: Path, scores: list[Score]) -> None:
         ("detection delay p50", lambda s: f"{_ticks(s.delay_p50)} ticks"),
         ("detection delay p90", lambda s: f"{_ticks(s.delay_p90)} ticks"),
         ("median time to promote", _ttp),
+        ("holds per promoted good run", _holds),
         ("good runs held at the end", lambda s: str(s.held_good)),
         ("mean time per replay", _ms),
     ]

@@ -3,12 +3,15 @@
 The run-of-show's matrix, with a judge that compares the canary with the baseline:
 
 1. An auto-rollback alert (labels matching `plan.alert_source.match_labels`) -> roll back at once.
-2. A canary-only regression that is statistically clear (judge.py: pooled over the window, the
-   worst tick left out, effect above the minimum) -> roll back, under the threshold or over it.
+2. A canary-only regression that is statistically clear (judge.py: canary against the baseline
+   of the same tick, with request counts, pooled over a sliding window, robust to single-tick
+   spikes, effect above the minimum) -> roll back, under the threshold or over it. Never on one
+   tick alone, never in the first `warmup_ticks` for latency.
 3. No canary data for `no_data_rollback_after_ticks` ticks in a row (or one gate without data for
    `no_data_metric_rollback_after_ticks`) -> roll back. Before that, NoData holds: it never passes.
-4. A canary-only breach of a threshold that is not yet clear, or a canary-only trend projected to
-   cross its threshold within `hold_min` -> hold and re-evaluate.
+4. A canary-only breach of a threshold while the evidence is building but not yet clear, or a
+   canary-only trend projected to cross its threshold within `hold_min` -> hold and re-evaluate.
+   An isolated single-tick canary spike over a threshold is reported and watched, not held for.
 5. A breach the baseline shares (market-open surge, shared incident, drift) is not the canary's:
    proceed, say so, and do not advance the stage while it lasts.
 6. Otherwise proceed; `stage_complete` once the stage's hold time has passed with every gate passing.
@@ -223,6 +226,8 @@ def _baseline_now(history: Sequence[Tick], name: str, gate: Gate) -> tuple[float
 def _effect_text(gate: Gate, ev: Evidence) -> str:
     if ev.scale is Scale.POINTS:
         return f"{ev.effect:+.1f} {gate.unit or 'points'}".replace("+-", "-")
+    if ev.effect >= 99:
+        return "more than x100"
     if ev.effect >= 1.0:
         return f"x{ev.effect + 1:.1f}"
     return f"{100 * ev.effect:+.0f} %"
