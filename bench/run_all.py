@@ -26,12 +26,16 @@ def step(title: str, argv: list[str]) -> int:
 def main() -> int:
     failures = 0
     examples = ROOT / "src" / "runofshow" / "examples"
-    failures += step("Decision engine on the 12 bundled examples", [str(BIN / "runofshow"), "bench", str(examples)]) != 0
+    ros = str(BIN / "runofshow")
+    failures += step("Decision engine on the 12 bundled examples", [ros, "bench", str(examples)]) != 0
     with tempfile.TemporaryDirectory() as tmp:
-        failures += step("Generate 500 scenarios (seed 7)", [sys.executable, "bench/generate.py", "--out", tmp, "--count", "500", "--seed", "7"]) != 0
-        failures += step("Decision engine on 500 generated scenarios", [str(BIN / "runofshow"), "bench", tmp]) != 0
-    failures += step("Alert to weight 0 (real Prometheus + Alertmanager)", [sys.executable, "bench/alert_latency.py"]) != 0
-    failures += step("Blast-radius probe vs hey and wrk", [sys.executable, "bench/blast_vs_hey_wrk.py"]) != 0
+        gen = [sys.executable, "bench/generate.py", "--out", tmp, "--count", "500", "--seed", "7"]
+        failures += step("Generate 500 scenarios (seed 7)", gen) != 0
+        failures += step("Decision engine on 500 generated scenarios", [ros, "bench", tmp]) != 0
+    alert = [sys.executable, "bench/alert_latency.py"]
+    failures += step("Alert to weight 0 (real Prometheus + Alertmanager)", alert) != 0
+    blast = [sys.executable, "bench/blast_vs_hey_wrk.py"]
+    failures += step("Blast-radius probe vs hey and wrk", blast) != 0
     print(f"\n{failures} benchmark step(s) failed" if failures else "\nall benchmarks ran")
     return 1 if failures else 0
 

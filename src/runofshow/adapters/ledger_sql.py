@@ -44,8 +44,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.types import TypeDecorator
 
-from runofshow.ledger_chain import GENESIS, chain_problems, event_hash, normalise_payload, utc
 from runofshow.errors import LedgerError
+from runofshow.ledger_chain import GENESIS, chain_problems, event_hash, normalise_payload, utc
 from runofshow.ports import LedgerEvent, RunRecord
 
 STATE_FILE = "runofshow.db"

@@ -15,10 +15,10 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from runofshow.ledger_chain import chain_problems, event_hash, normalise_payload
-from runofshow.ledger_chain import utc as ledger_utc
 from runofshow.domain.tick import Alert, TrackSample
 from runofshow.errors import LedgerError, RouterError
+from runofshow.ledger_chain import chain_problems, event_hash, normalise_payload
+from runofshow.ledger_chain import utc as ledger_utc
 from runofshow.ports import LedgerEvent, RunRecord
 
 # --------------------------------------------------------------------------- traffic router

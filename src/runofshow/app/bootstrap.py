@@ -61,7 +61,7 @@ def resolve_state_url(
     """The ledger URL: --state, plan.state, RUNOFSHOW_STATE, or SQLite beside the evidence folder."""
     from runofshow.adapters.ledger_sql import default_state_url
 
-    env = settings._env(environ)
+    env = settings.environment(environ)
     evidence = evidence_dir or (plan.evidence_dir if plan else "evidence")
     return option or (plan.state if plan else None) or env.get(STATE_ENV) or default_state_url(evidence)
 
@@ -121,6 +121,16 @@ def market_calendar(plan: Plan) -> MarketCalendar:
     calendar = XistMarketCalendar(plan.market.calendar)
     calendar.bounds()  # fail now (unknown calendar) rather than at the first lookup
     return calendar
+
+
+def alert_rules_check(plan: Plan, environ: Mapping[str, str]) -> Any:
+    """Preflight: which auto-rollback alert rules Prometheus has loaded (a `RulesCheck`)."""
+    from runofshow.adapters.prometheus import alert_rules_loaded
+
+    src = plan.metrics_source
+    if src.kind != "prometheus":
+        raise InputError(f"alert rules are read from Prometheus; metrics_source is {src.kind}")
+    return alert_rules_loaded(src, plan.preflight.alert_rules, plan.alert_source.match_labels, environ)
 
 
 def pull_request_host(repo: str, github: settings.GitHubSettings) -> PullRequestHost:
@@ -293,7 +303,7 @@ def build_world(
     """Every port of a run. Keyword overrides (router, metrics, alerts, notifier, annotator,
     step_handlers, stage_gate, first_night_watch, on_interrupt, on_event, decide, ...) replace
     what the plan would build."""
-    env = settings._env(environ)
+    env = settings.environment(environ)
     ledger = ledger or open_ledger(resolve_state_url(options.state_url, plan, env))
     clock = clock or clock_for(options.speed)
     router = overrides.pop("router", None) or build_router(plan, env)
@@ -345,7 +355,7 @@ def start_run(plan: Plan, options: RunOptions = RunOptions(), *, environ: Mappin
               ledger: Ledger | None = None, clock: RunClock | None = None, run_id: str | None = None,
               meta: dict[str, Any] | None = None, **overrides: Any) -> tuple[World, Runner]:
     """A new run: build its world, record `run_started`, and wire webhook alerts to it."""
-    url = resolve_state_url(options.state_url, plan, settings._env(environ))
+    url = resolve_state_url(options.state_url, plan, settings.environment(environ))
     world = build_world(plan, replace(options, state_url=url), environ=environ, ledger=ledger,
                         clock=clock, **overrides)
     try:
@@ -375,7 +385,7 @@ def resume_run(run_id: str, options: RunOptions = RunOptions(), *,
                clock: RunClock | None = None, plan_override: Callable[[Plan], Plan] | None = None,
                **overrides: Any) -> tuple[World, Runner]:
     """Take `run_id` up again: plan and clock from the ledger, the world read back, `resumed`."""
-    ledger = ledger or open_ledger(resolve_state_url(options.state_url, None, settings._env(environ)))
+    ledger = ledger or open_ledger(resolve_state_url(options.state_url, None, settings.environment(environ)))
     plan, state = load_run(run_id, ledger)
     if plan_override is not None:
         plan = plan_override(plan)
@@ -389,6 +399,6 @@ def resume_run(run_id: str, options: RunOptions = RunOptions(), *,
     return world, world.attach(runner)
 
 
-__all__ = ["RunOptions", "World", "build_metrics", "build_router", "build_world", "load_run",
-           "market_calendar", "open_ledger", "pull_request_host", "resolve_state_url", "resume_run",
-           "start_local_proxy", "start_run"]
+__all__ = ["RunOptions", "World", "alert_rules_check", "build_metrics", "build_router", "build_world",
+           "load_run", "market_calendar", "open_ledger", "pull_request_host", "resolve_state_url",
+           "resume_run", "start_local_proxy", "start_run"]

@@ -36,7 +36,7 @@ from typing import Any
 
 import yaml
 
-from runofshow.app import bootstrap
+from runofshow.app import bootstrap, settings
 from runofshow.app.bootstrap import RunOptions
 from runofshow.app.events import EventKind
 from runofshow.app.run_state import RunState
@@ -218,7 +218,7 @@ class DemoSession:
         self.options, self.kit = options, kit
         self.out = options.out_dir.resolve()
         self._on_event, self._on_interrupt = on_event, on_interrupt
-        self._environ = dict(os.environ if environ is None else environ)
+        self._environ = dict(settings.environment(environ))
         self._stops: list[Callable[[], None]] = []
         self.source = ""
         self.plan: Plan | None = None

@@ -42,22 +42,6 @@ CLASS_TEXT = {
 }
 
 
-def pull_request_host(repo: str, settings: Any) -> PullRequestHost:
-    """The GitHub adapter for `repo` from `GitHubSettings`.
-
-    Builds an adapter, so it belongs with the other builders in `app.bootstrap` once that exists.
-    """
-    from runofshow.adapters.github import GitHubPullRequestHost
-
-    try:
-        return GitHubPullRequestHost(
-            repo, token=settings.token, base_url=settings.api_url, timeout_s=settings.timeout_s,
-            max_attempts=settings.max_attempts, max_wait_s=settings.max_wait_s,
-        )
-    except ValueError as ex:
-        raise InputError(f"--repo: {ex}") from None
-
-
 # --------------------------------------------------------------------------- files
 
 

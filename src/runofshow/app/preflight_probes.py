@@ -189,7 +189,7 @@ def schema_window_probe(plan: Plan) -> Callable[[datetime], Outcome]:
     calendar: list[Any] = []
 
     def check(at: datetime) -> Outcome:
-        from runofshow.app.windows import market_calendar
+        from runofshow.app.bootstrap import market_calendar
         from runofshow.domain.windows import evaluate_at
 
         if not calendar:
@@ -239,7 +239,7 @@ class PreflightWiring:
                  now: Callable[[], datetime] | None = None, rules_check: RulesCheckFn | None = None) -> None:
         from runofshow.app import bootstrap, settings
 
-        env = settings._env(environ)
+        env = settings.environment(environ)
         fetch = http_fetch(plan.preflight.timeout_s)
         self.router = LazyRouter(lambda: bootstrap.build_router(plan, env))
         self.metrics = LazyMetrics(lambda: bootstrap.build_metrics(plan, env))

@@ -29,7 +29,8 @@ class GitHubSettings:
         return f"GitHubSettings(api_url={self.api_url!r}, token={'***' if self.token else None})"
 
 
-def _env(environ: Mapping[str, str] | None) -> Mapping[str, str]:
+def environment(environ: Mapping[str, str] | None = None) -> Mapping[str, str]:
+    """The process environment, or the mapping a test injects. The only place that reads os.environ."""
     return os.environ if environ is None else environ
 
 
@@ -37,7 +38,7 @@ def github_settings(
     environ: Mapping[str, str] | None = None, *, api_url: str | None = None,
 ) -> GitHubSettings:
     """GitHub settings: `api_url` (a --api-url flag) wins over GITHUB_API_URL, then the default."""
-    env = _env(environ)
+    env = environment(environ)
     url = (api_url or env.get("GITHUB_API_URL") or DEFAULT_GITHUB_API_URL).strip().rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:

@@ -26,18 +26,6 @@ from runofshow.domain.windows import (
 from runofshow.ports import MarketCalendar
 
 
-def market_calendar(plan: Plan) -> MarketCalendar:
-    """The plan's exchange calendar (XIST by default). Raises InputError for an unknown name.
-
-    Builds an adapter, so it belongs with the other builders in `app.bootstrap` once that exists.
-    """
-    from runofshow.adapters.xist_calendar import XistMarketCalendar
-
-    cal = XistMarketCalendar(plan.market.calendar)
-    cal.bounds()  # fail now (unknown calendar) rather than at the first lookup
-    return cal
-
-
 def _iso(at: datetime | None, plan: Plan) -> str | None:
     return None if at is None else at.astimezone(ZoneInfo(plan.market.timezone)).isoformat()
 

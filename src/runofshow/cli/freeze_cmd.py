@@ -33,7 +33,7 @@ def _setup(
     repo: str, plan_path: Path | None, evidence: Path | None, api_url: str | None,
 ) -> Iterator[tuple[Any, Any, Path]]:
     """The plan, the PR host for `repo` (closed afterwards) and the evidence folder."""
-    from runofshow.app.freeze import pull_request_host
+    from runofshow.app.bootstrap import pull_request_host
     from runofshow.app.settings import github_settings
 
     plan = load_plan_or_default(plan_path)
@@ -157,8 +157,8 @@ def check(
 
     Example: runofshow freeze check --repo acme/spark-trading --pr 42 --post-status
     """
+    from runofshow.app.bootstrap import market_calendar
     from runofshow.app.freeze import check_pull_request
-    from runofshow.app.windows import market_calendar
     from runofshow.cli.plan_cmd import parse_instant
     from runofshow.errors import InputError
 

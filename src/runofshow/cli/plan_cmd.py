@@ -16,7 +16,9 @@ def parse_instant(text: str, option: str = "--start") -> datetime:
     try:
         at = datetime.fromisoformat(text.strip().replace("z", "Z"))
     except ValueError:
-        raise TimestampError(f"{option}: '{text}' is not an ISO 8601 time like 2026-12-05T07:00:00+03:00") from None
+        raise TimestampError(
+            f"{option}: '{text}' is not an ISO 8601 time like 2026-12-05T07:00:00+03:00"
+        ) from None
     if at.tzinfo is None:
         raise TimestampError(f"{option}: '{text}' has no UTC offset; add +03:00 or Z")
     return at
@@ -67,7 +69,8 @@ def plan(
     rows = schedule_rows(p, t0)
     marks: dict[str, object] = {}
     if t0 is not None:
-        from runofshow.app.windows import market_calendar, schedule_marks
+        from runofshow.app.bootstrap import market_calendar
+        from runofshow.app.windows import schedule_marks
 
         marks = schedule_marks(p, market_calendar(p), t0)
         for row, mark in zip(rows, marks["steps"], strict=True):  # type: ignore[call-overload]

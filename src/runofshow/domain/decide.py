@@ -101,19 +101,24 @@ def _conclude(
     if gap_all >= rules.no_data_rollback_after_ticks:
         why = f"no canary data for {gap_all} ticks in a row: NoData is not a pass, rolling back"
         return Decision(tick.t_s, Action.ROLLBACK, (why,), verdicts, engine=engine)
+    nodata: dict[str, str] = {}
     for v in verdicts:
         if v.verdict is Verdict.NODATA:
             gap = _canary_gap(plan, history, v.metric)
             if gap >= rules.no_data_metric_rollback_after_ticks:
                 why = f"{v.metric}: no canary data for {gap} ticks in a row: rolling back"
                 return Decision(tick.t_s, Action.ROLLBACK, (why,), verdicts, engine=engine)
+            nodata[v.metric] = (
+                f"{v.metric}: no canary data ({gap} tick{'s' if gap > 1 else ''}; rollback at "
+                f"{rules.no_data_metric_rollback_after_ticks}): holding"
+            )
     if gap_all:
         why = (
             f"no canary data ({gap_all} tick{'s' if gap_all > 1 else ''}; rollback at "
             f"{rules.no_data_rollback_after_ticks}): holding"
         )
         return Decision(tick.t_s, Action.HOLD, (why, *context), verdicts, engine=engine)
-    holding = [v.reason for v in verdicts if v.verdict in HOLDING]
+    holding = [nodata.get(v.metric, v.reason) for v in verdicts if v.verdict in HOLDING]
     if holding:
         return Decision(tick.t_s, Action.HOLD, (*holding, *context), verdicts, engine=engine)
     shared = [v.reason for v in verdicts if v.verdict is Verdict.SHARED]
@@ -225,7 +230,8 @@ def _baseline_now(history: Sequence[Tick], name: str, gate: Gate) -> tuple[float
 
 def _effect_text(gate: Gate, ev: Evidence) -> str:
     if ev.scale is Scale.POINTS:
-        return f"{ev.effect:+.1f} {gate.unit or 'points'}".replace("+-", "-")
+        unit = "points" if gate.unit in ("%", "") else gate.unit
+        return f"{ev.effect:+.1f} {unit}"
     if ev.effect >= 99:
         return "more than x100"
     if ev.effect >= 1.0:

@@ -64,7 +64,8 @@ def schedule(plan: Plan) -> tuple[Step, ...]:
              f"label open PRs '{plan.freeze.label}', write freeze_window_start.txt, "
              f"notify {plan.notifications.deploys_channel}"),
         Step(StepKind.WAR_ROOM, timedelta(minutes=tl.war_room_at_min), "War room opens",
-             f"open {plan.notifications.war_room_channel}; IC: {', '.join(plan.war_room.incident_commanders)}"),
+             f"open {plan.notifications.war_room_channel}; "
+             f"IC: {', '.join(plan.war_room.incident_commanders)}"),
         Step(StepKind.PREFLIGHT, timedelta(minutes=tl.preflight_at_min), "Preflight",
              "9 checks, expect 9/9; write preflight.txt"),
         Step(StepKind.BLAST_RADIUS, timedelta(minutes=tl.preflight_at_min), "Blast-radius probe",

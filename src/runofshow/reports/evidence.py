@@ -27,12 +27,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-# The one hash-chain implementation (shared with SqlLedger / InMemoryLedger). It is pure; see the
-# note in the report about moving it below `adapters` so `reports` may import it by the layer rules.
-from runofshow.ledger_chain import GENESIS, canonical_json, chain_problems
 from runofshow.domain import checklist
 from runofshow.domain.plan import Plan
 from runofshow.errors import EvidenceError
+
+# The one hash-chain implementation (shared with SqlLedger / InMemoryLedger). It is pure; see the
+# note in the report about moving it below `adapters` so `reports` may import it by the layer rules.
+from runofshow.ledger_chain import GENESIS, canonical_json, chain_problems
 from runofshow.ports import LedgerEvent
 from runofshow.reports import evidence_render as render
 from runofshow.reports.evidence_steps import checkins, run_facts, step_files

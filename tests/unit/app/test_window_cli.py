@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from runofshow.adapters.xist_calendar import XistMarketCalendar
-from runofshow.app.windows import market_calendar, schedule_marks, stage_gate, window_report
+from runofshow.app.bootstrap import market_calendar
+from runofshow.app.windows import schedule_marks, stage_gate, window_report
 from runofshow.cli.main import main
 from runofshow.domain.plan import Plan
 from runofshow.domain.windows import Activity
