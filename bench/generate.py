@@ -1,6 +1,7 @@
 """Generate replay scenarios (+ truth files) of the same kinds as the bundled examples.
 
     python bench/generate.py --out DIR --count 400 --seed 7
+    python bench/generate.py --out DIR --count 400 --seed 7 --full-stage   # + a last stage at 100 %
 
 The noise model was fitted to the examples' clean ticks (the truth files were used only to know
 which ticks are clean): request counts at 1/5/25/50 %, the p95 of a sample of lognormal
@@ -20,6 +21,13 @@ an engine tuned here is not tuned to the twelve examples. FORMAT.md promises tha
 scenario is detectable within a few ticks by an engine that compares canary with baseline and
 uses request counts; `oracle_z` keeps that promise: an effect whose expected evidence over the
 first 5 ticks after onset is below z = 3 (ex-008, the weakest example, is about 3.2) is redrawn.
+
+`--full-stage` (not in the replay format's 1-50 % weights, so never in the scored sets) appends a
+last stage at 100 %, where the baseline has no traffic: its track is null, or all nulls with 0
+requests, or idle gauges (WebSocket lag, pool) with 0 requests. It measures the engine's fallback
+to the absolute thresholds when there is no baseline to compare. There a shared incident is the
+canary's too and a breach is a breach; a regression onset in that stage is only visible to the
+thresholds, so the oracle does not vet it. Without the flag the output is unchanged for a seed.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from typing import Any
 import numpy as np
 
 WEIGHTS = (1, 5, 25, 50)
+FULL = 100
 GATES = {
     "http_p95_ms": {"max": 300}, "http_5xx_pct": {"max": 1.0}, "ws_lag_s": {"max": 30},
     "idempotency_conflict_pct": {"max": 1.0}, "csp_violations": {"max": 10},
@@ -90,8 +99,8 @@ class World:
     spikes: list[tuple[int, str]] = field(default_factory=list)
 
 
-def _stages(rng: np.random.Generator) -> list[int]:
-    return [int(rng.integers(6, 11)) for _ in WEIGHTS]
+def _stages(rng: np.random.Generator, weights: tuple[int, ...] = WEIGHTS) -> list[int]:
+    return [int(rng.integers(6, 11)) for _ in weights]
 
 
 def _p95(rng: np.random.Generator, level: float, n: int, sigma: float) -> float:
@@ -269,7 +278,9 @@ def oracle_z(w: World, b: Base, kind: str, eff: dict[str, float], onset: int) ->
     """Expected evidence in the first ORACLE_TICKS ticks after onset for an engine that compares
     canary with baseline using request counts (FORMAT.md: every bad scenario is detectable
     within a few ticks). Scenarios below ORACLE_Z are redrawn."""
-    idx = range(onset, min(w.n, onset + ORACLE_TICKS))
+    idx = [i for i in range(onset, min(w.n, onset + ORACLE_TICKS)) if w.weights[i] < FULL]
+    if not idx:
+        return math.inf  # onset at 100 %: no baseline; only the thresholds can see it
     nc = [b.total * w.load[i] ** 0.9 * w.weights[i] / 100 for i in idx]
     nb = [b.total * w.load[i] ** 0.9 * (1 - w.weights[i] / 100) for i in idx]
     wts = [float(w.weights[i]) for i in idx]
@@ -337,6 +348,9 @@ def render(w: World, b: Base) -> list[dict[str, Any]]:
         tick: dict[str, Any] = {"t": i * 60, "weight": int(weight)}
         for side, tr in (("baseline", w.base), ("canary", w.can)):
             share = weight / 100 if side == "canary" else 1 - weight / 100
+            if share <= 0:
+                tick[side] = _idle_baseline(rng, b)
+                continue
             req = int(rng.poisson(b.total * load ** 0.9 * share))
             lat_level = b.lat * load ** 0.75 * shared_lat * tr.lat[i] * math.exp(rng.normal(0, 0.04))
             p95 = _p95(rng, lat_level, req, b.lat_sigma)
@@ -370,6 +384,19 @@ def render(w: World, b: Base) -> list[dict[str, Any]]:
         ticks.append(tick)
     _damage(w, ticks)
     return ticks
+
+
+def _idle_baseline(rng: np.random.Generator, b: Base) -> dict[str, Any] | None:
+    """The baseline at 100 % on the canary: no traffic. No track, or nulls, or idle gauges."""
+    r = rng.random()
+    if r < 0.3:
+        return None
+    idle: dict[str, Any] = {m: None for m in METRICS}
+    idle["requests"] = 0
+    if r >= 0.7:
+        idle["ws_lag_s"] = round(b.ws * 0.2 * math.exp(rng.normal(0, 0.2)), 2)
+        idle["pgbouncer_pool_util_pct"] = round(max(0.5, 3 + rng.normal(0, 1)), 1)
+    return idle
 
 
 def _spikes(w: World, i: int, tick: dict[str, Any]) -> None:
@@ -430,13 +457,14 @@ def _damage(w: World, ticks: list[dict[str, Any]]) -> None:
 
 
 def scenario(
-    seed: int, name: str, label: str | None = None, kind: str | None = None
+    seed: int, name: str, label: str | None = None, kind: str | None = None, full_stage: bool = False
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     rng = np.random.default_rng(seed)
     label = label or ("bad" if rng.random() < 0.5 else "good")
     kind = kind or str(rng.choice(BAD_KINDS if label == "bad" else GOOD_KINDS))
-    lengths = _stages(rng)
-    weights = np.concatenate([np.full(k, wt) for k, wt in zip(lengths, WEIGHTS, strict=True)])
+    stage_weights = (*WEIGHTS, FULL) if full_stage else WEIGHTS
+    lengths = _stages(rng, stage_weights)
+    weights = np.concatenate([np.full(k, wt) for k, wt in zip(lengths, stage_weights, strict=True)])
     n = len(weights)
     w = World(rng, n, weights, np.ones(n), Track.empty(n), Track.empty(n))
     b = Base(
@@ -487,7 +515,7 @@ def scenario(
         random_nuisances(w, rich=False)
     ticks = render(w, b)
     stages, i = [], 0
-    for k, wt in zip(lengths, WEIGHTS, strict=True):
+    for k, wt in zip(lengths, stage_weights, strict=True):
         stages.append({"weight": wt, "from_t": i * 60, "to_t": (i + k - 1) * 60})
         i += k
     scen = {"name": name, "interval_s": 60, "gates": GATES, "stages": stages,
@@ -502,11 +530,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--count", type=int, default=400)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--full-stage", action="store_true",
+                    help="append a stage at 100 %% (no baseline traffic): measures the no-baseline fallback")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     for k in range(args.count):
         name = f"gen-{args.seed}-{k:04d}"
-        scen, truth = scenario(args.seed * 100_003 + k, name)
+        scen, truth = scenario(args.seed * 100_003 + k, name, full_stage=args.full_stage)
         (args.out / f"{name}.json").write_text(json.dumps(scen), encoding="utf-8")
         (args.out / f"{name}.truth.json").write_text(json.dumps(truth, indent=1), encoding="utf-8")
     print(f"wrote {args.count} scenarios to {args.out}")

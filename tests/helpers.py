@@ -305,3 +305,27 @@ def fresh_postgres_database(
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+# --------------------------------------------------------------------------- T-10 stand-ins
+
+PREFLIGHT_CHECK_NAMES = ("artifact", "canary_health", "metrics", "alert_rules", "traffic_router", "backup",
+                         "schema_window", "freeze", "notifier")
+
+
+def passing_t10_handlers(failing: Sequence[str] = ()) -> dict[Any, Any]:
+    """A stand-in preflight step handler for runs on in-memory fakes (9/9 unless `failing` names
+    checks; then it halts before T0 like the real one). The real one checks real URLs: it is tested
+    in tests/unit/app/test_step_handlers.py and end to end by the demo."""
+    from runofshow.app.preflight import CheckResult, PreflightReport
+    from runofshow.app.steps import StepOutcome
+    from runofshow.domain.timeline import StepKind
+
+    def preflight(ctx: Any) -> Any:
+        results = tuple(CheckResult(n, n, n not in failing, "broken" if n in failing else "ok", 0.01)
+                        for n in PREFLIGHT_CHECK_NAMES)
+        rep = PreflightReport(ctx.plan.release.service, ctx.plan.release.version, ctx.at, results)
+        halt = None if rep.passed else f"preflight {rep.summary()}"
+        return StepOutcome(details=rep.to_json(), ok=rep.passed, halt=halt, summary=f"{rep.score} PASS")
+
+    return {StepKind.PREFLIGHT: preflight}

@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 
 from runofshow.domain.plan import VERSION, BlastRadius
 from runofshow.errors import InputError
+from runofshow.files import atomic_write_text
 
 DEFAULTS = BlastRadius()
 """Defaults shared with the plan's `timeline.blast_radius` (rate, concurrency, criteria)."""
@@ -306,13 +307,11 @@ def write_evidence(result: BlastResult, evidence_dir: Path,
                    success_min_pct: float = DEFAULTS.success_min_pct,
                    p95_max_s: float = DEFAULTS.p95_max_s) -> Path:
     """Write the evidence file atomically; never overwrites an earlier one (adds -2, -3 ...)."""
-    from runofshow.app.freeze import write_atomic  # the app's one atomic writer (temp + os.replace)
-
     name = evidence_name(result.version, result.started_at)
     path = evidence_dir / name
     for n in range(2, 1000):
         if not path.exists():
             break
         path = evidence_dir / name.replace(".log", f"-{n}.log")
-    write_atomic(path, render_evidence(result, success_min_pct, p95_max_s))
+    atomic_write_text(path, render_evidence(result, success_min_pct, p95_max_s))
     return path

@@ -12,10 +12,18 @@ and get the same wiring otherwise.
                    from Prometheus; otherwise none
     notifications  Slack (notifications.slack_webhook_url_env), a JSON webhook
                    (notifications.webhook_url) and Grafana annotations (notifications.grafana_url),
-                   behind one non-blocking fan-out
-    steps          default handlers; with --repo, the freeze starts at T-30 and is lifted at the
-                   close-out (after a rollback too when timeline.lift_freeze_after_rollback)
+                   behind one non-blocking fan-out (`runofshow.app.notify`), closed with the world
+    steps          (`runofshow.app.step_handlers`) T-20 the war room; T-10 the nine preflight
+                   checks (halt before T0 unless 9/9 or the IC's recorded override) and the
+                   blast-radius probe when timeline.blast_radius.url is set; the first night's
+                   24 h burn rate; with --repo (or the demo's in-memory pull requests) the freeze
+                   starts at T-30 and is lifted at the close-out (after a rollback too when
+                   timeline.lift_freeze_after_rollback)
+    first night    the SLO burn rate at every check-in (`runofshow.app.first_night.BurnWatch`):
+                   timeline.slo_error_ratio_query on Prometheus, else the error-rate gate
     windows        before each stage, the market-window gate (unless check_windows=False)
+    ledger polling while waiting, the runner looks for other processes' events (`runofshow decide`,
+                   `runofshow note`) every RunOptions.ledger_poll_s wall seconds on a real clock
 """
 
 from __future__ import annotations
@@ -28,9 +36,12 @@ from typing import Any
 
 from runofshow.app import settings
 from runofshow.app.clock import RunClock, clock_for, resumed_clock
+from runofshow.app.first_night import BurnWatch, ErrorRatio
+from runofshow.app.preflight import Override
 from runofshow.app.run_state import RunState, fold
 from runofshow.app.runner import Runner, RunPorts
-from runofshow.app.steps import StepContext, StepHandler, StepOutcome
+from runofshow.app.step_handlers import blast_handler, freeze_handlers, preflight_handler, war_room_handler
+from runofshow.app.steps import StepHandler
 from runofshow.domain.plan import Plan
 from runofshow.domain.tick import Alert
 from runofshow.domain.timeline import StepKind
@@ -40,6 +51,8 @@ from runofshow.ports import AlertFeed, Ledger, MarketCalendar, MetricsSource, Pu
 STATE_ENV = "RUNOFSHOW_STATE"
 #: Prometheus needs two scrapes inside a rate() window; compressed runs never ask for less
 PROMETHEUS_MIN_WINDOW_S = 5.0
+#: wall seconds the notification fan-out may take at shutdown (the runner flushed it at the end)
+FANOUT_CLOSE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,8 @@ class RunOptions:
     check_windows: bool = True
     repo: str | None = None  # OWNER/NAME whose PRs the freeze labels
     min_query_window_s: float | None = None
+    preflight_override: Override | None = None  # the IC opens T0 despite failed T-10 checks
+    ledger_poll_s: float = 0.25  # wall seconds between looks for other processes' events
 
 
 def resolve_state_url(
@@ -234,7 +249,9 @@ def _build_alerts(
     return None
 
 
-def _build_notifications(plan: Plan, environ: Mapping[str, str], world: World) -> Any:
+def build_notifications(plan: Plan, environ: Mapping[str, str],
+                        on_failure: Callable[[Any], None] | None = None) -> Any:
+    """The plan's channels behind one non-blocking `NotifierFanout` (None when there are none)."""
     n = plan.notifications
     notifiers: list[Any] = []
     annotators: list[Any] = []
@@ -256,31 +273,40 @@ def _build_notifications(plan: Plan, environ: Mapping[str, str], world: World) -
         return None
     from runofshow.app.notify import NotifierFanout
 
-    fanout = NotifierFanout(notifiers, annotators, on_failure=world._notify_failed)
-    world.fanout = fanout
-    world.on_close(fanout.close)
+    return NotifierFanout(notifiers, annotators, on_failure=on_failure)
+
+
+def _build_notifications(plan: Plan, environ: Mapping[str, str], world: World) -> Any:
+    fanout = build_notifications(plan, environ, world._notify_failed)
+    if fanout is not None:
+        world.fanout = fanout
+        world.on_close(lambda: fanout.close(FANOUT_CLOSE_S))
     return fanout
 
 
-def _freeze_handlers(plan: Plan, repo: str, environ: Mapping[str, str]) -> dict[StepKind, StepHandler]:
-    from runofshow.app.freeze import end_freeze, start_freeze
+def demo_pull_requests() -> PullRequestHost:
+    """The demo's pull requests, in memory: three open PRs for the freeze to hold and release."""
+    from runofshow.adapters.memory import InMemoryPullRequestHost
+    from runofshow.domain.freeze import PullRequest
 
-    host = pull_request_host(repo, settings.github_settings(environ))
+    return InMemoryPullRequestHost("acme/spark-trading", [
+        PullRequest(12, "feat: order book depth chart"), PullRequest(15, "chore(deps): bump httpx"),
+        PullRequest(17, "docs: runbook for the canary"),
+    ])
 
-    def start(ctx: StepContext) -> StepOutcome:
-        result = start_freeze(host, plan.freeze, plan.release.version, Path(ctx.evidence_dir),
-                              ctx.at)
-        return StepOutcome(details={"repo": repo, "newly_labelled": list(result.newly_labelled),
-                                    "evidence": str(result.evidence or ""), "note": result.note})
 
-    def close_out(ctx: StepContext) -> StepOutcome:
-        if ctx.after_rollback and not plan.timeline.lift_freeze_after_rollback:
-            return StepOutcome(details={"freeze": "kept after the rollback (lift_freeze_after_rollback)"})
-        result = end_freeze(host, Path(ctx.evidence_dir), ctx.at)
-        return StepOutcome(details={"repo": repo, "released": list(result.newly_released),
-                                    "evidence": str(result.evidence or ""), "note": result.note})
+def _error_ratio(plan: Plan, metrics: MetricsSource) -> ErrorRatio | None:
+    """timeline.slo_error_ratio_query on the run's own Prometheus source; None without one."""
+    from runofshow.adapters.prometheus import PrometheusMetricsSource
 
-    return {StepKind.FREEZE_START: start, StepKind.CLOSE_OUT: close_out}
+    if not isinstance(metrics, PrometheusMetricsSource):
+        return None
+    query = plan.timeline.slo_error_ratio_query
+
+    def ratio(window: str, wall_s: float, at: datetime) -> float | None:
+        return metrics.client.instant(metrics.render(query, wall_s), at)
+
+    return ratio
 
 
 def _window_gate(plan: Plan) -> Callable[[datetime, int], tuple[bool, str]]:
@@ -325,16 +351,29 @@ def build_world(
         fanout = None
         if "notifier" not in overrides and "annotator" not in overrides:
             fanout = _build_notifications(plan, env, world)
-        handlers: dict[StepKind, StepHandler] = {}
-        if options.repo:
-            handlers.update(_freeze_handlers(plan, options.repo, env))
+        override = options.preflight_override
+        watch = BurnWatch(plan, clock, ratio=_error_ratio(plan, metrics), min_window_s=floor)
+        handlers: dict[StepKind, StepHandler] = {
+            StepKind.WAR_ROOM: war_room_handler(plan),
+            StepKind.PREFLIGHT: preflight_handler(override, env),
+            StepKind.BLAST_RADIUS: blast_handler(plan, override),
+            StepKind.FIRST_NIGHT: watch.step_handler,
+        }
+        hosts = overrides.pop("pull_requests", None)
+        if hosts is None and options.repo:
+            hosts = pull_request_host(options.repo, settings.github_settings(env))
+        if hosts is not None:
+            handlers.update(freeze_handlers(plan, hosts))
         handlers.update(overrides.pop("step_handlers", {}))
+        overrides.setdefault("first_night_watch", watch)
+        poll = options.ledger_poll_s if getattr(clock, "realtime", False) else None
         gate = overrides.pop("stage_gate") if "stage_gate" in overrides else (
             _window_gate(plan) if options.check_windows else None)
         world.ports = RunPorts(
             ledger=ledger, router=router, metrics=metrics, clock=clock, alerts=alerts,
             notifier=overrides.pop("notifier", fanout), annotator=overrides.pop("annotator", fanout),
-            step_handlers=handlers, stage_gate=gate, min_query_window_s=floor, **overrides,
+            step_handlers=handlers, stage_gate=gate, min_query_window_s=floor, ledger_poll_s=poll,
+            **overrides,
         )
     except BaseException:
         world.close()
@@ -356,8 +395,15 @@ def start_run(plan: Plan, options: RunOptions = RunOptions(), *, environ: Mappin
               meta: dict[str, Any] | None = None, **overrides: Any) -> tuple[World, Runner]:
     """A new run: build its world, record `run_started`, and wire webhook alerts to it."""
     url = resolve_state_url(options.state_url, plan, settings.environment(environ))
+    if options.preflight_override is not None:
+        from runofshow.app.warroom import check_override
+
+        options = replace(options, preflight_override=check_override(plan, options.preflight_override))
     world = build_world(plan, replace(options, state_url=url), environ=environ, ledger=ledger,
                         clock=clock, **overrides)
+    ov = options.preflight_override
+    if ov is not None:  # recorded, so that a resumed run keeps it
+        meta = {**(meta or {}), "preflight_override": {"by": ov.by, "reason": ov.reason}}
     try:
         runner = Runner.start(plan, world.ports, run_id=run_id, state_url=_redacted(url), meta=meta)
     except BaseException:
@@ -389,6 +435,14 @@ def resume_run(run_id: str, options: RunOptions = RunOptions(), *,
     plan, state = load_run(run_id, ledger)
     if plan_override is not None:
         plan = plan_override(plan)
+    recorded = state.started.get("preflight_override")
+    if options.preflight_override is not None:
+        from runofshow.app.warroom import check_override
+
+        options = replace(options, preflight_override=check_override(
+            plan, options.preflight_override, ledger=ledger, run_id=run_id))
+    elif recorded:
+        options = replace(options, preflight_override=Override(str(recorded["by"]), str(recorded["reason"])))
     clock = clock or resumed_clock(state.clock, options.speed)
     world = build_world(plan, options, environ=environ, ledger=ledger, clock=clock, **overrides)
     try:
@@ -399,6 +453,7 @@ def resume_run(run_id: str, options: RunOptions = RunOptions(), *,
     return world, world.attach(runner)
 
 
-__all__ = ["RunOptions", "World", "alert_rules_check", "build_metrics", "build_router", "build_world",
-           "load_run", "market_calendar", "open_ledger", "pull_request_host", "resolve_state_url",
-           "resume_run", "start_local_proxy", "start_run"]
+__all__ = ["RunOptions", "World", "alert_rules_check", "build_metrics", "build_notifications", "build_router",
+           "build_world",
+           "demo_pull_requests", "load_run", "market_calendar", "open_ledger", "pull_request_host",
+           "resolve_state_url", "resume_run", "start_local_proxy", "start_run"]

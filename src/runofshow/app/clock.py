@@ -51,6 +51,7 @@ class SystemClock:
     """The real clock: plan time is wall time (UTC)."""
 
     speed: float = 1.0
+    realtime = True  # waits take wall time (a fake clock's do not)
 
     def now(self) -> datetime:
         return datetime.now(UTC)
@@ -85,6 +86,11 @@ class CompressedClock:
         self.plan_at = plan_at or self.anchor_at
         if self.anchor_at.tzinfo is None or self.plan_at.tzinfo is None:
             raise ValueError("anchor_at and plan_at must be timezone-aware")
+
+    @property
+    def realtime(self) -> bool:
+        """Its waits take wall time when its wall clock's do."""
+        return bool(getattr(self._wall, "realtime", False))
 
     def now(self) -> datetime:
         return self.plan_at + (self._wall.now() - self.anchor_at) * self.speed

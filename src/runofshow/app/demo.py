@@ -9,24 +9,32 @@
 
 The default plan is written to `<out>/plan.yaml` with the ports filled in and run with a
 compressed clock: the canary stages at `speed` (default 60: T0 .. T+90 in 90 s, one tick a
-second, as often as Prometheus scrapes), the time before T0 and the 24 h first night at
-`night_speed` (default 3600: 0.5 s and 24 s), so the whole T-30 .. T+24h takes about two
-minutes. `fault` is injected into the canary when the middle stage starts (25 % by default); the
+second, as often as Prometheus scrapes), the time before T0 at `pre_t0_speed` (360: 5 s, plus
+the real seconds of the preflight and the blast-radius probe, which run in real time) and the
+24 h first night at `night_speed` (default 3600: 24 s), so the whole T-30 .. T+24h takes a
+little over two minutes. `fault` is injected into the canary when the middle stage starts (25 % by default); the
 run must then roll back by itself. The ledger (`<out>/runofshow.db` unless `state_url`) and
 the evidence folder are under `out`. `resume` takes a demo run up again on the same ports.
 
-The sample services, load generator and configuration renderers live in `runofshow.demo`, which
-sits above this layer; the CLI hands them in as a `DemoKit`. Adapters come from the bootstrap.
+The whole ritual runs with nothing typed by hand: the freeze labels three in-memory pull requests
+at T-30; the war room opens at T-20; at T-10 the preflight checks the canary's /version (the
+artifact) and /healthz, the metrics source, the auto-rollback rules in Prometheus, the proxy at 0 %,
+a backup time (simulated: a command that prints the current time), the market window, the freeze
+record and the notification channel -- a local webhook sink the demo starts, which also takes the
+Grafana annotations -- and then a blast-radius probe hits the canary. Both run in real time
+(phase speed "steps"), so T0 is not passed while they work. Without Prometheus the alert-rules
+check cannot pass (the alert comes from the canary's own report): the demo's incident commander
+overrides it, and says so. The demo's SLO is 99.5 % (its services fail 0.2 % of requests by
+design, a 0.4x burn; against 99.9 % that would be 2x, past the seed's 1.5).
+
+The sample services, load generator, webhook sink and configuration renderers live in
+`runofshow.demo`, which sits above this layer; the CLI hands them in as a `DemoKit`. Adapters come
+from the bootstrap.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
-import shutil
-import signal
-import socket
-import subprocess
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -38,15 +46,28 @@ import yaml
 
 from runofshow.app import bootstrap, settings
 from runofshow.app.bootstrap import RunOptions
+from runofshow.app.demo_processes import (
+    LOOPBACK,
+    Process,
+    free_port,
+    port_of,
+    prometheus_binaries,
+    stop_stale,
+)
 from runofshow.app.events import EventKind
+from runofshow.app.preflight import Override
 from runofshow.app.run_state import RunState
 from runofshow.app.runner import Runner
 from runofshow.domain.plan import (
     AlertSource,
+    BlastRadius,
     JsonEndpoint,
     LocalProxyRouter,
+    Notifications,
     Plan,
+    Preflight,
     PrometheusSource,
+    Timeline,
     WebJsonMetric,
     WebJsonSource,
 )
@@ -57,12 +78,17 @@ from runofshow.ports import LedgerEvent
 
 FAULTS = ("none", "latency", "errors", "leak", "alert")
 DEFAULT_SPEED = 60.0  # the canary stages: T0 .. T+90 in 90 s, a tick a second like the scrapes
-DEFAULT_NIGHT_SPEED = 3600.0  # T-30 .. T0 in half a second, the 24 h first night in 24 s
-LOOPBACK = "127.0.0.1"
+DEFAULT_NIGHT_SPEED = 3600.0  # the 24 h first night in 24 s
+#: T-30 .. T0 in 5 s (plus the real seconds of the preflight and the blast-radius probe): slow
+#: enough that the ledger's own writes do not push a step minutes past its planned minute
+DEFAULT_PRE_T0_SPEED = 360.0
 STABLE_VERSION, CANARY_VERSION = "v1.3.9", "v1.4.0"
 TOKEN_ENV = "RUNOFSHOW_WEBHOOK_TOKEN"
 SCRAPE_S = 0.25  # Prometheus scrapes and evaluates this often, so a 1 s window holds 4 samples
 QUERY_WINDOW_S = 1.0  # wall seconds a metric looks back at least: one tick at the default speed
+BACKUP_COMMAND = "date -u +%Y-%m-%dT%H:%M:%SZ"  # simulated: "the last backup finished just now"
+DEMO_SLO_PCT = 99.5
+DEMO_IC = "ic-on-call"
 
 
 @dataclass(frozen=True)
@@ -74,6 +100,7 @@ class DemoKit:
     prometheus_yml: Callable[..., str]
     alert_rules_yml: Callable[..., str]
     alertmanager_yml: Callable[..., str]
+    webhook_sink: Callable[..., Any] | None = None  # (log_path) -> WebhookSink (not started)
 
 
 @dataclass(frozen=True)
@@ -82,86 +109,13 @@ class DemoOptions:
     fault: str = "none"
     speed: float = DEFAULT_SPEED
     night_speed: float = DEFAULT_NIGHT_SPEED
+    pre_t0_speed: float = DEFAULT_PRE_T0_SPEED
     state_url: str | None = None
     resume: str | None = None
     use_prometheus: bool = True  # when prometheus and prometheus-alertmanager are on PATH
     load_rate: float = 600.0
     fault_stage: int | None = None  # 0-based; default: the middle stage
     scrape_s: float = SCRAPE_S  # Prometheus scrape and rule evaluation interval
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((LOOPBACK, 0))
-        return int(s.getsockname()[1])
-
-
-def _port(url_or_listen: str) -> int:
-    return int(url_or_listen.rstrip("/").rsplit(":", 1)[1].split("/")[0])
-
-
-def prometheus_binaries() -> tuple[str, str] | None:
-    """(prometheus, alertmanager) when both are on PATH."""
-    prom = shutil.which("prometheus")
-    am = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-    return (prom, am) if prom and am else None
-
-
-class Process:
-    """A service binary in its own session, its output in a log file, its pid in `<name>.pid`
-    beside the log (so a demo killed with SIGKILL can be cleaned up); stop() = TERM, then KILL."""
-
-    def __init__(self, name: str, argv: list[str], log_path: Path) -> None:
-        self.name, self.log_path = name, log_path
-        self.pid_path = log_path.with_name(f"{name}.pid")
-        self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
-        self.pid_path.write_text(str(self.proc.pid))
-
-    def wait_ready(self, url: str, timeout_s: float = 60.0) -> None:
-        import httpx
-
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                tail = self.log_path.read_text(errors="replace")[-800:]
-                raise RunOfShowError(f"{self.name} exited with {self.proc.returncode}: {tail}")
-            try:
-                if httpx.get(url, timeout=1.0).is_success:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RunOfShowError(f"{self.name} was not ready at {url} within {timeout_s:g} s")
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout_s)
-        self._log.close()
-        self.pid_path.unlink(missing_ok=True)
-
-
-def stop_stale(work: Path, timeout_s: float = 10.0) -> None:
-    """Stop what an earlier demo in `work` left running (it was killed before it could): each
-    `*.pid` there whose process still runs with `work` on its command line."""
-    for pid_file in work.glob("*.pid"):
-        try:
-            pid = int(pid_file.read_text())
-            alive = str(work).encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
-        except (ValueError, OSError):
-            alive = False
-        if alive:
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout_s
-            while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-                time.sleep(0.05)
-        pid_file.unlink(missing_ok=True)
 
 
 class ServiceAlertFeed:
@@ -180,9 +134,10 @@ class ServiceAlertFeed:
 
 def demo_plan(out_dir: Path, stable_url: str, canary_url: str, proxy_port: int, *,
               prometheus_url: str | None, webhook_port: int | None, state_url: str | None,
-              window_s: float = QUERY_WINDOW_S) -> Plan:
+              window_s: float = QUERY_WINDOW_S, sink_url: str | None = None) -> Plan:
     """The default plan, pointed at the demo's services, proxy and metrics (`window_s`: how far
-    back the web JSON source looks; Prometheus queries get the runner's window)."""
+    back the web JSON source looks; Prometheus queries get the runner's window), with the T-10
+    checks, the blast-radius probe and the notification channel (`sink_url`) on local things."""
     if prometheus_url is not None:
         metrics: PrometheusSource | WebJsonSource = PrometheusSource(
             url=prometheus_url, timeout_s=2, retries=1)
@@ -202,6 +157,13 @@ def demo_plan(out_dir: Path, stable_url: str, canary_url: str, proxy_port: int, 
                                         canary_url=canary_url),
         metrics_source=metrics, alert_source=alerts, evidence_dir=str(out_dir / "evidence"),
         state=state_url,
+        preflight=Preflight(artifact_url=f"{canary_url}/version", canary_health_url=f"{canary_url}/healthz",
+                            backup_check_command=BACKUP_COMMAND, timeout_s=5),
+        timeline=Timeline(slo_target_pct=DEMO_SLO_PCT, blast_radius=BlastRadius(
+            url=f"{canary_url}/api/quotes", seconds=3, rate=50, concurrency=20)),
+        notifications=Notifications(
+            slack_webhook_url_env=None, webhook_url=f"{sink_url}/hooks/runofshow" if sink_url else None,
+            grafana_url=sink_url),
     )
 
 
@@ -228,6 +190,8 @@ class DemoSession:
         self._overrides = dict(overrides or {})
         self.fault_stage = 0
         self.fault_injected_at: float | None = None  # time.monotonic() of the injection
+        self.sink: Any = None
+        self.notes: list[str] = []  # what the demo simulates, said on screen
 
     @property
     def min_window_s(self) -> float:
@@ -263,7 +227,7 @@ class DemoSession:
                                prev.traffic_router.stable_url if prev else None, 1)
         self.canary = canary = self._service(CANARY_VERSION, "canary",
                                              prev.traffic_router.canary_url if prev else None, 2)
-        proxy_port = _port(prev.traffic_router.listen) if prev else free_port()
+        proxy_port = port_of(prev.traffic_router.listen) if prev else free_port()
         proxy = bootstrap.start_local_proxy(stable.url, canary.url, LOOPBACK, proxy_port)
         self._stops.append(proxy.stop)
         wall_s = Plan().nominal_duration_min * 60 / o.speed + 25 * 3600 / o.night_speed + 300
@@ -273,9 +237,9 @@ class DemoSession:
         binaries = prometheus_binaries() if o.use_prometheus else None
         if binaries is not None:
             was_prom = prev is not None and prev.metrics_source.kind == "prometheus"
-            prom_port = _port(prev.metrics_source.url) if was_prom else free_port()  # type: ignore[union-attr]
+            prom_port = port_of(prev.metrics_source.url) if was_prom else free_port()  # type: ignore[union-attr]
             hook = prev.alert_source.webhook_listen if prev else None
-            webhook_port = _port(hook) if hook else free_port()
+            webhook_port = port_of(hook) if hook else free_port()
             prometheus_url = self._start_prometheus(binaries, stable.url, canary.url, prom_port, webhook_port)
             self.source = (f"metrics: Prometheus {prometheus_url} (scrape {o.scrape_s:g} s); alerts: "
                            f"Alertmanager -> webhook {LOOPBACK}:{webhook_port}")
@@ -283,15 +247,33 @@ class DemoSession:
             why = "disabled" if not o.use_prometheus else "prometheus / prometheus-alertmanager not on PATH"
             self.source = f"metrics: the services' /metrics.json (web JSON source; {why})"
         window_s = max(self.min_window_s, Plan().decision.tick_interval_s / o.speed)
+        sink_url = self._start_sink(prev)
         self.plan = plan = demo_plan(
             self.out, stable.url, canary.url, proxy_port, prometheus_url=prometheus_url,
-            webhook_port=webhook_port, state_url=o.state_url, window_s=window_s)
+            webhook_port=webhook_port, state_url=o.state_url, window_s=window_s, sink_url=sink_url)
+        self.notes += [
+            f"backup check: simulated (`{BACKUP_COMMAND}` stands in for the last backup's time)",
+            "pull requests: in memory (acme/spark-trading #12, #15, #17), labelled hold-for-canary at T-30",
+            f"T-10: preflight on the canary's /version and /healthz, blast radius on {canary.url}/api/quotes",
+        ]
         (self.out / "plan.yaml").write_text(yaml.safe_dump(plan.model_dump(mode="json"), sort_keys=False))
         self.fault_stage = o.fault_stage if o.fault_stage is not None else len(plan.stages) // 2
         return self._start_runner(plan, canary)
 
+    def _start_sink(self, prev: Plan | None) -> str | None:
+        """The local webhook sink: the notification channel and the Grafana annotations."""
+        if self.kit.webhook_sink is None:
+            return None
+        was = prev.notifications.grafana_url if prev is not None else None
+        self.sink = self.kit.webhook_sink(self.out / "notifications.jsonl", port=port_of(was) if was else 0)
+        self.sink.start()
+        self._stops.append(self.sink.stop)
+        self.notes.append(f"notifications and Grafana annotations: a local webhook sink {self.sink.url} "
+                          f"(kept in {self.out / 'notifications.jsonl'})")
+        return str(self.sink.url)
+
     def _service(self, version: str, track: str, url: str | None, seed: int) -> Any:
-        service = self.kit.service(version, track, port=_port(url) if url else 0, seed=seed).start()
+        service = self.kit.service(version, track, port=port_of(url) if url else 0, seed=seed).start()
         self._stops.append(service.stop)
         return service
 
@@ -362,11 +344,18 @@ class DemoSession:
         o = self.options
         overrides: dict[str, Any] = {"on_event": self._event, "on_interrupt": self._on_interrupt,
                                      **self._overrides}
+        override = None
         if plan.metrics_source.kind != "prometheus":
             overrides["alerts"] = ServiceAlertFeed(canary, plan.alert_source.match_labels)
-        overrides["phase_speeds"] = {"stages": o.speed, "first_night": o.night_speed}
-        options = RunOptions(state_url=self._state_url(), speed=None if o.resume else o.night_speed,
-                             check_windows=False, min_query_window_s=self.min_window_s)
+            override = Override(DEMO_IC, "demo without Prometheus: no alert rules to list; the "
+                                "auto-rollback alert is the canary's own crash-loop report")
+            self.notes.append(f"preflight: alert rules cannot be checked without Prometheus; "
+                              f"IC {DEMO_IC} overrides: {override.reason}")
+        overrides["phase_speeds"] = {"stages": o.speed, "first_night": o.night_speed, "steps": 1.0}
+        overrides.setdefault("pull_requests", bootstrap.demo_pull_requests())
+        options = RunOptions(state_url=self._state_url(), speed=None if o.resume else o.pre_t0_speed,
+                             check_windows=False, min_query_window_s=self.min_window_s,
+                             preflight_override=override)
         if o.resume:
             world, runner = bootstrap.resume_run(o.resume, options, environ=self._environ,
                                                  plan_override=lambda _: plan, **overrides)

@@ -34,14 +34,25 @@ decision         one tick of the decision engine with all its inputs. t_s, label
                  (proceed, hold, rollback), reasons, verdicts [{metric, verdict, canary, baseline,
                  reason, p_value, effect}], passing, gates, stage_complete, engine, holds.
 hold_started     the stage is held. stage, n (1-based in the stage), max_holds, hold_s,
-                 until_t_s, reasons, t_s.
-hold_ended       the hold's time has passed. stage, n, t_s.
+                 until_t_s, reasons, t_s. An incident commander's hold has until_t_s None (it
+                 lasts until an IC proceed or a rollback), by, ic_seq, and does not count
+                 against max_holds.
+hold_ended       the hold's time has passed, or an IC proceed ended it. stage, n, t_s (by, ic_seq).
 alert_received   an Alertmanager webhook delivered alerts. alerts, source ("webhook"), received_at
                  (wall time the runner took them in), t_s.
 rollback_started the run is rolling back. trigger (decision, alert, first_night, interrupt,
                  ic), reasons, stage, weight, t_s. Followed by weight_intent(0) and
                  weight_outcome.
-war_room         one war-room line, "Observation -> Metric -> Decision". text, label, t_s.
+war_room         one war-room line, "Observation -> Metric -> Decision" (`runofshow.app.minutes`):
+                 observation, metrics, gates, decision, by ("auto" or "IC <name>"), text (the
+                 line without its minute), label, t_s; ic_seq when it answers an IC decision.
+ic_decision      an incident commander's decision, accepted (`runofshow decide`; may come from
+                 another process). action (proceed, hold, rollback), by, reason, t_s. A rollback
+                 is followed at once by rollback_started(trigger ic) and its intent and outcome,
+                 recorded by the deciding process; a hold or proceed is carried out by the runner,
+                 whose next event for it carries `ic_seq` (the ic_decision's seq).
+ic_refused       a decision that was not accepted: action, by, reason, why, t_s.
+parking_lot      theory and opinion, kept out of the war-room log (`runofshow note`): text, by, t_s.
 notify_failed    a notifier or annotator failed; the run went on. channel, event, error, t_s.
 paused           traffic left where it is; the run can be resumed. reason, weight (read back),
                  t_s.
@@ -61,7 +72,6 @@ from enum import StrEnum
 from typing import Any
 
 from runofshow.app.traffic import same_weight
-from runofshow.domain.plan import Plan
 from runofshow.domain.tick import Alert, Decision, MetricVerdict, Tick, TrackSample
 from runofshow.domain.timeline import Step
 
@@ -79,6 +89,9 @@ class EventKind(StrEnum):
     ALERT_RECEIVED = "alert_received"
     ROLLBACK_STARTED = "rollback_started"
     WAR_ROOM = "war_room"
+    IC_DECISION = "ic_decision"
+    IC_REFUSED = "ic_refused"
+    PARKING_LOT = "parking_lot"
     NOTIFY_FAILED = "notify_failed"
     PAUSED = "paused"
     RESUMED = "resumed"
@@ -237,26 +250,6 @@ def ended_payload(status: RunStatus, exit_code: int, reason: str, weight: float 
             "t_s": t_s}
 
 
-def _value_text(value: float | None, unit: str) -> str:
-    if value is None:
-        return "n/a"
-    if unit == "ms":
-        return f"{value:.0f}ms"
-    if unit == "%":
-        return f"{value:.2f}%"
-    if unit == "s":
-        return f"{value:.1f}s"
-    return f"{value:.3g}"
-
-
-def metrics_line(plan: Plan, sample: TrackSample | None) -> str:
-    """The canary's gate values the war-room way: `p95=142ms 5xx=0.20% ws=8.0s ...`."""
-    if sample is None:
-        return "no data"
-    return " ".join(f"{gate.short or name}={_value_text(sample.value(name), gate.unit)}"
-                    for name, gate in plan.gates.items())
-
-
 def reasons_text(reasons: Sequence[str], limit: int = 3) -> str:
     shown = "; ".join(reasons[:limit])
     return shown + (f" (+{len(reasons) - limit} more)" if len(reasons) > limit else "")
@@ -264,7 +257,7 @@ def reasons_text(reasons: Sequence[str], limit: int = 3) -> str:
 
 __all__ = [
     "EventKind", "Phase", "RunStatus", "Trigger", "alert_from_json", "alert_json", "alerts_json",
-    "clean_sample", "decision_payload", "ended_payload", "finite", "intent_payload",
-    "metrics_line", "outcome_payload", "reasons_text", "sample_from_json", "sample_json", "step_json",
-    "step_payload", "tick_from_decision", "verdict_json",
+    "clean_sample", "decision_payload", "ended_payload", "finite", "intent_payload", "outcome_payload",
+    "reasons_text", "sample_from_json", "sample_json", "step_json", "step_payload", "tick_from_decision",
+    "verdict_json",
 ]

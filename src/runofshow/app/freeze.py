@@ -11,8 +11,6 @@ leaves an exact record and running `start` (or `end`) again finishes the job.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +21,7 @@ from runofshow.domain.freeze import Classification, PullRequest, classify
 from runofshow.domain.plan import ChangeClass, FreezeRules, Plan
 from runofshow.domain.windows import evaluate_at
 from runofshow.errors import EvidenceError, InputError, PullRequestHostError
+from runofshow.files import atomic_write_text
 from runofshow.ports import MarketCalendar, PullRequestHost
 
 STATE_FILE = "freeze_state.json"
@@ -40,27 +39,6 @@ CLASS_TEXT = {
     ChangeClass.DEPENDENCY_UPDATE: "Dependency updates",
     ChangeClass.REFACTORING: "Refactoring",
 }
-
-
-# --------------------------------------------------------------------------- files
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file in the same folder and `os.replace`."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as ex:
-        raise EvidenceError(f"{path}: cannot write: {ex.strerror or ex}") from None
 
 
 Status = Literal["starting", "active", "ending", "ended"]
@@ -113,7 +91,7 @@ class FreezeStore:
             raise EvidenceError(f"{self.path}: unreadable freeze record: {ex}") from None
 
     def save(self, rec: FreezeRecord) -> None:
-        write_atomic(self.path, json.dumps(asdict(rec), indent=2, sort_keys=True) + "\n")
+        atomic_write_text(self.path, json.dumps(asdict(rec), indent=2, sort_keys=True) + "\n")
 
 
 def _ts(at: datetime) -> str:
@@ -192,7 +170,7 @@ def start_freeze(
     store.save(rec)
     on_hold = sorted((set(rec.labelled) | set(rec.held_by_hand)) & open_numbers)
     path = store.dir / START_FILE
-    write_atomic(path, start_text(rec, rules, on_hold))
+    atomic_write_text(path, start_text(rec, rules, on_hold))
     note = ""
     if was_active:
         note = "freeze already active" + (f"; held {_nums(newly)}, opened since" if newly else "")
@@ -256,7 +234,7 @@ def end_freeze(host: PullRequestHost, evidence_dir: Path, now: datetime) -> Free
     rec.status, rec.ended_at, rec.last_error = "ended", _ts(now), None
     store.save(rec)
     path = store.dir / END_FILE
-    write_atomic(path, end_text(rec, now))
+    atomic_write_text(path, end_text(rec, now))
     return FreezeResult(rec, (), tuple(newly), path)
 
 

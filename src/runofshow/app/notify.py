@@ -9,7 +9,7 @@ that `on_failure` runs on the channel's thread). Nothing raises into the caller.
 waits for the queues to drain (tests, shutdown); `close(timeout)` flushes and stops the threads.
 
 The texts are the seed's own (`freeze_open`, `canary_complete`, `stable_24h`) plus one line each
-for a stage transition, a hold, a rollback and the hourly first-night check-in.
+for a stage transition, a hold, a rollback, a halt and the hourly first-night check-in.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ class Event(StrEnum):
     CHECKIN = "checkin"
     STABLE = "stable"
     FREEZE_LIFTED = "freeze_lifted"
+    HALTED = "halted"
 
 
 # --------------------------------------------------------------------------- texts
@@ -72,6 +73,11 @@ def hold(version: str, stage: int, weight: float, minutes: float, reasons: Seque
     return f"⏸️ {version} canary held at Stage {stage} ({weight:g}%) for {minutes:g} min: {_reasons(reasons)}"
 
 
+def ic_hold(version: str, stage: int, weight: float, by: str, reason: str) -> str:
+    """The incident commander holds the stage until they proceed (`runofshow decide ... hold`)."""
+    return f"⏸️ {version} canary held at Stage {stage} ({weight:g}%) by {by} until the IC proceeds: {reason}"
+
+
 def rollback(version: str, stage: int | None, weight: float | None, reasons: Sequence[str] | str) -> str:
     where = f" at Stage {stage} ({weight:g}%)" if stage is not None and weight is not None else ""
     return f"🚨 {version} canary ROLLED BACK{where}, canary traffic 0%: {_reasons(reasons)}"
@@ -86,8 +92,14 @@ def checkin(version: str, hour: int, hours: float, summary: str) -> str:
     return f"🌙 {version} first night check-in {hour}/{hours:g}h: {summary}"
 
 
-def stable_24h(version: str, hours: float = 24) -> str:
-    return f"✅ {version} stable ({hours:g}h), freeze lifted"
+def stable_24h(version: str, hours: float = 24, freeze_lifted: bool = True) -> str:
+    return f"✅ {version} stable ({hours:g}h)" + (", freeze lifted" if freeze_lifted else "")
+
+
+def halted(version: str, reason: str) -> str:
+    """The run stopped with traffic left where it is (held past its limit, window closed, a failed
+    preflight): people must decide."""
+    return f"⛔ {version} canary halted, traffic left where it is: {reason}"
 
 
 def freeze_lifted(version: str, reason: str) -> str:

@@ -343,10 +343,10 @@ class PreflightReport:
 
     def write(self, evidence_dir: str | Path) -> Path:
         """preflight.txt in `evidence_dir`, atomically (temporary file + fsync + rename)."""
-        from runofshow.app.freeze import write_atomic
+        from runofshow.files import atomic_write_text
 
         path = Path(evidence_dir) / PREFLIGHT_FILE
-        write_atomic(path, self.render())
+        atomic_write_text(path, self.render())
         return path
 
     def to_json(self) -> dict[str, Any]:

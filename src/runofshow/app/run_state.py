@@ -6,10 +6,16 @@ it acts on is always the one a fresh `fold` of the ledger would give.
 
 `next_move(state, steps)` answers "what comes next, and at what plan second?" from the state
 alone, so the runner's loop is: next move -> wait until it is due -> do it -> append.
+
+Events may come from another process too (`runofshow decide`: an incident commander's decision,
+and for a rollback its intent and outcome). The fold does not care who appended an event: a
+rollback is "rolled back" only while the last weight read back is 0, so a stage weight set by
+a runner that had not yet seen the commander's rollback is rolled back again.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -59,9 +65,12 @@ class RunState:
     # decisions
     history: list[Tick] = field(default_factory=list)
     last_tick_t_s: float | None = None
+    last_passing: int | None = None  # gates passing at the last decision
     holds: int = 0  # holds in the current stage
     consecutive_holds: int = 0  # decisions in a row that said hold
-    hold_until_t_s: float | None = None
+    hold_until_t_s: float | None = None  # math.inf: an incident commander's hold (until proceed)
+    ic_hold: str | None = None  # who holds the stage, when an incident commander does
+    ic_pending: dict[str, Any] | None = None  # an IC hold/proceed the runner has not carried out yet
     phase: Phase | None = None
     first_night_started_t_s: float | None = None
     # rollback and the end
@@ -108,6 +117,11 @@ class RunState:
         self.run_id = event.run_id
         if "t_s" in p and p["t_s"] is not None:
             self.last_t_s = float(p["t_s"])
+        if self.ic_pending is not None and p.get("ic_seq") == self.ic_pending["seq"]:
+            self.ic_pending = None  # the runner's answer to the commander's decision
+        if event.kind == EventKind.IC_DECISION.value and p.get("action") in ("hold", "proceed"):
+            self.ic_pending = {"seq": event.seq, "action": p["action"], "by": p.get("by", ""),
+                               "reason": p.get("reason", "")}
         handler = _APPLY.get(event.kind)
         if handler is not None:
             handler(self, p)
@@ -129,13 +143,13 @@ def _step_started(s: RunState, p: Mapping[str, Any]) -> None:
     if p["kind"] == StepKind.STAGE.value:
         stage = int(p["stage"])
         if stage != s.stage:
-            s.holds, s.hold_until_t_s = 0, None
+            s.holds, s.hold_until_t_s, s.ic_hold = 0, None, None
         s.stage, s.stage_started_t_s, s.phase = stage, float(p["t_s"]), Phase.STAGE
         if stage not in s.stages_started:
             s.stages_started.append(stage)
     elif p["kind"] == StepKind.FIRST_NIGHT.value:
         s.phase, s.first_night_started_t_s = Phase.FIRST_NIGHT, float(p["t_s"])
-        s.hold_until_t_s = None
+        s.hold_until_t_s, s.ic_hold = None, None
 
 
 def _step_completed(s: RunState, p: Mapping[str, Any]) -> None:
@@ -161,30 +175,37 @@ def _weight_outcome(s: RunState, p: Mapping[str, Any]) -> None:
         s.open_intent = None
     if p.get("read_back") is not None:
         s.weight = float(p["read_back"])
-    if s.status is RunStatus.ROLLING_BACK and s.weight is not None and same_weight(s.weight, 0.0):
-        s.rolled_back = True
+    if s.status is RunStatus.ROLLING_BACK and s.weight is not None:
+        # rolled back while the weight reads back 0: a later non-zero read-back (a stage weight
+        # set by a runner that had not yet seen another process's rollback) undoes it
+        s.rolled_back = same_weight(s.weight, 0.0)
 
 
 def _decision(s: RunState, p: Mapping[str, Any]) -> None:
     s.history.append(tick_from_decision(p))
     s.last_tick_t_s = float(p["t_s"])
+    s.last_passing = None if p.get("passing") is None else int(p["passing"])
     s.consecutive_holds = s.consecutive_holds + 1 if p.get("action") == "hold" else 0
 
 
 def _hold_started(s: RunState, p: Mapping[str, Any]) -> None:
     s.holds = int(p["n"])
-    s.hold_until_t_s = float(p["until_t_s"])
+    until = p.get("until_t_s")
+    s.hold_until_t_s = math.inf if until is None else float(until)
+    s.ic_hold = str(p.get("by") or "IC") if until is None else None
 
 
 def _hold_ended(s: RunState, p: Mapping[str, Any]) -> None:
-    s.hold_until_t_s = None
+    s.hold_until_t_s, s.ic_hold = None, None
 
 
 def _rollback_started(s: RunState, p: Mapping[str, Any]) -> None:
+    if s.ended and s.status is RunStatus.HALTED:  # an incident commander rolls a halted run back
+        s.ended, s.exit_code, s.end_reason = False, None, ""
     s.status = RunStatus.ROLLING_BACK
     s.rollback_reasons = tuple(p.get("reasons", ()))
     s.rollback_trigger = p.get("trigger")
-    s.hold_until_t_s = None
+    s.hold_until_t_s, s.ic_hold, s.ic_pending = None, None, None
 
 
 def _paused(s: RunState, p: Mapping[str, Any]) -> None:
@@ -245,6 +266,7 @@ def fold(events: Iterable[LedgerEvent]) -> RunState:
 
 class Move(StrEnum):
     RESOLVE_INTENT = "resolve_intent"  # an intent without an outcome: read the router back
+    IC_DECISION = "ic_decision"  # carry out an incident commander's hold or proceed
     ROLLBACK = "rollback"  # rolling back: set 0 % until it reads back 0
     START_STEP = "start_step"  # begin step `index`
     RUN_STEP = "run_step"  # a started non-stage step: run its handler and complete it
@@ -274,6 +296,8 @@ def next_move(
         return None
     if state.open_intent is not None:
         return Next(Move.RESOLVE_INTENT)
+    if state.ic_pending is not None:
+        return Next(Move.IC_DECISION)
     if state.status is RunStatus.ROLLING_BACK and not state.rolled_back:
         return Next(Move.ROLLBACK)
     if state.rolled_back:

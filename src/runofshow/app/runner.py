@@ -11,8 +11,11 @@ is never repeated, a stage is never skipped, the decision history stays whole.
 
 Waiting goes through the clock (`RunClock.wait`), and is cut short by an Alertmanager webhook
 (`alert_arrived`: decide and roll back at once, not at the next tick), by Ctrl-C (`interrupt`:
-ask to pause or roll back) and by the incident commander (`request_stop`: halt). The loop is
-bounded. Port failures are contained: a metrics source failure is NoData plus a war-room line, a
+ask to pause or roll back), by `request_stop` (halt) and by events another process appended to
+the ledger: `runofshow decide` (the incident commander's hold, proceed or rollback -- a rollback
+is already done when the runner sees it) and `runofshow note`. The runner looks for them at every
+move and, while it waits, every `ledger_poll_s` wall seconds (or when `ledger_changed()` says so).
+The loop is bounded. Port failures are contained: a metrics source failure is NoData plus a war-room line, a
 notifier failure a `notify_failed` event; a router that cannot reach 0 % after every retry
 raises, leaving the run `rolling_back` for `resume`.
 """
@@ -28,8 +31,9 @@ from typing import Any
 from runofshow.app import events as ev
 from runofshow.app.clock import RunClock, clock_params
 from runofshow.app.events import EventKind, Phase, RunStatus, Trigger
+from runofshow.app.first_night import NightWatch
 from runofshow.app.run_state import Move, Next, RunState, fold, next_move
-from runofshow.app.runner_acts import RunnerActs
+from runofshow.app.runner_ticks import RunnerTicks
 from runofshow.app.steps import StepHandler, default_handlers
 from runofshow.domain.decide import decide, engine_name
 from runofshow.domain.plan import Plan
@@ -42,8 +46,9 @@ EXIT_CODES = {RunStatus.PROMOTED: 0, RunStatus.ROLLED_BACK: 3, RunStatus.HALTED:
 
 #: "may a canary stage start at this plan-time instant?" -> (allowed, reason)
 StageGateFn = Callable[[datetime, int], tuple[bool, str]]
-#: first-night watch (SLO burn rate, issue 5): reasons to roll back now, or ()
-FirstNightWatch = Callable[[Plan, Sequence[Tick], float], tuple[str, ...]]
+#: first-night watch (the SLO burn rate, `runofshow.app.first_night`): burn figures and reasons to
+#: roll back now (a bare tuple of reasons is accepted too)
+FirstNightWatch = Callable[[Plan, Sequence[Tick], float], NightWatch | tuple[str, ...]]
 #: what to do on Ctrl-C: "pause" (leave traffic, resumable) or "rollback"
 InterruptChoice = Callable[[RunState], str]
 DecideFn = Callable[[Plan, Sequence[Tick], float], Decision]
@@ -60,7 +65,7 @@ class RunPorts:
         on_interrupt: InterruptChoice | None = None, min_query_window_s: float = 0.0,
         on_event: Callable[[LedgerEvent, RunState], None] | None = None,
         decide: DecideFn | None = None, rollback_attempts: int = 10, rollback_backoff_s: float = 1.0,
-        phase_speeds: dict[str, float] | None = None,
+        phase_speeds: dict[str, float] | None = None, ledger_poll_s: float | None = None,
     ) -> None:
         self.ledger, self.router, self.metrics, self.clock = ledger, router, metrics, clock
         self.alerts, self.notifier, self.annotator = alerts, notifier, annotator
@@ -70,9 +75,14 @@ class RunPorts:
         self.min_query_window_s = min_query_window_s
         self.decide = decide
         self.rollback_attempts, self.rollback_backoff_s = rollback_attempts, rollback_backoff_s
-        #: clock speed from the start of the stages and of the first night ("stages", "first_night")
-        #: when the clock can change speed (a demo's); the time before T0 runs at the clock's own
+        #: clock speed from the start of the stages and of the first night ("stages", "first_night"),
+        #: and while a blocking T-10 step runs ("steps": the preflight and the blast-radius load
+        #: take real seconds), when the clock can change speed (a demo's); the time before T0 runs
+        #: at the clock's own
         self.phase_speeds = dict(phase_speeds or {})
+        #: while waiting, look for other processes' events this often (wall seconds); None: only
+        #: at each move and when `Runner.ledger_changed()` is called (tests with a fake clock)
+        self.ledger_poll_s = ledger_poll_s
 
 
 def new_run_id(plan: Plan, at: datetime) -> str:
@@ -83,7 +93,7 @@ def _default_decide(plan: Plan, history: Sequence[Tick], now_s: float) -> Decisi
     return decide(plan, history, now_s)
 
 
-class Runner(RunnerActs):
+class Runner(RunnerTicks):
     """One run. Build with `Runner.start(...)` (a new run) or `Runner.resume(...)`."""
 
     def __init__(self, plan: Plan, ports: RunPorts, state: RunState) -> None:
@@ -100,6 +110,9 @@ class Runner(RunnerActs):
         self._interrupted = False
         self._stop_reason: str | None = None
         self._alert_tick = False
+        self._ledger_dirty = False
+        self._advanced_by = "auto"
+        self._preflight: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ construction
 
@@ -154,7 +167,7 @@ class Runner(RunnerActs):
             "weight": weight, "alerts": ev.alerts_json(alerts), "previous_status": previous,
             "open_intent": resolved, "clock": clock_params(ports.clock),
         })
-        runner._war_room(f"resumed ({previous}) | weight read back {weight:g}% | "
+        runner._war_room(f"Resumed ({previous})", metrics=f"weight read back {weight:g}%, "
                          f"{len(alerts)} alert(s) firing")
         if alerts and state.phase is not None:
             runner._alert_tick = True
@@ -172,6 +185,11 @@ class Runner(RunnerActs):
         """A notification channel gave up (any thread): recorded at the next safe point."""
         with self._lock:
             self._failures.append({"channel": channel, "event": event, "error": error})
+        self._wake.set()
+
+    def ledger_changed(self) -> None:
+        """Another process appended to this run's ledger (any thread): take it in at once."""
+        self._ledger_dirty = True
         self._wake.set()
 
     def interrupt(self) -> None:
@@ -234,12 +252,21 @@ class Runner(RunnerActs):
         return EXIT_CODES.get(self.state.status, 1)
 
     def _between_moves(self, remaining: float) -> None:
-        """Wait for the next move; in the first night poll alerts every tick interval meanwhile."""
+        """Wait for the next move; in the first night poll alerts every tick interval meanwhile, and
+        look at the ledger every `ledger_poll_s` wall seconds for other processes' events."""
         wait = remaining
         if self.state.phase is Phase.FIRST_NIGHT and self.ports.alerts is not None:
             wait = min(remaining, self.tick_s)
-        woke = self.ports.clock.wait(self._wake, wait)
-        if not woke and wait < remaining and self.state.phase is Phase.FIRST_NIGHT:
+        poll = self.ports.ledger_poll_s
+        clock = self.ports.clock
+        slices = 1 if not poll else max(1, min(1_000_000, int(wait / (poll * clock.speed)) + 1))
+        step = wait / slices
+        for _ in range(slices):
+            if clock.wait(self._wake, step):
+                return
+            if poll and self._catch_up():
+                return  # an incident commander or a note: the loop looks again at once
+        if wait < remaining and self.state.phase is Phase.FIRST_NIGHT:
             if any(a.matches(self.plan.alert_source.match_labels) for a in self._firing(quiet=True)):
                 self._alert_tick = True
 
@@ -247,9 +274,10 @@ class Runner(RunnerActs):
         """Alerts, Ctrl-C and stop requests, at a safe point. True when the loop must end."""
         with self._lock:
             inbox, self._inbox = self._inbox, []
-            failures, self._failures = self._failures, []
-        for failure in failures:
-            self._append(EventKind.NOTIFY_FAILED, dict(failure))
+        self._record_failures()
+        if self.ports.ledger_poll_s or self._ledger_dirty:
+            self._ledger_dirty = False
+            self._catch_up()
         if inbox:
             self._append(EventKind.ALERT_RECEIVED, {
                 "alerts": ev.alerts_json(inbox), "source": "webhook",
@@ -270,7 +298,8 @@ class Runner(RunnerActs):
                 except (KeyboardInterrupt, EOFError):
                     choice = "pause"
             if choice == "rollback" and self.state.status is not RunStatus.ROLLING_BACK:
-                self._start_rollback(Trigger.INTERRUPT, ("rolled back by the operator (Ctrl-C)",))
+                self._start_rollback(Trigger.INTERRUPT, ("rolled back by the operator (Ctrl-C)",),
+                                     by="operator")
             elif choice != "rollback":
                 self._pause("interrupted (Ctrl-C or SIGTERM): traffic left where it is; resume to continue")
                 return True
@@ -278,7 +307,9 @@ class Runner(RunnerActs):
 
     def _do(self, nxt: Next) -> None:
         move = nxt.move
-        if move is Move.RESOLVE_INTENT:
+        if move is Move.IC_DECISION:
+            self._carry_out_ic()
+        elif move is Move.RESOLVE_INTENT:
             intent = self.state.open_intent
             assert intent is not None
             self._outcome(intent.id, intent.weight, self._read_weight(), resolved_on="resume")
@@ -296,8 +327,7 @@ class Runner(RunnerActs):
         elif move is Move.TICK:
             self._tick(Trigger.CHECKIN if self.state.phase is Phase.FIRST_NIGHT else Trigger.TICK)
         elif move is Move.END_HOLD:
-            self._append(EventKind.HOLD_ENDED, {"stage": self.state.stage, "n": self.state.holds})
-            self._war_room(f"Stage {self._stage_no()} | hold {self.state.holds} over | re-evaluate")
+            self._hold_over()
         elif move is Move.FINISH_FIRST_NIGHT:
             self._finish_first_night()
         elif move is Move.END:

@@ -1,22 +1,30 @@
-"""What the runner does at each move: steps, weights, ticks, holds, rollback, pause, end.
+"""What the runner does at each move: recording, traffic, steps, rollback, pause, end.
 
-Split from `runofshow.app.runner` (the loop) to keep both readable; `Runner` is the only user.
-Every method appends ledger events through `_append`, which applies each event to the folded
-state right after the ledger has committed it.
+Split from `runofshow.app.runner` (the loop) and `runofshow.app.runner_ticks` (ticks, holds, the
+incident commander's decisions) to keep each readable; `Runner` is the only user. Every method
+appends ledger events through `_append`, which applies each event to the folded state right after
+the ledger has committed it. Events another process appended in between (`runofshow decide`,
+`runofshow note`) are taken in first, in order, so the state is always what a fresh fold of the
+ledger would give.
+
+War-room lines are recorded with their parts (`runofshow.app.minutes`); notifications use the
+seed's texts (`runofshow.app.notify`) and go to the notifier and, for stage transitions,
+rollbacks and the canary's completion, to the Grafana annotator. Neither may stop or slow the run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from runofshow.app import events as ev
-from runofshow.app import traffic
+from runofshow.app import minutes, notify, traffic
 from runofshow.app.clock import clock_params
-from runofshow.app.events import EventKind, Phase, RunStatus, Trigger
+from runofshow.app.events import EventKind, RunStatus, Trigger
 from runofshow.app.steps import StepContext, StepOutcome, record_only
-from runofshow.domain.tick import Action, Alert, Decision, Tick
+from runofshow.domain.tick import Alert, Decision, Tick
 from runofshow.domain.timeline import StepKind, t_label
 from runofshow.errors import RouterError, RunOfShowError
 from runofshow.ports import LedgerEvent
@@ -35,6 +43,10 @@ _SYNC = {
 _ROLLBACK_ROUNDS = 5
 _SET_WEIGHT_TRIES = 3
 _EXIT = {RunStatus.PROMOTED: 0, RunStatus.ROLLED_BACK: 3, RunStatus.HALTED: 4}
+#: steps that block on the outside world; a demo runs them in real time (phase speed "steps")
+_BLOCKING = (StepKind.PREFLIGHT, StepKind.BLAST_RADIUS)
+#: wall seconds the runner waits, at the end, for queued notifications before recording failures
+END_FLUSH_S = 1.0
 
 
 def _error_text(err: BaseException) -> str:
@@ -49,6 +61,10 @@ class RunnerActs:
     tick_s: float
     checkin_s: float
     first_night_s: float
+    _lock: threading.Lock
+    _failures: list[dict[str, str]]
+    _advanced_by: str  # who let the last stage proceed: "auto" or "IC <name>"
+    _preflight: dict[str, Any]  # the T-10 results so far, for the IC's confirmation message
 
     def t_s(self) -> float:  # pragma: no cover - defined by Runner
         raise NotImplementedError
@@ -62,11 +78,32 @@ class RunnerActs:
         now = clock.now()
         payload.setdefault("t_s", (now - self.state.t0_at).total_seconds())
         event = self.ports.ledger.append(self.state.run_id, kind.value, payload, clock.to_wall(now))
+        if event.seq > self.state.last_seq + 1:  # another process appended in between
+            missed = self.ports.ledger.events(self.state.run_id, after_seq=self.state.last_seq)
+            self._take_in(e for e in missed if e.seq < event.seq)
         self.state.apply(event)
         if kind in _SYNC:
             self._sync_record()
         self._emit(event)
         return event
+
+    def _take_in(self, events: Iterable[LedgerEvent]) -> int:
+        """Apply events another process appended (in seq order); how many were new."""
+        n = 0
+        for event in events:
+            if event.seq <= self.state.last_seq:
+                continue
+            self.state.apply(event)
+            self._emit(event)
+            n += 1
+        return n
+
+    def _catch_up(self) -> int:
+        """Take in whatever other processes appended since the last event we know (a cheap query)."""
+        try:
+            return self._take_in(self.ports.ledger.events(self.state.run_id, after_seq=self.state.last_seq))
+        except RunOfShowError:
+            return 0  # the ledger will answer next time; our own appends would fail loudly
 
     def _sync_record(self) -> None:
         s = self.state
@@ -86,25 +123,54 @@ class RunnerActs:
     def _stage_no(self) -> int:
         return (self.state.stage or 0) + 1
 
-    def _war_room(self, text: str) -> None:
-        self._append(EventKind.WAR_ROOM, {"text": text, "label": self._label()})
+    def _stage_title(self, stage: int | None = None) -> str:
+        i = self.state.stage if stage is None else stage
+        if i is None:
+            return "Pre-T0"
+        return f"Stage {i + 1} ({self.plan.stages[i].weight:g}%)"
 
-    def _notify(self, event: str, text: str, fields: dict[str, Any] | None = None,
+    def _war_room(self, observation: str, *, metrics: str | None = None, gates: str | None = None,
+                  decision: str | None = None, by: str = minutes.AUTO, **extra: Any) -> None:
+        """One war-room line, Observation -> Metric -> Decision, recorded with its parts."""
+        payload = minutes.war_room_payload(observation, metrics=metrics, gates=gates, decision=decision,
+                                           by=by, label=self._label())
+        payload.update(extra)
+        self._append(EventKind.WAR_ROOM, payload)
+
+    def _last_signal(self) -> tuple[str | None, str | None]:
+        """The last tick's canary metrics and gate count, for a war-room line."""
+        s = self.state
+        if not s.history:
+            return None, None
+        tick = s.history[-1]
+        metrics = minutes.metrics_text(self.plan, None if tick.canary is None else tick.canary.values)
+        gates = None if s.last_passing is None else f"{s.last_passing}/{len(self.plan.gates)} PASS"
+        return metrics, gates
+
+    def _notify(self, event: notify.Event, text: str, fields: dict[str, Any] | None = None,
                 annotate: bool = False) -> None:
-        """Tell the channels; a failure is recorded and the run goes on."""
+        """Tell the channels (and Grafana, with `annotate`); a failure is recorded, the run goes on."""
         targets: list[tuple[str, Any]] = []
+        details = {"run_id": self.state.run_id, "version": self.plan.release.version, **(fields or {})}
         if self.ports.notifier is not None:
-            targets.append(("notifier", lambda: self.ports.notifier.notify(event, text, fields or {})))
+            targets.append(("notifier", lambda: self.ports.notifier.notify(event.value, text, details)))
         if annotate and self.ports.annotator is not None:
             wall = self.ports.clock.to_wall(self.ports.clock.now())
-            tags = ["runofshow", self.plan.release.version, event]
+            tags = ["runofshow", self.plan.release.version, event.value]
             targets.append(("annotator", lambda: self.ports.annotator.annotate(wall, text, tags)))
         for channel, send in targets:
             try:
                 send()
             except Exception as err:  # noqa: BLE001 - a notifier failure never stops the run
-                self._append(EventKind.NOTIFY_FAILED, {"channel": channel, "event": event,
+                self._append(EventKind.NOTIFY_FAILED, {"channel": channel, "event": event.value,
                                                        "error": _error_text(err)})
+
+    def _record_failures(self) -> None:
+        """Notification failures reported by the channels' threads, into the ledger."""
+        with self._lock:
+            failures, self._failures = self._failures, []
+        for failure in failures:
+            self._append(EventKind.NOTIFY_FAILED, dict(failure))
 
     # ------------------------------------------------------------------ reading the world
 
@@ -121,7 +187,7 @@ class RunnerActs:
             return tuple(self.ports.alerts.firing(self.ports.clock.to_wall(self.ports.clock.now())))
         except Exception as err:  # noqa: BLE001 - a failing feed is no alerts plus a line
             if not quiet:
-                self._war_room(f"alert feed failed: {_error_text(err)}")
+                self._war_room(f"Alert feed failed: {_error_text(err)}")
             return ()
 
     # ------------------------------------------------------------------ traffic: intent, act, outcome
@@ -150,24 +216,41 @@ class RunnerActs:
             except RouterError as err:
                 got, error = self._read_weight(), str(err)
             self._outcome(intent_id, step.weight, got, error=error or None)
+            if self.state.status is RunStatus.ROLLING_BACK:
+                return  # rolled back meanwhile (another process): the loop sets 0 % again
             if not error:
-                self._war_room(f"Stage {self._stage_no()} ({step.weight:g}%) start | weight read back "
-                               f"{got:g}% | IC: Proceed")
-                self._notify("stage", f"{self.plan.release.version}: stage {self._stage_no()} "
-                             f"({step.weight:g}%) started", {"weight": step.weight}, annotate=True)
+                self._stage_started_line(step.weight, got)
                 return
             if attempt < _SET_WEIGHT_TRIES - 1:
                 self.ports.clock.sleep(self.ports.rollback_backoff_s * 2 ** attempt)
         self._start_rollback(Trigger.DECISION, (f"could not set the canary weight to {step.weight:g}%: "
                                                 f"{error}",))
 
-    def _start_rollback(self, trigger: Trigger, reasons: tuple[str, ...] | list[str]) -> None:
+    def _stage_started_line(self, weight: float, got: float | None) -> None:
+        read = f"weight read back {got:g}%" if got is not None else "weight not read back"
+        if self.state.stage == 0:
+            what, (metrics, gates) = f"{self._stage_title()} start", (f"Traffic opened, {read}", None)
+        else:
+            what, (metrics, gates) = f"{self._stage_title()} start ({read})", self._last_signal()
+        by, self._advanced_by = self._advanced_by, minutes.AUTO
+        self._war_room(what, metrics=metrics, gates=gates, decision="Proceed", by=by)
+        observed = "" if self.state.stage == 0 else (metrics or "")
+        self._notify(notify.Event.STAGE, notify.stage_transition(
+            self.plan.release.version, self._stage_no(), weight, observed),
+            {"stage": self._stage_no(), "weight": weight}, annotate=True)
+
+    def _start_rollback(self, trigger: Trigger, reasons: tuple[str, ...] | list[str],
+                        by: str = minutes.AUTO) -> None:
+        if self.state.status is RunStatus.ROLLING_BACK:
+            return  # already rolling back (perhaps by the incident commander, from another process)
         reasons = tuple(reasons) or ("rollback",)
         self._append(EventKind.ROLLBACK_STARTED, {
             "trigger": trigger.value, "reasons": list(reasons), "stage": self.state.stage,
-            "weight": self.state.weight,
+            "weight": self.state.weight, "by": by,
         })
-        self._war_room(f"ROLLBACK ({trigger.value}) | {ev.reasons_text(reasons)} | IC: Rollback")
+        metrics, gates = self._last_signal()
+        self._war_room(f"{self._stage_title()} ROLLBACK ({trigger.value}): {ev.reasons_text(reasons)}",
+                       metrics=metrics, gates=gates, decision="Rollback", by=by)
 
     def _rollback(self) -> None:
         """Set 0 % until the router reads back 0 % (bounded; raises RouterError if it never does)."""
@@ -184,14 +267,20 @@ class RunnerActs:
                 attempts, got, last = self.ports.rollback_attempts, self._read_weight(), str(err)
             self._outcome(intent_id, 0.0, got, attempts=attempts, error=last or None)
             if self.state.rolled_back:
-                self._war_room(f"ROLLBACK complete | weight read back 0% after {attempts} attempt(s)")
-                self._notify("rollback", f"{self.plan.release.version}: rolled back to 0% "
-                             f"({ev.reasons_text(self.state.rollback_reasons)})",
-                             {"reasons": "; ".join(self.state.rollback_reasons)}, annotate=True)
+                self._rolled_back_line(attempts)
                 return
-            self._war_room(f"rollback not confirmed: {last}")
+            self._war_room(f"Rollback not confirmed: {last}")
         raise RouterError(f"rollback did not reach 0 % after {_ROLLBACK_ROUNDS} rounds: {last}",
                           adapter=type(self.ports.router).__name__)
+
+    def _rolled_back_line(self, attempts: int) -> None:
+        self._war_room(f"ROLLBACK complete, weight read back 0% after {attempts} attempt(s)")
+        stage = self.state.stage
+        weight = self.plan.stages[stage].weight if stage is not None else None
+        self._notify(notify.Event.ROLLBACK, notify.rollback(
+            self.plan.release.version, None if stage is None else stage + 1, weight,
+            self.state.rollback_reasons), {"reasons": "; ".join(self.state.rollback_reasons),
+                                           "trigger": self.state.rollback_trigger}, annotate=True)
 
     # ------------------------------------------------------------------ steps
 
@@ -201,11 +290,12 @@ class RunnerActs:
             plan=self.plan, run_id=self.state.run_id, index=index, step=self.steps[index],
             t_s=(now - self.state.t0_at).total_seconds(), at=now, evidence_dir=self.plan.evidence_dir,
             after_rollback=self.state.rolled_back, weight=self.state.weight,
+            wall_at=self.ports.clock.to_wall(now), history=tuple(self.state.history),
         )
 
-    def _phase_speed(self, phase: str) -> None:
+    def _phase_speed(self, phase: str, speed: float | None = None) -> None:
         """Switch the clock to the phase's speed (a demo's), recording the new clock."""
-        speed = self.ports.phase_speeds.get(phase)
+        speed = self.ports.phase_speeds.get(phase) if speed is None else speed
         set_speed = getattr(self.ports.clock, "set_speed", None)
         if speed is None or set_speed is None or speed == self.ports.clock.speed:
             return
@@ -225,128 +315,71 @@ class RunnerActs:
                 self._end(RunStatus.HALTED, f"window closed before {step.title}: {reason}")
                 return
         self._append(EventKind.STEP_STARTED, ev.step_payload(index, step, self.t_s()))
-        if step.kind is StepKind.FIRST_NIGHT:
-            self._war_room(f"First night starts | check-ins every {self.plan.timeline.checkin_every_min:g} "
-                           f"min for {self.plan.timeline.first_night_h:g} h")
-        elif step.kind is not StepKind.STAGE:
-            self._war_room(f"{step.title} (planned at {step.label})")
 
     def _run_step(self, index: int) -> None:
         step = self.steps[index]
         handler = self.ports.step_handlers.get(step.kind, record_only)
+        speed = self.ports.clock.speed
+        if step.kind in _BLOCKING:
+            self._phase_speed("steps")  # a load test takes real seconds: do not let T0 run past
         try:
             outcome = handler(self._context(index)) or StepOutcome()
         except Exception as err:  # noqa: BLE001 - recorded; before T0 it halts the run
             before_t0 = step.offset.total_seconds() < 0
             outcome = StepOutcome(details={"error": _error_text(err)}, ok=False,
                                   halt=f"{step.title} failed: {_error_text(err)}" if before_t0 else None)
+        if step.kind in _BLOCKING:
+            self._phase_speed("before_t0", speed)
         if outcome.halt and not self.state.rolled_back:
-            self._war_room(f"{step.title} | FAILED | {outcome.halt}")
+            self._war_room(f"{step.title} FAILED: {outcome.halt}", metrics=outcome.summary or None,
+                           decision="Halt")
             self._end(RunStatus.HALTED, outcome.halt, details=dict(outcome.details))
             return
         self._append(EventKind.STEP_COMPLETED, ev.step_payload(
             index, step, self.t_s(), details=dict(outcome.details), ok=outcome.ok))
+        self._step_done(step, outcome)
+
+    def _step_done(self, step: Step, outcome: StepOutcome) -> None:
+        """The war-room line and the notification for a completed step."""
+        version, tl = self.plan.release.version, self.plan.timeline
+        did = outcome.details.get("handler") != "record_only"
+        summary = outcome.summary or None
         if step.kind is StepKind.PROMOTED:
-            self._war_room(f"Canary complete ({' -> '.join(f'{s.weight:g}' for s in self.plan.stages)}%), "
-                           "entering first-night monitoring")
-            self._notify("promoted", f"{self.plan.release.version}: canary complete at 100%",
+            first, last = self.plan.stages[0].weight, self.plan.stages[-1].weight
+            self._war_room(f"Canary complete ({first:g}→{last:g}%), entering {tl.first_night_h:g}h "
+                           "monitoring", metrics=self._last_signal()[0], decision="Proceed")
+            self._notify(notify.Event.CANARY_COMPLETE, notify.canary_complete(first, last, tl.first_night_h),
                          annotate=True)
-        else:
-            self._war_room(f"{step.title} | {'done' if outcome.ok else 'FAILED'}")
+            return
+        if step.kind is StepKind.FIRST_NIGHT:
+            self._war_room(f"First night complete ({tl.first_night_h:g}h)", metrics=summary)
+            return
+        if not outcome.ok:
+            self._war_room(f"{step.title} FAILED", metrics=summary or str(outcome.details.get("error", "")))
+            return
+        self._war_room(step.title, metrics=summary if did else "recorded (not configured)",
+                       decision="Proceed" if step.offset.total_seconds() < 0 else None)
+        if step.kind is StepKind.FREEZE_START and did:
+            self._notify(notify.Event.FREEZE_OPEN, notify.freeze_open(version))
+        elif step.kind is StepKind.PREFLIGHT:
+            checks = list(outcome.details.get("checks") or ())
+            self._preflight = {"passed": sum(1 for c in checks if c.get("passed")), "total": len(checks)}
+        elif step.kind is StepKind.BLAST_RADIUS and self._preflight.get("total"):
+            self._notify(notify.Event.PREFLIGHT, notify.preflight_confirmed(
+                int(self._preflight["passed"] or 0), int(self._preflight["total"]), did and outcome.ok))
+        elif step.kind is StepKind.CLOSE_OUT:
+            lifted = "released" in outcome.details
+            if self.state.rolled_back:
+                if lifted:
+                    self._notify(notify.Event.FREEZE_LIFTED,
+                                 notify.freeze_lifted(version, "after the rollback"))
+            else:
+                self._notify(notify.Event.STABLE, notify.stable_24h(version, tl.first_night_h, lifted))
 
     def _finish_first_night(self) -> None:
         index = self.state.open_step
         assert index is not None
         self._run_step(index)
-
-    # ------------------------------------------------------------------ ticks
-
-    def _tick(self, trigger: Trigger) -> None:
-        s, clock, plan = self.state, self.ports.clock, self.plan
-        now = clock.now()
-        t_s = (now - s.t0_at).total_seconds()
-        first_night = s.phase is Phase.FIRST_NIGHT
-        window = self.checkin_s if first_night and trigger is Trigger.CHECKIN else self.tick_s
-        query_window = max(window / clock.speed, self.ports.min_query_window_s)
-        source_error = None
-        try:
-            baseline, canary = self.ports.metrics.observe(clock.to_wall(now), query_window)
-        except Exception as err:  # noqa: BLE001 - any source failure is NoData plus a war-room line
-            baseline = canary = None
-            source_error = _error_text(err)
-            self._war_room(f"metrics source failed: {source_error} | NoData")
-        alerts = self._firing()
-        stage = s.stage if s.stage is not None else len(plan.stages) - 1
-        tick = Tick(t_s=t_s, weight=s.weight or 0.0, stage=stage, baseline=ev.clean_sample(baseline),
-                    canary=ev.clean_sample(canary), alerts=alerts)
-        history = [*s.history, tick]
-        decision = self._decide_fn(plan, history, t_s)
-        watch: tuple[str, ...] = ()
-        if first_night and self.ports.first_night_watch is not None:
-            try:
-                watch = tuple(self.ports.first_night_watch(plan, history, t_s))
-            except Exception as err:  # noqa: BLE001 - a broken hook is a line, not a crash
-                self._war_room(f"first-night watch failed: {_error_text(err)}")
-        payload = ev.decision_payload(
-            tick, decision, label=self._label(t_s), phase=s.phase or Phase.STAGE, trigger=trigger,
-            window_s=window, query_window_s=query_window, gates=len(plan.gates), holds=s.holds,
-            source_error=source_error)
-        if watch:
-            payload["first_night_watch"] = list(watch)
-        self._append(EventKind.DECISION, payload)
-        if decision.action is Action.ROLLBACK:
-            self._start_rollback(Trigger.ALERT if trigger is Trigger.ALERT else Trigger.DECISION,
-                                 decision.reasons)
-        elif watch:
-            self._start_rollback(Trigger.FIRST_NIGHT, watch)
-        elif first_night and decision.action is Action.HOLD and s.consecutive_holds > plan.decision.max_holds:
-            # at 100 % there is no baseline traffic to clear the canary: a breach that persists
-            # past max_holds check-ins is the canary's, and the stable version is the safe place
-            self._start_rollback(Trigger.FIRST_NIGHT, (
-                f"held {s.consecutive_holds} check-ins in a row in the first night (max_holds "
-                f"{plan.decision.max_holds}): {ev.reasons_text(decision.reasons)}",))
-        elif first_night:
-            if decision.action is Action.HOLD or trigger is Trigger.CHECKIN:
-                self._war_room(f"First night check-in | {ev.metrics_line(plan, tick.canary)} | "
-                               f"{decision.passing}/{len(plan.gates)} PASS | {decision.action.value}"
-                               + (f" ({ev.reasons_text(decision.reasons)})" if decision.action is Action.HOLD
-                                  else ""))
-        elif decision.action is Action.HOLD:
-            self._hold(decision, t_s)
-        elif decision.stage_complete and not s.holding:
-            self._complete_stage(decision, tick)
-
-    def _hold(self, decision: Decision, t_s: float) -> None:
-        s = self.state
-        if s.holding:
-            return
-        n, limit = s.holds + 1, self.plan.decision.max_holds
-        if n > limit:
-            self._end(RunStatus.HALTED, f"stage {self._stage_no()} held {n} times, more than max_holds "
-                      f"({limit}): {ev.reasons_text(decision.reasons)}")
-            return
-        hold_s = self.plan.decision.hold_min * 60
-        self._append(EventKind.HOLD_STARTED, {
-            "stage": s.stage, "n": n, "max_holds": limit, "hold_s": hold_s, "until_t_s": t_s + hold_s,
-            "reasons": list(decision.reasons),
-        })
-        self._war_room(f"Stage {self._stage_no()} | HOLD {n}/{limit} for {hold_s / 60:g} min | "
-                       f"{ev.reasons_text(decision.reasons)} | IC: Hold")
-        self._notify("hold", f"{self.plan.release.version}: stage {self._stage_no()} held "
-                     f"({ev.reasons_text(decision.reasons)})")
-
-    def _complete_stage(self, decision: Decision, tick: Tick) -> None:
-        s = self.state
-        index = s.open_step
-        assert index is not None
-        started = s.stage_started_t_s or 0.0
-        ticks = sum(1 for t in s.history if t.stage == s.stage and t.t_s >= started)
-        self._append(EventKind.STEP_COMPLETED, ev.step_payload(
-            index, self.steps[index], tick.t_s, ok=True,
-            details={"ticks": ticks, "holds": s.holds, "passing": decision.passing,
-                     "gates": len(self.plan.gates)}))
-        self._war_room(f"Stage {self._stage_no()} complete | {ev.metrics_line(self.plan, tick.canary)} | "
-                       f"{decision.passing}/{len(self.plan.gates)} metrics PASS | IC: Proceed")
 
     # ------------------------------------------------------------------ pause and end
 
@@ -357,7 +390,7 @@ class RunnerActs:
             self._outcome(intent.id, intent.weight, weight, resolved_on="pause")
         self._append(EventKind.PAUSED, {"reason": reason, "weight": weight})
         shown = "unknown" if weight is None else f"{weight:g}%"
-        self._war_room(f"PAUSED | weight {shown} | {reason}")
+        self._war_room(f"PAUSED: {reason}", metrics=f"weight {shown}")
 
     def _pause_after_error(self, err: BaseException) -> None:
         """Best effort on the way out of an error: record the weight read back and pause."""
@@ -369,11 +402,20 @@ class RunnerActs:
             pass
 
     def _end(self, status: RunStatus, reason: str, details: dict[str, Any] | None = None) -> None:
-        """Record the end; `run_ended` is the run's last event."""
+        """Record the end; `run_ended` is the run's last event. Queued notifications get a short,
+        bounded time to go out first, so that a failure is still recorded in the ledger."""
         weight = self._read_weight()
-        self._war_room(f"{status.value.upper()} | {reason}")
-        self._notify(status.value, f"{self.plan.release.version}: {status.value} ({reason})",
-                     annotate=True)
+        shown = "unknown" if weight is None else f"{weight:g}%"
+        self._war_room(f"{status.value.upper().replace('_', ' ')}: {reason}", metrics=f"weight {shown}")
+        if status is RunStatus.HALTED:
+            self._notify(notify.Event.HALTED, notify.halted(self.plan.release.version, reason), annotate=True)
+        flush = getattr(self.ports.notifier, "flush", None)
+        if callable(flush):
+            try:
+                flush(END_FLUSH_S)
+            except Exception:  # noqa: BLE001 - flushing is best effort
+                pass
+        self._record_failures()
         payload = ev.ended_payload(status, _EXIT[status], reason, weight, self.t_s())
         if details:
             payload["details"] = details

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from runofshow.domain.plan import Plan
+from runofshow.domain.tick import Tick
 from runofshow.domain.timeline import Step, StepKind
 
 
@@ -36,6 +37,8 @@ class StepContext:
     evidence_dir: str
     after_rollback: bool = False  # the close-out of a rolled-back run
     weight: float | None = None
+    wall_at: datetime | None = None  # the wall-clock instant (plan time runs faster with --speed)
+    history: tuple[Tick, ...] = ()  # every tick the run has decided on so far
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class StepOutcome:
     details: Mapping[str, Any] = field(default_factory=dict)
     ok: bool = True
     halt: str | None = None  # a reason to stop the run here (exit 4)
+    summary: str = ""  # the war-room line's metric part ("9/9 PASS", "success 100% p95=12ms")
 
 
 StepHandler = Callable[[StepContext], StepOutcome | None]

@@ -36,12 +36,14 @@ class DemoView:
         self.lines: list[str] = []
 
     def on_event(self, event: LedgerEvent, state: RunState) -> None:
+        from runofshow.app import minutes
+
         p, kind = event.payload, event.kind
         with self._lock:
             if kind == "decision":
                 self.verdicts, self.action = list(p.get("verdicts", [])), str(p.get("action", ""))
             elif kind == "war_room":
-                self.last_line = f"{p.get('label')} | {p.get('text')}"
+                self.last_line = minutes.line(p)
                 self.lines.append(self.last_line)
             elif kind == "step_started" and p.get("kind") == "stage":
                 self.stage_started[int(p["stage"])] = float(p["t_s"])
@@ -102,6 +104,7 @@ def _num(value: Any) -> str:
 def _kit() -> Any:
     from runofshow.app.demo import DemoKit
     from runofshow.demo import load, prometheus_config, services
+    from runofshow.demo.sink import WebhookSink
 
     # WebSocket lag around 8 s, as in the seed's war-room lines (ws=8s): the walk's noise is then
     # small next to its level, as it is over the minute-long ticks of a real run. A pool of 1000
@@ -119,6 +122,7 @@ def _kit() -> Any:
                                                                         max_duration_s=max_duration_s),
         prometheus_yml=prometheus_config.prometheus_yml, alert_rules_yml=prometheus_config.alert_rules_yml,
         alertmanager_yml=prometheus_config.alertmanager_yml,
+        webhook_sink=lambda log_path, port=0: WebhookSink(log_path, port=port),
     )
 
 
@@ -147,9 +151,12 @@ def demo(
 ) -> int:
     """Run a compressed canary (T-30 .. T+24h) against local sample services, with a live view.
 
-    Starts stable v1.3.9 and canary v1.4.0 services, the local proxy, a steady load and, when
-    `prometheus` and `prometheus-alertmanager` are on PATH, a real Prometheus + Alertmanager
-    (otherwise the services' /metrics.json, said on screen). About two minutes by default.
+    Starts stable v1.3.9 and canary v1.4.0 services, the local proxy, a steady load, a local
+    webhook sink (the notification channel and Grafana annotations) and, when `prometheus` and
+    `prometheus-alertmanager` are on PATH, a real Prometheus + Alertmanager (otherwise the services'
+    /metrics.json, said on screen). The whole ritual runs by itself: freeze, war room, preflight,
+    blast radius, stages, first night, then the evidence bundle in <out>/evidence, the report and
+    the success checklist. About two minutes by default.
 
     Example: runofshow demo --fault errors   (rolls back by itself: exit 3)
 
@@ -159,7 +166,9 @@ def demo(
     from rich.live import Live
 
     from runofshow.app.demo import DemoOptions, DemoSession
+    from runofshow.cli.closeout import both, finish
     from runofshow.cli.run_cmd import ask_on_interrupt, interrupts_to
+    from runofshow.reports.evidence_live import LiveEvidence
 
     console = Console()
     live_ok = console.is_terminal
@@ -172,16 +181,22 @@ def demo(
         if not live_ok and event.kind == "war_room":
             print(view.last_line, flush=True)
 
+    evidence = LiveEvidence()  # <out>/evidence, the plan's evidence folder
+
     def on_term(signum: int, frame: Any) -> None:  # while starting up: stop what was started
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
     started = time.monotonic()
-    with DemoSession(options, _kit(), on_event=on_event, on_interrupt=ask_on_interrupt) as session:
+    with DemoSession(options, _kit(), on_event=both(on_event, evidence.on_event),
+                     on_interrupt=ask_on_interrupt) as session:
         runner = session.runner
         assert runner is not None
+        evidence.attach(runner.ports.ledger)
         view.runner, view.source = runner, session.source
         print(session.source, flush=True)
+        for note in session.notes:
+            print(note, flush=True)
         print(f"run {runner.state.run_id}: plan {session.out / 'plan.yaml'}", flush=True)
         with interrupts_to(runner):
             if live_ok:
@@ -189,9 +204,13 @@ def demo(
                     code = runner.run()
             else:
                 code = runner.run()
-    s = runner.state
-    print(f"run {s.run_id}: {s.status.value} (exit {code}) in {time.monotonic() - started:.1f} s"
-          + (f": {s.end_reason}" if s.end_reason else ""), flush=True)
+        s = runner.state
+        print(f"run {s.run_id}: {s.status.value} (exit {code}) in {time.monotonic() - started:.1f} s"
+              + (f": {s.end_reason}" if s.end_reason else ""), flush=True)
+        finish(runner)
+        if session.sink is not None:
+            print(f"notifications: {len(session.sink.received)} delivered to the local webhook sink "
+                  f"({session.out / 'notifications.jsonl'})", flush=True)
     where = state or f"sqlite:///{session.out / 'runofshow.db'}"
     print(f"events: runofshow events {s.run_id} --state {where}", flush=True)
     return code

@@ -50,6 +50,8 @@ COMMAND_MODULES = [
     "runofshow.cli.demo_cmd",
     "runofshow.cli.preflight_cmd",
     "runofshow.cli.evidence_cmd",
+    "runofshow.cli.report_cmd",
+    "runofshow.cli.warroom_cmd",
 ]
 
 

@@ -1,5 +1,10 @@
 """`runofshow run`, `resume`, `runs`, `status` and `events`: the run as a persistent state machine.
 
+`run` and `resume` print every war-room line as it is recorded, keep the evidence folder current
+while the run goes (`runofshow.reports.evidence_live`), and at the end build the whole bundle,
+the report, the mini RCA and the one-liner, and print the success checklist
+(`runofshow.cli.closeout`).
+
 Exit codes of run and resume: 0 promoted, 3 rolled back, 4 halted or paused (held past its limit,
 window closed, stopped by the incident commander, or left paused by Ctrl-C), 2 bad input,
 1 unexpected error.
@@ -31,6 +36,11 @@ SpeedOpt = Annotated[float | None, typer.Option(
 ListenOpt = Annotated[str | None, typer.Option(
     "--listen", help="receive Alertmanager webhooks on HOST:PORT (loopback), bearer token from "
     "$RUNOFSHOW_WEBHOOK_TOKEN")]
+OverrideOpt = Annotated[str | None, typer.Option(
+    "--override-preflight", metavar="REASON", help="open T0 even if the T-10 checks (preflight, blast "
+    "radius) fail; incident commanders only (--as), the reason is recorded")]
+AsOpt = Annotated[str | None, typer.Option(
+    "--as", help="who overrides: one of the plan's war_room.incident_commanders")]
 
 
 # --------------------------------------------------------------------------- driving a runner
@@ -92,20 +102,31 @@ def print_lines(event: LedgerEvent, state: RunState) -> None:
 
 
 def drive(runner: Runner) -> int:
-    """Run to the end (or a pause) with Ctrl-C handled; the exit code."""
+    """Run to the end (or a pause) with Ctrl-C handled, then close it out; the exit code."""
+    from runofshow.cli.closeout import finish
+
     with interrupts_to(runner):
         code = runner.run()
     s = runner.state
     print(f"run {s.run_id}: {s.status.value} (exit {code})" + (f": {s.end_reason}" if s.end_reason else ""),
           flush=True)
+    finish(runner)
     return code
 
 
 def _options(state: str | None, speed: float | None, listen: str | None, repo: str | None = None,
-             windows: bool = True) -> RunOptions:
+             windows: bool = True, override: str | None = None, by: str | None = None) -> RunOptions:
     from runofshow.app.bootstrap import RunOptions
+    from runofshow.app.preflight import Override
+    from runofshow.errors import InputError
 
-    return RunOptions(state_url=state, speed=speed, listen=listen, repo=repo, check_windows=windows)
+    if by is not None and override is None:
+        raise InputError("--as: only with --override-preflight (decisions: runofshow decide)")
+    if override is not None and not override.strip():
+        raise InputError("--override-preflight: say why (the reason is recorded)")
+    ov = None if override is None else Override(by or "", " ".join(override.split()))
+    return RunOptions(state_url=state, speed=speed, listen=listen, repo=repo, check_windows=windows,
+                      preflight_override=ov)
 
 
 # --------------------------------------------------------------------------- commands
@@ -121,10 +142,15 @@ def run(
         "token from $GITHUB_TOKEN")] = None,
     no_window_check: Annotated[bool, typer.Option(
         "--no-window-check", help="start stages whatever the market window says (drills, demos)")] = False,
+    override_preflight: OverrideOpt = None,
+    as_: AsOpt = None,
 ) -> int:
     """Walk the plan's timeline T-30 .. T+24h, recording every step and decision in the ledger.
 
-    Ctrl-C asks whether to leave traffic where it is (paused, resumable) or roll back now.
+    Writes evidence/warroom_log.txt and the other evidence files as it goes and the whole bundle at
+    the end. T0 does not open unless the preflight is 9/9 and the blast-radius probe passes, or an
+    incident commander overrides (--override-preflight REASON --as NAME). Ctrl-C asks whether to
+    leave traffic where it is (paused, resumable) or roll back now.
 
     Example: runofshow run plan.yaml --speed 60 --listen 127.0.0.1:9095
 
@@ -132,10 +158,15 @@ def run(
     """
     from runofshow.app.bootstrap import start_run
     from runofshow.app.plan_file import load_plan
+    from runofshow.cli.closeout import both
+    from runofshow.reports.evidence_live import LiveEvidence
 
     plan = load_plan(plan_path)
-    world, runner = start_run(plan, _options(state, speed, listen, repo, not no_window_check),
-                              on_event=print_lines, on_interrupt=ask_on_interrupt)
+    live = LiveEvidence(plan.evidence_dir)
+    options = _options(state, speed, listen, repo, not no_window_check, override_preflight, as_)
+    world, runner = start_run(plan, options, on_event=both(print_lines, live.on_event),
+                              on_interrupt=ask_on_interrupt)
+    live.attach(world.ports.ledger)
     with world:
         rid = runner.state.run_id
         where = f" --state {runner.state.started.get('state')}" if state else ""  # password hidden
@@ -150,6 +181,8 @@ def resume(
     listen: ListenOpt = None,
     repo: Annotated[str | None, typer.Option("--repo", help="as for run")] = None,
     no_window_check: Annotated[bool, typer.Option("--no-window-check", help="as for run")] = False,
+    override_preflight: OverrideOpt = None,
+    as_: AsOpt = None,
 ) -> int:
     """Continue a run from its last committed event: read the weight and alerts back, never repeat
     or skip a stage.
@@ -159,9 +192,14 @@ def resume(
     Exit codes: 0 promoted, 3 rolled back, 4 halted or paused, 2 bad input, 1 unexpected error.
     """
     from runofshow.app.bootstrap import resume_run
+    from runofshow.cli.closeout import both
+    from runofshow.reports.evidence_live import LiveEvidence
 
-    world, runner = resume_run(run_id, _options(state, speed, listen, repo, not no_window_check),
-                               on_event=print_lines, on_interrupt=ask_on_interrupt)
+    live = LiveEvidence()  # the run's own evidence folder, from its ledger
+    options = _options(state, speed, listen, repo, not no_window_check, override_preflight, as_)
+    world, runner = resume_run(run_id, options, on_event=both(print_lines, live.on_event),
+                               on_interrupt=ask_on_interrupt)
+    live.attach(world.ports.ledger)
     with world:
         return drive(runner)
 

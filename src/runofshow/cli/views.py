@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from runofshow.app import minutes
 from runofshow.app.events import EventKind
 from runofshow.app.run_state import RunState
 from runofshow.domain.timeline import t_label
@@ -72,7 +73,13 @@ def event_summary(event: LedgerEvent) -> str:
     if kind == EventKind.ALERT_RECEIVED:
         return "webhook alert: " + ", ".join(a.get("name", "?") for a in p.get("alerts", []))
     if kind == EventKind.WAR_ROOM:
-        return str(p.get("text", ""))
+        return minutes.text(p)
+    if kind == EventKind.IC_DECISION:
+        return f"IC {p.get('by')}: {p.get('action')} ({p.get('reason')})"
+    if kind == EventKind.IC_REFUSED:
+        return f"REFUSED {p.get('action')} from {p.get('by')}: {p.get('why')}"
+    if kind == EventKind.PARKING_LOT:
+        return f"parking lot ({p.get('by')}): {p.get('text')}"
     if kind == EventKind.NOTIFY_FAILED:
         return f"notification {p.get('event')} via {p.get('channel')} failed: {p.get('error')}"
     if kind == EventKind.PAUSED:
@@ -85,10 +92,10 @@ def event_summary(event: LedgerEvent) -> str:
 
 
 def war_room_line(event: LedgerEvent) -> str | None:
-    """The line `run` prints for an event: war-room lines only."""
+    """The line `run` prints for an event: war-room lines only, exactly as warroom_log.txt has them."""
     if event.kind != EventKind.WAR_ROOM:
         return None
-    return f"{event.payload.get('label', ''):>8} | {event.payload.get('text', '')}"
+    return minutes.line(event.payload)
 
 
 def status_view(record: RunRecord, state: RunState, chain_problems: list[str] | None) -> dict[str, Any]:

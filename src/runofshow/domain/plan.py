@@ -210,6 +210,12 @@ class DecisionRules(_Model):
         default=0.8, gt=0, le=1,
         description="a canary breach is shared when the baseline is at this share of the threshold too",
     )
+    absolute_confirm_ticks: int = Field(
+        default=3, ge=1,
+        description="with no baseline to compare (100 % on the canary, or no baseline data), roll back "
+        "once the canary is over a threshold this many ticks in a row with canary data (rates and "
+        "counts: also clearly over, at rollback_z, against the threshold itself); hold until then",
+    )
     judge: Literal["comparative", "threshold"] = "comparative"
 
 

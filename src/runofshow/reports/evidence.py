@@ -6,30 +6,29 @@
                                           checks it), sorted, every file but itself
     verify(dir, ledger_events=None)       changed, missing and added files; a broken hash chain
 
-Every file is written atomically: a temporary file in the same folder, fsync, `os.replace`, then
-fsync of the folder. A writer that dies part-way leaves the previous file (or none), never half
-of a new one. The chain export makes the folder verifiable on its own: `ledger_chain.json` holds
-each event's (seq, kind, at, prev_hash, hash), `ledger_events.jsonl` the events themselves, so
-`verify` recomputes every hash with the ledger's own function (`event_hash`) and checks the links.
+Every file is written atomically (`runofshow.files`: a temporary file in the same folder, fsync,
+`os.replace`, fsync of the folder). A writer that dies part-way leaves the previous file (or
+none), never half of a new one. The chain export makes the folder verifiable on its own:
+`ledger_chain.json` holds each event's (seq, kind, at, prev_hash, hash), `ledger_events.jsonl`
+the events themselves, so `verify` recomputes every hash with the ledger's own function
+(`event_hash`) and checks the links.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from runofshow.domain import checklist
 from runofshow.domain.plan import Plan
 from runofshow.errors import EvidenceError
+from runofshow.files import atomic_write_text, remove_stale_temps
 
 # The one hash-chain implementation (shared with SqlLedger / InMemoryLedger). It is pure; see the
 # note in the report about moving it below `adapters` so `reports` may import it by the layer rules.
@@ -43,73 +42,8 @@ CHAIN_FILE = "ledger_chain.json"
 EVENTS_FILE = "ledger_events.jsonl"
 CRITERIA_FILE = "success_criteria.txt"
 CHAIN_ALGORITHM = "sha256(prev_hash + canonical_json({seq, at, kind, payload})); first prev_hash is ''"
-_TEMP = re.compile(r"^\..+\.[A-Za-z0-9_]+\.tmp$")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 _LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")
-
-
-# --------------------------------------------------------------------------- atomic writes
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-@contextmanager
-def atomic_open(path: str | Path, *, binary: bool = False) -> Iterator[IO[Any]]:
-    """Open `path` for writing through a temporary file in the same folder; on a clean exit it is
-    flushed, fsynced and renamed over `path`. If the body raises, the temporary file is removed
-    and `path` is left as it was. OSError becomes EvidenceError."""
-    target = Path(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as err:
-        raise EvidenceError(f"{target}: cannot write: {err.strerror or err}") from None
-    try:
-        mode = "wb" if binary else "w"
-        with os.fdopen(fd, mode, **({} if binary else {"encoding": "utf-8", "newline": ""})) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException as err:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(err, OSError):
-            raise EvidenceError(f"{target}: cannot write: {err.strerror or err}") from None
-        raise
-    _fsync_dir(target.parent)
-
-
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    with atomic_open(path) as f:
-        f.write(text)
-    return Path(path)
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    with atomic_open(path, binary=True) as f:
-        f.write(data)
-    return Path(path)
-
-
-def remove_stale_temps(folder: str | Path) -> list[str]:
-    """Temporary files a killed writer left behind (`.<name>.<random>.tmp`); removed, names returned."""
-    removed = []
-    for p in Path(folder).iterdir():
-        if p.is_file() and _TEMP.match(p.name):
-            p.unlink(missing_ok=True)
-            removed.append(p.name)
-    return removed
 
 
 # --------------------------------------------------------------------------- manifest
@@ -342,8 +276,7 @@ def build_bundle(events: Iterable[LedgerEvent], plan: Plan | None, out_dir: str 
 
 
 __all__ = [
-    "CHAIN_FILE", "CRITERIA_FILE", "EVENTS_FILE", "MANIFEST", "BundleResult", "VerifyReport", "atomic_open",
-    "atomic_write_bytes", "atomic_write_text", "build_bundle", "bundle_files", "chain_check", "chain_rows",
-    "read_manifest", "remove_stale_temps", "render_files", "sha256_file", "verify", "write_chain",
-    "write_manifest",
+    "CHAIN_FILE", "CRITERIA_FILE", "EVENTS_FILE", "MANIFEST", "BundleResult", "VerifyReport", "build_bundle",
+    "bundle_files", "chain_check", "chain_rows", "read_manifest", "render_files", "sha256_file", "verify",
+    "write_chain", "write_manifest",
 ]

@@ -9,9 +9,10 @@ the success checklist and the manifest. What each file is made of (event kinds a
                                hold_started, rollback_started, run_ended
     summary_stage_N.txt        step_started/completed(stage N-1) + that stage's decision events
     stage_N_metrics.json/.csv  every decision tick of stage N: canary and baseline per gate
-    warroom_log.txt            war_room events (`:MM | text`, MM the plan-time minute); the stage
-                               completion line is rendered from step_completed(stage) + the last
-                               decision in the seed's format, replacing the runner's own wording
+    warroom_log.txt            war_room events, each rendered by `runofshow.app.minutes.line` -- the
+                               function the runner's live log and `runofshow run` use too:
+                               `:15 | Stage 1 (1%) complete | p95=142ms ... | 6/6 PASS | auto: Proceed`
+                               (minutes since T0; `auto` or `IC <name>` decided)
     parking_lot.txt            parking_lot events {text, by}; written (empty) always
     checkin_NN.txt             (evidence_steps) decision events with phase first_night and trigger
                                checkin, then the final one from step_completed(first_night); `burn`
@@ -31,52 +32,23 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from runofshow.app import minutes
+from runofshow.app.minutes import metrics_text, num, value_text
 from runofshow.domain.plan import Plan, default_gates
 from runofshow.domain.timeline import t_label
 from runofshow.ports import LedgerEvent
 
 WAR_ROOM_FILE = "warroom_log.txt"
-_RUNNER_STAGE_DONE = re.compile(r"^Stage \d+ (\(\S+\) )?complete\b")
+PARKING_LOT_FILE = "parking_lot.txt"
 
 
 def ts(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def num(value: float, places: int) -> str:
-    text = f"{value:.{places}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def value_text(value: float | None, unit: str) -> str:
-    """142ms, 0.2%, 8s, 3: the war-room way, trailing zeros dropped."""
-    if value is None:
-        return "n/a"
-    if unit == "ms":
-        return f"{value:.0f}ms"
-    if unit == "%":
-        return f"{num(value, 2)}%"
-    if unit == "s":
-        return f"{num(value, 1)}s"
-    return num(value, 2)
-
-
-def metrics_text(plan: Plan, values: Mapping[str, float | None] | None) -> str:
-    if values is None:
-        return "no data"
-    return " ".join(f"{gate.short or name}={value_text(values.get(name), gate.unit)}"
-                    for name, gate in plan.gates.items() if name in values)
-
-
-def war_room_line(minute: int, *parts: str) -> str:
-    """`:15 | Stage 1 (1%) complete | p95=142ms ... | 6/6 PASS | IC: Proceed`."""
-    return " | ".join([f":{minute % 60:02d}", *parts])
 
 
 def reasons_text(reasons: Iterable[str], limit: int = 3) -> str:
@@ -187,8 +159,10 @@ def canary_timeline(v: RunView) -> str:
                 extra = f" ticks={d.get('ticks', '?')} holds={d.get('holds', 0)}"
             lines.append(f"Stage {n} ({w:g}%) {what}: {ts(e.at)} ({v.label(e)}){extra}")
         elif e.kind == "hold_started":
+            length = "until the IC proceeds" if p.get("hold_s") is None else \
+                f"for {float(p['hold_s']) / 60:g} min"
             lines.append(f"HOLD stage {int(p.get('stage') or 0) + 1} #{p.get('n')}: {ts(e.at)} "
-                         f"for {float(p.get('hold_s', 0)) / 60:g} min: {reasons_text(p.get('reasons', ()))}")
+                         f"{length}: {reasons_text(p.get('reasons', ()))}")
         elif e.kind == "rollback_started":
             lines.append(f"ROLLBACK ({p.get('trigger')}): {ts(e.at)}: {reasons_text(p.get('reasons', ()))}")
     promoted = v.step("step_completed", "promoted")
@@ -304,29 +278,9 @@ def stage_metrics_csv(v: RunView, stage: int) -> str:
 # --------------------------------------------------------------------------- war room, parking lot
 
 
-def stage_complete_line(v: RunView, e: LedgerEvent) -> str:
-    p = e.payload
-    stage = int(p["stage"])
-    ticks = v.decisions("stage", stage)
-    last = ticks[-1].payload if ticks else {}
-    details = p.get("details") if isinstance(p.get("details"), Mapping) else {}
-    passing = details.get("passing", last.get("passing"))
-    gates = details.get("gates", last.get("gates", len(v.plan.gates)))
-    return war_room_line(
-        v.plan_at(e).minute, f"Stage {stage + 1} ({v.stage_weight(stage):g}%) complete",
-        metrics_text(v.plan, canary_values(last) if last else None), f"{passing}/{gates} PASS", "IC: Proceed")
-
-
 def war_room_lines(v: RunView) -> list[str]:
-    lines = []
-    for e in v.events:
-        if e.kind == "war_room":
-            text = str(e.payload.get("text", "")).replace("\n", " ")
-            if not _RUNNER_STAGE_DONE.match(text):
-                lines.append(war_room_line(v.plan_at(e).minute, text))
-        elif e.kind == "step_completed" and e.payload.get("kind") == "stage":
-            lines.append(stage_complete_line(v, e))
-    return lines
+    """Every war-room line of the run, in order (the same function as the runner's live log)."""
+    return [minutes.line(e.payload) for e in v.events if e.kind == "war_room"]
 
 
 def war_room_log(v: RunView) -> str:
@@ -336,7 +290,7 @@ def war_room_log(v: RunView) -> str:
 
 def parking_lot(v: RunView) -> str:
     items = v.of_kind("parking_lot")
-    lines = [f"PARKING LOT {v.version} (theory and opinion, kept out of the war-room log)", ""]
+    lines = [f"PARKING LOT {v.version} run {v.run_id} (theory and opinion, kept out of the war-room log)", ""]
     for e in items:
         by = e.payload.get("by") or "-"
         lines.append(f"{ts(e.at)} | {by} | {str(e.payload.get('text', '')).replace(chr(10), ' ')}")
@@ -346,7 +300,7 @@ def parking_lot(v: RunView) -> str:
 
 
 __all__ = [
-    "RunView", "WAR_ROOM_FILE", "canary_timeline", "canary_values", "metrics_text", "parking_lot",
-    "plan_from_ledger", "stage_complete_line", "stage_metrics_csv", "stage_metrics_json", "stage_summary",
-    "ts", "value_text", "war_room_line", "war_room_lines", "war_room_log",
+    "PARKING_LOT_FILE", "RunView", "WAR_ROOM_FILE", "canary_timeline", "canary_values", "metrics_text", "num",
+    "parking_lot", "plan_from_ledger", "stage_metrics_csv", "stage_metrics_json", "stage_summary", "ts",
+    "value_text", "war_room_lines", "war_room_log",
 ]

@@ -22,20 +22,15 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from runofshow.domain.plan import Plan
-from runofshow.domain.timeline import t_label
+from runofshow.files import atomic_write_text
 from runofshow.ports import LedgerEvent
 from runofshow.reports import report_data as rd
-from runofshow.reports.evidence import atomic_write_text
 from runofshow.reports.evidence_render import RunView, value_text
 from runofshow.reports.evidence_steps import run_facts
 
 ONELINER_FILE = "release_oneliner.txt"
 RISKS = 3
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]")
-
-
-def label(t_s: float | None) -> str:
-    return t_label(timedelta(minutes=round((t_s or 0.0) / 60)))
 
 
 def rca_name(version: str) -> str:
@@ -46,7 +41,8 @@ def _gates_text(spans: list[rd.StageSpan]) -> str:
     done = [s for s in spans if s.outcome == "complete"]
     if done and all(s.passing == s.gates for s in done):
         return f"{done[0].gates}/{done[0].gates} gates at every stage"
-    return "gates at stage end " + ", ".join(f"{'?' if s.passing is None else s.passing}/{s.gates}" for s in done)
+    ends = [f"{'?' if s.passing is None else s.passing}/{s.gates}" for s in done]
+    return "gates at stage end " + ", ".join(ends)
 
 
 def oneliner(events: Iterable[LedgerEvent], plan: Plan | None = None) -> str:
@@ -57,16 +53,15 @@ def oneliner(events: Iterable[LedgerEvent], plan: Plan | None = None) -> str:
     holds = len(v.of_kind("hold_started"))
     facts = run_facts(v, None)
     if rb is not None:
-        where = (f"in the first night at {rb.weight:g}%" if rb.trigger == "first_night" and rb.weight is not None
+        night = rb.trigger == "first_night" and rb.weight is not None
+        where = (f"in the first night at {rb.weight:g}%" if night
                  else f"at stage {(rb.stage or 0) + 1} ({v.stage_weight(rb.stage or 0):g}%)")
-        return f"{head}: rolled back {where} {label(rb.t_s)}: {rb.summary}"
+        return f"{head}: rolled back {where} {rd.label(rb.t_s)}: {rb.summary}"
     status = str(ended.payload.get("status")) if ended is not None else "running"
     if status == "halted" and ended is not None:
-        span = spans[-1] if spans else None
-        where = f" at stage {span.n} ({span.weight:g}%)" if span else ""
         weight = ended.payload.get("weight")
         left = f"; traffic left at {float(weight):g}%" if weight is not None else ""
-        return f"{head}: halted{where} {label(rd.t_of(ended))}: {ended.payload.get('reason', '')}{left}"
+        return f"{head}: halted at {rd.where_stopped(v)}: {ended.payload.get('reason', '')}{left}"
     completed = [s for s in spans if s.outcome == "complete"]
     if completed and len(completed) == len(v.plan.stages):
         took = round((completed[-1].end_s - completed[0].start_s) / 60)
@@ -77,9 +72,7 @@ def oneliner(events: Iterable[LedgerEvent], plan: Plan | None = None) -> str:
         elif v.step("step_completed", "first_night") is not None:
             line += f"; first night complete ({len(v.decisions('first_night'))} check-ins)"
         return line
-    span = spans[-1] if spans else None
-    where = f"stage {span.n} ({span.weight:g}%)" if span else "before T0"
-    return f"{head}: {status.replace('_', ' ')} at {where} {label(rd.last_t_s(v))}, {holds} holds"
+    return f"{head}: {status.replace('_', ' ')}, at {rd.where_stopped(v)}, {holds} holds"
 
 
 def write_oneliner(events: Iterable[LedgerEvent], plan: Plan | None, out_dir: str | Path) -> Path:
@@ -95,7 +88,8 @@ _WORK_STEPS = ("freeze_start", "war_room", "preflight", "blast_radius", "close_o
 
 def _record_only(v: RunView) -> list[LedgerEvent]:
     return [e for e in v.of_kind("step_completed") if e.payload.get("kind") in _WORK_STEPS
-            and isinstance(e.payload.get("details"), dict) and e.payload["details"].get("handler") == "record_only"]
+            and isinstance(e.payload.get("details"), dict)
+            and e.payload["details"].get("handler") == "record_only"]
 
 
 def _stage_list(spans: list[rd.StageSpan]) -> str:
@@ -112,16 +106,22 @@ def _went_well(v: RunView, spans: list[rd.StageSpan], rb: rd.Rollback | None) ->
             f"{len(clean)} of them with every gate passing at the end"
         items.append(f"All {len(done)} stages completed ({_stage_list(done)}) in {took} min, {gates}.")
     elif clean:
+        gates = f"{clean[0].gates}/{clean[0].gates}"
         items.append(f"Stage{'s' if len(clean) > 1 else ''} {', '.join(str(s.n) for s in clean)} "
-                     f"({_stage_list(clean)}) completed with {clean[0].gates}/{clean[0].gates} gates passing.")
+                     f"({_stage_list(clean)}) completed with {gates} gates passing.")
     if rb is not None:
         seen = rb.first_seen_s if rb.first_seen_s is not None else rb.t_s
         what = f"The {', '.join(rb.metrics)} regression" if rb.metrics else f"The {rb.summary}"
         lag = round((rb.t_s - seen) / 60)
-        back = (f"; the router read back 0 % at {label(rb.zero_s)} after {rb.attempts} attempt(s)"
+        when = ("at the first tick that flagged it" if lag == 0 else
+                f"{lag} min after the first tick that flagged it ({rd.label(seen)})")
+        back = (f"; the router read back 0 % at {rd.label(rb.zero_s)} after {rb.attempts} attempt(s)"
                 if rb.zero_s is not None else "")
-        items.append(f"{what} was caught {lag} min after it first showed ({label(seen)}) and rolled back "
-                     f"automatically at {label(rb.t_s)} with {rb.weight or 0:g} % of traffic on the canary{back}.")
+        items.append(f"{what} was rolled back automatically at {rd.label(rb.t_s)}, {when}, with "
+                     f"{rb.weight or 0:g} % of traffic on the canary{back}.")
+    ended = rd.ended_event(v)
+    if ended is not None and ended.payload.get("status") == "halted" and not spans:
+        items.append(f"The run stopped at {rd.where_stopped(v)} before any traffic reached the canary.")
     ticks = v.of_kind("decision")
     if ticks and not rd.no_data_ticks(v):
         items.append(f"No data gaps: all {len(ticks)} decisions had values for every gate.")
@@ -137,7 +137,9 @@ def _went_well(v: RunView, spans: list[rd.StageSpan], rb: rd.Rollback | None) ->
     fn = v.decisions("first_night")
     if fn and v.step("step_completed", "first_night") is not None:
         ok = sum(1 for e in fn if e.payload.get("action") == "proceed")
-        items.append(f"First night complete: {ok}/{len(fn)} check-ins proceeded.")
+        burn = run_facts(v, None).burn_rate_24h
+        items.append(f"First night complete: {ok}/{len(fn)} check-ins proceeded"
+                     + (f", 24 h SLO burn rate {burn:.2f}x." if burn is not None else "."))
     if not run_facts(v, None).critical_alerts:
         items.append("No critical alerts fired.")
     return items[:5] or ["Nothing went notably well according to the ledger."]
@@ -145,6 +147,9 @@ def _went_well(v: RunView, spans: list[rd.StageSpan], rb: rd.Rollback | None) ->
 
 def _could_improve(v: RunView, spans: list[rd.StageSpan], rb: rd.Rollback | None) -> list[str]:
     items: list[str] = []
+    ended = rd.ended_event(v)
+    if ended is not None and ended.payload.get("status") == "halted":
+        items.append(f"The run halted at {rd.where_stopped(v)}: {ended.payload.get('reason', '')}.")
     if rb is not None and rb.metrics:
         span = next((s for s in spans if s.stage == rb.stage), None)
         into = f", {round((rb.t_s - span.start_s) / 60)} min into stage {span.n}" if span else ""
@@ -152,7 +157,7 @@ def _could_improve(v: RunView, spans: list[rd.StageSpan], rb: rd.Rollback | None
                      "that nothing before T0 caught.")
     for h in rd.hold_intervals(v):
         reason = h.reasons[0] if h.reasons else "no reason recorded"
-        items.append(f"Hold #{h.n} in stage {(h.stage or 0) + 1} at {label(h.start_s)} for "
+        items.append(f"Hold #{h.n} in stage {(h.stage or 0) + 1} at {rd.label(h.start_s)} for "
                      f"{round((h.end_s - h.start_s) / 60)} min: {reason}.")
     for s in spans:
         if s.outcome == "complete" and s.duration_s > s.planned_s + v.plan.decision.tick_interval_s:
@@ -161,13 +166,21 @@ def _could_improve(v: RunView, spans: list[rd.StageSpan], rb: rd.Rollback | None
     gaps = rd.no_data_ticks(v)
     if gaps:
         errors = sorted({str(e.payload.get("source_error")) for e in gaps if e.payload.get("source_error")})
-        items.append(f"{len(gaps)} decision(s) without full data ({label(rd.t_of(gaps[0]))}"
-                     f"{'..' + label(rd.t_of(gaps[-1])) if len(gaps) > 1 else ''})"
+        items.append(f"{len(gaps)} decision(s) without full data ({rd.label(rd.t_of(gaps[0]))}"
+                     f"{'..' + rd.label(rd.t_of(gaps[-1])) if len(gaps) > 1 else ''})"
                      + (f": {errors[0]}" if errors else "") + ".")
+    floor = v.plan.decision.min_canary_requests
+    for s in spans:
+        counts = [float(r) for e in v.decisions("stage", s.stage)
+                  if (r := ((e.payload.get("inputs") or {}).get("canary") or {}).get("requests")) is not None]
+        if counts and min(counts) < floor:
+            items.append(f"Stage {s.n} ({s.weight:g} %): the canary had as few as {min(counts):.0f} "
+                         f"requests a tick, under the {floor} the engine needs to judge a rate's trend.")
     failed = v.of_kind("notify_failed")
     if failed:
         channels = sorted({str(e.payload.get("channel")) for e in failed})
-        items.append(f"{len(failed)} notification(s) failed ({', '.join(channels)}); the run went on without them.")
+        items.append(f"{len(failed)} notification(s) failed ({', '.join(channels)}); "
+                     "the run went on without them.")
     retried = [e for e in v.of_kind("weight_outcome") if int(e.payload.get("attempts") or 1) > 1
                or not e.payload.get("ok")]
     if retried:
@@ -184,7 +197,7 @@ def _could_improve(v: RunView, spans: list[rd.StageSpan], rb: rd.Rollback | None
 def _observations(v: RunView) -> list[str]:
     items: list[str] = []
     for m in rd.margins(v)[:3]:
-        base = f"; baseline worst {value_text(m.baseline_worst, m.unit)}" if m.baseline_worst is not None else ""
+        base = "" if m.baseline_worst is None else f"; baseline worst {value_text(m.baseline_worst, m.unit)}"
         items.append(f"{m.gate}: canary worst {value_text(m.worst, m.unit)} at {m.worst_label}, "
                      f"{m.used * 100:.0f} % of the {value_text(m.threshold, m.unit)} threshold{base}.")
     for metric, counts in rd.verdict_counts(v).items():
@@ -195,7 +208,8 @@ def _observations(v: RunView) -> list[str]:
     if alerts:
         items.append(f"Alerts seen during the run: {', '.join(alerts)}.")
     stage_ticks, fn = len(v.decisions("stage")), len(v.decisions("first_night"))
-    items.append(f"{stage_ticks} stage decisions and {fn} first-night check-ins; {len(v.events)} ledger events.")
+    items.append(f"{stage_ticks} stage decisions and {fn} first-night check-ins; "
+                 f"{len(v.events)} ledger events.")
     return items
 
 
@@ -217,26 +231,35 @@ def _market_note(v: RunView, spans: list[rd.StageSpan]) -> str | None:
 
 def _risks(v: RunView, spans: list[rd.StageSpan], rb: rd.Rollback | None) -> list[str]:
     risks: list[str] = []
+    ended = rd.ended_event(v)
+    if ended is not None and ended.payload.get("status") == "halted":
+        risks.append(f"What halted the run is still open ({ended.payload.get('reason', '')}): fix it, or "
+                     "record the incident commander's override, before the next attempt.")
     if rb is not None:
-        risks.append(f"Root cause of the {rb.summary} not yet known: find and fix it before the next attempt.")
+        risks.append(f"Root cause of the {rb.summary} not yet known: find and fix it before the next "
+                     "attempt.")
         if v.step("step_completed", "first_night") is None:
-            risks.append("The first night at 100 % was never observed: the next attempt carries its unknowns.")
-    tight = [m for m in rd.margins(v) if m.used >= 0.6 and (rb is None or m.gate not in rb.metrics)]
-    for m in tight[:1]:
-        risks.append(f"{m.gate} ran at up to {m.used * 100:.0f} % of its threshold ({value_text(m.worst, m.unit)}"
-                     f" of {value_text(m.threshold, m.unit)}): little headroom when load grows.")
+            risks.append("The first night at 100 % was never observed: the next attempt carries its "
+                         "unknowns.")
     shared = [m for m, c in rd.verdict_counts(v).items() if c.get("SHARED")]
+    tight = [m for m in rd.margins(v)
+             if m.used >= 0.6 and m.gate not in shared and (rb is None or m.gate not in rb.metrics)]
+    for m in tight[:1]:
+        risks.append(f"{m.gate} ran at up to {m.used * 100:.0f} % of its threshold "
+                     f"({value_text(m.worst, m.unit)} of {value_text(m.threshold, m.unit)}): little headroom "
+                     "when load grows.")
     if shared:
-        risks.append(f"The baseline breached {', '.join(shared)} too: a platform problem outside this release "
-                     "is still open.")
+        risks.append(f"The baseline breached {', '.join(shared)} too: a platform problem outside this "
+                     "release is still open.")
     if rd.no_data_ticks(v):
         risks.append("The metrics source had gaps: a longer outage holds, then rolls back, a healthy canary.")
     note = _market_note(v, spans)
     if note:
         risks.append(note)
-    if _record_only(v):
-        risks.append("Preflight, blast radius or freeze steps were only recorded: proof that they ran lives "
-                     "outside the ledger.")
+    recorded = [str(e.payload.get("title")) for e in _record_only(v)]
+    if recorded:
+        risks.append(f"{', '.join(recorded)}: only recorded by the run, so the proof that the work was done "
+                     "lives outside the ledger.")
     risks += [
         f"The gates watch {len(v.plan.gates)} technical metrics; business outcomes (order success, "
         "settlement) are not gated.",

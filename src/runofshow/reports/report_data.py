@@ -18,13 +18,20 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from runofshow.domain.plan import Direction, Gate
+from runofshow.domain.timeline import t_label
 from runofshow.ports import LedgerEvent
 from runofshow.reports.evidence_render import RunView, canary_values, value_text
 
 NOT_PASS = ("NODATA", "SHARED", "TREND", "SUSPECT", "FAIL")
+
+
+def label(t_s: float | None) -> str:
+    """T0, T+36, T-30, T+25.5h of a plan second."""
+    return t_label(timedelta(minutes=round((t_s or 0.0) / 60)))
 
 
 def minutes(t_s: float | None) -> float:
@@ -108,7 +115,8 @@ def stage_spans(v: RunView) -> list[StageSpan]:
         elif rb is not None and rb.payload.get("stage") == stage:
             end_s, outcome = t_of(rb) or start_s, "rolled back"
         elif ended is not None:
-            end_s, outcome = t_of(ended) or start_s, str(ended.payload.get("status", "ended")).replace("_", " ")
+            status = str(ended.payload.get("status", "ended"))
+            end_s, outcome = t_of(ended) or start_s, status.replace("_", " ")
         else:
             end_s, outcome = max([start_s, *(t_of(e) or start_s for e in ticks)]), "running"
         details = done.payload.get("details") if done is not None else None
@@ -123,7 +131,8 @@ def stage_spans(v: RunView) -> list[StageSpan]:
 
 def hold_intervals(v: RunView) -> list[Interval]:
     ends = {(e.payload.get("stage"), e.payload.get("n")): t_of(e) for e in v.of_kind("hold_ended")}
-    stops = [t for t in (t_of(e) for e in v.of_kind("rollback_started", "run_ended", "paused")) if t is not None]
+    stops = [t for t in (t_of(e) for e in v.of_kind("rollback_started", "run_ended", "paused"))
+             if t is not None]
     stage_ends = {s.stage: s.end_s for s in stage_spans(v)}
     out = []
     for e in v.of_kind("hold_started"):
@@ -177,6 +186,18 @@ def weight_steps(v: RunView) -> list[tuple[float, float]]:
         if w is not None and t is not None:
             steps.append((t, w))
     return steps
+
+
+def where_stopped(v: RunView) -> str:
+    """Where the run is (or ended): "stage 3 (25%) T+52", or "the preflight step (T-10)"."""
+    started = v.of_kind("step_started")
+    if not started:
+        return "before the first step"
+    p = started[-1].payload
+    if p.get("kind") == "stage" and p.get("stage") is not None:
+        stage = int(p["stage"])
+        return f"stage {stage + 1} ({v.stage_weight(stage):g}%) {label(last_t_s(v))}"
+    return f"the {str(p.get('title') or p.get('kind') or 'next').lower()} step ({p.get('label', '?')})"
 
 
 # --------------------------------------------------------------------------- the rollback
@@ -271,7 +292,8 @@ class Margin:
     baseline_worst: float | None
 
 
-def _used(gate: Gate, value: float) -> float:
+def used(gate: Gate, value: float) -> float:
+    """`value` as a share of the gate's threshold: 1.0 is at the threshold, more is worse."""
     if gate.direction is Direction.LOWER_IS_BETTER:
         return value / gate.threshold if gate.threshold else math.inf
     return gate.threshold / value if value else math.inf
@@ -285,9 +307,9 @@ def margins(v: RunView) -> list[Margin]:
         base_worst: float | None = None
         for phase in ("stage", "first_night"):
             s = gate_series(v, name, phase)
-            for value, base, label in zip(s.canary, s.baseline, s.labels, strict=True):
+            for value, base, tick in zip(s.canary, s.baseline, s.labels, strict=True):
                 if value is not None and (worst is None or gate.badness(value) > gate.badness(worst[0])):
-                    worst = (value, _used(gate, value), label)
+                    worst = (value, used(gate, value), tick)
                 if base is not None and (base_worst is None or gate.badness(base) > gate.badness(base_worst)):
                     base_worst = base
         if worst is not None:
@@ -321,6 +343,6 @@ def no_data_ticks(v: RunView) -> list[LedgerEvent]:
 
 __all__ = [
     "Interval", "Margin", "Rollback", "Series", "StageSpan", "ended_event", "gate_series", "hold_intervals",
-    "last_t_s", "margins", "minutes", "no_data_ticks", "rollback", "rollback_event", "stage_spans", "t_of",
-    "verdict_counts", "weight_steps",
+    "label", "last_t_s", "margins", "minutes", "no_data_ticks", "rollback", "rollback_event", "stage_spans",
+    "t_of", "used", "verdict_counts", "weight_steps", "where_stopped",
 ]

@@ -166,3 +166,187 @@ def test_decision_uses_only_the_prefix():
 def test_empty_history_is_an_error():
     with pytest.raises(ValueError):
         decide(PLAN, [])
+
+
+# --------------------------------------------------------------------------- no baseline to compare
+
+GOOD = {"http_p95_ms": 140.0, "http_5xx_pct": 0.2, "ws_lag_s": 3.0, "idempotency_conflict_pct": 0.1,
+        "csp_violations": 1, "pgbouncer_pool_util_pct": 40.0}
+
+
+def full(i: int, canary: dict | None = None, *, baseline: TrackSample | None = None, n: float | None = 5000,
+         alerts: tuple[Alert, ...] = ()) -> Tick:
+    """A tick at 100 % on the canary (the last stage, the first night): the baseline has no traffic."""
+    return Tick(i * 60.0, 100, 4, baseline, TrackSample({**GOOD, **(canary or {})}, n), alerts)
+
+
+def test_at_100_percent_a_canary_over_its_threshold_rolls_back_after_confirming():
+    """The live report: 8 % 5xx on 5000 requests a tick at 100 % held forever."""
+    hist = [full(i, {"http_5xx_pct": 8.0} if i >= 4 else None) for i in range(12)]
+    ds = run(hist, Plan())
+    assert [d.action.value for d in ds[:7]] == ["proceed"] * 4 + ["hold", "hold", "rollback"]
+    assert ds[4].reasons[0] == (
+        "http_5xx_pct canary 8 % > 1 % with no baseline to compare (100 % on canary): "
+        "1 of 3 ticks, confirming: holding"
+    )
+    assert ds[6].reasons == (
+        "http_5xx_pct canary 8 % > 1 % for 3 ticks with no baseline to compare (100 % on canary): rollback",
+    )
+    assert all(d.action is Action.ROLLBACK for d in ds[6:])
+
+
+@pytest.mark.parametrize(
+    "baseline",
+    [None, TrackSample(dict.fromkeys(GOOD), 0), TrackSample(GOOD, 0), TrackSample({**GOOD, "http_5xx_pct": 8.0}, 3)],
+    ids=["no track", "nulls", "idle", "a stray sample"],
+)
+def test_at_100_percent_whatever_the_baseline_reports_is_not_a_comparison(baseline):
+    hist = [full(i, {"http_5xx_pct": 8.0} if i >= 4 else None, baseline=baseline) for i in range(8)]
+    assert actions(hist, Plan())[4:7] == ["hold", "hold", "rollback"]
+
+
+def test_absolute_confirm_ticks_sets_the_confirmation():
+    plan = Plan(decision=DecisionRules(absolute_confirm_ticks=5))
+    hist = [full(i, {"http_p95_ms": 900.0} if i >= 2 else None) for i in range(10)]
+    acts = actions(hist, plan)
+    assert acts[2:7] == ["hold"] * 4 + ["rollback"]
+    assert "http_p95_ms canary 900 ms > 300 ms for 5 ticks with no baseline" in run(hist, plan)[6].reasons[0]
+
+
+def test_a_single_tick_spike_at_100_percent_does_not_roll_back():
+    spikes = {3: {"http_p95_ms": 900.0}, 6: {"http_5xx_pct": 4.0}, 9: {"csp_violations": 40}}
+    hist = [full(i, spikes.get(i)) for i in range(12)]
+    acts = actions(hist, Plan())
+    assert "rollback" not in acts
+    assert [acts[i] for i in spikes] == ["hold"] * 3
+
+
+def test_rates_roll_back_only_when_clearly_over_the_threshold_itself():
+    # 1.2 % on 300 requests a tick: over 1 % on every tick, but within noise of 1 % (p~0.2)
+    hist = [full(i, {"http_5xx_pct": 1.2} if i >= 1 else None, n=300) for i in range(7)]
+    ds = run(hist, Plan())
+    assert all(d.action is not Action.ROLLBACK for d in ds)
+    assert "not yet clear against the threshold (22 in 1800 requests" in ds[-1].reasons[0]
+    # the same 1.2 % on 50 000 requests a tick is clear
+    hist = [full(i, {"http_5xx_pct": 1.2} if i >= 1 else None, n=50_000) for i in range(7)]
+    assert actions(hist, Plan())[1:4] == ["hold", "hold", "rollback"]
+
+
+def test_a_rate_without_canary_requests_is_never_clear():
+    hist = [full(i, {"idempotency_conflict_pct": 5.0}, n=None) for i in range(8)]
+    assert "rollback" not in actions(hist, Plan())
+
+
+def test_csp_counts_roll_back_when_clearly_over_the_threshold():
+    hist = [full(i, {"csp_violations": 35} if i >= 1 else None) for i in range(5)]
+    assert actions(hist, Plan())[1:4] == ["hold", "hold", "rollback"]
+    hist = [full(i, {"csp_violations": 12} if i >= 1 else None) for i in range(8)]  # 12 vs 10: noise
+    assert "rollback" not in actions(hist, Plan())
+
+
+def test_a_trend_toward_the_threshold_holds_at_100_percent():
+    pool = [40, 40, 40, 48, 56, 64, 72]
+    hist = [full(i, {"pgbouncer_pool_util_pct": p}) for i, p in enumerate(pool)]
+    d = run(hist, Plan())[-1]
+    assert d.action is Action.HOLD
+    assert d.reasons[0].startswith(
+        "pgbouncer_pool_util_pct canary 72 % rising with no baseline to compare (100 % on canary), "
+        "projected over 80 %"
+    )
+
+
+def test_an_alert_at_100_percent_rolls_back_at_once():
+    fire = Alert("CanarySLOFastBurn", {"auto_rollback": "true"}, 61)
+    assert decide(Plan(), [full(0), full(1, alerts=(fire,))]).action is Action.ROLLBACK
+
+
+def test_an_all_good_canary_at_100_percent_proceeds():
+    ds = run([full(i) for i in range(8)], Plan())
+    assert all(d.action is Action.PROCEED for d in ds)
+    assert ds[0].verdicts[1].reason == "http_5xx_pct canary 0.2 %, no baseline (100 % on canary): pass"
+
+
+def test_baseline_exporter_down_holds_longer_before_rolling_back():
+    """Below 100 % the baseline is only missing: what it would have shown may be a shared incident,
+    so the breach is waited out as long as missing canary data is."""
+    n = PLAN.decision.no_data_rollback_after_ticks
+    hist = [tick(0), tick(1)] + [
+        Tick(i * 60.0, 25, 1, None, TrackSample({**BASE, "csp_violations": 1, "http_5xx_pct": 8.0}, 2500))
+        for i in range(2, 2 + n + 1)
+    ]
+    acts = actions(hist)
+    assert acts[2:2 + n] == ["hold"] * (n - 1) + ["rollback"]
+    d = run(hist)[1 + n]
+    assert d.reasons[0] == (
+        f"http_5xx_pct canary 8 % > 1 % for {n} ticks with no baseline to compare (baseline no data): rollback"
+    )
+
+
+def test_baseline_gap_during_a_shared_incident_does_not_roll_back():
+    """A shared DB saturation that starts as the baseline's exporter drops out for 4 ticks."""
+    inc = {"pgbouncer_pool_util_pct": 99.0, "http_p95_ms": 420.0}
+    hist = [tick(i) for i in range(4)]
+    hist += [Tick(i * 60.0, 25, 1, None, TrackSample({**BASE, "csp_violations": 1, **inc}, 2500))
+             for i in range(4, 8)]
+    hist += [tick(i, inc, inc) for i in range(8, 12)]
+    assert "rollback" not in actions(hist)
+
+
+def test_stale_baseline_over_the_threshold_too_is_a_shared_incident_not_a_count():
+    inc = {"http_5xx_pct": 4.0}
+    hist = [tick(i, inc, inc) for i in range(3)]
+    hist += [Tick(i * 60.0, 25, 1, None, TrackSample({**BASE, "csp_violations": 1, **inc}, 2500))
+             for i in range(3, 10)]
+    acts = actions(hist)
+    assert acts[3:6] == ["proceed"] * 3  # the baseline was last seen in the incident too
+    assert "rollback" not in acts[:9]  # counting starts once the last baseline is too old
+
+
+def test_rate_baseline_without_requests_is_no_baseline():
+    hist = [tick(0)] + [tick(i, {"http_5xx_pct": 8.0}, nb=None) for i in range(1, 8)]
+    ds = run(hist)
+    assert ds[1].action is Action.HOLD
+    assert "(baseline requests unknown)" in ds[1].reasons[0]
+    assert ds[6].action is Action.ROLLBACK
+
+
+# --------------------------------------------------------------------------- low counts (the demo report)
+
+
+def _quiet(i: int, errors: int, nc: float, nb: float, weight: float = 1) -> Tick:
+    """5xx only: a quiet baseline (0 errors), the canary with `errors` errors in `nc` requests."""
+    zero = {**BASE, "http_5xx_pct": 0.0, "idempotency_conflict_pct": 0.0, "csp_violations": 0}
+    return Tick(float(i), weight, 0, TrackSample(zero, nb),
+                TrackSample({**zero, "http_5xx_pct": 100 * errors / nc}, nc))
+
+
+@pytest.mark.parametrize("errors", [[1, 1, 1, 1], [2, 1, 1, 1], [0, 2, 1, 1], [1, 2, 1, 1], [2, 2, 1, 0], [0, 0, 3, 2]])
+def test_a_few_canary_errors_against_a_silent_baseline_do_not_roll_back(errors):
+    """The demo: canary 0.43 % vs baseline 0 % over 4 ticks (4 errors in ~900 requests against 0
+    in ~90 000) rolled back at p=0.0002. A handful of errors is not a regression."""
+    hist = [_quiet(i, 0, 225, 22_500) for i in range(4)]
+    hist += [_quiet(4 + i, k, 225, 22_500) for i, k in enumerate(errors)]
+    hist += [_quiet(8 + i, 0, 225, 22_500) for i in range(4)]
+    assert "rollback" not in actions(hist, Plan())
+
+
+def test_tiny_canary_counts_with_an_error_now_and_then_do_not_roll_back():
+    """3-10 canary requests a tick, 0 or 1 error; the baseline 0 errors in hundreds."""
+    import random
+
+    rng = random.Random(7)
+    for _ in range(30):
+        hist = []
+        for i in range(40):
+            nc = rng.randint(3, 10)
+            hist.append(_quiet(i, 1 if rng.random() < 0.12 else 0, nc, rng.randint(300, 1000)))
+        assert "rollback" not in actions(hist, Plan())
+
+
+def test_a_real_error_regression_on_tiny_counts_is_still_caught():
+    """An error in every tick of 5-10 requests (10-20 %) against a silent baseline: a real regression."""
+    hist = [_quiet(i, 0, 8, 800) for i in range(4)] + [_quiet(i, 1, 5 + i % 6, 800) for i in range(4, 14)]
+    assert "rollback" in actions(hist, Plan())
+    # and the same shape with many more requests: 1 % against 0, clear at once
+    hist = [_quiet(i, 0, 2000, 200_000) for i in range(4)] + [_quiet(i, 20, 2000, 200_000) for i in range(4, 8)]
+    assert "rollback" in actions(hist, Plan())

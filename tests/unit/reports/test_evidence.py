@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from runofshow.adapters.memory import FakeClock, InMemoryLedger, InMemoryRouter, ScriptedMetrics
+from runofshow.app import minutes
 from runofshow.app.bootstrap import RunOptions, build_world
 from runofshow.app.preflight import CheckResult, PreflightReport
 from runofshow.app.runner import Runner
@@ -21,13 +22,12 @@ from runofshow.domain.plan import Gate, Plan, default_gates
 from runofshow.domain.tick import TrackSample
 from runofshow.domain.timeline import StepKind
 from runofshow.errors import EvidenceError
+from runofshow.files import atomic_open, atomic_write_text
 from runofshow.ports import RunRecord
 from runofshow.reports.evidence import (
     CHAIN_FILE,
     EVENTS_FILE,
     MANIFEST,
-    atomic_open,
-    atomic_write_text,
     build_bundle,
     render_files,
     verify,
@@ -261,13 +261,17 @@ def test_timeline_and_stage_files(full_run):
 
 def test_war_room_log_in_the_seeds_minute_format(full_run):
     lines = war_room_lines(RunView.of(full_run))
-    assert ":30 | Stage 1 (1%) start | weight read back 1% | IC: Proceed" in lines
-    assert (":45 | Stage 1 (1%) complete | p95=142ms 5xx=0.2% ws=8s idemp=0.1% csp=3 pool=40% | 6/6 PASS | "
-            "IC: Proceed") in lines
-    assert not any(ln.startswith(":45 | Stage 1 complete") for ln in lines)  # the runner's wording replaced
+    assert ":00 | Stage 1 (1%) start | Traffic opened, weight read back 1% | auto: Proceed" in lines
+    assert (":15 | Stage 1 (1%) complete | p95=142ms 5xx=0.2% ws=8s idemp=0.1% csp=3 pool=40% | 6/6 PASS | "
+            "auto: Proceed") in lines
+    assert (":15 | Stage 2 (5%) start (weight read back 5%) | p95=142ms 5xx=0.2% ws=8s idemp=0.1% csp=3 "
+            "pool=40% | 6/6 PASS | auto: Proceed") in lines
+    assert ":-10 | Preflight | auto: Proceed" in lines  # the stand-in handler gives no summary
+    assert lines[-1].startswith(":1530 | PROMOTED: ")
 
 
 def test_war_room_line_exactly_as_the_seed():
+    """The seed's own example, from a war_room event's parts: one formatter for every line."""
     gates = {k: v for k, v in default_gates().items() if k != "pgbouncer_pool_util_pct"}
     plan = Plan(gates=gates)
     ledger = InMemoryLedger()
@@ -275,22 +279,17 @@ def test_war_room_line_exactly_as_the_seed():
     ledger.create_run(RunRecord("r1", "spark-trading", "v1.4.0", "running", None, None, t0))
     values = {"http_p95_ms": 142.0, "http_5xx_pct": 0.2, "ws_lag_s": 8.0, "idempotency_conflict_pct": 0.1,
               "csp_violations": 3.0}
-    step = {"index": 4, "kind": "stage", "label": "T0", "title": "Stage 1 (1%)", "offset_s": 0.0, "stage": 0,
-            "weight": 1.0}
-    for kind, payload, at in [
-        ("run_started", {"plan": plan.model_dump(mode="json"), "t0_at": t0.isoformat(), "version": "v1.4.0",
-                         "t_s": 0.0}, t0),
-        ("step_started", {**step, "t_s": 0.0}, t0),
-        ("decision", {"t_s": 900.0, "phase": "stage", "stage": 0, "weight": 1.0, "action": "proceed",
-                      "passing": 6, "gates": 6, "inputs": {"canary": {"values": values}, "baseline": None}},
-         t0 + timedelta(minutes=15)),
-        ("step_completed", {**step, "t_s": 900.0, "ok": True, "details": {"passing": 6, "gates": 6}},
-         t0 + timedelta(minutes=15)),
-    ]:
-        ledger.append("r1", kind, payload, at)
-    lines = war_room_lines(RunView.of(ledger.events("r1"), plan))
-    assert lines == [
-        ":15 | Stage 1 (1%) complete | p95=142ms 5xx=0.2% ws=8s idemp=0.1% csp=3 | 6/6 PASS | IC: Proceed"
+    ledger.append("r1", "run_started", {"plan": plan.model_dump(mode="json"), "t0_at": t0.isoformat(),
+                                        "version": "v1.4.0", "t_s": 0.0}, t0)
+    line = minutes.war_room_payload("Stage 1 (1%) complete", metrics=minutes.metrics_text(plan, values),
+                                    gates="6/6 PASS", decision="Proceed", by="IC")
+    ledger.append("r1", "war_room", {**line, "t_s": 900.0}, t0 + timedelta(minutes=15))
+    note = minutes.war_room_payload("Stage 2 (5%) HOLD until the incident commander proceeds: p95 trend",
+                                    decision="Hold", by=minutes.ic("alice"))
+    ledger.append("r1", "war_room", {**note, "t_s": -630.0}, t0)
+    assert war_room_lines(RunView.of(ledger.events("r1"), plan)) == [
+        ":15 | Stage 1 (1%) complete | p95=142ms 5xx=0.2% ws=8s idemp=0.1% csp=3 | 6/6 PASS | IC: Proceed",
+        ":-10 | Stage 2 (5%) HOLD until the incident commander proceeds: p95 trend | IC alice: Hold",
     ]
 
 

@@ -1,0 +1,222 @@
+"""What the bootstrap wires into a run: the seed's notifications and Grafana annotations (and
+channels that hang or fail without slowing the run), the T-10 preflight that keeps T0 shut, and
+the runner noticing another process's events while it waits on a real clock."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from tests.helpers import passing_t10_handlers
+
+from runofshow.adapters.memory import (
+    FakeClock,
+    InMemoryLedger,
+    InMemoryRouter,
+    RecordingAnnotator,
+    RecordingNotifier,
+    ScriptedMetrics,
+)
+from runofshow.app import warroom
+from runofshow.app.bootstrap import RunOptions, start_run
+from runofshow.app.clock import CompressedClock
+from runofshow.app.events import EventKind
+from runofshow.domain.plan import Plan
+from runofshow.domain.tick import TrackSample
+
+GOOD = {"http_p95_ms": 142, "http_5xx_pct": 0.05, "ws_lag_s": 8, "idempotency_conflict_pct": 0.1,
+        "csp_violations": 3, "pgbouncer_pool_util_pct": 40}
+
+
+def run_on_fakes(plan: Plan | None = None, script: list[Any] | None = None, **overrides: Any) -> tuple[Any, Any]:
+    good = TrackSample(values=GOOD, requests=5000)
+    ledger = overrides.pop("ledger", None) or InMemoryLedger()
+    handlers = {**passing_t10_handlers(), **overrides.pop("step_handlers", {})}
+    world, runner = start_run(plan or Plan(), RunOptions(check_windows=False), environ={}, ledger=ledger,
+                              clock=overrides.pop("clock", None) or FakeClock(), router=InMemoryRouter(),
+                              metrics=ScriptedMetrics(script or [(good, good)]), alerts=None,
+                              step_handlers=handlers, **overrides)
+    return world, runner
+
+
+def kinds(runner: Any, kind: EventKind) -> list[dict[str, Any]]:
+    return [dict(e.payload) for e in runner.ports.ledger.events(runner.state.run_id) if e.kind == kind.value]
+
+
+# --------------------------------------------------------------------------- notifications
+
+
+def test_the_seeds_messages_go_out_and_grafana_marks_every_transition() -> None:
+    notifier, annotator = RecordingNotifier(), RecordingAnnotator()
+    _, runner = run_on_fakes(notifier=notifier, annotator=annotator)
+    assert runner.run() == 0
+    events = [e for e, _, _ in notifier.sent]
+    assert events[:2] == ["preflight", "stage"] and events.count("stage") == 5
+    assert events.count("checkin") == 23 and events[-1] == "stable"
+    texts = notifier.texts
+    assert "Preflight 9/9 ✅, Blast radius FAIL ❌" in texts  # the probe is not configured in this plan
+    assert "✅ Canary complete (1→100%), entering 24h monitoring" in texts
+    assert texts[-1] == "✅ v1.4.0 stable (24h)"  # no freeze was managed, so none is said lifted
+    assert any(t.startswith("🌙 v1.4.0 first night check-in 3/24h: 6/6 PASS, burn 1h=0.50x") for t in texts)
+    marked = [text for _, text, tags in annotator.annotations]
+    assert len(marked) == 6 and marked[0] == "▶️ v1.4.0 canary: Stage 1 (1%) start"
+    assert all(tags[:2] == ("runofshow", "v1.4.0") for _, _, tags in annotator.annotations)
+
+
+def test_a_rollback_is_announced_and_annotated_and_the_freeze_message_needs_a_freeze() -> None:
+    good = TrackSample(values=GOOD, requests=5000)
+    bad = TrackSample(values={**GOOD, "http_5xx_pct": 6.0}, requests=5000)
+    notifier, annotator = RecordingNotifier(), RecordingAnnotator()
+    _, runner = run_on_fakes(script=[(good, good)] * 20 + [(good, bad)], notifier=notifier, annotator=annotator)
+    assert runner.run() == 3
+    assert "freeze_open" not in [e for e, _, _ in notifier.sent]
+    [rollback] = [text for event, text, _ in notifier.sent if event == "rollback"]
+    assert rollback.startswith("🚨 v1.4.0 canary ROLLED BACK at Stage 2 (5%), canary traffic 0%: http_5xx_pct")
+    assert annotator.annotations[-1][1] == rollback
+
+
+def test_failing_channels_are_recorded_and_the_run_goes_on() -> None:
+    _, runner = run_on_fakes(notifier=RecordingNotifier(fail=3), annotator=RecordingAnnotator(fail=1))
+    assert runner.run() == 0
+    failed = kinds(runner, EventKind.NOTIFY_FAILED)
+    assert [(f["channel"], f["event"]) for f in failed] == [
+        ("notifier", "preflight"), ("notifier", "stage"), ("annotator", "stage"), ("notifier", "stage")]
+
+
+class Hook(BaseHTTPRequestHandler):
+    """A webhook that hangs (path /hang) or refuses every message (/fail: 400), counting them."""
+
+    hits: list[str] = []
+    release = threading.Event()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.send_response(200)
+        self.end_headers()
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        Hook.hits.append(json.loads(body).get("event", "annotation"))
+        if self.path.startswith("/hang"):
+            Hook.release.wait(30)
+        self.send_response(400 if self.path.startswith("/fail") else 200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+@pytest.fixture
+def hook() -> Iterator[str]:
+    Hook.hits, Hook.release = [], threading.Event()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    Hook.release.set()
+    server.shutdown()
+    server.server_close()
+
+
+SPEED = 40_000.0  # T-30 .. T+25.5h in 2.3 s of wall time
+
+
+class Timed:
+    """The fan-out, with the time each call took the runner."""
+
+    def __init__(self, fanout: Any) -> None:
+        self.fanout, self.took = fanout, []
+
+    def _time(self, send: Any, *args: Any) -> None:
+        t = time.monotonic()
+        send(*args)
+        self.took.append(time.monotonic() - t)
+
+    def notify(self, *args: Any) -> None:
+        self._time(self.fanout.notify, *args)
+
+    def annotate(self, *args: Any) -> None:
+        self._time(self.fanout.annotate, *args)
+
+    def flush(self, timeout: float) -> bool:
+        return bool(self.fanout.flush(timeout))
+
+
+@pytest.mark.parametrize("path", ["/hang", "/fail"])
+def test_a_webhook_that_hangs_or_fails_never_slows_the_run(hook: str, path: str) -> None:
+    plan = Plan.model_validate({"notifications": {"webhook_url": hook + path, "grafana_url": hook + path,
+                                                  "slack_webhook_url_env": None}})
+    world, runner = run_on_fakes(plan, clock=CompressedClock(SPEED))
+    timed = Timed(runner.ports.notifier)
+    runner.ports.notifier = runner.ports.annotator = timed
+    started = time.monotonic()
+    with world:
+        assert runner.run() == 0
+        ran_s = time.monotonic() - started
+    closed_s = time.monotonic() - started
+    nominal = (30 + 90 + 25 * 60) * 60 / SPEED
+    # the run's own time, plus at most the end's bounded wait for the queues (1 s) and the
+    # fan-out's close (1 s); a hung channel never holds a tick back
+    assert ran_s < nominal + 2 and closed_s < nominal + 3.5, (ran_s, closed_s)
+    assert len(timed.took) > 30 and max(timed.took) < 0.05  # only ever queued, never waited for
+    assert Hook.hits and set(Hook.hits) <= {"preflight", "stage", "checkin", "canary_complete", "annotation",
+                                            "stable"}
+    failed = kinds(runner, EventKind.NOTIFY_FAILED)
+    if path == "/fail":  # the fan-out retried, gave up, and the runner recorded it
+        assert failed and {f["channel"] for f in failed} <= {"webhook", "grafana", "grafana#2"}
+        assert "HTTP 400" in failed[0]["error"]
+    assert runner.state.ended and kinds(runner, EventKind.RUN_ENDED)[0]["status"] == "promoted"
+
+
+# --------------------------------------------------------------------------- T-10
+
+
+def test_without_9_of_9_t0_never_opens() -> None:
+    """The real preflight, wired by the bootstrap: the default plan has nothing to check against."""
+    ledger, router = InMemoryLedger(), InMemoryRouter()
+    good = TrackSample(values=GOOD, requests=5000)
+    world, runner = start_run(Plan(evidence_dir="/nonexistent/evidence"), RunOptions(check_windows=False),
+                              environ={}, ledger=ledger, clock=FakeClock(), router=router, alerts=None,
+                              metrics=ScriptedMetrics([(good, good)]), notifier=None, annotator=None,
+                              step_handlers={})
+    with world:
+        assert runner.run() == 4
+    ended = kinds(runner, EventKind.RUN_ENDED)[0]
+    assert ended["status"] == "halted" and ended["reason"].startswith("preflight ")
+    assert "fix them, or the incident commander overrides with a reason" in ended["reason"]
+    assert router.sets == [] and router.current_weight() == 0
+    assert not [p for p in kinds(runner, EventKind.STEP_STARTED) if p["kind"] == "stage"]
+
+
+# --------------------------------------------------------------------------- other processes
+
+
+def test_the_runner_sees_another_processes_decision_within_its_poll_interval() -> None:
+    """A real (compressed) clock: the runner waits on the wall clock and polls the ledger."""
+    ledger = InMemoryLedger()
+    clock = CompressedClock(3000)  # a 60 s tick is 20 ms of wall time
+    world, runner = run_on_fakes(ledger=ledger, clock=clock, notifier=None, annotator=None)
+    assert runner.ports.ledger_poll_s == 0.25
+    rid = runner.state.run_id
+    seen: list[float] = []
+
+    def decide_when_stage_2_runs() -> None:
+        while not [e for e in ledger.events(rid) if e.kind == "step_started" and e.payload.get("stage") == 1]:
+            time.sleep(0.01)
+        warroom.decide(rid, "rollback", by="ic-on-call", reason="drill", ledger=ledger,
+                       router=lambda plan: runner.ports.router)
+        seen.append(time.monotonic())
+
+    other = threading.Thread(target=decide_when_stage_2_runs, daemon=True)
+    other.start()
+    with world:
+        code = runner.run()
+    done = time.monotonic()
+    assert code == 3 and runner.ports.router.current_weight() == 0
+    assert seen and done - seen[0] < 1.0  # noticed and closed out within a few poll intervals
+    assert [p["trigger"] for p in kinds(runner, EventKind.ROLLBACK_STARTED)] == ["ic"]
