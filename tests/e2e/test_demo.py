@@ -9,9 +9,11 @@ One run uses the web JSON source instead, to cover the fallback.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +44,28 @@ def _binaries() -> None:
         assert shutil.which(name), f"{name} is not on PATH: run scripts/install-services.sh"
 
 
-def test_a_healthy_canary_is_promoted(tmp_path: Path) -> None:
-    code, out, events = demo(tmp_path)
+@dataclass(frozen=True)
+class Demo:
+    out: Path
+    code: int
+    output: str
+    events: list[dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def promoted(tmp_path_factory: pytest.TempPathFactory, _binaries: None) -> Demo:
+    """One healthy demo run, shared by the assertions below (a full demo takes minutes)."""
+    out = tmp_path_factory.mktemp("promoted")
+    return Demo(out, *demo(out))
+
+
+#: the seed's signal-only minute: minutes since T0 | observation [| metric] [| gates] [| who: Decision]
+MINUTE = re.compile(r"^:-?\d{2,} \| [^|]+( \| [^|]+)*$")
+DECIDED = re.compile(r" \| (auto|IC [^|:]+): [A-Z][a-z-]+$")
+
+
+def test_a_healthy_canary_is_promoted(promoted: Demo) -> None:
+    code, out, events, folder = promoted.code, promoted.output, promoted.events, promoted.out
     assert code == 0, out[-3000:]
     assert "Prometheus" in out
     stages = [p["stage"] for p in of(events, "step_completed") if p["kind"] == "stage"]
@@ -51,7 +73,71 @@ def test_a_healthy_canary_is_promoted(tmp_path: Path) -> None:
     assert [p["kind"] for p in of(events, "step_completed")][-2:] == ["first_night", "close_out"]
     assert of(events, "run_ended")[0]["status"] == "promoted"
     assert not of(events, "rollback_started")
-    assert (tmp_path / "plan.yaml").is_file() and (tmp_path / "prometheus" / "prometheus.log").is_file()
+    assert (folder / "plan.yaml").is_file() and (folder / "prometheus" / "prometheus.log").is_file()
+
+
+def test_the_promoted_run_leaves_50_plus_evidence_files_that_verify(promoted: Demo) -> None:
+    evidence = promoted.out / "evidence"
+    files = sorted(p.name for p in evidence.iterdir() if p.is_file())
+    assert len(files) >= 50, files
+    for n in range(1, 6):
+        assert {f"summary_stage_{n}.txt", f"stage_{n}_metrics.json", f"stage_{n}_metrics.csv"} <= set(files)
+    assert {"warroom_log.txt", "parking_lot.txt", "canary_timeline.txt", "preflight.txt", "plan.json",
+            "freeze_window_start.txt", "freeze_window_end.txt", "checkin_24.txt", "success_criteria.txt",
+            "ledger_chain.json", "ledger_events.jsonl", "MANIFEST.sha256", "mini_rca_v1.4.0.md",
+            "release_oneliner.txt"} <= set(files)
+    verify = subprocess.run([sys.executable, "-m", "runofshow.cli.main", "evidence", "verify", str(evidence),
+                             "--state", f"sqlite:///{promoted.out / 'runofshow.db'}"],
+                            capture_output=True, text=True, timeout=120)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    criteria = (evidence / "success_criteria.txt").read_text()
+    assert criteria.rstrip().endswith("9/9 criteria met: SUCCESS"), criteria
+    assert "  9/9 met" in promoted.output and f"evidence: {len(files)} files in {evidence}" in promoted.output
+
+
+def test_the_war_room_log_is_the_seeds_minute_format(promoted: Demo) -> None:
+    lines = (promoted.out / "evidence" / "warroom_log.txt").read_text().splitlines()
+    assert lines[0].startswith("# War room v1.4.0 run ")
+    body = lines[1:]
+    assert all(MINUTE.match(ln) for ln in body), [ln for ln in body if not MINUTE.match(ln)]
+    for n, w in enumerate((1, 5, 25, 50, 100), start=1):
+        start = [ln for ln in body if f"| Stage {n} ({w}%) start" in ln]
+        done = [ln for ln in body if f"| Stage {n} ({w}%) complete | " in ln]
+        assert len(start) == 1 and DECIDED.search(start[0]), start
+        assert len(done) == 1 and done[0].endswith(" | 6/6 PASS | auto: Proceed"), done
+        assert re.search(r"\| p95=\d+ms 5xx=[\d.]+% ws=[\d.]+s idemp=[\d.]+% csp=[\d.]+ pool=[\d.]+% \|", done[0])
+    checkins = [ln for ln in body if "| First night check-in " in ln]
+    assert len(checkins) == 23 and all(" burn 1h=" in ln and ln.endswith("auto: Proceed") for ln in checkins)
+    assert re.match(r"^:-[23]\d \| Freeze window starts \| 3 PR\(s\) on hold", body[0]), body[0]
+    assert any(re.match(r"^:-\d\d \| Preflight \| 9/9 PASS \| auto: Proceed$", ln) for ln in body)
+    assert re.match(r"^:1[45]\d\d \| PROMOTED: ", body[-1]), body[-1]
+    printed = [ln for ln in promoted.output.splitlines() if MINUTE.match(ln)]
+    assert printed == body  # the terminal and the file: the same lines from the same formatter
+
+
+def test_t_minus_10_preflight_9_of_9_and_the_blast_probe(promoted: Demo) -> None:
+    evidence = promoted.out / "evidence"
+    preflight = (evidence / "preflight.txt").read_text()
+    assert "Score: 9/9" in preflight and "T0 may open: yes" in preflight and "Override" not in preflight
+    assert "/version: HTTP 200" in preflight and "/healthz: HTTP 200" in preflight
+    [blast] = list(evidence.glob("micro_blast_v1.4.0_*.log"))
+    text = blast.read_text()
+    assert text.startswith("MICRO BLAST RADIUS TEST") and "Result: PASS" in text and "/api/quotes" in text
+    assert "backup check: simulated" in promoted.output
+    step = [p for p in of(promoted.events, "step_completed") if p["kind"] == "blast_radius"][0]
+    assert step["details"]["text"] == text and step["ok"]
+
+
+def test_notifications_and_annotations_reached_the_channel(promoted: Demo) -> None:
+    sent = [json.loads(ln) for ln in (promoted.out / "notifications.jsonl").read_text().splitlines()]
+    texts = [m["body"]["text"] for m in sent]
+    assert "🔒 Freeze window open for v1.4.0 canary" in texts
+    assert "Preflight 9/9 ✅, Blast radius PASS ✅" in texts
+    assert "✅ Canary complete (1→100%), entering 24h monitoring" in texts
+    assert texts[-1] == "✅ v1.4.0 stable (24h), freeze lifted"
+    annotations = [m for m in sent if m["path"] == "/api/annotations"]
+    assert len(annotations) == 6  # five stage transitions and the completion
+    assert not of(promoted.events, "notify_failed")
 
 
 @pytest.mark.parametrize("fault", ["errors", "latency", "leak", "alert"])
@@ -64,6 +150,11 @@ def test_an_injected_fault_rolls_back_by_itself(tmp_path: Path, fault: str) -> N
     assert zero and zero[-1]["read_back"] == 0
     ended = of(events, "run_ended")[0]
     assert ended["status"] == "rolled_back" and ended["weight"] == 0
+    log = (tmp_path / "evidence" / "warroom_log.txt").read_text()
+    assert re.search(r"^:\d+ \| Stage \d \(\d+%\) ROLLBACK \((alert|decision)\): .+ \| auto: Rollback$", log, re.M)
+    verify = subprocess.run([sys.executable, "-m", "runofshow.cli.main", "evidence", "verify",
+                             str(tmp_path / "evidence")], capture_output=True, text=True, timeout=120)
+    assert verify.returncode == 0, verify.stdout
     if fault in ("errors", "alert"):  # Alertmanager's webhook, not the next tick
         assert rollback[0]["trigger"] in ("alert", "decision")
         assert of(events, "alert_received") or rollback[0]["trigger"] == "decision"
@@ -74,3 +165,5 @@ def test_without_prometheus_the_web_json_source_and_the_services_alert_roll_back
     assert code == 3, out[-3000:]
     assert "web JSON source" in out
     assert of(events, "rollback_started")[0]["reasons"][0].startswith("alert CanaryCrashLooping")
+    preflight = (tmp_path / "evidence" / "preflight.txt").read_text()  # honest: 8/9, overridden by the IC
+    assert "Score: 8/9" in preflight and "Override: ic-on-call: demo without Prometheus" in preflight

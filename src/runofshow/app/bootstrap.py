@@ -42,8 +42,8 @@ from runofshow.app.run_state import RunState, fold
 from runofshow.app.runner import Runner, RunPorts
 from runofshow.app.step_handlers import blast_handler, freeze_handlers, preflight_handler, war_room_handler
 from runofshow.app.steps import StepHandler
+from runofshow.app.world import World, closer_of
 from runofshow.domain.plan import Plan
-from runofshow.domain.tick import Alert
 from runofshow.domain.timeline import StepKind
 from runofshow.errors import AdapterError, InputError, LedgerError
 from runofshow.ports import AlertFeed, Ledger, MarketCalendar, MetricsSource, PullRequestHost, TrafficRouter
@@ -65,6 +65,7 @@ class RunOptions:
     check_windows: bool = True
     repo: str | None = None  # OWNER/NAME whose PRs the freeze labels
     min_query_window_s: float | None = None
+    min_checkin_window_s: float = 0.0  # a first-night check-in looks back at least this long (wall s)
     preflight_override: Override | None = None  # the IC opens T0 despite failed T-10 checks
     ledger_poll_s: float = 0.25  # wall seconds between looks for other processes' events
 
@@ -166,59 +167,6 @@ def start_local_proxy(stable_url: str, canary_url: str, host: str, port: int) ->
     from runofshow.adapters.local_proxy import LocalProxy
 
     return LocalProxy(stable_url, canary_url, host=host, port=port).start()
-
-
-class World:
-    """The ports of one run, plus what must be started and stopped around it."""
-
-    def __init__(self, ports: RunPorts) -> None:
-        self.ports = ports
-        self.webhook: Any = None
-        self.fanout: Any = None
-        self.runner: Runner | None = None
-        self._closers: list[Callable[[], None]] = []
-        self._t0_targets: list[Any] = []
-
-    def on_close(self, fn: Callable[[], None]) -> None:
-        self._closers.append(fn)
-
-    def _alert(self, alert: Alert) -> None:
-        if self.runner is not None:
-            self.runner.alert_arrived(alert)
-
-    def _notify_failed(self, failure: Any) -> None:
-        if self.runner is not None:
-            self.runner.notify_failed(failure.channel, failure.event, failure.error)
-
-    def attach(self, runner: Runner) -> Runner:
-        """Route webhook alerts and notification failures to `runner`; tell feeds where T0 is."""
-        self.runner = runner
-        t0_wall = self.ports.clock.to_wall(runner.state.t0_at)
-        for target in self._t0_targets:
-            target.t0_at = t0_wall
-        return runner
-
-    def close(self) -> None:
-        for fn in reversed(self._closers):
-            try:
-                fn()
-            except Exception:  # noqa: BLE001 - closing must go on with the rest
-                pass
-        self._closers.clear()
-
-    def __enter__(self) -> World:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def _closer(obj: Any) -> Callable[[], None] | None:
-    for name in ("close", "stop"):
-        fn = getattr(obj, name, None)
-        if callable(fn):
-            return fn  # type: ignore[no-any-return]
-    return None
 
 
 def _build_alerts(
@@ -340,7 +288,7 @@ def build_world(
     kwargs: dict[str, Any] = {"min_query_window_s": floor}
     world = World(RunPorts(ledger=ledger, router=router, metrics=metrics, clock=clock, **kwargs))
     for obj in (router, metrics, ledger):
-        fn = _closer(obj)
+        fn = closer_of(obj)
         if fn is not None:
             world.on_close(fn)
     try:
@@ -373,6 +321,7 @@ def build_world(
             ledger=ledger, router=router, metrics=metrics, clock=clock, alerts=alerts,
             notifier=overrides.pop("notifier", fanout), annotator=overrides.pop("annotator", fanout),
             step_handlers=handlers, stage_gate=gate, min_query_window_s=floor, ledger_poll_s=poll,
+            min_checkin_window_s=options.min_checkin_window_s,
             **overrides,
         )
     except BaseException:

@@ -9,11 +9,11 @@
 
 The default plan is written to `<out>/plan.yaml` with the ports filled in and run with a
 compressed clock: the canary stages at `speed` (default 60: T0 .. T+90 in 90 s, one tick a
-second, as often as Prometheus scrapes), the time before T0 at `pre_t0_speed` (360: 5 s, plus
-the real seconds of the preflight and the blast-radius probe, which run in real time) and the
-24 h first night at `night_speed` (default 3600: 24 s), so the whole T-30 .. T+24h takes a
-little over two minutes. `fault` is injected into the canary when the middle stage starts (25 % by default); the
-run must then roll back by itself. The ledger (`<out>/runofshow.db` unless `state_url`) and
+second, as often as Prometheus scrapes), the time before T0 at `pre_t0_speed` (360: 5 s, plus the
+real seconds of the preflight and the blast-radius probe, which run in real time) and the 24 h
+first night at `night_speed` (default 3600: 24 s), so the whole T-30 .. T+24h takes a little over
+two minutes. `fault` is injected into the canary when the middle stage starts (25 % by default);
+the run must then roll back by itself. The ledger (`<out>/runofshow.db` unless `state_url`) and
 the evidence folder are under `out`. `resume` takes a demo run up again on the same ports.
 
 The whole ritual runs with nothing typed by hand: the freeze labels three in-memory pull requests
@@ -87,6 +87,10 @@ TOKEN_ENV = "RUNOFSHOW_WEBHOOK_TOKEN"
 SCRAPE_S = 0.25  # Prometheus scrapes and evaluates this often, so a 1 s window holds 4 samples
 QUERY_WINDOW_S = 1.0  # wall seconds a metric looks back at least: one tick at the default speed
 BACKUP_COMMAND = "date -u +%Y-%m-%dT%H:%M:%SZ"  # simulated: "the last backup finished just now"
+#: a first-night check-in covers an hour, one second of wall time at 3600x: about 600 requests, too
+#: few to judge a 0.2 % error rate without reading noise as a breach; the demo's check-ins look back
+#: 5 s (five compressed hours, some 3000 requests)
+CHECKIN_WINDOW_S = 5.0
 DEMO_SLO_PCT = 99.5
 DEMO_IC = "ic-on-call"
 
@@ -355,6 +359,7 @@ class DemoSession:
         overrides.setdefault("pull_requests", bootstrap.demo_pull_requests())
         options = RunOptions(state_url=self._state_url(), speed=None if o.resume else o.pre_t0_speed,
                              check_windows=False, min_query_window_s=self.min_window_s,
+                             min_checkin_window_s=CHECKIN_WINDOW_S,
                              preflight_override=override)
         if o.resume:
             world, runner = bootstrap.resume_run(o.resume, options, environ=self._environ,

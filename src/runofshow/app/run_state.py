@@ -61,6 +61,7 @@ class RunState:
     # traffic
     weight: float | None = None  # the last weight the router read back
     open_intent: Intent | None = None
+    external_intent: Intent | None = None  # another process's (`runofshow decide`), ids "ic<seq>"
     intents: int = 0
     # decisions
     history: list[Tick] = field(default_factory=list)
@@ -164,15 +165,26 @@ def _step_completed(s: RunState, p: Mapping[str, Any]) -> None:
         s.phase = None
 
 
+def is_external(intent_id: str) -> bool:
+    """An intent of another process (`runofshow decide`), not the runner's own (`w<n>`)."""
+    return intent_id.startswith("ic")
+
+
 def _weight_intent(s: RunState, p: Mapping[str, Any]) -> None:
-    s.intents += 1
-    s.open_intent = Intent(id=str(p["id"]), weight=float(p["weight"]), reason=str(p["reason"]),
-                           stage=p.get("stage"), t_s=float(p["t_s"]))
+    intent = Intent(id=str(p["id"]), weight=float(p["weight"]), reason=str(p["reason"]),
+                    stage=p.get("stage"), t_s=float(p["t_s"]))
+    if is_external(intent.id):
+        s.external_intent = intent
+    else:
+        s.intents += 1
+        s.open_intent = intent
 
 
 def _weight_outcome(s: RunState, p: Mapping[str, Any]) -> None:
     if s.open_intent is not None and s.open_intent.id == p["id"]:
         s.open_intent = None
+    if s.external_intent is not None and s.external_intent.id == p["id"]:
+        s.external_intent = None
     if p.get("read_back") is not None:
         s.weight = float(p["read_back"])
     if s.status is RunStatus.ROLLING_BACK and s.weight is not None:
@@ -266,6 +278,7 @@ def fold(events: Iterable[LedgerEvent]) -> RunState:
 
 class Move(StrEnum):
     RESOLVE_INTENT = "resolve_intent"  # an intent without an outcome: read the router back
+    AWAIT_EXTERNAL = "await_external"  # another process is moving traffic (an IC's rollback): wait
     IC_DECISION = "ic_decision"  # carry out an incident commander's hold or proceed
     ROLLBACK = "rollback"  # rolling back: set 0 % until it reads back 0
     START_STEP = "start_step"  # begin step `index`
@@ -296,6 +309,8 @@ def next_move(
         return None
     if state.open_intent is not None:
         return Next(Move.RESOLVE_INTENT)
+    if state.external_intent is not None:
+        return Next(Move.AWAIT_EXTERNAL)
     if state.ic_pending is not None:
         return Next(Move.IC_DECISION)
     if state.status is RunStatus.ROLLING_BACK and not state.rolled_back:
@@ -338,4 +353,4 @@ def next_move(
     return Next(Move.END)
 
 
-__all__ = ["Intent", "Move", "Next", "RunState", "fold", "next_move"]
+__all__ = ["Intent", "Move", "Next", "RunState", "fold", "is_external", "next_move"]

@@ -66,6 +66,7 @@ class RunPorts:
         on_event: Callable[[LedgerEvent, RunState], None] | None = None,
         decide: DecideFn | None = None, rollback_attempts: int = 10, rollback_backoff_s: float = 1.0,
         phase_speeds: dict[str, float] | None = None, ledger_poll_s: float | None = None,
+        min_checkin_window_s: float = 0.0,
     ) -> None:
         self.ledger, self.router, self.metrics, self.clock = ledger, router, metrics, clock
         self.alerts, self.notifier, self.annotator = alerts, notifier, annotator
@@ -73,6 +74,9 @@ class RunPorts:
         self.stage_gate, self.first_night_watch = stage_gate, first_night_watch
         self.on_interrupt, self.on_event = on_interrupt, on_event
         self.min_query_window_s = min_query_window_s
+        #: a first-night check-in looks back at least this many wall seconds (a demo's hour is one
+        #: second of wall time: too few requests to judge a rate without reading noise as a breach)
+        self.min_checkin_window_s = min_checkin_window_s
         self.decide = decide
         self.rollback_attempts, self.rollback_backoff_s = rollback_attempts, rollback_backoff_s
         #: clock speed from the start of the stages and of the first night ("stages", "first_night"),
@@ -111,6 +115,7 @@ class Runner(RunnerTicks):
         self._stop_reason: str | None = None
         self._alert_tick = False
         self._ledger_dirty = False
+        self._external_since: tuple[str, float] | None = None
         self._advanced_by = "auto"
         self._preflight: dict[str, Any] = {}
 
@@ -309,6 +314,8 @@ class Runner(RunnerTicks):
         move = nxt.move
         if move is Move.IC_DECISION:
             self._carry_out_ic()
+        elif move is Move.AWAIT_EXTERNAL:
+            self._await_external()
         elif move is Move.RESOLVE_INTENT:
             intent = self.state.open_intent
             assert intent is not None

@@ -339,42 +339,8 @@ class RunnerActs:
             index, step, self.t_s(), details=dict(outcome.details), ok=outcome.ok))
         self._step_done(step, outcome)
 
-    def _step_done(self, step: Step, outcome: StepOutcome) -> None:
-        """The war-room line and the notification for a completed step."""
-        version, tl = self.plan.release.version, self.plan.timeline
-        did = outcome.details.get("handler") != "record_only"
-        summary = outcome.summary or None
-        if step.kind is StepKind.PROMOTED:
-            first, last = self.plan.stages[0].weight, self.plan.stages[-1].weight
-            self._war_room(f"Canary complete ({first:g}→{last:g}%), entering {tl.first_night_h:g}h "
-                           "monitoring", metrics=self._last_signal()[0], decision="Proceed")
-            self._notify(notify.Event.CANARY_COMPLETE, notify.canary_complete(first, last, tl.first_night_h),
-                         annotate=True)
-            return
-        if step.kind is StepKind.FIRST_NIGHT:
-            self._war_room(f"First night complete ({tl.first_night_h:g}h)", metrics=summary)
-            return
-        if not outcome.ok:
-            self._war_room(f"{step.title} FAILED", metrics=summary or str(outcome.details.get("error", "")))
-            return
-        self._war_room(step.title, metrics=summary if did else "recorded (not configured)",
-                       decision="Proceed" if step.offset.total_seconds() < 0 else None)
-        if step.kind is StepKind.FREEZE_START and did:
-            self._notify(notify.Event.FREEZE_OPEN, notify.freeze_open(version))
-        elif step.kind is StepKind.PREFLIGHT:
-            checks = list(outcome.details.get("checks") or ())
-            self._preflight = {"passed": sum(1 for c in checks if c.get("passed")), "total": len(checks)}
-        elif step.kind is StepKind.BLAST_RADIUS and self._preflight.get("total"):
-            self._notify(notify.Event.PREFLIGHT, notify.preflight_confirmed(
-                int(self._preflight["passed"] or 0), int(self._preflight["total"]), did and outcome.ok))
-        elif step.kind is StepKind.CLOSE_OUT:
-            lifted = "released" in outcome.details
-            if self.state.rolled_back:
-                if lifted:
-                    self._notify(notify.Event.FREEZE_LIFTED,
-                                 notify.freeze_lifted(version, "after the rollback"))
-            else:
-                self._notify(notify.Event.STABLE, notify.stable_24h(version, tl.first_night_h, lifted))
+    def _step_done(self, step: Step, outcome: StepOutcome) -> None:  # pragma: no cover - RunnerTicks
+        raise NotImplementedError
 
     def _finish_first_night(self) -> None:
         index = self.state.open_step

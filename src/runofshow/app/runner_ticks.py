@@ -1,5 +1,6 @@
 """What the runner does at a tick: observe, decide, act; holds; stage completion; the first night's
-check-ins; and carrying out an incident commander's hold or proceed.
+check-ins; the war-room line and notification of each completed step; and carrying out an
+incident commander's hold or proceed.
 
 Split from `runofshow.app.runner_acts` (recording, traffic, steps, end); `Runner` is the only user.
 An incident commander's rollback needs nothing from here: `runofshow decide` performs it itself
@@ -8,16 +9,28 @@ An incident commander's rollback needs nothing from here: `runofshow decide` per
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from runofshow.app import events as ev
 from runofshow.app import minutes, notify
 from runofshow.app.events import EventKind, Phase, RunStatus, Trigger
 from runofshow.app.first_night import NightWatch
 from runofshow.app.runner_acts import RunnerActs, _error_text
+from runofshow.app.steps import StepOutcome
 from runofshow.domain.tick import Action, Decision, Tick
-from runofshow.domain.timeline import StepKind
+from runofshow.domain.timeline import Step, StepKind
+
+#: wall seconds the runner waits for another process's traffic change (an IC's rollback) to report
+#: its outcome before it reads the router back itself
+EXTERNAL_WAIT_S = 30.0
 
 
 class RunnerTicks(RunnerActs):
+    _external_since: tuple[str, float] | None  # (intent id, t_s first seen)
+
+    def _between_moves(self, remaining: float) -> None:  # pragma: no cover - defined by Runner
+        raise NotImplementedError
+
     # ------------------------------------------------------------------ ticks
 
     def _tick(self, trigger: Trigger) -> None:
@@ -27,6 +40,8 @@ class RunnerTicks(RunnerActs):
         first_night = s.phase is Phase.FIRST_NIGHT
         window = self.checkin_s if first_night and trigger is Trigger.CHECKIN else self.tick_s
         query_window = max(window / clock.speed, self.ports.min_query_window_s)
+        if first_night and trigger is Trigger.CHECKIN:
+            query_window = max(query_window, self.ports.min_checkin_window_s)
         source_error = None
         try:
             baseline, canary = self.ports.metrics.observe(clock.to_wall(now), query_window)
@@ -140,7 +155,69 @@ class RunnerTicks(RunnerActs):
                        by=by)
         self._advanced_by = by
 
+    # ------------------------------------------------------------------ steps done
+
+    def _step_done(self, step: Step, outcome: StepOutcome) -> None:
+        """The war-room line and the notification for a completed step."""
+        version, tl = self.plan.release.version, self.plan.timeline
+        did = outcome.details.get("handler") != "record_only"
+        summary = outcome.summary or None
+        if step.kind is StepKind.PROMOTED:
+            first, last = self.plan.stages[0].weight, self.plan.stages[-1].weight
+            self._war_room(f"Canary complete ({first:g}→{last:g}%), entering {tl.first_night_h:g}h "
+                           "monitoring", metrics=self._last_signal()[0], decision="Proceed")
+            self._notify(notify.Event.CANARY_COMPLETE, notify.canary_complete(first, last, tl.first_night_h),
+                         annotate=True)
+            return
+        if step.kind is StepKind.FIRST_NIGHT:
+            self._war_room(f"First night complete ({tl.first_night_h:g}h)", metrics=summary)
+            return
+        before_t0 = step.offset.total_seconds() < 0
+        override = outcome.details.get("override")
+        if outcome.ok:
+            self._war_room(step.title, metrics=summary if did else "recorded (not configured)",
+                           decision="Proceed" if before_t0 else None)
+        elif isinstance(override, Mapping) and before_t0:  # the IC opened T0 despite it
+            self._war_room(f"{step.title} FAILED", metrics=summary, decision="Proceed",
+                           by=minutes.ic(str(override.get("by", ""))))
+        else:
+            self._war_room(f"{step.title} FAILED", metrics=summary or str(outcome.details.get("error", "")))
+            return
+        if step.kind is StepKind.FREEZE_START and did:
+            self._notify(notify.Event.FREEZE_OPEN, notify.freeze_open(version))
+        elif step.kind is StepKind.PREFLIGHT:
+            checks = list(outcome.details.get("checks") or ())
+            self._preflight = {"passed": sum(1 for c in checks if c.get("passed")), "total": len(checks)}
+        elif step.kind is StepKind.BLAST_RADIUS and self._preflight.get("total"):
+            self._notify(notify.Event.PREFLIGHT, notify.preflight_confirmed(
+                int(self._preflight["passed"] or 0), int(self._preflight["total"]), did and outcome.ok))
+        elif step.kind is StepKind.CLOSE_OUT:
+            lifted = "released" in outcome.details
+            if self.state.rolled_back:
+                if lifted:
+                    self._notify(notify.Event.FREEZE_LIFTED,
+                                 notify.freeze_lifted(version, "after the rollback"))
+            else:
+                self._notify(notify.Event.STABLE, notify.stable_24h(version, tl.first_night_h, lifted))
+
     # ------------------------------------------------------------------ the incident commander
+
+    def _await_external(self) -> None:
+        """Another process (`runofshow decide`) is rolling back: let it finish and record its
+        outcome (nothing may follow the run_ended the runner would write). If it never does, read
+        the router back and record that instead, as a resume would."""
+        ext = self.state.external_intent
+        assert ext is not None
+        if self._external_since is None or self._external_since[0] != ext.id:
+            self._external_since = (ext.id, self.t_s())
+        limit = EXTERNAL_WAIT_S * self.ports.clock.speed
+        waited = self.t_s() - self._external_since[1]
+        if waited < limit:
+            self._between_moves(limit - waited)
+            return
+        self._war_room(f"No outcome from the other process's traffic change ({ext.id}) in "
+                       f"{EXTERNAL_WAIT_S:g} s: reading the router back")
+        self._outcome(ext.id, ext.weight, self._read_weight(), resolved_on="timeout")
 
     def _carry_out_ic(self) -> None:
         """An accepted IC hold or proceed (`runofshow decide`, perhaps from another process)."""

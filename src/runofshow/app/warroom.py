@@ -43,6 +43,8 @@ from runofshow.ports import Annotator, Ledger, LedgerEvent, Notifier, TrafficRou
 ACTIONS = ("proceed", "hold", "rollback")
 #: rollback triggers that were automatic: the engine, an alert, the first night's burn
 AUTO_TRIGGERS = (Trigger.DECISION.value, Trigger.ALERT.value, Trigger.FIRST_NIGHT.value)
+#: wall seconds the deciding process gives its rollback notification before recording failures
+NOTIFY_FLUSH_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -196,17 +198,19 @@ def _rollback(
     stage = state.stage
     title = "Pre-T0" if stage is None else f"Stage {stage + 1} ({plan.stages[stage].weight:g}%)"
     metrics, gates = _last_signal(plan, state)
+    target = router(plan) if router is not None else None
+    intent = f"ic{seq}"
+    # the intent first: a runner that sees it waits for this process's outcome (never acts twice)
+    if target is not None:
+        append(EventKind.WEIGHT_INTENT, ev.intent_payload(intent, 0.0, "rollback", stage, 0.0))
     append(EventKind.ROLLBACK_STARTED, {"trigger": Trigger.IC.value, "reasons": [f"{signer}: {reason}"],
                                         "stage": stage, "weight": state.weight, "by": signer, "ic_seq": seq})
     append(EventKind.WAR_ROOM, minutes.war_room_payload(
         f"{title} ROLLBACK (ic): {reason}", metrics=metrics, gates=gates, decision="Rollback", by=signer))
     rec.sync(state)
-    if router is None:
+    if target is None:
         return Decided(True, "rollback", by, "accepted: the runner sets 0 % at its next move", state.weight,
                        seq)
-    target = router(plan)
-    intent = f"ic{seq}"
-    append(EventKind.WEIGHT_INTENT, ev.intent_payload(intent, 0.0, "rollback", stage, 0.0))
     error: str | None = None
     try:
         n = traffic.rollback(target, attempts=attempts, backoff_s=backoff_s, sleep=sleep)
@@ -221,16 +225,19 @@ def _rollback(
         close = getattr(target, "close", None)
         if callable(close):
             close()
+    # the war-room line before the outcome: the outcome lets the runner close the run out, and
+    # nothing may follow its run_ended
+    line = (f"Rollback not confirmed: {error}" if error else
+            f"ROLLBACK complete, weight read back 0% after {n} attempt(s)")
+    append(EventKind.WAR_ROOM, minutes.war_room_payload(line))
+    text = notify.rollback(plan.release.version, None if stage is None else stage + 1,
+                           None if stage is None else plan.stages[stage].weight, [f"{signer}: {reason}"])
+    if error is None:
+        _tell(notifier, annotator, text, plan, state, append)
     append(EventKind.WEIGHT_OUTCOME, ev.outcome_payload(intent, 0.0, got, 0.0, attempts=n, error=error))
     rec.sync(state)
     if error is not None:
-        append(EventKind.WAR_ROOM, minutes.war_room_payload(f"Rollback not confirmed: {error}"))
         return Decided(True, "rollback", by, f"rollback NOT confirmed: {error}", got, seq)
-    append(EventKind.WAR_ROOM, minutes.war_room_payload(
-        f"ROLLBACK complete, weight read back 0% after {n} attempt(s)"))
-    text = notify.rollback(plan.release.version, None if stage is None else stage + 1,
-                           None if stage is None else plan.stages[stage].weight, [f"{signer}: {reason}"])
-    _tell(notifier, annotator, text, plan, state, append)
     return Decided(True, "rollback", by, "rolled back: weight read back 0%", 0.0, seq)
 
 
@@ -250,19 +257,15 @@ def _tell(notifier: Notifier | None, annotator: Annotator | None, text: str, pla
         except Exception as err:  # noqa: BLE001 - a notification never stops a rollback
             append(EventKind.NOTIFY_FAILED, {"channel": channel, "event": "rollback",
                                              "error": f"{type(err).__name__}: {err}"})
-
-
-def record_notify_failures(run_id: str, failures: Sequence[Any], ledger: Ledger,
-                           now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-    """Notifications the deciding process could not deliver (`DeliveryFailure`s), into the ledger."""
-    if not failures:
-        return
-    state = _load(ledger, run_id)
-    for f in failures:
-        at = now()
-        ledger.append(run_id, EventKind.NOTIFY_FAILED.value, {
-            "channel": str(f.channel), "event": str(f.event), "error": str(f.error), "t_s": _t_s(state, at),
-        }, at)
+    # a fan-out delivers in the background: give it a moment, then record what failed, before the
+    # outcome (after which the runner may end the run, and nothing follows run_ended)
+    for target in {id(x): x for x in (notifier, annotator) if x is not None}.values():
+        flush = getattr(target, "flush", None)
+        if callable(flush):
+            flush(NOTIFY_FLUSH_S)
+        for f in list(getattr(target, "failures", ())):
+            append(EventKind.NOTIFY_FAILED, {"channel": str(f.channel), "event": str(f.event),
+                                             "error": str(f.error)})
 
 
 def check_override(plan: Plan, override: Override, *, ledger: Ledger | None = None, run_id: str = "",
@@ -294,4 +297,4 @@ def note(run_id: str, text: str, *, by: str, ledger: Ledger,
 
 
 __all__ = ["ACTIONS", "AUTO_TRIGGERS", "Decided", "check_override", "decide", "is_incident_commander",
-           "note", "record_notify_failures", "require_incident_commander"]
+           "note", "require_incident_commander"]

@@ -79,8 +79,7 @@ def decide(
                                 notifier=fanout, annotator=fanout)
         finally:
             if fanout is not None:
-                fanout.close(5.0)
-                use.record_notify_failures(run_id, fanout.failures, ledger)
+                fanout.close(1.0)
         _refresh(ledger, run_id, plan.evidence_dir, ("war_room", "timeline"))
     print(f"{run_id}: {result.action} by {result.by}: {result.message}", flush=True)
     if not result.accepted:

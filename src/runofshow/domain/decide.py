@@ -7,14 +7,20 @@ The run-of-show's matrix, with a judge that compares the canary with the baselin
    of the same tick, with request counts, pooled over a sliding window, robust to single-tick
    spikes, effect above the minimum) -> roll back, under the threshold or over it. Never on one
    tick alone, never in the first `warmup_ticks` for latency.
-3. No canary data for `no_data_rollback_after_ticks` ticks in a row (or one gate without data for
+3. No baseline to compare (100 % on the canary: the last stage and the first night; or the
+   baseline's data missing): the seed's matrix. The canary over a threshold for
+   `absolute_confirm_ticks` ticks in a row -> roll back (rates and counts only once clearly over
+   the threshold itself); hold while confirming. With the baseline only missing below 100 %, the
+   confirmation lasts `no_data_rollback_after_ticks`: the missing baseline may hide a shared
+   incident. Rising toward a threshold -> hold. A baseline reported at 100 % is never compared.
+4. No canary data for `no_data_rollback_after_ticks` ticks in a row (or one gate without data for
    `no_data_metric_rollback_after_ticks`) -> roll back. Before that, NoData holds: it never passes.
-4. A canary-only breach of a threshold while the evidence is building but not yet clear, or a
+5. A canary-only breach of a threshold while the evidence is building but not yet clear, or a
    canary-only trend projected to cross its threshold within `hold_min` -> hold and re-evaluate.
    An isolated single-tick canary spike over a threshold is reported and watched, not held for.
-5. A breach the baseline shares (market-open surge, shared incident, drift) is not the canary's:
+6. A breach the baseline shares (market-open surge, shared incident, drift) is not the canary's:
    proceed, say so, and do not advance the stage while it lasts.
-6. Otherwise proceed; `stage_complete` once the stage's hold time has passed with every gate passing.
+7. Otherwise proceed; `stage_complete` once the stage's hold time has passed with every gate passing.
 
 `judge: threshold` is the seed's plain matrix alone (alert -> rollback, canary over a threshold ->
 rollback, rising toward it -> hold, else proceed): the comparison in the benchmark.
@@ -314,7 +320,7 @@ def _comparative_gate(plan: Plan, history: Sequence[Tick], name: str, gate: Gate
         if ev is None and not shared:
             why = f"{name} canary {cs} > {limit}, {base_txt}: cannot compare with the baseline: holding"
             return MetricVerdict(name, Verdict.SUSPECT, c, b, why, p_value, effect)
-        if ev is not None and ev.z >= SUSPECT_WINDOW_Z:
+        if ev is not None and ev.hold_z >= SUSPECT_WINDOW_Z:
             why = f"{name} canary {cs} > {limit} and {base_txt}: canary worse, confirming: holding"
             return MetricVerdict(name, Verdict.SUSPECT, c, b, why, p_value, effect)
         if ev is not None and ev.tick_z >= NormalDist().inv_cdf(rules.confidence):
@@ -334,7 +340,7 @@ def _comparative_gate(plan: Plan, history: Sequence[Tick], name: str, gate: Gate
         return MetricVerdict(name, Verdict.PASS, c, b, why, p_value, effect)
     trend = _canary_trend(plan, history, name, gate, ev)
     if trend is None and missing is not None:
-        trend = _absolute_trend(plan, history, name, gate, missing)
+        trend = _absolute_trend(plan, history, name, gate, c, missing)
     if trend is not None:
         return MetricVerdict(name, Verdict.TREND, c, b, trend, p_value, effect)
     return MetricVerdict(name, Verdict.PASS, c, b, f"{name} canary {cs}, {base_txt}: pass", p_value, effect)
@@ -345,7 +351,7 @@ def _canary_trend(
 ) -> str | None:
     """A hold reason when the canary alone is heading over its threshold within the hold time."""
     rules = plan.decision
-    if ev is None or ev.z < TREND_MIN_Z:
+    if ev is None or ev.hold_z < TREND_MIN_Z:
         return None
     if ev.scale is Scale.COUNTS:
         n = history[-1].canary.requests if history[-1].canary else None
@@ -453,7 +459,9 @@ def _absolute_gate(
     return MetricVerdict(name, Verdict.FAIL, c, b, why, p_value)
 
 
-def _absolute_trend(plan: Plan, history: Sequence[Tick], name: str, gate: Gate, missing: str) -> str | None:
+def _absolute_trend(
+    plan: Plan, history: Sequence[Tick], name: str, gate: Gate, c: float, missing: str
+) -> str | None:
     """With no baseline to compare, the seed's trend rule: the canary alone rising tick after tick
     and projected over its threshold within `hold_min` -> hold. Per-request readings need
     `min_canary_requests` now: on a handful of requests a rise is noise."""
@@ -469,7 +477,6 @@ def _absolute_trend(plan: Plan, history: Sequence[Tick], name: str, gate: Gate, 
     if cross is None:
         return None
     return (
-        f"{name} canary {fmt(gate, history[-1].canary.value(name) if history[-1].canary else None)} "
-        f"rising with no baseline to compare ({missing}), projected over {fmt(gate, gate.threshold)} "
-        f"in {cross / 60:.0f} min: holding"
+        f"{name} canary {fmt(gate, c)} rising with no baseline to compare ({missing}), "
+        f"projected over {fmt(gate, gate.threshold)} in {cross / 60:.0f} min: holding"
     )

@@ -15,11 +15,14 @@ How each gate kind is read (the noise model was fitted to the replay examples' c
 * rate (5xx %, idempotency %): counts = pct / 100 * requests on each track. Given the total
   count of a tick, the canary's share is binomial with p = n_c r / (n_c r + n_b) where r is the
   canary/baseline rate ratio; a stratified (per tick) likelihood-ratio test of r > r0, never
-  stronger than the exact conditional binomial test on the pooled counts (small counts), and
-  never on a handful of canary events (RATE_MIN_EVENTS), however quiet the baseline.
+  stronger than the exact conditional test of the same counts (`_exact_z`: small counts), and a
+  rate never rolls back on a handful of canary events (RATE_MIN_EVENTS), however quiet the baseline.
 * count (CSP reports per tick): the same test with requests as the exposure.
 * gauge: percentages (pool utilisation) by their difference in points, other levels (WebSocket
   lag) by their log ratio; the noise shrinks with the track's share of traffic.
+
+At 100 % weight (FULL_WEIGHT) the baseline has no traffic: no tick there is a pair, whatever the
+baseline reports, and decide.py falls back to the thresholds.
 
 `Evidence.z` is on the standard-normal scale (one-sided); the caller picks the bar.
 """
@@ -32,7 +35,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from statistics import NormalDist
 
-from scipy.special import betainc, gammainc, ndtri
+import numpy as np
+from scipy.special import betainc, gammainc, gammaln, ndtri
 
 from runofshow.domain.gates import clean_value, valid_requests
 from runofshow.domain.plan import Direction, Gate, GateKind
@@ -123,6 +127,12 @@ class Evidence:
     ticks: int  # length of the window that gave z
     tick_z: float  # the current tick alone
     scale: Scale
+    lean_z: float = -math.inf  # like z, before a rate's floor of events (RATE_MIN_EVENTS): for holds
+
+    @property
+    def hold_z(self) -> float:
+        """How far the canary leans worse, for holding and confirming (z is for rolling back)."""
+        return max(self.z, self.lean_z)
 
     @property
     def p_value(self) -> float:
@@ -326,20 +336,37 @@ def poisson_tail_z(k: float, mu: float) -> float:
     return tail_z(float(gammainc(k, mu)))
 
 
+EXACT_MAX_EVENTS = 200
+"""Above this many events in a window the likelihood-ratio z is accurate on its own."""
+
+
 def _exact_z(rows: Sequence[Row], rho0: float) -> float:
-    """The exact conditional test of rate ratio > rho0 on the window's pooled counts: given the
-    total events, the canary's count is binomial with the canary's share of the exposure. Small
-    counts are where the likelihood-ratio z overstates: 4 canary events against 0 at equal
-    exposure is p=0.06 exact, 0.03 mid-p (z 1.5-1.9), where the likelihood ratio says z 2.3.
-    The mid-p value keeps moderate counts as sensitive as before. Per tick the canary's share
-    differs a little (weights, baseline incidents); one binomial with the mean share has at
-    least the spread of the exact sum of binomials, so it errs on the safe side."""
-    k = sum(r[0] for r in rows)
-    total = sum(r[0] + r[2] for r in rows)
-    if k <= 0 or total <= 0:
+    """The exact conditional test of rate ratio > rho0, stratified by tick: given a tick's total
+    events (rounded to whole events), the canary's count in it is binomial with the canary's share
+    of the tick's exposure, n_c rho0 / (n_c rho0 + n_b); the sum over the window is convolved
+    exactly and its mid-p tail at the canary's count is the p-value. Small counts are where the
+    likelihood-ratio z overstates: 4 canary events against 0 at equal exposure is p=0.06 exact,
+    0.03 mid-p (z 1.5-1.9), where the likelihood ratio says z 2.3. The mid-p value keeps moderate
+    counts as sensitive as the likelihood ratio. Z_MAX (no limit) above EXACT_MAX_EVENTS."""
+    strata = [
+        (math.floor(kc + 0.5), math.floor(kb + 0.5), min(nc * rho0 / (nc * rho0 + nb), 1 - 1e-15))
+        for kc, nc, kb, nb in rows
+    ]
+    t = sum(c for c, _, _ in strata)
+    if t <= 0:
         return 0.0
-    share = sum((kc + kb) * nc * rho0 / (nc * rho0 + nb) for kc, nc, kb, nb in rows) / total
-    return binomial_tail_z(k, total, share, mid=True)
+    if sum(c + b for c, b, _ in strata) > EXACT_MAX_EVENTS:
+        return Z_MAX
+    pmf = np.ones(1)
+    for c, b, share in strata:
+        n = c + b
+        if n == 0:
+            continue
+        k = np.arange(n + 1)
+        log_pmf = gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
+        log_pmf += k * math.log(share) + (n - k) * math.log1p(-share)
+        pmf = np.convolve(pmf, np.exp(log_pmf))
+    return tail_z(float(pmf[t + 1 :].sum() + 0.5 * pmf[t]))
 
 
 def _with_prior(rows: Sequence[Row], prior: tuple[float, float] | None) -> list[Row]:
@@ -405,11 +432,12 @@ def _root(rows: Sequence[Row], lo: float, hi: float) -> float:
     return theta
 
 
-def _binom_z(rows: Sequence[Row], rho0: float, rb: Robustness | None) -> tuple[float, float]:
+def _binom_z(rows: Sequence[Row], rho0: float, rb: Robustness | None) -> tuple[float, float, float]:
     """Stratified conditional-binomial likelihood-ratio test of rate ratio > rho0, after leaving
     out the ticks with the largest canary excess and winsorising the rest, checked by the exact
     conditional test (`_exact_z`) where counts are small: (the smaller z, estimated ratio - 1
-    from the kept ticks' raw counts). Fewer canary events than `min_events` prove nothing."""
+    from the kept ticks' raw counts, the same z before the floor). With fewer canary events than
+    `min_events` the z is 0: a lean worth confirming at most, never a rollback."""
     theta0 = math.log(rho0)
     kept = list(rows)
     if rb is not None:
@@ -422,16 +450,17 @@ def _binom_z(rows: Sequence[Row], rho0: float, rb: Robustness | None) -> tuple[f
         drop = _dropped([excess(r) for r in rows], rb)
         kept = [r for i, r in enumerate(rows) if i not in drop]
         if sum(1 for r in kept if r[0] > 0) < rb.min_event_ticks:
-            return 0.0, 0.0
+            return 0.0, 0.0, 0.0
     capped = _capped(kept, rho0, rb.clip if rb is not None else CLIP)
     effect = math.exp(_root(kept, -12.0, 12.0)) - 1 if sum(r[0] for r in kept) > 0 else -1.0
-    if rb is not None and sum(min(r[0], rb.min_events / 2) for r in kept) < rb.min_events - 1e-9:
-        return 0.0, effect
     if sum(r[0] for r in capped) < MIN_EVENTS or _score(capped, theta0)[0] <= 0:
-        return 0.0, effect
+        return 0.0, effect, 0.0
     theta = _root(capped, theta0, 12.0)
     llr = _loglik(capped, theta) - _loglik(capped, theta0)
-    return min(math.sqrt(max(0.0, 2 * llr)), _exact_z(capped, rho0)), effect
+    z = min(math.sqrt(max(0.0, 2 * llr)), _exact_z(capped, rho0))
+    if rb is not None and sum(min(r[0], rb.min_events / 2) for r in kept) < rb.min_events - 1e-9:
+        return 0.0, effect, z
+    return z, effect, z
 
 
 def tolerance(gate: Gate, min_relative_effect: float) -> float:
@@ -459,17 +488,19 @@ def compare(
     sc = scale_of(gate)
     tol = tolerance(gate, min_relative_effect)
     best_z, best_effect, best_w = -math.inf, 0.0, 1
+    lean = -math.inf
     rb = robustness(gate)
     if sc is Scale.COUNTS:
         rho0 = 1 + min_relative_effect / 2
         rows = _with_prior([_counts(gate, p) for p in pairs], baseline_prior)
-        tick_z, tick_eff = _binom_z(rows[-1:], rho0, None)
+        tick_z, tick_eff, _ = _binom_z(rows[-1:], rho0, None)
         for w in range(2, min(max_window, len(rows)) + 1):
-            z, eff = _binom_z(rows[-w:], rho0, rb)
+            z, eff, lz = _binom_z(rows[-w:], rho0, rb)
+            lean = max(lean, lz)
             if z > best_z:
                 best_z, best_effect, best_w = z, eff, w
         if best_w == 1:
-            best_z, best_effect = 0.0, tick_eff
+            best_z, best_effect, lean = 0.0, tick_eff, 0.0
     else:
         terms = _gauss_terms(gate, pairs)
         tick_z, tick_d = _gauss_z(terms[-1:], tol, Robustness(trim=None, clip=CLIP))
@@ -480,7 +511,7 @@ def compare(
         if best_w == 1:
             best_z, best_effect = min(0.0, tick_z), tick_d
         best_effect = best_effect if sc is Scale.POINTS else math.exp(best_effect) - 1
-    return Evidence(name, best_z, best_effect, best_w, tick_z, sc)
+    return Evidence(name, best_z, best_effect, best_w, tick_z, sc, lean)
 
 
 def min_effect(gate: Gate, min_relative_effect: float) -> float:

@@ -214,7 +214,8 @@ class DecisionRules(_Model):
         default=3, ge=1,
         description="with no baseline to compare (100 % on the canary, or no baseline data), roll back "
         "once the canary is over a threshold this many ticks in a row with canary data (rates and "
-        "counts: also clearly over, at rollback_z, against the threshold itself); hold until then",
+        "counts: also clearly over, at rollback_z, against the threshold itself); hold until then. "
+        "Below 100 %, where the baseline is only missing, at least no_data_rollback_after_ticks",
     )
     judge: Literal["comparative", "threshold"] = "comparative"
 

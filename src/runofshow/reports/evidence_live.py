@@ -68,8 +68,11 @@ def render_live(events: Iterable[LedgerEvent], targets: Iterable[str]) -> dict[s
             files["plan.json"] = plan_json(v)
         elif target == "timeline":
             files["canary_timeline.txt"] = render.canary_timeline(v)
-        elif target == "checkins":
-            files.update(checkins(v))
+        elif target == "checkins":  # the newest check-in: the earlier ones were written at theirs
+            written = checkins(v)
+            if written:
+                last = max(written)
+                files[last] = written[last]
         elif target.startswith("stage:"):
             stage = int(target.split(":", 1)[1])
             files[f"summary_stage_{stage + 1}.txt"] = render.stage_summary(v, stage)

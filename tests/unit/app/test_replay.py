@@ -95,6 +95,33 @@ def test_null_values_tracks_and_negative_requests_are_data_not_errors():
     assert res.verdict == "promoted"
 
 
+def with_full_stage(errors_pct: float | None, baseline: dict | None) -> dict:
+    """ex-001 plus 8 ticks at 100 % on the canary, whose 5xx jumps to `errors_pct` from the third."""
+    d = raw("ex-001")
+    last = d["ticks"][-1]
+    t0 = last["t"] + 60
+    d["stages"].append({"weight": 100, "from_t": t0, "to_t": t0 + 7 * 60})
+    for k in range(8):
+        c = {**last["canary"], "requests": 4000, "csp_violations": 2}
+        if errors_pct is not None and k >= 2:
+            c["http_5xx_pct"] = errors_pct
+        d["ticks"].append({"t": t0 + 60 * k, "weight": 100, "baseline": baseline, "canary": c})
+    return d
+
+
+@pytest.mark.parametrize("baseline", [None, {"requests": 0, "http_p95_ms": None, "http_5xx_pct": None}])
+def test_at_100_percent_with_no_baseline_the_thresholds_decide(baseline):
+    d = with_full_stage(8.0, baseline)
+    t0 = d["stages"][-1]["from_t"]
+    res = replay(parse_scenario(d, "full.json"))
+    assert res.verdict == "rolled_back" and res.rollback_t == t0 + 4 * 60  # the third tick over 1 %
+    assert res.decisions[-1].reasons == (
+        "http_5xx_pct canary 8 % > 1 % for 3 ticks with no baseline to compare (100 % on canary): rollback",
+    )
+    assert [x.action for x in res.decisions[-3:-1]] == [Action.HOLD, Action.HOLD]
+    assert replay(parse_scenario(with_full_stage(None, baseline), "full.json")).verdict == "promoted"
+
+
 def bad(mutate) -> str:
     d = raw()
     mutate(d)

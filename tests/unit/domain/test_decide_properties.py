@@ -111,3 +111,117 @@ def test_identical_tracks_with_few_requests_and_a_jumping_rate_do_not_roll_back(
             for pct, n in ((0.0, 1319.0), (8.0, 30.0), (17.0, 3.0), (16.0, 3.0))]
     hist = build(rows)
     assert [decide(PLAN, hist[: i + 1]).action for i in range(4)].count(Action.ROLLBACK) == 0
+
+
+# --------------------------------------------------------------------------- no baseline to compare
+
+GATES = PLAN.gates
+RATES = {"http_5xx_pct", "idempotency_conflict_pct"}
+
+
+def under(metric: str) -> st.SearchStrategy[float]:
+    """A canary value at or under the metric's threshold."""
+    top = GATES[metric].threshold
+    if metric == "csp_violations":
+        return st.integers(0, int(top)).map(float)
+    return st.floats(0.5 if metric == "http_p95_ms" else 0.0, top)
+
+
+under_values = st.fixed_dictionaries({m: under(m) for m in METRICS})
+
+
+def over(metric: str) -> st.SearchStrategy[float]:
+    """A canary value over the threshold; rates and counts clearly (x1.5 on ample requests, x2)."""
+    top = GATES[metric].threshold
+    if metric in RATES:
+        return st.floats(1.5 * top, 100.0)
+    if metric == "csp_violations":
+        return st.integers(int(2 * top), 500).map(float)
+    if metric == "pgbouncer_pool_util_pct":
+        return st.floats(top + 0.1, 100.0)
+    return st.floats(top * 1.001, top * 50)
+
+
+# a tick with nothing to compare with: no baseline track, an empty one, or 100 % on the canary
+# (whatever the baseline reports then is meaningless: here a copy of the canary or a perfect one)
+NO_BASELINE = ("none", "nulls", "full-copy", "full-perfect", "full-none")
+
+
+def lone(i: int, how: str, canary: dict, n: float, alerts: tuple[Alert, ...] = ()) -> Tick:
+    weight = 100.0 if how.startswith("full") else 25.0
+    stage = 4 if weight == 100 else 2
+    baseline = {
+        "none": None, "full-none": None,
+        "nulls": TrackSample(dict.fromkeys(METRICS), None),
+        "full-copy": TrackSample(canary, n),
+        "full-perfect": TrackSample({m: 1.0 for m in METRICS}, 1e6),
+    }[how]
+    return Tick(i * 60.0, weight, stage, baseline, TrackSample(canary, n), alerts)
+
+
+@FAST
+@given(st.lists(st.tuples(st.sampled_from(NO_BASELINE), under_values, st.floats(3, 1e6)), min_size=1, max_size=12))
+def test_with_no_baseline_a_canary_under_every_threshold_never_rolls_back(rows):
+    hist = [lone(i, how, c, n) for i, (how, c, n) in enumerate(rows)]
+    for i in range(len(hist)):
+        assert decide(PLAN, hist[: i + 1]).action is not Action.ROLLBACK
+
+
+@FAST
+@given(st.lists(st.tuples(st.sampled_from(NO_BASELINE), values, st.floats(3, 1e6)), min_size=1, max_size=8))
+def test_with_no_baseline_an_alert_always_rolls_back(rows):
+    hist = [lone(i, how, c, n) for i, (how, c, n) in enumerate(rows)]
+    last = hist[-1]
+    alert = Alert("CanaryCrashLooping", {"auto_rollback": "true"}, last.t_s - 30)
+    hist[-1] = Tick(last.t_s, last.weight, last.stage, last.baseline, last.canary, (alert,))
+    d = decide(PLAN, hist)
+    assert d.action is Action.ROLLBACK and "CanaryCrashLooping" in d.reasons[0]
+
+
+@FAST
+@given(
+    st.sampled_from(METRICS).flatmap(lambda m: st.tuples(st.just(m), st.lists(over(m), min_size=12, max_size=12))),
+    st.sampled_from(NO_BASELINE),
+    st.lists(under_values, min_size=14, max_size=14),
+    st.floats(5000, 1e6),
+)
+def test_with_no_baseline_a_canary_over_its_threshold_long_enough_with_ample_requests_rolls_back(
+    breach, how, others, n
+):
+    metric, bad = breach
+    rules = PLAN.decision
+    # 100 % on the canary: `absolute_confirm_ticks`; a baseline only missing: as long as a canary gap
+    need = rules.absolute_confirm_ticks if how.startswith("full") else rules.no_data_rollback_after_ticks
+    good = [lone(i, how, others[i], n) for i in range(2)]  # past the latency warm-up
+    breached = [lone(2 + k, how, {**others[2 + k], metric: bad[k]}, n) for k in range(need)]
+    hist = good + breached
+    d = decide(PLAN, hist)
+    assert d.action is Action.ROLLBACK, d.reasons
+    assert any(r.startswith(f"{metric} canary") and "with no baseline to compare" in r for r in d.reasons)
+    first = decide(PLAN, [*good, breached[0]])  # and not on the first tick: a breach is confirmed first
+    assert not any("no baseline to compare" in r and r.endswith(": rollback") for r in first.reasons)
+
+
+@FAST
+@given(
+    st.lists(st.tuples(st.sampled_from(("pair", *NO_BASELINE)), values, values, requests, requests),
+             min_size=2, max_size=10),
+    st.sampled_from(METRICS), st.floats(1.0, 20.0), st.integers(0, 9),
+)
+def test_a_worse_canary_never_gets_a_better_decision_with_baseline_gaps(rows, metric, factor, onset):
+    def tick_of(i: int, how: str, c: dict, b: dict, nc: float, nb: float) -> Tick:
+        if how == "pair":
+            return Tick(i * 60.0, 25.0, 2, TrackSample(b, nb), TrackSample(c, nc))
+        return lone(i, how, c, nc)
+
+    def worse(c: dict) -> dict:
+        v = c[metric] * factor + (factor - 1)
+        return {**c, metric: min(v, 100.0) if metric in PCT else v}
+
+    plain = [tick_of(i, *r) for i, r in enumerate(rows)]
+    regressed = [tick_of(i, how, worse(c) if i >= onset else c, b, nc, nb)
+                 for i, (how, c, b, nc, nb) in enumerate(rows)]
+    for i in range(len(plain)):
+        a = decide(PLAN, plain[: i + 1]).action
+        b = decide(PLAN, regressed[: i + 1]).action
+        assert RANK[b] >= RANK[a], (i, a, b)

@@ -6,13 +6,17 @@ import pytest
 
 from runofshow.domain import judge
 from runofshow.domain.judge import (
+    RATE_MIN_EVENTS,
     Scale,
     baseline_rate,
+    binomial_tail_z,
     compare,
     pair_at,
     poisson_cap,
+    poisson_tail_z,
     recent_pairs,
     scale_of,
+    tail_z,
 )
 from runofshow.domain.plan import default_gates
 from runofshow.domain.tick import Tick, TrackSample
@@ -140,3 +144,80 @@ def test_robustness_per_reading():
     assert judge.left_out(6, 1 / 3) == 2
     assert judge.left_out(2, 0.0) == 1
     assert judge.left_out(5, None) == 0
+
+
+def test_a_baseline_at_100_percent_is_never_a_pair():
+    t = Tick(0, 100, 4, TrackSample(BASE, 5000), TrackSample(BASE, 5000))
+    assert all(pair_at(t, 0, m, GATES[m]) is None for m in BASE)
+    hist = [tick(i) for i in range(4)] + [Tick(240, 100, 4, TrackSample(BASE, 9000), TrackSample(BASE, 9000))]
+    assert [p.index for p in recent_pairs(hist, "http_p95_ms", GATES["http_p95_ms"], 6)] == [0, 1, 2, 3]
+    events, exposure = baseline_rate(hist, "http_5xx_pct", GATES["http_5xx_pct"], 12)
+    assert exposure == 4 * 7500
+
+
+def test_exact_tails():
+    assert binomial_tail_z(4, 4, 0.5) == pytest.approx(tail_z(1 / 16))  # all 4 events on one side
+    assert tail_z(1 / 16) == pytest.approx(1.534, abs=1e-3)
+    assert binomial_tail_z(4, 4, 0.5, mid=True) == pytest.approx(tail_z(1 / 32))
+    assert binomial_tail_z(0, 10, 0.5) == 0.0 and binomial_tail_z(3, 10, 0.0) > 30
+    # continuous between whole counts, and increasing in the count
+    zs = [binomial_tail_z(k / 2, 1000, 0.01) for k in range(20, 60)]
+    assert zs == sorted(zs)
+    assert poisson_tail_z(30, 30) == pytest.approx(0.0, abs=0.1)  # the median of Poisson(30) is 30
+    assert poisson_tail_z(60, 30) == pytest.approx(4.6, abs=0.2)
+    assert tail_z(0.0) > 30 and tail_z(0.7) == 0.0
+
+
+def quiet(i: int, errors: float, nc: float, nb: float, weight: float = 1) -> Tick:
+    """5xx only: the baseline has no errors; the canary `errors` in `nc` requests."""
+    zero = {**BASE, "http_5xx_pct": 0.0}
+    return Tick(i * 60.0, weight, 0, TrackSample(zero, nb), TrackSample({**zero, "http_5xx_pct": 100 * errors / nc}, nc))
+
+
+@pytest.mark.parametrize("errors", [[1, 1, 1, 1], [2, 1, 1, 1], [0, 2, 2, 1], [1, 0, 1, 0], [2, 2, 1, 0], [0, 0, 3, 2]])
+def test_a_handful_of_canary_errors_against_a_silent_baseline_is_no_evidence(errors):
+    """The demo report: canary 0.43 % vs baseline 0 % over 4 ticks (4 errors in ~900 requests
+    against 0 in ~90 000) was a rollback at p=0.0002."""
+    hist = [quiet(i, 0, 225, 22_500) for i in range(4)] + [quiet(4 + i, k, 225, 22_500) for i, k in enumerate(errors)]
+    ev = evidence(hist, "http_5xx_pct")
+    assert ev is not None and ev.z == 0.0
+
+
+def test_a_burst_and_a_stray_error_are_not_six_events():
+    hist = [quiet(i, 0, 225, 22_500) for i in range(4)]
+    hist += [quiet(4, 8, 225, 22_500), quiet(5, 0, 225, 22_500), quiet(6, 1, 225, 22_500), quiet(7, 1, 225, 22_500)]
+    assert evidence(hist, "http_5xx_pct").z == 0.0
+
+
+def test_tiny_canary_counts_with_an_error_now_and_then_are_no_evidence():
+    """3-10 canary requests a tick, one error in some of them, against a silent baseline."""
+    import random
+
+    rng = random.Random(3)
+    for _ in range(200):
+        hist = [quiet(i, 1 if rng.random() < 0.15 else 0, rng.randint(3, 10), rng.randint(30, 1000)) for i in range(6)]
+        if sum(1 for t in hist if t.canary.value("http_5xx_pct")) < RATE_MIN_EVENTS:
+            assert evidence(hist, "http_5xx_pct").z == 0.0
+
+
+def test_small_counts_are_judged_exactly_not_by_the_likelihood_ratio():
+    """4 events against 0 at equal exposure is p=0.06 (exact), not the likelihood ratio's z 2.3;
+    with more events the two agree."""
+    rows = [(4.0, 100.0, 0.0, 100.0)]
+    assert judge._exact_z(rows, 1.0) == pytest.approx(tail_z(1 / 32))  # mid-p
+    assert judge._binom_z(rows, 1.0, None)[0] == pytest.approx(tail_z(1 / 32))
+    big = [(60.0, 1000.0, 20.0, 1000.0)]
+    lr = judge._binom_z(big, 1.0, judge.Robustness(trim=None, clip=99.0))[0]
+    assert judge._exact_z(big, 1.0) == pytest.approx(lr, abs=0.15)
+
+
+def test_real_error_regressions_are_still_clear():
+    # 5x the baseline's 0.2 % on 2500 canary requests a tick
+    hist = [tick(i) for i in range(3)] + [tick(i, canary={"http_5xx_pct": 1.0}) for i in range(3, 6)]
+    assert evidence(hist, "http_5xx_pct").z > 4
+    # an error in every tick of 5-10 canary requests (10-20 %) against a silent baseline
+    hist = [quiet(i, 1, 5 + i % 6, 800) for i in range(6)]
+    assert evidence(hist, "http_5xx_pct").z > 3.5
+    # 1 % on 2000 requests a tick against 0 in 200 000
+    hist = [quiet(i, 0, 2000, 200_000) for i in range(4)] + [quiet(i, 20, 2000, 200_000) for i in range(4, 8)]
+    assert evidence(hist, "http_5xx_pct").z > 3.5

@@ -1,0 +1,67 @@
+"""The ports of one run plus what must be started and stopped around it (webhook receivers,
+notification fan-outs, ledgers, adapters with connections): built by `runofshow.app.bootstrap`,
+closed in reverse order of opening, as a context manager."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from runofshow.app.runner import Runner, RunPorts
+from runofshow.domain.tick import Alert
+
+
+class World:
+    """The ports of one run, plus what must be started and stopped around it."""
+
+    def __init__(self, ports: RunPorts) -> None:
+        self.ports = ports
+        self.webhook: Any = None
+        self.fanout: Any = None
+        self.runner: Runner | None = None
+        self._closers: list[Callable[[], None]] = []
+        self._t0_targets: list[Any] = []
+
+    def on_close(self, fn: Callable[[], None]) -> None:
+        self._closers.append(fn)
+
+    def _alert(self, alert: Alert) -> None:
+        if self.runner is not None:
+            self.runner.alert_arrived(alert)
+
+    def _notify_failed(self, failure: Any) -> None:
+        if self.runner is not None:
+            self.runner.notify_failed(failure.channel, failure.event, failure.error)
+
+    def attach(self, runner: Runner) -> Runner:
+        """Route webhook alerts and notification failures to `runner`; tell feeds where T0 is."""
+        self.runner = runner
+        t0_wall = self.ports.clock.to_wall(runner.state.t0_at)
+        for target in self._t0_targets:
+            target.t0_at = t0_wall
+        return runner
+
+    def close(self) -> None:
+        for fn in reversed(self._closers):
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - closing must go on with the rest
+                pass
+        self._closers.clear()
+
+    def __enter__(self) -> World:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def closer_of(obj: Any) -> Callable[[], None] | None:
+    for name in ("close", "stop"):
+        fn = getattr(obj, name, None)
+        if callable(fn):
+            return fn  # type: ignore[no-any-return]
+    return None
+
+
+__all__ = ["World", "closer_of"]
