@@ -74,17 +74,23 @@ def write_reports(events: list[Any], plan: Any, folder: Path, evidence_files: in
 def finish(runner: Runner, say: Callable[[str], None] = _say, reports: bool = True) -> BundleResult | None:
     """The end of a run: the bundle, the reports, the checklist. None when the run has not ended."""
     from runofshow.domain.checklist import all_passed
+    from runofshow.errors import RunOfShowError
     from runofshow.reports.evidence import build_bundle
 
     if not runner.state.ended:
         return None
-    events = runner.ports.ledger.events(runner.state.run_id)
     folder = Path(runner.plan.evidence_dir)
-    result = build_bundle(events, runner.plan, folder)
-    if reports:
-        added = write_reports(events, runner.plan, folder, len(result.files) + 3, say)
-        if added:
-            result = build_bundle(events, runner.plan, folder)
+    try:
+        events = runner.ports.ledger.events(runner.state.run_id)
+        result = build_bundle(events, runner.plan, folder)
+        if reports:
+            added = write_reports(events, runner.plan, folder, len(result.files) + 3, say)
+            if added:
+                result = build_bundle(events, runner.plan, folder)
+    except (RunOfShowError, OSError) as err:  # the run's outcome stands; its exit code too
+        say(f"evidence: NOT built in {folder}: {err}; rebuild with: runofshow evidence build "
+            f"{runner.state.run_id} --out {folder}")
+        return None
     count = sum(1 for p in folder.rglob("*") if p.is_file())
     say(f"evidence: {count} files in {folder} (MANIFEST.sha256 and the ledger chain); "
         f"check with: runofshow evidence verify {folder}")

@@ -97,3 +97,14 @@ def test_a_paused_run_is_not_closed_out(tmp_path: Path) -> None:
     with world:
         assert runner.run() == 4
     assert finish(runner, say=lambda s: None) is None and not (tmp_path / "evidence" / MANIFEST).exists()
+
+
+def test_a_bundle_that_cannot_be_written_is_said_and_the_run_stands(tmp_path: Path) -> None:
+    (tmp_path / "evidence").write_text("a file where the folder should be")
+    said: list[str] = []
+    world, runner, _ = start(tmp_path / "evidence", None)
+    with world:
+        assert runner.run() == 0
+        assert finish(runner, say=said.append) is None
+    assert said[-1].startswith(f"evidence: NOT built in {tmp_path / 'evidence'}: ")
+    assert said[-1].endswith(f"runofshow evidence build {runner.state.run_id} --out {tmp_path / 'evidence'}")
