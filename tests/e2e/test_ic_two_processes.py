@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from runofshow.adapters.local_proxy import LocalProxy
 from tests.e2e.test_crash_resume import (
     LOOPBACK,
     OVERRIDE,
@@ -22,8 +24,6 @@ from tests.e2e.test_crash_resume import (
     wait_for_line,
     write_plan,
 )
-
-from runofshow.adapters.local_proxy import LocalProxy
 
 pytestmark = pytest.mark.e2e
 

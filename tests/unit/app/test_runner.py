@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from tests.helpers import passing_t10_handlers
 
 from runofshow.adapters.memory import (
     FakeClock,
@@ -25,6 +24,7 @@ from runofshow.app.runner import Runner
 from runofshow.domain.plan import Plan, WebJsonSource
 from runofshow.domain.tick import Action, Alert, Decision, TrackSample
 from runofshow.errors import MetricsUnavailableError
+from tests.helpers import passing_t10_handlers
 
 HEALTHY = {"http_p95_ms": 150.0, "http_5xx_pct": 0.2, "ws_lag_s": 3.0, "idempotency_conflict_pct": 0.1,
            "csp_violations": 1.0, "pgbouncer_pool_util_pct": 40.0}

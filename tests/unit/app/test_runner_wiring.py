@@ -12,7 +12,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from tests.helpers import passing_t10_handlers
 
 from runofshow.adapters.memory import (
     FakeClock,
@@ -28,6 +27,7 @@ from runofshow.app.clock import CompressedClock
 from runofshow.app.events import EventKind
 from runofshow.domain.plan import Plan
 from runofshow.domain.tick import TrackSample
+from tests.helpers import passing_t10_handlers
 
 GOOD = {"http_p95_ms": 142, "http_5xx_pct": 0.05, "ws_lag_s": 8, "idempotency_conflict_pct": 0.1,
         "csp_violations": 3, "pgbouncer_pool_util_pct": 40}

@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from tests.helpers import passing_t10_handlers
 
 from runofshow.adapters.memory import FakeClock, InMemoryLedger, InMemoryRouter, ScriptedMetrics
 from runofshow.app import warroom
@@ -20,6 +19,7 @@ from runofshow.domain.plan import Plan
 from runofshow.domain.tick import TrackSample
 from runofshow.errors import InputError
 from runofshow.reports.evidence_render import RunView, parking_lot, war_room_lines
+from tests.helpers import passing_t10_handlers
 
 GOOD = {"http_p95_ms": 142, "http_5xx_pct": 0.02, "ws_lag_s": 8, "idempotency_conflict_pct": 0.1,
         "csp_violations": 3, "pgbouncer_pool_util_pct": 40}

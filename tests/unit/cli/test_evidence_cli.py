@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from tests.helpers import passing_t10_handlers
 
 from runofshow.adapters.ledger_sql import SqlLedger
 from runofshow.adapters.memory import FakeClock, InMemoryRouter, ScriptedMetrics
@@ -14,6 +13,7 @@ from runofshow.app.runner import Runner
 from runofshow.cli.main import main
 from runofshow.domain.plan import Plan
 from runofshow.domain.tick import TrackSample
+from tests.helpers import passing_t10_handlers
 
 VALUES = {"http_p95_ms": 142, "http_5xx_pct": 0.2, "ws_lag_s": 8, "idempotency_conflict_pct": 0.1,
           "csp_violations": 3, "pgbouncer_pool_util_pct": 40}

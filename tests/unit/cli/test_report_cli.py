@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.report_runs import run as whole_run
 
 from runofshow.adapters.ledger_sql import SqlLedger
 from runofshow.cli.main import main
 from runofshow.domain.plan import Plan
 from runofshow.reports.rca import oneliner
+from tests.report_runs import run as whole_run
 
 
 def cli(argv, capsys):

@@ -7,8 +7,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from tests.helpers import passing_t10_handlers
-
 from runofshow.adapters.memory import FakeClock, InMemoryLedger, InMemoryRouter, ScriptedMetrics
 from runofshow.app import warroom
 from runofshow.app.bootstrap import RunOptions, start_run
@@ -17,6 +15,7 @@ from runofshow.domain.plan import Plan
 from runofshow.domain.tick import TrackSample
 from runofshow.reports.evidence import MANIFEST, render_files, verify
 from runofshow.reports.evidence_live import LiveEvidence, write_live
+from tests.helpers import passing_t10_handlers
 
 GOOD = {"http_p95_ms": 142, "http_5xx_pct": 0.05, "ws_lag_s": 8, "idempotency_conflict_pct": 0.1,
         "csp_violations": 3, "pgbouncer_pool_util_pct": 40}

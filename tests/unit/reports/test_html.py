@@ -9,11 +9,11 @@ from html import unescape
 
 import pytest
 from plotly.offline import get_plotlyjs
-from tests.report_runs import halted_run, promoted_run, rolled_back_run, run
 
 from runofshow.reports import report_figures as figs
 from runofshow.reports.evidence_render import RunView
 from runofshow.reports.html import decision_rows, render_report, write_report
+from tests.report_runs import halted_run, promoted_run, rolled_back_run, run
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from tests.report_runs import halted_run, promoted_run, rolled_back_run, run
 
 from runofshow.reports.rca import ONELINER_FILE, oneliner, rca_markdown, rca_name, write_oneliner, write_rca
+from tests.report_runs import halted_run, promoted_run, rolled_back_run, run
 
 
 @pytest.fixture(scope="module")
@@ -110,9 +110,8 @@ def test_no_data_shows_up_as_something_to_improve():
 
 
 def test_steps_that_only_recorded_themselves_are_named():
-    from tests.report_runs import stand_in_handlers
-
     from runofshow.domain.timeline import StepKind
+    from tests.report_runs import stand_in_handlers
 
     handlers = stand_in_handlers()
     del handlers[StepKind.FREEZE_START], handlers[StepKind.CLOSE_OUT]  # no --repo: nothing to label
