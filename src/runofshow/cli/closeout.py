@@ -56,8 +56,10 @@ def write_reports(events: list[Any], plan: Any, folder: Path, evidence_files: in
     try:
         from runofshow.reports.html import write_report
 
-        written.append(write_report(events, plan, folder / f"report_{run_id}.html",
-                                    evidence_files=evidence_files))
+        report = write_report(events, plan, folder / f"report_{run_id}.html",
+                              evidence_files=evidence_files)
+        written.append(report)
+        say(f"report: {report}")
     except Exception as err:  # noqa: BLE001 - the report is a view of the evidence, not evidence
         say(f"report: not written ({type(err).__name__}: {err})")
     try:
