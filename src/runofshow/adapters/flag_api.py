@@ -21,6 +21,7 @@ from urllib.parse import quote
 import httpx
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from runofshow.adapters.weights import checked_weight
 from runofshow.domain.plan import FlagApiRouter as FlagApiSettings
 from runofshow.errors import RouterError
 
@@ -37,13 +38,6 @@ def _transient(e: BaseException) -> bool:
     if isinstance(e, httpx.TransportError):
         return True
     return isinstance(e, _StatusError) and (e.status_code == 429 or e.status_code >= 500)
-
-
-def _checked(weight: float) -> float:
-    w = float(weight)
-    if not 0.0 <= w <= 100.0:
-        raise ValueError(f"weight must be between 0 and 100 %, not {weight!r}")
-    return w
 
 
 def _json_number(value: float) -> int | float:
@@ -152,7 +146,7 @@ class FlagApiRouter:
         return self._percentage(self._request("GET", url), url)
 
     def set_weight(self, weight: float) -> None:
-        w = _checked(weight)
+        w = checked_weight(weight)
         if self.read_url is not None or self._acknowledged is not None:
             try:
                 if self.current_weight() == w:

@@ -30,6 +30,7 @@ from kubernetes import config as kube_config
 from kubernetes.client import ApiClient, Configuration, NetworkingV1Api, V1Ingress
 from kubernetes.client.exceptions import ApiException
 
+from runofshow.adapters.weights import checked_weight
 from runofshow.domain.plan import IngressNginxRouter as IngressNginxSettings
 from runofshow.errors import RouterError
 
@@ -48,9 +49,7 @@ MERGE_PATCH = "application/merge-patch+json"
 
 def weight_annotations(weight: float) -> dict[str, str]:
     """The canary-weight / canary-weight-total annotations for `weight` %."""
-    w = float(weight)
-    if not 0.0 <= w <= 100.0:
-        raise ValueError(f"weight must be between 0 and 100 %, not {weight!r}")
+    w = checked_weight(weight)
     for total in TOTALS:
         units = w * total / 100
         if abs(units - round(units)) < 1e-6:

@@ -31,6 +31,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from runofshow.adapters.weights import checked_weight
 from runofshow.domain.plan import LocalProxyRouter as LocalProxySettings
 from runofshow.errors import RouterError
 
@@ -42,15 +43,6 @@ HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
     "trailers", "transfer-encoding", "upgrade", "host", "content-length",
 })
-
-
-def _checked(weight: Any) -> float:
-    if isinstance(weight, bool) or not isinstance(weight, int | float | str):
-        raise ValueError(f"weight must be a number, not {weight!r}")
-    w = float(weight)
-    if not 0.0 <= w <= 100.0:
-        raise ValueError(f"weight must be between 0 and 100 %, not {weight!r}")
-    return w
 
 
 def split_listen(listen: str) -> tuple[str, int]:
@@ -71,7 +63,7 @@ class LocalProxy:
         self.upstreams = {"stable": stable_url.rstrip("/"), "canary": canary_url.rstrip("/")}
         self.host, self.port = host, port
         self.timeout_s = timeout_s
-        self._weight = _checked(weight)
+        self._weight = checked_weight(weight)
         self._credit = 0.0
         self.changes = 0
         self._lock = threading.Lock()
@@ -101,7 +93,7 @@ class LocalProxy:
 
     def set_weight(self, weight: float) -> bool:
         """Set the canary weight; True when it changed."""
-        w = _checked(weight)
+        w = checked_weight(weight)
         with self._lock:
             if w == self._weight:
                 return False
@@ -336,12 +328,12 @@ class LocalProxyRouter:
                               target=self.admin_url) from e
 
     def set_weight(self, weight: float) -> None:
-        self._request("PUT", json={"weight": _checked(weight)})
+        self._request("PUT", json={"weight": checked_weight(weight)})
 
     def current_weight(self) -> float:
         answer = self._request("GET")
         try:
-            return _checked(answer["weight"])
+            return checked_weight(answer["weight"])
         except (KeyError, ValueError) as e:
             raise RouterError(f"local proxy: {self.admin_url} answered {json.dumps(answer)[:200]}",
                               adapter=ADAPTER, target=self.admin_url) from e

@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from runofshow.adapters.weights import checked_weight
 from runofshow.domain.tick import Alert, TrackSample
 from runofshow.errors import LedgerError, RouterError
 from runofshow.ledger_chain import chain_problems, event_hash, normalise_payload
@@ -48,9 +49,7 @@ class InMemoryRouter:
         self._lock = threading.Lock()
 
     def set_weight(self, weight: float) -> None:
-        w = float(weight)
-        if not 0.0 <= w <= 100.0:
-            raise ValueError(f"weight must be between 0 and 100 %, not {weight!r}")
+        w = checked_weight(weight)
         with self._lock:
             if self.fail_sets > 0:
                 self.fail_sets -= 1

@@ -22,6 +22,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from runofshow.adapters.weights import checked_weight
 from runofshow.domain.plan import NginxFileRouter as NginxFileSettings
 from runofshow.errors import RouterError
 
@@ -36,9 +37,7 @@ STABLE, CANARY = "runofshow_stable", "runofshow_canary"
 
 def grid_weight(weight: float) -> float:
     """`weight` checked: 0..100 in 0.01 % steps (what `split_clients` can express)."""
-    w = float(weight)
-    if not 0.0 <= w <= 100.0:
-        raise ValueError(f"weight must be between 0 and 100 %, not {weight!r}")
+    w = checked_weight(weight)
     hundredths = round(w * 100)
     if abs(hundredths - w * 100) > 1e-6:
         raise ValueError(f"nginx split_clients works in 0.01 % steps; {weight!r} % is finer")
