@@ -54,21 +54,9 @@ def build(
     Example: runofshow evidence build v1.4.0-20261205T040000Z-ab12 --out evidence/v1.4.0
     """
     from runofshow.domain.checklist import all_passed
-    from runofshow.errors import InputError, LedgerError
     from runofshow.reports.evidence import build_bundle
-    from runofshow.reports.evidence_render import plan_from_ledger
 
-    ledger, url = _open_ledger(state)
-    try:
-        try:
-            record = ledger.run(run_id)
-        except LedgerError:
-            raise InputError(f"RUN_ID: no run '{run_id}' in {url}") from None
-        events = ledger.events(run_id)
-    finally:
-        _close(ledger)
-    started = next((e.payload for e in events if e.kind == "run_started"), None)
-    plan = plan_from_ledger(started or {"plan": record.plan or {}})
+    events, plan = load_run_events(run_id, state)
     folder = out if out is not None else Path(plan.evidence_dir) / run_id
     result = build_bundle(events, plan, folder)
     _say(f"wrote {len(result.files)} files to {result.folder} ({len(events)} ledger events)")
@@ -129,3 +117,23 @@ def verify(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(evidence_app, name="evidence")
+
+
+def load_run_events(run_id: str, state: str | None) -> tuple[list[Any], Any]:
+    """The run's events and the plan it recorded, from the ledger at --state (InputError if unknown)."""
+    from runofshow.errors import InputError, LedgerError
+    from runofshow.reports.evidence_render import plan_from_ledger
+
+    ledger, url = _open_ledger(state)
+    try:
+        try:
+            record = ledger.run(run_id)
+        except LedgerError:
+            raise InputError(f"RUN_ID: no run '{run_id}' in {url}") from None
+        events = ledger.events(run_id)
+    finally:
+        _close(ledger)
+    if not events:
+        raise InputError(f"RUN_ID: run '{run_id}' has no events in {url}")
+    started = next((e.payload for e in events if e.kind == "run_started"), None)
+    return events, plan_from_ledger(started or {"plan": record.plan or {}})

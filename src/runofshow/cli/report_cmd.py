@@ -13,23 +13,9 @@ _STATE_HELP = "ledger URL (SQLAlchemy); default $RUNOFSHOW_STATE, then runofshow
 
 def _load(run_id: str, state: str | None) -> tuple[list[Any], Any]:
     """The run's events and the plan it recorded, from the ledger at --state."""
-    from runofshow.cli.evidence_cmd import _close, _open_ledger
-    from runofshow.errors import InputError, LedgerError
-    from runofshow.reports.evidence_render import plan_from_ledger
+    from runofshow.cli.evidence_cmd import load_run_events
 
-    ledger, url = _open_ledger(state)
-    try:
-        try:
-            record = ledger.run(run_id)
-        except LedgerError:
-            raise InputError(f"RUN_ID: no run '{run_id}' in {url}") from None
-        events = ledger.events(run_id)
-    finally:
-        _close(ledger)
-    if not events:
-        raise InputError(f"RUN_ID: run '{run_id}' has no events in {url}")
-    started = next((e.payload for e in events if e.kind == "run_started"), None)
-    return events, plan_from_ledger(started or {"plan": record.plan or {}})
+    return load_run_events(run_id, state)
 
 
 def _evidence_files(evidence_dir: Path, run_id: str) -> int | None:
