@@ -27,8 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from runofshow.app.demo import DemoOptions, DemoSession, prometheus_binaries
 from runofshow.cli.demo_cmd import _kit
+from runofshow.demo.orchestration import DemoOptions, DemoSession, prometheus_binaries
 from runofshow.domain.decide import decide
 from runofshow.domain.tick import Action, Decision
 

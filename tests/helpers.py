@@ -317,8 +317,8 @@ def passing_t10_handlers(failing: Sequence[str] = ()) -> dict[Any, Any]:
     """A stand-in preflight step handler for runs on in-memory fakes (9/9 unless `failing` names
     checks; then it halts before T0 like the real one). The real one checks real URLs: it is tested
     in tests/unit/app/test_step_handlers.py and end to end by the demo."""
-    from runofshow.app.preflight import CheckResult, PreflightReport
-    from runofshow.app.steps import StepOutcome
+    from runofshow.app.run.steps import StepOutcome
+    from runofshow.app.steps.preflight import CheckResult, PreflightReport
     from runofshow.domain.timeline import StepKind
 
     def preflight(ctx: Any) -> Any:

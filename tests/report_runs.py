@@ -19,8 +19,8 @@ from typing import Any
 
 from runofshow.adapters.memory import FakeClock, InMemoryLedger, InMemoryRouter, StaticAlerts
 from runofshow.app.bootstrap import RunOptions, start_run
-from runofshow.app.preflight import CheckResult, PreflightReport
-from runofshow.app.steps import StepContext, StepOutcome
+from runofshow.app.run.steps import StepContext, StepOutcome
+from runofshow.app.steps.preflight import CheckResult, PreflightReport
 from runofshow.domain.plan import Plan
 from runofshow.domain.tick import TrackSample
 from runofshow.domain.timeline import StepKind

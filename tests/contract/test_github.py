@@ -24,7 +24,7 @@ import pytest
 
 from runofshow.adapters.github import GitHubPullRequestHost
 from runofshow.adapters.memory import InMemoryPullRequestHost
-from runofshow.app.freeze import end_freeze, start_freeze
+from runofshow.app.steps.freeze import end_freeze, start_freeze
 from runofshow.cli.main import main
 from runofshow.domain.freeze import PullRequest
 from runofshow.domain.plan import Plan

@@ -19,8 +19,8 @@ from runofshow.adapters.grafana import GrafanaAnnotator, GrafanaHealth
 from runofshow.adapters.memory import RecordingAnnotator, RecordingNotifier
 from runofshow.adapters.slack import SlackWebhookNotifier
 from runofshow.adapters.webhook import JsonWebhookNotifier
-from runofshow.app import notify as texts
-from runofshow.app.notify import DeliveryFailure, NotifierFanout
+from runofshow.app.run import notify as texts
+from runofshow.app.run.notify import DeliveryFailure, NotifierFanout
 from runofshow.errors import NotifierError
 from runofshow.ports import Annotator, Notifier
 

@@ -18,7 +18,7 @@ from runofshow.adapters.ingress_nginx import IngressNginxRouter
 from runofshow.adapters.local_proxy import LocalProxy, LocalProxyRouter
 from runofshow.adapters.memory import InMemoryRouter
 from runofshow.adapters.nginx_file import NginxFileRouter
-from runofshow.app.traffic import rollback, shift
+from runofshow.app.run.traffic import rollback, shift
 from runofshow.domain.plan import FlagApiRouter as FlagApiSettings
 from runofshow.domain.plan import IngressNginxRouter as IngressSettings
 from runofshow.domain.plan import LocalProxyRouter as LocalProxySettings

@@ -12,14 +12,14 @@ and get the same wiring otherwise.
                    from Prometheus; otherwise none
     notifications  Slack (notifications.slack_webhook_url_env), a JSON webhook
                    (notifications.webhook_url) and Grafana annotations (notifications.grafana_url),
-                   behind one non-blocking fan-out (`runofshow.app.notify`), closed with the world
-    steps          (`runofshow.app.step_handlers`) T-20 the war room; T-10 the nine preflight
+                   behind one non-blocking fan-out (`runofshow.app.run.notify`), closed with the world
+    steps          (`runofshow.app.steps.handlers`) T-20 the war room; T-10 the nine preflight
                    checks (halt before T0 unless 9/9 or the IC's recorded override) and the
                    blast-radius probe when timeline.blast_radius.url is set; the first night's
                    24 h burn rate; with --repo (or the demo's in-memory pull requests) the freeze
                    starts at T-30 and is lifted at the close-out (after a rollback too when
                    timeline.lift_freeze_after_rollback)
-    first night    the SLO burn rate at every check-in (`runofshow.app.first_night.BurnWatch`):
+    first night    the SLO burn rate at every check-in (`runofshow.app.run.first_night.BurnWatch`):
                    timeline.slo_error_ratio_query on Prometheus, else the error-rate gate
     windows        before each stage, the market-window gate (unless check_windows=False)
     ledger polling while waiting, the runner looks for other processes' events (`runofshow decide`,
@@ -35,14 +35,14 @@ from pathlib import Path
 from typing import Any
 
 from runofshow.app import settings
-from runofshow.app.clock import RunClock, clock_for, resumed_clock
-from runofshow.app.first_night import BurnWatch, ErrorRatio
-from runofshow.app.preflight import Override
-from runofshow.app.run_state import RunState, fold
-from runofshow.app.runner import Runner, RunPorts
-from runofshow.app.step_handlers import blast_handler, freeze_handlers, preflight_handler, war_room_handler
-from runofshow.app.steps import StepHandler
-from runofshow.app.world import World, closer_of
+from runofshow.app.run.clock import RunClock, clock_for, resumed_clock
+from runofshow.app.run.first_night import BurnWatch, ErrorRatio
+from runofshow.app.run.runner import Runner, RunPorts
+from runofshow.app.run.state import RunState, fold
+from runofshow.app.run.steps import StepHandler
+from runofshow.app.run.world import World, closer_of
+from runofshow.app.steps.handlers import blast_handler, freeze_handlers, preflight_handler, war_room_handler
+from runofshow.app.steps.preflight import Override
 from runofshow.domain.plan import Plan
 from runofshow.domain.timeline import StepKind
 from runofshow.errors import AdapterError, InputError, LedgerError
@@ -219,7 +219,7 @@ def build_notifications(plan: Plan, environ: Mapping[str, str],
                                            dashboard_uid=n.grafana_dashboard_uid))
     if not notifiers and not annotators:
         return None
-    from runofshow.app.notify import NotifierFanout
+    from runofshow.app.run.notify import NotifierFanout
 
     return NotifierFanout(notifiers, annotators, on_failure=on_failure)
 
@@ -258,7 +258,7 @@ def _error_ratio(plan: Plan, metrics: MetricsSource) -> ErrorRatio | None:
 
 
 def _window_gate(plan: Plan) -> Callable[[datetime, int], tuple[bool, str]]:
-    from runofshow.app.windows import stage_gate
+    from runofshow.app.steps.windows import stage_gate
     from runofshow.domain.windows import Activity
 
     calendar = market_calendar(plan)
@@ -345,7 +345,7 @@ def start_run(plan: Plan, options: RunOptions = RunOptions(), *, environ: Mappin
     """A new run: build its world, record `run_started`, and wire webhook alerts to it."""
     url = resolve_state_url(options.state_url, plan, settings.environment(environ))
     if options.preflight_override is not None:
-        from runofshow.app.warroom import check_override
+        from runofshow.app.warroom.commander import check_override
 
         options = replace(options, preflight_override=check_override(plan, options.preflight_override))
     world = build_world(plan, replace(options, state_url=url), environ=environ, ledger=ledger,
@@ -386,7 +386,7 @@ def resume_run(run_id: str, options: RunOptions = RunOptions(), *,
         plan = plan_override(plan)
     recorded = state.started.get("preflight_override")
     if options.preflight_override is not None:
-        from runofshow.app.warroom import check_override
+        from runofshow.app.warroom.commander import check_override
 
         options = replace(options, preflight_override=check_override(
             plan, options.preflight_override, ledger=ledger, run_id=run_id))

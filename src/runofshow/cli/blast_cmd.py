@@ -44,7 +44,7 @@ def blast(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from runofshow.app.blast import check_inputs, probe
+    from runofshow.app.steps.blast import check_inputs, probe
     from runofshow.cli.main import EXIT_OK, EXIT_ROLLED_BACK
 
     check_inputs(url, version, seconds, rate, concurrency, timeout)

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from runofshow.app.run_state import RunState
-    from runofshow.app.runner import Runner
+    from runofshow.app.run.runner import Runner
+    from runofshow.app.run.state import RunState
     from runofshow.ports import LedgerEvent
     from runofshow.reports.evidence import BundleResult
 

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from runofshow.app.run_state import RunState
-    from runofshow.app.runner import Runner
+    from runofshow.app.run.runner import Runner
+    from runofshow.app.run.state import RunState
     from runofshow.ports import LedgerEvent
 
 _BADGE = {"PASS": "[green]PASS[/]", "HOLD": "[yellow]HOLD[/]", "FAIL": "[bold red]FAIL[/]"}
@@ -36,8 +36,7 @@ class DemoView:
         self.lines: list[str] = []
 
     def on_event(self, event: LedgerEvent, state: RunState) -> None:
-        from runofshow.app import minutes
-
+        from runofshow.app.run import minutes
         p, kind = event.payload, event.kind
         with self._lock:
             if kind == "decision":
@@ -102,8 +101,8 @@ def _num(value: Any) -> str:
 
 
 def _kit() -> Any:
-    from runofshow.app.demo import DemoKit
     from runofshow.demo import load, prometheus_config, services
+    from runofshow.demo.orchestration import DemoKit
     from runofshow.demo.sink import WebhookSink
 
     # WebSocket lag around 8 s, as in the seed's war-room lines (ws=8s): the walk's noise is then
@@ -165,9 +164,9 @@ def demo(
     from rich.console import Console
     from rich.live import Live
 
-    from runofshow.app.demo import DemoOptions, DemoSession
     from runofshow.cli.closeout import both, finish
     from runofshow.cli.run_cmd import ask_on_interrupt, interrupts_to
+    from runofshow.demo.orchestration import DemoOptions, DemoSession
     from runofshow.reports.evidence_live import LiveEvidence
 
     console = Console()

@@ -61,7 +61,7 @@ def start(
 
     Example: GITHUB_TOKEN=... runofshow freeze start --repo acme/spark-trading --release v1.4.0
     """
-    from runofshow.app.freeze import start_freeze
+    from runofshow.app.steps.freeze import start_freeze
 
     with _setup(repo, plan_path, evidence_dir, api_url) as (plan, host, evidence):
         res = start_freeze(host, plan.freeze, release or plan.release.version, evidence, datetime.now(UTC))
@@ -83,7 +83,7 @@ def end(
 
     Example: runofshow freeze end --repo acme/spark-trading
     """
-    from runofshow.app.freeze import end_freeze
+    from runofshow.app.steps.freeze import end_freeze
 
     with _setup(repo, plan_path, evidence_dir, api_url) as (_plan, host, evidence):
         res = end_freeze(host, evidence, datetime.now(UTC))
@@ -108,7 +108,7 @@ def status(
 
     Example: runofshow freeze status --repo acme/spark-trading --json
     """
-    from runofshow.app.freeze import freeze_status
+    from runofshow.app.steps.freeze import freeze_status
 
     if offline:
         plan = load_plan_or_default(plan_path)
@@ -158,7 +158,7 @@ def check(
     Example: runofshow freeze check --repo acme/spark-trading --pr 42 --post-status
     """
     from runofshow.app.bootstrap import market_calendar
-    from runofshow.app.freeze import check_pull_request
+    from runofshow.app.steps.freeze import check_pull_request
     from runofshow.cli.plan_cmd import parse_instant
     from runofshow.errors import InputError
 

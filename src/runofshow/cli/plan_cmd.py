@@ -70,7 +70,7 @@ def plan(
     marks: dict[str, object] = {}
     if t0 is not None:
         from runofshow.app.bootstrap import market_calendar
-        from runofshow.app.windows import schedule_marks
+        from runofshow.app.steps.windows import schedule_marks
 
         marks = schedule_marks(p, market_calendar(p), t0)
         for row, mark in zip(rows, marks["steps"], strict=True):  # type: ignore[call-overload]

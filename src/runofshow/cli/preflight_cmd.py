@@ -22,8 +22,8 @@ def preflight(
     Example: runofshow preflight plan.yaml --evidence-dir evidence
     """
     from runofshow.app.plan_file import load_plan
-    from runofshow.app.preflight import run_preflight
-    from runofshow.app.preflight_probes import PreflightWiring
+    from runofshow.app.steps.preflight import run_preflight
+    from runofshow.app.steps.probes import PreflightWiring
     from runofshow.cli.main import EXIT_OK, EXIT_ROLLED_BACK
 
     plan = load_plan(plan_path)

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from runofshow.app.bench import Score
-    from runofshow.app.replay import ReplayResult, Scenario
+    from runofshow.app.replay.bench import Score
+    from runofshow.app.replay.scenarios import ReplayResult, Scenario
 
 METRIC_LABELS = {
     "http_p95_ms": "p95 ms",
@@ -45,8 +45,8 @@ def replay(
     Without: a timeline table; exit 0 promoted, 3 rolled back, 4 held.
     Example: runofshow replay src/runofshow/examples/ex-007.json --json
     """
-    from runofshow.app.replay import load_scenario
-    from runofshow.app.replay import replay as run_replay
+    from runofshow.app.replay.scenarios import load_scenario
+    from runofshow.app.replay.scenarios import replay as run_replay
 
     sc = load_scenario(scenario, judge.value)
     result = run_replay(sc)
@@ -103,7 +103,7 @@ def bench(
     time to promote, mean time per replay; then the score line of the comparative engine.
     Example: runofshow bench src/runofshow/examples
     """
-    from runofshow.app.bench import run
+    from runofshow.app.replay.bench import run
 
     scores = run(folder)
     if json_out:

@@ -24,8 +24,8 @@ import typer
 
 if TYPE_CHECKING:
     from runofshow.app.bootstrap import RunOptions
-    from runofshow.app.run_state import RunState
-    from runofshow.app.runner import Runner
+    from runofshow.app.run.runner import Runner
+    from runofshow.app.run.state import RunState
     from runofshow.ports import LedgerEvent
 
 StateOpt = Annotated[str | None, typer.Option(
@@ -117,7 +117,7 @@ def drive(runner: Runner) -> int:
 def _options(state: str | None, speed: float | None, listen: str | None, repo: str | None = None,
              windows: bool = True, override: str | None = None, by: str | None = None) -> RunOptions:
     from runofshow.app.bootstrap import RunOptions
-    from runofshow.app.preflight import Override
+    from runofshow.app.steps.preflight import Override
     from runofshow.errors import InputError
 
     if by is not None and override is None:

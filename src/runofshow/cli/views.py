@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from runofshow.app import minutes
-from runofshow.app.events import EventKind
-from runofshow.app.run_state import RunState
+from runofshow.app.run import minutes
+from runofshow.app.run.events import EventKind
+from runofshow.app.run.state import RunState
 from runofshow.domain.timeline import t_label
 from runofshow.ports import LedgerEvent, RunRecord
 

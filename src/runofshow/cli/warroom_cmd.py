@@ -65,7 +65,7 @@ def decide(
     Exit codes: 0 accepted, 2 refused or bad input, 1 a rollback that could not be confirmed.
     """
     from runofshow.app import bootstrap, settings
-    from runofshow.app import warroom as use
+    from runofshow.app.warroom import commander as use
     from runofshow.cli.main import EXIT_BAD_INPUT, EXIT_UNEXPECTED
 
     env = settings.environment()
@@ -99,8 +99,7 @@ def note(
     Example: runofshow note v1.4.0-20261205T040000Z-1a2b "maybe the new pool size" --as bob
     """
     from runofshow.app import bootstrap
-    from runofshow.app import warroom as use
-
+    from runofshow.app.warroom import commander as use
     with _ledger(state) as ledger:
         plan, _ = bootstrap.load_run(run_id, ledger)
         event = use.note(run_id, text, by=as_, ledger=ledger)

@@ -46,7 +46,7 @@ def check(
     Example: runofshow window check --at 2026-10-28T11:00:00+03:00 --at 2026-03-09T12:00:00Z --json
     """
     from runofshow.app.bootstrap import market_calendar
-    from runofshow.app.windows import window_report
+    from runofshow.app.steps.windows import window_report
     from runofshow.cli.plan_cmd import parse_instant
 
     instants = [parse_instant(a, "--at") for a in at] if at else [datetime.now(UTC)]

@@ -3,13 +3,13 @@
 `render_files(events, plan)` returns {file name: text} for every file the seed names that the
 events can support; `runofshow.reports.evidence.build_bundle` writes them, the ledger-chain export,
 the success checklist and the manifest. What each file is made of (event kinds are
-`runofshow.app.events.EventKind`; `step_*` events carry the step `kind`):
+`runofshow.app.run.events.EventKind`; `step_*` events carry the step `kind`):
 
     canary_timeline.txt        run_started, step_started/completed(stage, promoted, first_night),
                                hold_started, rollback_started, run_ended
     summary_stage_N.txt        step_started/completed(stage N-1) + that stage's decision events
     stage_N_metrics.json/.csv  every decision tick of stage N: canary and baseline per gate
-    warroom_log.txt            war_room events, each rendered by `runofshow.app.minutes.line` -- the
+    warroom_log.txt            war_room events, each rendered by `runofshow.app.run.minutes.line` -- the
                                function the runner's live log and `runofshow run` use too:
                                `:15 | Stage 1 (1%) complete | p95=142ms ... | 6/6 PASS | auto: Proceed`
                                (minutes since T0; `auto` or `IC <name>` decided)
@@ -37,8 +37,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from runofshow.app import minutes
-from runofshow.app.minutes import metrics_text, num, value_text
+from runofshow.app.run import minutes
+from runofshow.app.run.minutes import metrics_text, num, value_text
 from runofshow.domain.plan import Plan, default_gates
 from runofshow.domain.timeline import t_label
 from runofshow.ports import LedgerEvent

@@ -39,7 +39,7 @@ def _nums(numbers: Any) -> str:
 
 def preflight_text(v: RunView) -> str | None:
     """preflight.txt from the preflight step's report (or the run_ended details when it halted)."""
-    from runofshow.app.preflight import PreflightReport
+    from runofshow.app.steps.preflight import PreflightReport
 
     candidates = [_details(v.step("step_completed", "preflight"))]
     candidates += [e.payload.get("details") for e in v.of_kind("run_ended")]
@@ -67,7 +67,7 @@ def blast_file(v: RunView) -> tuple[str, str] | None:
 
 
 def _class_lines(classes: Any) -> str:
-    from runofshow.app.freeze import CLASS_TEXT
+    from runofshow.app.steps.freeze import CLASS_TEXT
 
     return "\n".join(f"  • {CLASS_TEXT.get(c, c.value)}" for c in classes)
 

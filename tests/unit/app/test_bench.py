@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from runofshow.app.bench import Score, Truth, pairs_in, quantile, run, score_one
-from runofshow.app.replay import summarise
+from runofshow.app.replay.bench import Score, Truth, pairs_in, quantile, run, score_one
+from runofshow.app.replay.scenarios import summarise
 from runofshow.cli.main import main
 from runofshow.domain.tick import Action, Decision
 from runofshow.errors import InputError

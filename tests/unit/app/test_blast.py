@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from aiohttp import web
 
-from runofshow.app.blast import BlastResult, evidence_name, probe, render_evidence
+from runofshow.app.steps.blast import BlastResult, evidence_name, probe, render_evidence
 from runofshow.errors import EvidenceError, InputError
 
 NOW = datetime(2024, 10, 24, 10, 15, 0, tzinfo=UTC)

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time
 import pytest
 
 from runofshow.adapters.memory import FixedMarketCalendar, InMemoryPullRequestHost
-from runofshow.app.freeze import (
+from runofshow.app.steps.freeze import (
     END_FILE,
     START_FILE,
     STATE_FILE,

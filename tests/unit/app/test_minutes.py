@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from runofshow.app import minutes
+from runofshow.app.run import minutes
 from runofshow.domain.plan import Plan, default_gates
 
 #: minute since T0 | observation [| metrics] [| gates] [| who: Decision]

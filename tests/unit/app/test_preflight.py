@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from runofshow.adapters.memory import InMemoryRouter
-from runofshow.app.preflight import (
+from runofshow.app.steps.preflight import (
     CHECKS,
     CheckError,
     HttpAnswer,

@@ -10,8 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from runofshow.app.freeze import FreezeRecord, FreezeStore
-from runofshow.app.preflight import (
+from runofshow.app.run.steps import StepContext
+from runofshow.app.steps.freeze import FreezeRecord, FreezeStore
+from runofshow.app.steps.preflight import (
     CheckError,
     NotConfigured,
     Override,
@@ -19,7 +20,7 @@ from runofshow.app.preflight import (
     PreflightReport,
     run_preflight,
 )
-from runofshow.app.preflight_probes import (
+from runofshow.app.steps.probes import (
     PreflightWiring,
     alert_rules_probe,
     freeze_probe,
@@ -28,7 +29,6 @@ from runofshow.app.preflight_probes import (
     shell_command,
     step_handler,
 )
-from runofshow.app.steps import StepContext
 from runofshow.domain.plan import MemoryRouter, Notifications, Plan, Preflight, PrometheusSource
 from runofshow.domain.timeline import StepKind, schedule
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from runofshow.app.replay import load_scenario, parse_scenario, replay
+from runofshow.app.replay.scenarios import load_scenario, parse_scenario, replay
 from runofshow.cli.main import main
 from runofshow.domain.tick import Action
 from runofshow.errors import ScenarioError

@@ -17,10 +17,10 @@ from runofshow.adapters.memory import (
     StaticAlerts,
 )
 from runofshow.app.bootstrap import RunOptions, resume_run, start_run
-from runofshow.app.clock import CompressedClock, clock_params, resumed_clock
-from runofshow.app.events import EventKind, RunStatus
-from runofshow.app.run_state import fold
-from runofshow.app.runner import Runner
+from runofshow.app.run.clock import CompressedClock, clock_params, resumed_clock
+from runofshow.app.run.events import EventKind, RunStatus
+from runofshow.app.run.runner import Runner
+from runofshow.app.run.state import fold
 from runofshow.domain.plan import Plan, WebJsonSource
 from runofshow.domain.tick import Action, Alert, Decision, TrackSample
 from runofshow.errors import MetricsUnavailableError

@@ -21,10 +21,10 @@ from runofshow.adapters.memory import (
     RecordingNotifier,
     ScriptedMetrics,
 )
-from runofshow.app import warroom
 from runofshow.app.bootstrap import RunOptions, start_run
-from runofshow.app.clock import CompressedClock
-from runofshow.app.events import EventKind
+from runofshow.app.run.clock import CompressedClock
+from runofshow.app.run.events import EventKind
+from runofshow.app.warroom import commander as warroom
 from runofshow.domain.plan import Plan
 from runofshow.domain.tick import TrackSample
 from tests.helpers import passing_t10_handlers
@@ -223,7 +223,7 @@ def test_the_runner_sees_another_processes_decision_within_its_poll_interval() -
 
 
 def test_an_ic_override_opens_t0_and_the_war_room_says_who(tmp_path: Any) -> None:
-    from runofshow.app.preflight import Override
+    from runofshow.app.steps.preflight import Override
     from runofshow.reports.evidence_render import RunView, war_room_lines
 
     dead = {"url": "http://127.0.0.1:9/metrics", "path": "x"}

@@ -1,5 +1,5 @@
-"""The timeline's step handlers (runofshow.app.step_handlers) and the first night's burn-rate watch
-(runofshow.app.first_night), with fakes: what each returns, writes and halts."""
+"""The timeline's step handlers (runofshow.app.steps.handlers) and the first night's burn-rate watch
+(runofshow.app.run.first_night), with fakes: what each returns, writes and halts."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from runofshow.adapters.memory import FakeClock, InMemoryPullRequestHost
-from runofshow.app.blast import BlastResult, render_evidence
-from runofshow.app.clock import CompressedClock
-from runofshow.app.first_night import GATE_SOURCE, BurnWatch, gate_ratios
-from runofshow.app.preflight import Override, PreflightContext
-from runofshow.app.step_handlers import blast_handler, freeze_handlers, preflight_handler, war_room_handler
-from runofshow.app.steps import StepContext
+from runofshow.app.run.clock import CompressedClock
+from runofshow.app.run.first_night import GATE_SOURCE, BurnWatch, gate_ratios
+from runofshow.app.run.steps import StepContext
+from runofshow.app.steps.blast import BlastResult, render_evidence
+from runofshow.app.steps.handlers import blast_handler, freeze_handlers, preflight_handler, war_room_handler
+from runofshow.app.steps.preflight import Override, PreflightContext
 from runofshow.domain.freeze import PullRequest
 from runofshow.domain.plan import Gate, Plan
 from runofshow.domain.slo import WINDOWS_S

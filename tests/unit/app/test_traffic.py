@@ -1,4 +1,4 @@
-"""shift / rollback in runofshow.app.traffic, against the in-memory router and a fake sleep."""
+"""shift / rollback in runofshow.app.run.traffic, against the in-memory router and a fake sleep."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from runofshow.adapters.memory import InMemoryRouter
-from runofshow.app.traffic import rollback, shift
+from runofshow.app.run.traffic import rollback, shift
 from runofshow.errors import RouterError
 
 

@@ -1,4 +1,4 @@
-"""One decision-maker: `decide` and `note` (runofshow.app.warroom), alone and against a running
+"""One decision-maker: `decide` and `note` (runofshow.app.warroom.commander), alone and against a running
 runner (in-memory fakes, fake clock; the decision comes in at an exact plan instant as it would
 from another process: appended to the ledger, then the runner told the ledger changed)."""
 
@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from runofshow.adapters.memory import FakeClock, InMemoryLedger, InMemoryRouter, ScriptedMetrics
-from runofshow.app import warroom
 from runofshow.app.bootstrap import RunOptions, start_run
-from runofshow.app.events import EventKind
-from runofshow.app.preflight import Override
-from runofshow.app.run_state import fold
+from runofshow.app.run.events import EventKind
+from runofshow.app.run.state import fold
+from runofshow.app.steps.preflight import Override
+from runofshow.app.warroom import commander as warroom
 from runofshow.domain.plan import Plan
 from runofshow.domain.tick import TrackSample
 from runofshow.errors import InputError

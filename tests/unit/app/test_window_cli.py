@@ -11,7 +11,7 @@ import pytest
 
 from runofshow.adapters.xist_calendar import XistMarketCalendar
 from runofshow.app.bootstrap import market_calendar
-from runofshow.app.windows import schedule_marks, stage_gate, window_report
+from runofshow.app.steps.windows import schedule_marks, stage_gate, window_report
 from runofshow.cli.main import main
 from runofshow.domain.plan import Plan
 from runofshow.domain.windows import Activity

@@ -9,7 +9,7 @@ import pytest
 from runofshow.adapters.ledger_sql import SqlLedger
 from runofshow.adapters.memory import FakeClock, InMemoryRouter, ScriptedMetrics
 from runofshow.app.bootstrap import RunOptions, build_world
-from runofshow.app.runner import Runner
+from runofshow.app.run.runner import Runner
 from runofshow.cli.main import main
 from runofshow.domain.plan import Plan
 from runofshow.domain.tick import TrackSample

@@ -13,11 +13,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from runofshow.adapters.memory import FakeClock, InMemoryLedger, InMemoryRouter, ScriptedMetrics
-from runofshow.app import minutes
 from runofshow.app.bootstrap import RunOptions, build_world
-from runofshow.app.preflight import CheckResult, PreflightReport
-from runofshow.app.runner import Runner
-from runofshow.app.steps import StepOutcome
+from runofshow.app.run import minutes
+from runofshow.app.run.runner import Runner
+from runofshow.app.run.steps import StepOutcome
+from runofshow.app.steps.preflight import CheckResult, PreflightReport
 from runofshow.domain.plan import Gate, Plan, default_gates
 from runofshow.domain.tick import TrackSample
 from runofshow.domain.timeline import StepKind

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from runofshow.adapters.memory import FakeClock, InMemoryLedger, InMemoryRouter, ScriptedMetrics
-from runofshow.app import warroom
 from runofshow.app.bootstrap import RunOptions, start_run
+from runofshow.app.warroom import commander as warroom
 from runofshow.cli.closeout import both, finish
 from runofshow.domain.plan import Plan
 from runofshow.domain.tick import TrackSample

@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from runofshow.app.preflight import (
+from runofshow.app.run.steps import StepContext, StepOutcome
+from runofshow.app.steps.preflight import (
     CheckError,
     HttpAnswer,
     HttpFetch,
@@ -32,7 +33,6 @@ from runofshow.app.preflight import (
     Probe,
     run_preflight,
 )
-from runofshow.app.steps import StepContext, StepOutcome
 from runofshow.domain.plan import Plan
 from runofshow.domain.tick import TrackSample
 
@@ -93,7 +93,7 @@ def freeze_probe(evidence_dir: str | Path) -> Probe:
     """Active when the freeze record (`runofshow freeze start`) in the evidence folder says so."""
 
     def probe() -> Outcome:
-        from runofshow.app.freeze import STATE_FILE, FreezeStore
+        from runofshow.app.steps.freeze import STATE_FILE, FreezeStore
 
         rec = FreezeStore(Path(evidence_dir)).load()
         path = Path(evidence_dir) / STATE_FILE
@@ -162,7 +162,6 @@ def alert_rules_probe(
             raise NotConfigured("not configured: alert rules are read from Prometheus, "
                                 f"metrics_source is {src.kind}")
         from runofshow.app import bootstrap
-
         check = rules_check or getattr(bootstrap, "alert_rules_check", None)
         if check is None:
             raise NotConfigured("not wired: app.bootstrap has no alert_rules_check(plan, environ)")
@@ -238,7 +237,6 @@ class PreflightWiring:
     def __init__(self, plan: Plan, evidence_dir: str | Path, environ: Mapping[str, str] | None = None,
                  now: Callable[[], datetime] | None = None, rules_check: RulesCheckFn | None = None) -> None:
         from runofshow.app import bootstrap, settings
-
         env = settings.environment(environ)
         fetch = http_fetch(plan.preflight.timeout_s)
         self.router = LazyRouter(lambda: bootstrap.build_router(plan, env))

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from runofshow.app.clock import RunClock
-from runofshow.app.steps import StepContext, StepOutcome
+from runofshow.app.run.clock import RunClock
+from runofshow.app.run.steps import StepContext, StepOutcome
 from runofshow.domain.plan import Plan
 from runofshow.domain.slo import WINDOWS_S, BurnVerdict, evaluate_burn
 from runofshow.domain.tick import Tick

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runofshow.app.replay import Judge, ReplayResult, load_scenario, replay
+from runofshow.app.replay.scenarios import Judge, ReplayResult, load_scenario, replay
 from runofshow.errors import InputError, RunOfShowError
 
 JUDGES: tuple[Judge, ...] = ("comparative", "threshold")

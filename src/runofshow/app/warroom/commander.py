@@ -13,7 +13,7 @@ canary stage is running.
 An accepted decision is an `ic_decision` event. A hold or proceed is carried out by the runner at
 its next move (it polls the ledger while it waits), or by `runofshow resume` if no runner is
 running. A rollback acts at once, in the deciding process, whether the runner is busy, stuck or
-dead: `rollback_started` (trigger ic), then intent, act (`runofshow.app.traffic.rollback`
+dead: `rollback_started` (trigger ic), then intent, act (`runofshow.app.run.traffic.rollback`
 through the plan's router), read back and outcome, and the war-room lines; the running runner
 sees the run rolled back and closes it out (exit 3). With the `memory` router, which lives in
 the runner's process, the runner sets 0 % itself as soon as it sees `rollback_started`.
@@ -30,12 +30,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from runofshow.app import events as ev
-from runofshow.app import minutes, notify, traffic
-from runofshow.app.clock import resumed_clock
-from runofshow.app.events import EventKind, Phase, RunStatus, Trigger
-from runofshow.app.preflight import Override
-from runofshow.app.run_state import RunState, fold
+from runofshow.app.run import events as ev
+from runofshow.app.run import minutes, notify, traffic
+from runofshow.app.run.clock import resumed_clock
+from runofshow.app.run.events import EventKind, Phase, RunStatus, Trigger
+from runofshow.app.run.state import RunState, fold
+from runofshow.app.steps.preflight import Override
 from runofshow.domain.plan import Plan
 from runofshow.errors import InputError, LedgerError, RouterError
 from runofshow.ports import Annotator, Ledger, LedgerEvent, Notifier, TrafficRouter

@@ -1,14 +1,14 @@
 """What the runner does at each move: recording, traffic, steps, rollback, pause, end.
 
-Split from `runofshow.app.runner` (the loop) and `runofshow.app.runner_ticks` (ticks, holds, the
+Split from `runofshow.app.run.runner` (the loop) and `runofshow.app.run.runner_ticks` (ticks, holds, the
 incident commander's decisions) to keep each readable; `Runner` is the only user. Every method
 appends ledger events through `_append`, which applies each event to the folded state right after
 the ledger has committed it. Events another process appended in between (`runofshow decide`,
 `runofshow note`) are taken in first, in order, so the state is always what a fresh fold of the
 ledger would give.
 
-War-room lines are recorded with their parts (`runofshow.app.minutes`); notifications use the
-seed's texts (`runofshow.app.notify`) and go to the notifier and, for stage transitions,
+War-room lines are recorded with their parts (`runofshow.app.run.minutes`); notifications use the
+seed's texts (`runofshow.app.run.notify`) and go to the notifier and, for stage transitions,
 rollbacks and the canary's completion, to the Grafana annotator. Neither may stop or slow the run.
 """
 
@@ -19,19 +19,19 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from runofshow.app import events as ev
-from runofshow.app import minutes, notify, traffic
-from runofshow.app.clock import clock_params
-from runofshow.app.events import EventKind, RunStatus, Trigger
-from runofshow.app.steps import StepContext, StepOutcome, record_only
+from runofshow.app.run import events as ev
+from runofshow.app.run import minutes, notify, traffic
+from runofshow.app.run.clock import clock_params
+from runofshow.app.run.events import EventKind, RunStatus, Trigger
+from runofshow.app.run.steps import StepContext, StepOutcome, record_only
 from runofshow.domain.tick import Alert, Decision, Tick
 from runofshow.domain.timeline import StepKind, t_label
 from runofshow.errors import RouterError, RunOfShowError
 from runofshow.ports import LedgerEvent
 
 if TYPE_CHECKING:
-    from runofshow.app.run_state import RunState
-    from runofshow.app.runner import RunPorts
+    from runofshow.app.run.runner import RunPorts
+    from runofshow.app.run.state import RunState
     from runofshow.domain.plan import Plan
     from runofshow.domain.timeline import Step
 

@@ -1,6 +1,6 @@
 """The runner: walks a plan's timeline as a persistent state machine over the ledger.
 
-    state = fold(ledger events)                      (runofshow.app.run_state)
+    state = fold(ledger events)                      (runofshow.app.run.state)
     loop:  next move -> wait until due -> ports -> decide -> act -> append event -> apply it
 
 Every side effect is "intent, act, read back, outcome": `weight_intent` is appended before the
@@ -28,13 +28,13 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from runofshow.app import events as ev
-from runofshow.app.clock import RunClock, clock_params
-from runofshow.app.events import EventKind, Phase, RunStatus, Trigger
-from runofshow.app.first_night import NightWatch
-from runofshow.app.run_state import Move, Next, RunState, fold, next_move
-from runofshow.app.runner_ticks import RunnerTicks
-from runofshow.app.steps import StepHandler, default_handlers
+from runofshow.app.run import events as ev
+from runofshow.app.run.clock import RunClock, clock_params
+from runofshow.app.run.events import EventKind, Phase, RunStatus, Trigger
+from runofshow.app.run.first_night import NightWatch
+from runofshow.app.run.runner_ticks import RunnerTicks
+from runofshow.app.run.state import Move, Next, RunState, fold, next_move
+from runofshow.app.run.steps import StepHandler, default_handlers
 from runofshow.domain.decide import decide, engine_name
 from runofshow.domain.plan import Plan
 from runofshow.domain.tick import Alert, Decision, Tick
@@ -46,7 +46,7 @@ EXIT_CODES = {RunStatus.PROMOTED: 0, RunStatus.ROLLED_BACK: 3, RunStatus.HALTED:
 
 #: "may a canary stage start at this plan-time instant?" -> (allowed, reason)
 StageGateFn = Callable[[datetime, int], tuple[bool, str]]
-#: first-night watch (the SLO burn rate, `runofshow.app.first_night`): burn figures and reasons to
+#: first-night watch (the SLO burn rate, `runofshow.app.run.first_night`): burn figures and reasons to
 #: roll back now (a bare tuple of reasons is accepted too)
 FirstNightWatch = Callable[[Plan, Sequence[Tick], float], NightWatch | tuple[str, ...]]
 #: what to do on Ctrl-C: "pause" (leave traffic, resumable) or "rollback"

@@ -22,8 +22,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from runofshow.app.events import EventKind, Phase, RunStatus, tick_from_decision
-from runofshow.app.traffic import same_weight
+from runofshow.app.run.events import EventKind, Phase, RunStatus, tick_from_decision
+from runofshow.app.run.traffic import same_weight
 from runofshow.domain.plan import Plan
 from runofshow.domain.tick import Tick
 from runofshow.domain.timeline import Step, StepKind

@@ -8,11 +8,11 @@ The checks are plug-ins in a registry (`CHECKS`, in the seed's order; `register_
 A check is a function of a `PreflightContext` returning `(passed, detail)`; it takes what it needs
 from the context -- an HTTP GET, the `MetricsSource`, the `TrafficRouter`, or small injected
 callables for the alert rules, the backup command, the market window, the freeze and the
-notification channel -- so tests give fakes and `runofshow.app.preflight_probes` gives the real
+notification channel -- so tests give fakes and `runofshow.app.steps.probes` gives the real
 things. A check whose dependency is missing fails ("not configured"): preflight fails closed. A
 check that raises fails with its one-line error. The run does not open T0 unless the score is
 9/9 or the incident commander overrides with a recorded reason
-(`runofshow.app.preflight_probes.step_handler`).
+(`runofshow.app.steps.probes.step_handler`).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 check-ins; the war-room line and notification of each completed step; and carrying out an
 incident commander's hold or proceed.
 
-Split from `runofshow.app.runner_acts` (recording, traffic, steps, end); `Runner` is the only user.
+Split from `runofshow.app.run.runner_acts` (recording, traffic, steps, end); `Runner` is the only user.
 An incident commander's rollback needs nothing from here: `runofshow decide` performs it itself
 (intent, act, read back, outcome) and the fold sees the run rolled back.
 """
@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from runofshow.app import events as ev
-from runofshow.app import minutes, notify
-from runofshow.app.events import EventKind, Phase, RunStatus, Trigger
-from runofshow.app.first_night import NightWatch
-from runofshow.app.runner_acts import RunnerActs, _error_text
-from runofshow.app.steps import StepOutcome
+from runofshow.app.run import events as ev
+from runofshow.app.run import minutes, notify
+from runofshow.app.run.events import EventKind, Phase, RunStatus, Trigger
+from runofshow.app.run.first_night import NightWatch
+from runofshow.app.run.runner_acts import RunnerActs, _error_text
+from runofshow.app.run.steps import StepOutcome
 from runofshow.domain.tick import Action, Decision, Tick
 from runofshow.domain.timeline import Step, StepKind
 

@@ -1,6 +1,6 @@
 """The ledger's event kinds and their payloads: the one vocabulary of a run.
 
-A run is nothing but its events. The runner folds them into its state (`runofshow.app.run_state`),
+A run is nothing but its events. The runner folds them into its state (`runofshow.app.run.state`),
 and the war-room log, evidence files and HTML report are rebuilt from them alone, so every event
 carries what a reader needs without the plan or the world at hand. Every payload has `t_s`, plan
 seconds since T0 (negative before T0), and the ledger row's `at` is the wall-clock instant.
@@ -43,7 +43,7 @@ alert_received   an Alertmanager webhook delivered alerts. alerts, source ("webh
 rollback_started the run is rolling back. trigger (decision, alert, first_night, interrupt,
                  ic), reasons, stage, weight, t_s. Followed by weight_intent(0) and
                  weight_outcome.
-war_room         one war-room line, "Observation -> Metric -> Decision" (`runofshow.app.minutes`):
+war_room         one war-room line, "Observation -> Metric -> Decision" (`runofshow.app.run.minutes`):
                  observation, metrics, gates, decision, by ("auto" or "IC <name>"), text (the
                  line without its minute), label, t_s; ic_seq when it answers an IC decision.
 ic_decision      an incident commander's decision, accepted (`runofshow decide`; may come from
@@ -71,7 +71,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
-from runofshow.app.traffic import same_weight
+from runofshow.app.run.traffic import same_weight
 from runofshow.domain.tick import Alert, Decision, MetricVerdict, Tick, TrackSample
 from runofshow.domain.timeline import Step
 

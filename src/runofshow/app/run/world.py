@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from runofshow.app.runner import Runner, RunPorts
+from runofshow.app.run.runner import Runner, RunPorts
 from runofshow.domain.tick import Alert
 
 

@@ -6,7 +6,7 @@
     T-10  preflight      the nine checks; halt before T0 unless 9/9 or the IC's recorded override
     T-10  blast_radius   the blast-radius probe on timeline.blast_radius.url; halt when it fails
                          (unless the IC overrode the T-10 checks); not configured: recorded only
-    T+24h first_night    the 24 h SLO burn rate (`runofshow.app.first_night.BurnWatch`)
+    T+24h first_night    the 24 h SLO burn rate (`runofshow.app.run.first_night.BurnWatch`)
     close-out            lift the freeze (after a rollback too, when the plan says so)
 
 Each handler returns what it did in `details`, including the text of any evidence file it wrote
@@ -22,9 +22,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from runofshow.app import blast, preflight_probes
-from runofshow.app.preflight import Override, PreflightContext
-from runofshow.app.steps import StepContext, StepHandler, StepOutcome
+from runofshow.app.run.steps import StepContext, StepHandler, StepOutcome
+from runofshow.app.steps import blast
+from runofshow.app.steps import probes as preflight_probes
+from runofshow.app.steps.preflight import Override, PreflightContext
 from runofshow.domain.plan import Plan
 from runofshow.domain.timeline import StepKind
 from runofshow.ports import PullRequestHost
@@ -43,7 +44,7 @@ def _wall(ctx: StepContext) -> datetime:
 
 def freeze_handlers(plan: Plan, host: PullRequestHost) -> dict[StepKind, StepHandler]:
     """T-30 freeze start and the close-out's freeze end on `host`'s pull requests."""
-    from runofshow.app.freeze import end_freeze, start_freeze
+    from runofshow.app.steps.freeze import end_freeze, start_freeze
 
     def start(ctx: StepContext) -> StepOutcome:
         result = start_freeze(host, plan.freeze, plan.release.version, Path(ctx.evidence_dir), ctx.at)
@@ -82,7 +83,7 @@ def preflight_handler(
     override: Override | None = None, environ: Mapping[str, str] | None = None,
     build: Callable[[StepContext], PreflightContext] | None = None,
 ) -> StepHandler:
-    """The nine T-10 checks (`runofshow.app.preflight_probes.step_handler`) with a war-room summary."""
+    """The nine T-10 checks (`runofshow.app.steps.probes.step_handler`) with a war-room summary."""
     inner = preflight_probes.step_handler(build=build, override=override, environ=environ)
 
     def run(ctx: StepContext) -> StepOutcome:

@@ -46,7 +46,11 @@ import yaml
 
 from runofshow.app import bootstrap, settings
 from runofshow.app.bootstrap import RunOptions
-from runofshow.app.demo_processes import (
+from runofshow.app.run.events import EventKind
+from runofshow.app.run.runner import Runner
+from runofshow.app.run.state import RunState
+from runofshow.app.steps.preflight import Override
+from runofshow.demo.processes import (
     LOOPBACK,
     Process,
     free_port,
@@ -54,10 +58,6 @@ from runofshow.app.demo_processes import (
     prometheus_binaries,
     stop_stale,
 )
-from runofshow.app.events import EventKind
-from runofshow.app.preflight import Override
-from runofshow.app.run_state import RunState
-from runofshow.app.runner import Runner
 from runofshow.domain.plan import (
     AlertSource,
     BlastRadius,

@@ -1,0 +1,1 @@
+"""Offline evaluation: replay a recorded scenario through the engine, and the bench."""

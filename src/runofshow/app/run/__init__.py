@@ -1,0 +1,1 @@
+"""The run engine: typed ledger events, state and fold, the runner and what it writes out."""

@@ -1,0 +1,1 @@
+"""What people do in the war room: the incident commander's decision, notes, handover."""
