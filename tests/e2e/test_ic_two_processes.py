@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -27,16 +26,18 @@ from tests.e2e.test_crash_resume import (
 
 pytestmark = pytest.mark.e2e
 
-SPEED = 200.0  # T-3 .. T+20 (stage 2) in 7 s; stage 2 then lasts 6 s
+SPEED = 200.0  # T-3 .. T+20 (stage 2) in 7 s; stage 2 then lasts 3 wall minutes, so the decisions below
+# meet the run in stage 2 however slow the machine is
 
 
 def test_an_ic_rollback_from_another_process_ends_the_running_run(tmp_path: Path) -> None:
     proxy = LocalProxy("http://127.0.0.1:9", "http://127.0.0.1:9", host=LOOPBACK, port=0).start()
     endpoint = MetricsEndpoint(proxy)
+    runner: subprocess.Popen[bytes] | None = None
     try:
         plan = write_plan(tmp_path / "plan.yaml", proxy, endpoint.url)
         doc = yaml.safe_load(plan.read_text())
-        doc["stages"] = [{"weight": w, "hold_min": 20} for w in (1, 5, 25, 50, 100)]  # 6 s each
+        doc["stages"] = [{"weight": w, "hold_min": 600 if w == 5 else 20} for w in (1, 5, 25, 50, 100)]
         plan.write_text(yaml.safe_dump(doc))
         state = f"sqlite:///{tmp_path / 'runofshow.db'}"
         log = tmp_path / "runner.log"
@@ -56,7 +57,6 @@ def test_an_ic_rollback_from_another_process_ends_the_running_run(tmp_path: Path
         assert noted.returncode == 0, noted.stderr
         assert proxy.weight == 5  # neither moved any traffic
 
-        decided_at = time.monotonic()
         decided = subprocess.run(cli("decide", run_id, "rollback", "--as", "ic-on-call", "--reason",
                                      "drill: p95 climbing", "--state", state),
                                  capture_output=True, text=True, timeout=60)
@@ -65,7 +65,6 @@ def test_an_ic_rollback_from_another_process_ends_the_running_run(tmp_path: Path
         assert proxy.weight == 0  # at once, by the deciding process
         code = runner.wait(60)
         assert code == 3, log.read_text()[-3000:]
-        assert time.monotonic() - decided_at < 30  # noticed within its poll interval, then closed out
         assert proxy.weight == 0
 
         evs = events(state, run_id)
@@ -94,5 +93,8 @@ def test_an_ic_rollback_from_another_process_ends_the_running_run(tmp_path: Path
                                            capture_output=True, text=True, check=True).stdout)
         assert status["status"] == "rolled_back" and status["weight"] == 0 and status["chain_ok"]
     finally:
+        if runner is not None and runner.poll() is None:
+            runner.kill()
+            runner.wait(30)
         endpoint.close()
         proxy.stop()
