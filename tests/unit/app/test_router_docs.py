@@ -95,3 +95,19 @@ def test_readme_alertmanager_snippet_targets_runofshows_webhook() -> None:
     assert hook["http_config"]["authorization"]["type"] == "Bearer"
     token_file = hook["http_config"]["authorization"]["credentials_file"]
     assert f"> {token_file}" in README  # the README says how the file gets the token
+
+
+@pytest.mark.parametrize("kind", sorted(set(router_models()) - {"ingress_nginx"}))  # that one loads a kubeconfig
+def test_readme_router_examples_build_their_router(kind: str) -> None:
+    from runofshow.app import bootstrap
+
+    plan = parse_plan(readme_router_blocks()[kind])
+    router = bootstrap.build_router(plan, {"FLAG_API_TOKEN": "from-the-environment"})
+    try:
+        if kind == "nginx_file":
+            from runofshow.adapters.nginx_file import render
+
+            text = render(plan.traffic_router, 25)  # type: ignore[arg-type]
+            assert "split_clients" in text and "10.0.1.21:8080" in text
+    finally:
+        getattr(router, "close", lambda: None)()
