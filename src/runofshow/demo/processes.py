@@ -139,7 +139,7 @@ class Process:
         self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, process_group=0,
-                                     preexec_fn=_die_with_parent())  # noqa: PLW1509 - two syscalls
+                                     preexec_fn=_die_with_parent())  # prctl + getppid in the child
         self.pid_file.add(Child(name, self.proc.pid, tuple(argv)))
 
     def wait_ready(self, url: str, timeout_s: float = 60.0) -> None:
