@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real services the integration and e2e tests run against, from Debian packages:
-# Prometheus, Alertmanager, nginx, Chromium, hey and wrk. Idempotent: installs only what is
-# missing, runs `apt-get update` first only when something is missing, quiet and non-interactive.
+# Prometheus, Alertmanager (with amtool), nginx, Chromium, hey and wrk. Idempotent: installs only
+# what is missing, runs `apt-get update` first only when something is missing, quiet and
+# non-interactive.
 # PostgreSQL is not installed here (the machine provides it at 127.0.0.1:5432).
 set -euo pipefail
 
@@ -42,7 +43,7 @@ trap cleanup EXIT
   -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
   "${missing[@]}" >/dev/null
 
-for bin in prometheus prometheus-alertmanager nginx chromium hey wrk; do
+for bin in prometheus prometheus-alertmanager amtool nginx chromium hey wrk; do
   command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || {
     echo "install-services: $bin is still missing after apt-get install" >&2
     exit 1

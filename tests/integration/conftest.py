@@ -6,7 +6,7 @@ stopped at the end of the session. A missing binary or PostgreSQL fails the test
     postgres_url          session: SQLAlchemy URL of a fresh database runofshow_test_<random>
     prometheus_factory    session: start(targets, rules=None, alertmanagers=()) -> PrometheusServer,
                           started once its targets are scraped (up == 1)
-    alertmanager_factory  session: start(webhooks=[(url, token), ...]) -> AlertmanagerServer
+    alertmanager_factory  session: start(webhooks=[(url, token), ...], config_text=None) -> AlertmanagerServer
     nginx_factory         session: start(http_config="") -> NginxServer (conf_d, reload(), port)
     nginx                 function: a fresh NginxServer per test
     spark_metrics         session: SparkMetrics (the demo's metrics for both tracks) fed with traffic
@@ -87,11 +87,12 @@ def prometheus_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cal
 @pytest.fixture(scope="session")
 def alertmanager_factory(
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Callable[[list[tuple[str, str]]], AlertmanagerServer]]:
+) -> Iterator[Callable[..., AlertmanagerServer]]:
     started = _Started()
 
-    def start(webhooks: list[tuple[str, str]]) -> AlertmanagerServer:
-        return started.add(start_alertmanager(tmp_path_factory.mktemp("alertmanager"), webhooks))
+    def start(webhooks: list[tuple[str, str]], config_text: str | None = None) -> AlertmanagerServer:
+        return started.add(start_alertmanager(tmp_path_factory.mktemp("alertmanager"), webhooks,
+                                              config_text=config_text))
 
     yield start
     started.stop_all()

@@ -204,23 +204,16 @@ class AlertmanagerServer:
         self.process.stop()
 
 
-def start_alertmanager(workdir: Path, webhooks: Sequence[tuple[str, str]]) -> AlertmanagerServer:
+def start_alertmanager(
+    workdir: Path, webhooks: Sequence[tuple[str, str]] = (), *, config_text: str | None = None,
+) -> AlertmanagerServer:
     """Alertmanager sending every alert at once (group_wait 0s, group_interval 1s) to each
-    (url, bearer token) webhook, with resolved notifications."""
+    (url, bearer token) webhook, with resolved notifications; or running `config_text` as it is."""
     binary = require_binary("prometheus-alertmanager")
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    config = {
-        "route": {"receiver": "runofshow", "group_by": ["alertname"], "group_wait": "0s",
-                  "group_interval": "1s", "repeat_interval": "1h"},
-        "receivers": [{"name": "runofshow", "webhook_configs": [
-            {"url": url, "send_resolved": True, "max_alerts": 0,
-             "http_config": {"authorization": {"type": "Bearer", "credentials": token}}}
-            for url, token in webhooks
-        ]}],
-    }
     config_path = workdir / "alertmanager.yml"
-    config_path.write_text(json.dumps(config, indent=2))
+    config_path.write_text(config_text if config_text is not None else json.dumps(_webhook_config(webhooks), indent=2))
     process = ManagedProcess("alertmanager", [
         binary, f"--config.file={config_path}", f"--storage.path={workdir / 'data'}",
         f"--web.listen-address={LOOPBACK}:{port}", "--cluster.listen-address=", "--log.level=warn",
@@ -232,6 +225,18 @@ def start_alertmanager(workdir: Path, webhooks: Sequence[tuple[str, str]]) -> Al
         process.stop()
         raise
     return server
+
+
+def _webhook_config(webhooks: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    return {
+        "route": {"receiver": "runofshow", "group_by": ["alertname"], "group_wait": "0s",
+                  "group_interval": "1s", "repeat_interval": "1h"},
+        "receivers": [{"name": "runofshow", "webhook_configs": [
+            {"url": url, "send_resolved": True, "max_alerts": 0,
+             "http_config": {"authorization": {"type": "Bearer", "credentials": token}}}
+            for url, token in webhooks
+        ]}],
+    }
 
 
 # --------------------------------------------------------------------------- nginx

@@ -300,7 +300,10 @@ class DemoSession:
         self._environ[TOKEN_ENV] = token
         work = self.out / "prometheus"
         work.mkdir(parents=True, exist_ok=True)
-        stop_stale(work)
+        stale = stop_stale(work)  # what a demo killed in this folder left running
+        if stale:
+            self.notes.append(f"stopped what an earlier demo in {work} left running: "
+                              f"pid {', '.join(map(str, stale))}")
         am_port = free_port()
         (work / "alertmanager.yml").write_text(self.kit.alertmanager_yml(
             f"http://{LOOPBACK}:{webhook_port}/alerts", token, group_wait_s=0.0))

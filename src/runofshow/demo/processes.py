@@ -1,20 +1,38 @@
-"""The demo's processes: free loopback ports, and service binaries (Prometheus, Alertmanager) run in
-their own session with their output in a log and their pid in a file, so that a demo killed with
-SIGKILL can be cleaned up by the next one (`stop_stale`)."""
+"""The demo's processes: free loopback ports, and service binaries (Prometheus, Alertmanager) that
+die with the demo.
+
+Each `Process` runs in a process group of its own (so the terminal's Ctrl-C reaches the demo, which
+stops them in order, and `stop()` signals the whole group) and, on Linux, with
+`prctl(PR_SET_PDEATHSIG, SIGTERM)`: when the demo dies, even by SIGKILL, the kernel sends them
+SIGTERM. The signal comes when the *thread* that started the child ends, so start them from a
+thread that lives as long as the demo (the demo starts them from its main thread).
+
+As a second line, every child is listed in the work folder's pid file (`demo.pids`, one JSON line
+per child: name, pid, argv). A demo that starts in that folder runs `stop_stale` first: it stops
+each listed process whose `/proc/<pid>/cmdline` is still exactly the recorded argv, and leaves a pid
+that now belongs to anything else alone.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from runofshow.errors import RunOfShowError
 
 LOOPBACK = "127.0.0.1"
+PID_FILE = "demo.pids"
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def free_port() -> int:
@@ -34,17 +52,95 @@ def prometheus_binaries() -> tuple[str, str] | None:
     return (prom, am) if prom and am else None
 
 
+# --------------------------------------------------------------------------- dying with the demo
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn that asks the kernel for SIGTERM when the parent dies (Linux), or None.
+
+    libc is looked up here, before the fork: the child then only makes two system calls."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != parent:  # the demo died between fork and prctl
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
+
+
+def cmdline(pid: int) -> tuple[str, ...] | None:
+    """The argv of a running process, or None (gone, a zombie, or not ours to read)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    if not raw:  # a zombie, or a kernel thread
+        return None
+    raw = raw[:-1] if raw.endswith(b"\0") else raw
+    return tuple(arg.decode(errors="surrogateescape") for arg in raw.split(b"\0"))
+
+
+@dataclass(frozen=True)
+class Child:
+    """One line of the pid file."""
+
+    name: str
+    pid: int
+    argv: tuple[str, ...]
+
+
+class PidFile:
+    """The children a demo started in `work`: `demo.pids`, one JSON line per child."""
+
+    def __init__(self, work: Path) -> None:
+        self.path = work / PID_FILE
+
+    def children(self) -> list[Child]:
+        try:
+            lines = self.path.read_text().splitlines()
+        except OSError:
+            return []
+        out = []
+        for line in lines:
+            try:
+                entry = json.loads(line)
+                out.append(Child(str(entry["name"]), int(entry["pid"]), tuple(str(a) for a in entry["argv"])))
+            except (ValueError, TypeError, KeyError):
+                continue  # a line cut short by the kill: nothing to check it against
+        return out
+
+    def add(self, child: Child) -> None:
+        self._write([*self.children(), child])
+
+    def remove(self, pid: int) -> None:
+        self._write([c for c in self.children() if c.pid != pid])
+
+    def _write(self, children: list[Child]) -> None:
+        if not children:
+            self.path.unlink(missing_ok=True)
+            return
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text("".join(json.dumps({"name": c.name, "pid": c.pid, "argv": list(c.argv)}) + "\n"
+                               for c in children))
+        tmp.replace(self.path)
+
+
 class Process:
-    """A service binary in its own session, its output in a log file, its pid in `<name>.pid`
-    beside the log (so a demo killed with SIGKILL can be cleaned up); stop() = TERM, then KILL."""
+    """A service binary in a process group of its own that dies with the demo, its output in a log
+    file, listed in the log folder's pid file while it runs; stop() = TERM to the group, then KILL."""
 
     def __init__(self, name: str, argv: list[str], log_path: Path) -> None:
-        self.name, self.log_path = name, log_path
-        self.pid_path = log_path.with_name(f"{name}.pid")
+        self.name, self.log_path, self.argv = name, log_path, list(argv)
+        self.pid_file = PidFile(log_path.parent)
         self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
-        self.pid_path.write_text(str(self.proc.pid))
+                                     stdin=subprocess.DEVNULL, process_group=0,
+                                     preexec_fn=_die_with_parent())  # prctl + getppid in the child
+        self.pid_file.add(Child(name, self.proc.pid, tuple(argv)))
 
     def wait_ready(self, url: str, timeout_s: float = 60.0) -> None:
         import httpx
@@ -64,31 +160,45 @@ class Process:
 
     def stop(self, timeout_s: float = 10.0) -> None:
         if self.proc.poll() is None:
-            self.proc.terminate()
+            self._signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout_s)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                self._signal(signal.SIGKILL)
                 self.proc.wait(timeout_s)
         self._log.close()
-        self.pid_path.unlink(missing_ok=True)
+        self.pid_file.remove(self.proc.pid)
 
-
-def stop_stale(work: Path, timeout_s: float = 10.0) -> None:
-    """Stop what an earlier demo in `work` left running (it was killed before it could): each
-    `*.pid` there whose process still runs with `work` on its command line."""
-    for pid_file in work.glob("*.pid"):
+    def _signal(self, sig: signal.Signals) -> None:
         try:
-            pid = int(pid_file.read_text())
-            alive = str(work).encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
-        except (ValueError, OSError):
-            alive = False
-        if alive:
-            os.kill(pid, signal.SIGTERM)
+            os.killpg(self.proc.pid, sig)  # the group's id is the child's pid (process_group=0)
+        except ProcessLookupError:
+            pass
+
+
+def stop_stale(work: Path, timeout_s: float = 10.0) -> list[int]:
+    """Stop what an earlier demo in `work` left running (it was killed before it could): each
+    process in the pid file whose command line is still the recorded one (TERM, then KILL after
+    `timeout_s`). A pid that now runs something else is left alone. Returns the pids stopped."""
+    pid_file = PidFile(work)
+    stopped = []
+    for child in pid_file.children():
+        if cmdline(child.pid) != child.argv:
+            continue
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.kill(child.pid, sig)
+            except ProcessLookupError:
+                break
             deadline = time.monotonic() + timeout_s
-            while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            while cmdline(child.pid) == child.argv and time.monotonic() < deadline:
                 time.sleep(0.05)
-        pid_file.unlink(missing_ok=True)
+            if cmdline(child.pid) != child.argv:
+                break
+        stopped.append(child.pid)
+    pid_file.path.unlink(missing_ok=True)
+    return stopped
 
 
-__all__ = ["LOOPBACK", "Process", "free_port", "port_of", "prometheus_binaries", "stop_stale"]
+__all__ = ["LOOPBACK", "PID_FILE", "Child", "PidFile", "Process", "cmdline", "free_port", "port_of",
+           "prometheus_binaries", "stop_stale"]
