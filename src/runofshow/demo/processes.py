@@ -4,23 +4,18 @@ SIGKILL can be cleaned up by the next one (`stop_stale`)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 from runofshow.errors import RunOfShowError
+from runofshow.loopback import LOOPBACK, free_port
 
-LOOPBACK = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((LOOPBACK, 0))
-        return int(s.getsockname()[1])
+log = logging.getLogger(__name__)
 
 
 def port_of(url_or_listen: str) -> int:
@@ -41,7 +36,7 @@ class Process:
     def __init__(self, name: str, argv: list[str], log_path: Path) -> None:
         self.name, self.log_path = name, log_path
         self.pid_path = log_path.with_name(f"{name}.pid")
-        self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self._log = open(log_path, "ab")  # closed in stop()
         self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
         self.pid_path.write_text(str(self.proc.pid))
@@ -57,8 +52,8 @@ class Process:
             try:
                 if httpx.get(url, timeout=1.0).is_success:
                     return
-            except httpx.HTTPError:
-                pass
+            except httpx.HTTPError as err:
+                log.debug("%s not answering yet: %s", self.name, err)
             time.sleep(0.1)
         raise RunOfShowError(f"{self.name} was not ready at {url} within {timeout_s:g} s")
 

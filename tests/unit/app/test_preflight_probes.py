@@ -29,12 +29,13 @@ from runofshow.app.steps.probes import (
     shell_command,
     step_handler,
 )
-from runofshow.domain.plan import MemoryRouter, Notifications, Plan, Preflight, PrometheusSource
+from runofshow.domain.connections import MemoryRouterSettings, NotificationSettings, PrometheusSettings
+from runofshow.domain.plan import Plan, Preflight
 from runofshow.domain.timeline import StepKind, schedule
 
 
 class Handler(BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 - http.server's name
+    def do_GET(self):  # http.server's name
         routes = {"/ok": (200, b"fine"), "/gone": (404, b"no_service"), "/hook": (400, b"invalid_payload"),
                   "/big": (200, b"x" * 200_000), "/boom": (503, b"down")}
         if self.path == "/redirect":
@@ -111,7 +112,7 @@ def test_freeze_probe_reads_the_freeze_record(tmp_path):
 
 
 def test_notifier_probe_hides_the_secret_and_judges_the_status(server):
-    plan = Plan(notifications=Notifications(webhook_url=f"{server}/hook"))
+    plan = Plan(notifications=NotificationSettings(webhook_url=f"{server}/hook"))
     env = {"SLACK_WEBHOOK_URL": f"{server}/gone/T000/B000/secret"}
     ok, detail = notifier_probe(plan, env, http_fetch(2.0))()
     assert not ok
@@ -127,8 +128,8 @@ def test_notifier_probe_hides_the_secret_and_judges_the_status(server):
 def test_wiring_with_nothing_listening_fails_checks_without_crashing(tmp_path, server):
     port = closed_port()
     plan = Plan(
-        traffic_router=MemoryRouter(),
-        metrics_source=PrometheusSource(url=f"http://127.0.0.1:{port}", timeout_s=0.5, retries=0),
+        traffic_router=MemoryRouterSettings(),
+        metrics_source=PrometheusSettings(url=f"http://127.0.0.1:{port}", timeout_s=0.5, retries=0),
         preflight=Preflight(artifact_url=f"{server}/ok", canary_health_url=f"{server}/boom",
                             backup_check_command="date -u +%Y-%m-%dT%H:%M:%SZ", timeout_s=2),
     )
@@ -201,7 +202,7 @@ def test_alert_rules_probe(rules, expected):
 
 
 def test_alert_rules_need_prometheus():
-    from runofshow.domain.plan import WebJsonSource
+    from runofshow.domain.connections import WebJsonSettings
 
     with pytest.raises(NotConfigured, match="metrics_source is web_json"):
-        alert_rules_probe(Plan(metrics_source=WebJsonSource()), {}, lambda p, e: Rules())()
+        alert_rules_probe(Plan(metrics_source=WebJsonSettings()), {}, lambda p, e: Rules())()
