@@ -92,7 +92,8 @@ class PrometheusClient:
             response = with_retries(lambda: self._once(path, params), attempts=self._attempts,
                                     backoff_s=self._backoff_s, max_backoff_s=max(self._backoff_s, 5.0))
         except AttemptFailed as exc:  # still busy after the last attempt: read its answer
-            assert exc.response is not None
+            if exc.response is None:
+                raise self._unavailable(path, exc.message) from exc
             response = exc.response
         except httpx.TransportError as exc:
             raise self._unavailable(path, f"{type(exc).__name__}: {exc or 'no answer'}") from exc
