@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test lint bench services install clean
+.PHONY: demo test test-fast lint bench services install clean
 
 $(STAMP): pyproject.toml scripts/bootstrap-python.sh
 	@bash scripts/bootstrap-python.sh "$(PYTHON)" "$(VENV)"
@@ -28,6 +28,11 @@ lint: $(STAMP)
 
 test: $(STAMP) services lint
 	$(BIN)/pytest -q
+
+# unit and contract tests only: no services to install, no servers beyond loopback stubs; a test
+# that takes more than 30 s fails
+test-fast: $(STAMP)
+	$(BIN)/pytest -q --timeout 30 tests/unit tests/contract
 
 bench: $(STAMP) services
 	$(BIN)/python bench/run_all.py

@@ -26,17 +26,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-LOOPBACK = "127.0.0.1"
+from runofshow.loopback import LOOPBACK
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "RUNOFSHOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-
-
-def free_port(host: str = LOOPBACK) -> int:
-    """A TCP port that is free on `host` right now (the kernel's pick)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 def wait_until(
@@ -53,7 +47,7 @@ def wait_until(
             result = predicate()
             if result:
                 return result
-        except Exception as exc:  # noqa: BLE001 - "not yet"
+        except Exception as exc:  # "not yet"
             last = exc
         if time.monotonic() >= deadline:
             detail = f" (last error: {type(last).__name__}: {last})" if last else ""
@@ -160,7 +154,7 @@ class StubServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
             def _handle(self) -> None:
@@ -188,7 +182,7 @@ class StubServer:
                 except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout tests)
                     self.close_connection = True
 
-            do_GET = do_POST = do_PUT = do_DELETE = _handle  # noqa: N815
+            do_GET = do_POST = do_PUT = do_DELETE = _handle
 
         self._server = TrackedHTTPServer(Handler).start()
         self.port = self._server.port
@@ -231,7 +225,7 @@ class ManagedProcess:
         self.name = name
         self.argv = list(argv)
         self.log_path = log_path
-        self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self._log = open(log_path, "ab")  # closed in stop()
         self.proc = subprocess.Popen(self.argv, stdout=self._log, stderr=subprocess.STDOUT, cwd=cwd,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
 

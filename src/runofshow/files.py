@@ -10,6 +10,7 @@ temporary file it may leave behind is removed by `remove_stale_temps`. OSError b
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tempfile
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from runofshow.errors import EvidenceError
+
+log = logging.getLogger(__name__)
 
 TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]+\.tmp$")
 
@@ -31,8 +34,8 @@ def fsync_dir(folder: Path) -> None:
         return
     try:
         os.fsync(fd)
-    except OSError:
-        pass
+    except OSError as err:
+        log.debug("fsync of the folder %s failed: %s", folder, err)
     finally:
         os.close(fd)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import json
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -27,18 +26,13 @@ import httpx
 import kubernetes_validate
 import pytest
 
-from runofshow.domain.plan import NginxFileRouter as NginxFileSettings
+from runofshow.domain.connections import NginxFileRouterSettings
+from runofshow.loopback import free_port
 
 NGINX = "/usr/sbin/nginx"
 
 Reply = tuple[int, dict[str, str], bytes]
 Handler = Callable[[str, str, Any, bytes], Reply]  # headers: case-insensitive Message
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(name="free_port")
@@ -403,14 +397,14 @@ class NginxHarness:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.listen_port}"
 
-    def settings(self, stable: str, canary: str, **override: Any) -> NginxFileSettings:
+    def settings(self, stable: str, canary: str, **override: Any) -> NginxFileRouterSettings:
         values: dict[str, Any] = dict(
             config_path=str(self.confd / "runofshow-canary.conf"), stable_servers=(stable,),
             canary_servers=(canary,), listen=f"127.0.0.1:{self.listen_port}", nginx_bin=NGINX,
             nginx_conf=str(self.conf), nginx_prefix=str(self.prefix), nginx_error_log=str(self.error_log),
         )
         values.update(override)
-        return NginxFileSettings(**values)
+        return NginxFileRouterSettings(**values)
 
     def start(self) -> None:
         pid = self.prefix / "nginx.pid"

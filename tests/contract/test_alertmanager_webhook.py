@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from runofshow.adapters.alertmanager import AlertmanagerWebhook, parse_listen
-from runofshow.domain.plan import AlertSource
+from runofshow.domain.connections import AlertSourceSettings
 from runofshow.domain.tick import Alert
 from runofshow.errors import AdapterError
 from runofshow.ports import AlertFeed
@@ -101,14 +101,14 @@ def test_bad_payload_is_400_and_a_failing_callback_does_not_break_the_receiver()
         assert len(hook.firing(AT)) == 1
 
 
-def test_from_settings_reads_listen_and_token_name() -> None:
-    settings = AlertSource(webhook_listen="127.0.0.1:0", webhook_token_env="HOOK_TOKEN")
-    hook = AlertmanagerWebhook.from_settings(settings, {"HOOK_TOKEN": TOKEN})
+def test_from_settings_reads_listen_and_takes_the_token() -> None:
+    settings = AlertSourceSettings(webhook_listen="127.0.0.1:0", webhook_token_env="HOOK_TOKEN")
+    hook = AlertmanagerWebhook.from_settings(settings, TOKEN)
     with hook:
         assert hook.port != 0 and post(hook, PAYLOAD).status_code == 200
         assert [a.name for a in hook.firing(AT)] == ["CanaryErrorBudgetBurn"]
-    with pytest.raises(AdapterError, match="HOOK_TOKEN is not set"):
-        AlertmanagerWebhook.from_settings(settings, {})
+    with pytest.raises(AdapterError, match="empty bearer token"):
+        AlertmanagerWebhook.from_settings(settings, "")
     assert parse_listen("[::1]:9095") == ("::1", 9095)
     with pytest.raises(AdapterError, match="not host:port"):
         parse_listen("9095")

@@ -118,7 +118,7 @@ class FakeGitHub:
                 self.end_headers()
                 self.wfile.write(raw)
 
-            do_GET = do_POST = do_DELETE = do_PATCH = _any  # noqa: N815
+            do_GET = do_POST = do_DELETE = do_PATCH = _any
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -187,7 +187,7 @@ class FakeGitHub:
 
     # ------------------------------------------------------------------ routes
 
-    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: Any):  # noqa: C901
+    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: Any):
         parts = urlsplit(raw_path)
         path, query = unquote(parts.path), parse_qs(parts.query)
         self.requests.append((method, raw_path))

@@ -19,7 +19,7 @@ from runofshow.adapters.ingress_nginx import (
     canary_manifest,
     weight_annotations,
 )
-from runofshow.domain.plan import IngressNginxRouter as IngressSettings
+from runofshow.domain.connections import IngressNginxRouterSettings
 
 if TYPE_CHECKING:
     from conftest import FakeKubeApi
@@ -119,7 +119,7 @@ def test_what_the_router_sends_to_the_api_server_validates(kube_api: FakeKubeApi
     configuration = Configuration(host=kube_api.url)
     configuration.api_key = {"BearerToken": kube_api.token}
     configuration.api_key_prefix = {"BearerToken": "Bearer"}
-    settings = IngressSettings(namespace="trading", ingress="spark-trading-canary",
+    settings = IngressNginxRouterSettings(namespace="trading", ingress="spark-trading-canary",
                                stable_ingress="spark-trading", create_canary_ingress=True,
                                canary_service="spark-trading-v140", canary_service_port=8080)
     with IngressNginxRouter(settings, api_client=ApiClient(configuration)) as router:

@@ -164,7 +164,7 @@ def test_concurrent_appends_from_threads_keep_seq_dense_and_unique(backend: tupl
             start.wait()
             for i in range(15):
                 ledger.append("run-1", "tick", {"worker": n, "i": i}, datetime.now(UTC))
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]

@@ -18,10 +18,12 @@ from runofshow.adapters.prometheus import (
     alert_rules_loaded,
     prometheus_duration,
 )
-from runofshow.domain.plan import Gate, PrometheusSource, TrackQueries, default_gates, default_requests_query
-from runofshow.errors import AdapterError, MetricsUnavailableError
+from runofshow.domain.connections import PrometheusCredentials, PrometheusSettings
+from runofshow.domain.plan import Gate, TrackQueries, default_gates, default_requests_query
+from runofshow.errors import MetricsUnavailableError
+from runofshow.loopback import free_port
 from runofshow.ports import AlertFeed, MetricsSource
-from tests.helpers import Recorded, Reply, StubServer, free_port
+from tests.helpers import Recorded, Reply, StubServer
 
 RECORDED: dict[str, Any] = json.loads((Path(__file__).parent / "prometheus_responses.json").read_text())
 AT = datetime(2025, 3, 14, 10, 0, tzinfo=UTC)
@@ -42,9 +44,9 @@ def prom() -> Iterator[StubServer]:
 
 
 def source(server: StubServer, gates: dict[str, Gate], requests: TrackQueries | None = None,
-           environ: dict[str, str] | None = None, **settings: Any) -> PrometheusMetricsSource:
-    s = PrometheusSource(url=server.url, **{"retries": 2, "timeout_s": 2, **settings})
-    return PrometheusMetricsSource(s, gates, requests, environ or {}, backoff_s=0.01)
+           credentials: PrometheusCredentials | None = None, **settings: Any) -> PrometheusMetricsSource:
+    s = PrometheusSettings(url=server.url, **{"retries": 2, "timeout_s": 2, **settings})
+    return PrometheusMetricsSource(s, gates, requests, credentials, backoff_s=0.01)
 
 
 def by_query(answers: dict[str, str]) -> Any:
@@ -122,8 +124,8 @@ def test_persistent_non_prometheus_failure_raises_metrics_unavailable(prom: Stub
 
 
 def test_unreachable_prometheus_raises_after_retries() -> None:
-    s = PrometheusSource(url=f"http://127.0.0.1:{free_port()}", retries=1, timeout_s=1)
-    src = PrometheusMetricsSource(s, {"a": gate("x", "y")}, None, {}, backoff_s=0.01)
+    s = PrometheusSettings(url=f"http://127.0.0.1:{free_port()}", retries=1, timeout_s=1)
+    src = PrometheusMetricsSource(s, {"a": gate("x", "y")}, None, backoff_s=0.01)
     with pytest.raises(MetricsUnavailableError, match="ConnectError") as info:
         src.observe(AT, 60)
     assert info.value.adapter == "prometheus" and "\n" not in str(info.value)
@@ -138,28 +140,25 @@ def test_slow_prometheus_times_out(prom: StubServer) -> None:
     src.close()
 
 
-def test_bearer_token_from_the_named_environment_variable(prom: StubServer) -> None:
+def test_bearer_token(prom: StubServer) -> None:
     def respond(rec: Recorded) -> Reply:
         if rec.headers.get("Authorization") != "Bearer s3cret":
             return Reply(401, "Unauthorized")
         return recorded("vector")
 
     prom.route("GET", "/api/v1/query", respond)
-    src = source(prom, {"a": gate("x", "y")}, environ={"PROM_TOKEN": "s3cret"}, bearer_token_env="PROM_TOKEN")
+    src = source(prom, {"a": gate("x", "y")}, credentials=PrometheusCredentials(bearer_token="s3cret"))
     assert src.observe(AT, 60)[0].values["a"] == 48.75  # type: ignore[union-attr]
     src.close()
-    wrong = source(prom, {"a": gate("x", "y")}, environ={"PROM_TOKEN": "nope"}, bearer_token_env="PROM_TOKEN")
+    wrong = source(prom, {"a": gate("x", "y")}, credentials=PrometheusCredentials(bearer_token="nope"))
     with pytest.raises(MetricsUnavailableError, match="HTTP 401"):
         wrong.observe(AT, 60)
     wrong.close()
-    with pytest.raises(AdapterError, match="environment variable PROM_TOKEN is not set"):
-        source(prom, {}, environ={}, bearer_token_env="PROM_TOKEN")
 
 
-def test_basic_auth_from_environment(prom: StubServer) -> None:
+def test_basic_auth(prom: StubServer) -> None:
     prom.route("GET", "/api/v1/query", recorded("vector"))
-    src = source(prom, {"a": gate("x", "y")}, environ={"U": "grafana", "P": "pw"}, basic_user_env="U",
-                 basic_password_env="P")
+    src = source(prom, {"a": gate("x", "y")}, credentials=PrometheusCredentials(basic_auth=("grafana", "pw")))
     src.observe(AT, 60)
     assert prom.requests[0].headers["Authorization"] == "Basic Z3JhZmFuYTpwdw=="
     src.close()
@@ -184,7 +183,7 @@ def test_alert_feed_returns_matching_firing_alerts(prom: StubServer) -> None:
     ]
     prom.route("GET", "/api/v1/alerts", Reply(200, body))
     t0 = datetime(2026, 11, 30, 10, 8, 0, tzinfo=UTC)
-    feed = PrometheusAlertFeed(PrometheusSource(url=prom.url), {"auto_rollback": "true"}, {}, t0_at=t0)
+    feed = PrometheusAlertFeed(PrometheusSettings(url=prom.url), {"auto_rollback": "true"}, t0_at=t0)
     assert isinstance(feed, AlertFeed)
     (alert,) = feed.firing(AT)
     assert alert.name == "CanaryLagHigh" and alert.labels["severity"] == "page"
@@ -194,9 +193,9 @@ def test_alert_feed_returns_matching_firing_alerts(prom: StubServer) -> None:
 
 def test_alert_rules_loaded_for_preflight(prom: StubServer) -> None:
     prom.route("GET", "/api/v1/rules", recorded("rules"))
-    settings = PrometheusSource(url=prom.url)
-    check = alert_rules_loaded(settings, names=["CanaryLagHigh", "Missing"], environ={})
+    settings = PrometheusSettings(url=prom.url)
+    check = alert_rules_loaded(settings, names=["CanaryLagHigh", "Missing"])
     assert check.found == ("CanaryLagHigh",) and check.missing == ("Missing",) and not check.ok
-    by_labels = alert_rules_loaded(settings, labels={"auto_rollback": "true"}, environ={})
+    by_labels = alert_rules_loaded(settings, labels={"auto_rollback": "true"})
     assert by_labels.ok and by_labels.found == ("CanaryLagHigh",)
     assert prom.requests[0].query["type"] == ["alert"]

@@ -19,10 +19,12 @@ from runofshow.adapters.local_proxy import LocalProxy, LocalProxyRouter
 from runofshow.adapters.memory import InMemoryRouter
 from runofshow.adapters.nginx_file import NginxFileRouter
 from runofshow.app.run.traffic import rollback, shift
-from runofshow.domain.plan import FlagApiRouter as FlagApiSettings
-from runofshow.domain.plan import IngressNginxRouter as IngressSettings
-from runofshow.domain.plan import LocalProxyRouter as LocalProxySettings
-from runofshow.domain.plan import NginxFileRouter as NginxFileSettings
+from runofshow.domain.connections import (
+    FlagApiRouterSettings,
+    IngressNginxRouterSettings,
+    LocalProxyRouterSettings,
+    NginxFileRouterSettings,
+)
 from runofshow.errors import RouterError
 from runofshow.ports import TrafficRouter
 
@@ -58,13 +60,13 @@ def kube_client(api: FakeKubeApi) -> ApiClient:
     return ApiClient(configuration)
 
 
-def ingress_settings(**override: Any) -> IngressSettings:
+def ingress_settings(**override: Any) -> IngressNginxRouterSettings:
     values: dict[str, Any] = dict(namespace="trading", ingress="spark-trading-canary",
                                   stable_ingress="spark-trading", create_canary_ingress=True,
                                   canary_service="spark-trading-canary", canary_service_port=8080,
                                   timeout_s=5)
     values.update(override)
-    return IngressSettings(**values)
+    return IngressNginxRouterSettings(**values)
 
 
 @pytest.fixture(params=ROUTERS)
@@ -75,14 +77,14 @@ def case(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Case]:
         yield Case(name, memory, lambda: len(memory.changes))
     elif name == "flag_api":
         api: FakeFlagApi = request.getfixturevalue("flag_api")
-        settings = FlagApiSettings(url=api.url + "/api/features/rollout", feature="v1.4.0",
+        settings = FlagApiRouterSettings(url=api.url + "/api/features/rollout", feature="v1.4.0",
                                    read_url=api.url + "/api/features/{feature}")
         with FlagApiRouter(settings) as flag_router:
             yield Case(name, flag_router, lambda: len(api.posts))
     elif name == "local_proxy":
         stable, canary = request.getfixturevalue("upstreams")
         with LocalProxy(stable.url, canary.url) as proxy:
-            settings = LocalProxySettings(listen=f"127.0.0.1:{proxy.port}")
+            settings = LocalProxyRouterSettings(listen=f"127.0.0.1:{proxy.port}")
             with LocalProxyRouter(settings) as proxy_router:
                 yield Case(name, proxy_router, lambda: proxy.changes)
     elif name == "ingress_nginx":
@@ -150,32 +152,28 @@ def test_shift_and_rollback_through_the_app(case: Case) -> None:
 def test_flag_api_retries_5xx_then_succeeds(make_flag_api: Callable[..., FakeFlagApi]) -> None:
     api = make_flag_api(fail_next=2)
     slept: list[float] = []
-    settings = FlagApiSettings(url=api.url + "/api/features/rollout", retries=3)
+    settings = FlagApiRouterSettings(url=api.url + "/api/features/rollout", feature="v1.4.0", retries=3)
     with FlagApiRouter(settings, sleep=slept.append) as router:
         router.set_weight(5)  # no read_url: POST answers the percentage
         assert router.current_weight() == 5
     assert len(slept) == 2 and [p["percentage"] for p in api.posts] == [5]
 
 
-def test_flag_api_sends_the_token_from_the_injected_environment(
-    make_flag_api: Callable[..., FakeFlagApi],
-) -> None:
+def test_flag_api_sends_the_token_it_is_given(make_flag_api: Callable[..., FakeFlagApi]) -> None:
     api = make_flag_api(token="s3cret")
-    settings = FlagApiSettings(url=api.url + "/api/features/rollout", token_env="FLAG_TOKEN",
-                               read_url=api.url + "/api/features/{feature}")
-    with FlagApiRouter(settings, environ={"FLAG_TOKEN": "s3cret"}) as router:
+    settings = FlagApiRouterSettings(url=api.url + "/api/features/rollout", feature="v1.4.0",
+                                     read_url=api.url + "/api/features/{feature}")
+    with FlagApiRouter(settings, token="s3cret") as router:
         router.set_weight(1)
         assert router.current_weight() == 1
-    with FlagApiRouter(settings, environ={"FLAG_TOKEN": "wrong"}, sleep=lambda s: None) as router:
+    with FlagApiRouter(settings, token="wrong", sleep=lambda s: None) as router:
         with pytest.raises(RouterError, match="401"):
             router.set_weight(2)
-    with pytest.raises(RouterError, match="FLAG_TOKEN"):
-        FlagApiRouter(settings, environ={})
 
 
 def test_flag_api_failures_name_the_url(free_port: Callable[[], int]) -> None:
     url = f"http://127.0.0.1:{free_port()}/api/features/rollout"
-    with FlagApiRouter(FlagApiSettings(url=url, retries=2), sleep=lambda s: None) as router:
+    with FlagApiRouter(FlagApiRouterSettings(url=url, feature="v1.4.0", retries=2), sleep=lambda s: None) as router:
         with pytest.raises(RouterError) as err:
             router.set_weight(5)
         assert err.value.target == url and err.value.adapter == "flag_api"
@@ -185,8 +183,8 @@ def test_flag_api_failures_name_the_url(free_port: Callable[[], int]) -> None:
 
 def test_flag_api_read_back_at_a_nested_path(flag_api: FakeFlagApi) -> None:
     flag_api.percentages["v1.4.0"] = 7
-    settings = FlagApiSettings(url=flag_api.url + "/api/features/rollout",
-                               read_url=flag_api.url + "/api/features/{feature}", read_json_path="nope")
+    settings = FlagApiRouterSettings(url=flag_api.url + "/api/features/rollout", feature="v1.4.0",
+                                     read_url=flag_api.url + "/api/features/{feature}", read_json_path="nope")
     with FlagApiRouter(settings) as router, pytest.raises(RouterError, match="no percentage"):
         router.current_weight()
 
@@ -222,7 +220,7 @@ def test_local_proxy_answers_502_when_an_upstream_is_down(
 
 
 def test_local_proxy_router_failures_name_the_admin_url(free_port: Callable[[], int]) -> None:
-    settings = LocalProxySettings(listen=f"127.0.0.1:{free_port()}", retries=2)
+    settings = LocalProxyRouterSettings(listen=f"127.0.0.1:{free_port()}", retries=2)
     with LocalProxyRouter(settings, sleep=lambda s: None) as router:
         with pytest.raises(RouterError) as err:
             router.current_weight()
@@ -392,6 +390,8 @@ def test_nginx_reload_failure_restores_and_missing_binary_fails(
 
 
 def test_nginx_read_back_without_a_file_is_an_error(tmp_path: Path) -> None:
-    router = NginxFileRouter(NginxFileSettings(config_path=str(tmp_path / "none.conf")))
+    settings = NginxFileRouterSettings(config_path=str(tmp_path / "none.conf"), stable_servers=("127.0.0.1:8081",),
+                                       canary_servers=("127.0.0.1:8082",))
+    router = NginxFileRouter(settings)
     with pytest.raises(RouterError, match="nothing set yet"):
         router.current_weight()

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 import pytest
 
 from runofshow.adapters.web_json import WebJsonMetricsSource, json_path, number
-from runofshow.domain.plan import JsonEndpoint, WebJsonMetric, WebJsonSource
+from runofshow.domain.connections import JsonEndpoint, WebJsonMetric, WebJsonSettings
 from runofshow.errors import MetricsUnavailableError
+from runofshow.loopback import free_port
 from runofshow.ports import MetricsSource
-from tests.helpers import Reply, StubServer, free_port
+from tests.helpers import Reply, StubServer
 
 AT = datetime(2025, 3, 14, 10, 0, tzinfo=UTC)
 DOC = {"data": {"p95_ms": 212.5, "errors": None, "label": "12", "flag": True, "nan": "NaN",
@@ -42,7 +43,7 @@ def test_json_path_and_number() -> None:
 def test_paths_per_track_and_missing_values_are_none(web: StubServer) -> None:
     web.route("GET", "/baseline", Reply(200, DOC))
     web.route("GET", "/canary", Reply(200, {"data": {"p95_ms": 250, "requests": 40}}))
-    settings = WebJsonSource(metrics={
+    settings = WebJsonSettings(metrics={
         "http_p95_ms": metric(web.url, "data.p95_ms"),
         "http_5xx_pct": metric(web.url, "data.errors"),
         "label": metric(web.url, "data.label"),
@@ -66,7 +67,7 @@ def test_paths_per_track_and_missing_values_are_none(web: StubServer) -> None:
 
 def test_unreachable_or_non_json_raises(web: StubServer) -> None:
     web.route("GET", "/baseline", Reply(200, "not json"))
-    src = WebJsonMetricsSource(WebJsonSource(metrics={"m": metric(web.url, "a")}), backoff_s=0.01)
+    src = WebJsonMetricsSource(WebJsonSettings(metrics={"m": metric(web.url, "a")}), backoff_s=0.01)
     with pytest.raises(MetricsUnavailableError, match="not JSON"):
         src.observe(AT, 60)
     web.route("GET", "/baseline", Reply(500, "boom"))
@@ -74,7 +75,7 @@ def test_unreachable_or_non_json_raises(web: StubServer) -> None:
         src.observe(AT, 60)
     src.close()
     dead = f"http://127.0.0.1:{free_port()}"
-    src = WebJsonMetricsSource(WebJsonSource(metrics={"m": metric(dead, "a")}), retries=1, backoff_s=0.01)
+    src = WebJsonMetricsSource(WebJsonSettings(metrics={"m": metric(dead, "a")}), retries=1, backoff_s=0.01)
     with pytest.raises(MetricsUnavailableError, match="ConnectError"):
         src.observe(AT, 60)
     src.close()

@@ -53,7 +53,7 @@ class MetricsEndpoint:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 body = json.dumps(owner.document()).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")

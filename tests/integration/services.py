@@ -18,11 +18,10 @@ import httpx
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import MetricsHandler
 
+from runofshow.loopback import LOOPBACK, free_port
 from tests.helpers import (
-    LOOPBACK,
     ManagedProcess,
     TrackedHTTPServer,
-    free_port,
     require_binary,
     wait_http_ok,
     wait_until,

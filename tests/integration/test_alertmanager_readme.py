@@ -17,13 +17,13 @@ import pytest
 import yaml
 
 from runofshow.adapters.alertmanager import AlertmanagerWebhook
-from runofshow.domain.plan import AlertSource
+from runofshow.domain.connections import AlertSourceSettings as AlertSource
 from runofshow.domain.tick import Alert
 from tests.helpers import require_binary, wait_until
 from tests.integration.services import AlertmanagerServer
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-TOKEN = "readme-webhook-token"  # noqa: S105 - a test's own token
+TOKEN = "readme-webhook-token"  # a test's own token
 
 
 def readme_snippet() -> str:

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Gauge
 
 from runofshow.adapters.alertmanager import AlertmanagerWebhook
 from runofshow.adapters.prometheus import PrometheusAlertFeed, alert_rules_loaded
-from runofshow.domain.plan import PrometheusSource
+from runofshow.domain.connections import PrometheusSettings
 from runofshow.domain.tick import Alert
 from tests.helpers import wait_until
 from tests.integration.services import AlertmanagerServer, PrometheusServer, serve_registry
@@ -64,8 +64,8 @@ def test_rule_fires_through_alertmanager_to_the_webhook(
     stack: tuple[AlertmanagerWebhook, Inbox, Gauge, PrometheusServer], caplog: pytest.LogCaptureFixture,
 ) -> None:
     hook, inbox, broken, prom = stack
-    settings = PrometheusSource(url=prom.url)
-    check = alert_rules_loaded(settings, labels={"auto_rollback": "true"}, environ={})
+    settings = PrometheusSettings(url=prom.url)
+    check = alert_rules_loaded(settings, labels={"auto_rollback": "true"})
     assert check.ok and check.found == ("CanaryBroken",)
     feed = PrometheusAlertFeed(settings, {"auto_rollback": "true"}, {})
     try:

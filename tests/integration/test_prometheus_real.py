@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from runofshow.adapters.prometheus import PrometheusMetricsSource
-from runofshow.domain.plan import Gate, Plan, PrometheusSource, TrackQueries
+from runofshow.domain.connections import PrometheusSettings
+from runofshow.domain.plan import Gate, Plan, TrackQueries
 from runofshow.domain.tick import TrackSample
 from tests.helpers import wait_until
 from tests.integration.services import PrometheusServer
@@ -28,7 +29,7 @@ def source(spark_prometheus: PrometheusServer) -> Iterator[PrometheusMetricsSour
     plan = Plan()
     gates = {**plan.gates, "absent": Gate(threshold=1, query=TrackQueries(
         baseline='max(no_such_metric{track="baseline"})', canary='max(no_such_metric{track="canary"})'))}
-    src = PrometheusMetricsSource(PrometheusSource(url=spark_prometheus.url), gates, plan.requests_query, {})
+    src = PrometheusMetricsSource(PrometheusSettings(url=spark_prometheus.url), gates, plan.requests_query)
     yield src
     src.close()
 

@@ -31,7 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from runofshow.adapters.prometheus import to_alert
-from runofshow.domain.plan import AlertSource
+from runofshow.domain.connections import AlertSourceSettings
 from runofshow.domain.tick import Alert
 from runofshow.errors import AdapterError
 
@@ -92,7 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 60  # an idle keep-alive connection is closed after a minute
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: Any) -> None:  # the stdlib's name
         log.debug("alertmanager webhook %s: " + format, self.address_string(), *args)
 
     def _reply(self, status: int, text: str) -> None:
@@ -105,10 +105,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+    def do_GET(self) -> None:  # the stdlib's name
         self._reply(200 if self.path in ("/", "/healthz") else 404, "runofshow alert webhook")
 
-    def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+    def do_POST(self) -> None:  # the stdlib's name
         owner = self.server.owner
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_BODY:
@@ -160,16 +160,10 @@ class AlertmanagerWebhook:
 
     @classmethod
     def from_settings(
-        cls, settings: AlertSource, environ: Mapping[str, str], *,
+        cls, settings: AlertSourceSettings, token: str, *,
         on_alert: Callable[[Alert], None] | None = None, t0_at: datetime | None = None,
     ) -> AlertmanagerWebhook:
-        listen = settings.webhook_listen or "127.0.0.1:0"
-        host, port = parse_listen(listen)
-        token = environ.get(settings.webhook_token_env, "")
-        if not token:
-            raise AdapterError(
-                f"alertmanager webhook {listen}: environment variable {settings.webhook_token_env} "
-                "is not set", adapter="alertmanager", target=listen)
+        host, port = parse_listen(settings.webhook_listen or "127.0.0.1:0")
         return cls(host, port, token=token, match_labels=settings.match_labels, on_alert=on_alert,
                    t0_at=t0_at)
 

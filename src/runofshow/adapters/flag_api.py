@@ -6,38 +6,29 @@ path segment is replaced by the feature name). Without `read_url` the percentage
 response body reports is the read-back (so nothing can be read back before the first set).
 
 Setting the weight the API already reports is a no-op (one change). Transport errors, 429 and 5xx
-are retried (tenacity, exponential backoff); 4xx are not. Every failure becomes a `RouterError`
+are retried (`adapters.http`, exponential backoff); 4xx are not. Every failure becomes a `RouterError`
 naming the URL.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 import httpx
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from runofshow.adapters.http import TOO_MANY_OR_SERVER_ERROR, AttemptFailed, with_retries
 from runofshow.adapters.weights import checked_weight
-from runofshow.domain.plan import FlagApiRouter as FlagApiSettings
+from runofshow.domain.connections import FlagApiRouterSettings
 from runofshow.errors import RouterError
 
+log = logging.getLogger(__name__)
+
 ADAPTER = "flag_api"
-
-
-class _StatusError(Exception):
-    def __init__(self, response: httpx.Response) -> None:
-        super().__init__(f"HTTP {response.status_code}: {response.text[:200].strip()}")
-        self.status_code = response.status_code
-
-
-def _transient(e: BaseException) -> bool:
-    if isinstance(e, httpx.TransportError):
-        return True
-    return isinstance(e, _StatusError) and (e.status_code == 429 or e.status_code >= 500)
 
 
 def _json_number(value: float) -> int | float:
@@ -67,18 +58,12 @@ class FlagApiRouter:
     """`TrafficRouter` over a feature-flag HTTP API."""
 
     def __init__(
-        self, settings: FlagApiSettings, *, environ: Mapping[str, str] | None = None,
+        self, settings: FlagApiRouterSettings, *, token: str | None = None,
         transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
         headers = {"Accept": "application/json", "User-Agent": "runofshow"}
-        if settings.token_env:
-            token = (environ or {}).get(settings.token_env, "")
-            if not token:
-                raise RouterError(
-                    f"flag API: the environment variable {settings.token_env} (token_env) is not set",
-                    adapter=ADAPTER, target=settings.url,
-                )
+        if token:
             headers["Authorization"] = f"Bearer {token}"
         self._client = httpx.Client(
             headers=headers, timeout=httpx.Timeout(settings.timeout_s), transport=transport,
@@ -107,17 +92,13 @@ class FlagApiRouter:
         def once() -> Any:
             response = self._client.request(method, url, **kwargs)
             if response.is_error:
-                raise _StatusError(response)
+                raise AttemptFailed.of(response, retry_status=TOO_MANY_OR_SERVER_ERROR)
             return response.json() if response.content else None
 
-        retrying = Retrying(
-            stop=stop_after_attempt(max(1, self.settings.retries)),
-            wait=wait_exponential(multiplier=self.settings.backoff_s, max=10),
-            retry=retry_if_exception(_transient), sleep=self._sleep, reraise=True,
-        )
         try:
-            return retrying(once)
-        except (httpx.HTTPError, _StatusError) as e:
+            return with_retries(once, attempts=self.settings.retries, backoff_s=self.settings.backoff_s,
+                                max_backoff_s=10, sleep=self._sleep)
+        except (httpx.HTTPError, AttemptFailed) as e:
             raise RouterError(f"flag API: {method} {url} failed: {e}", adapter=ADAPTER, target=url) from e
         except ValueError as e:  # body is not JSON
             raise RouterError(f"flag API: {method} {url} did not answer JSON", adapter=ADAPTER,
@@ -151,8 +132,8 @@ class FlagApiRouter:
             try:
                 if self.current_weight() == w:
                     return  # already there: no second change
-            except RouterError:
-                pass  # the read is only an optimisation; the write below is idempotent
+            except RouterError as err:  # the read is only an optimisation; the write below is idempotent
+                log.debug("flag API: reading back before setting %g %% failed: %s", w, err)
         url = self.settings.url
         body = {"feature": self.settings.feature, "percentage": _json_number(w)}
         answer = self._request("POST", url, json=body)

@@ -10,11 +10,12 @@ Rate limits, as GitHub documents them: a 403/429 with `retry-after` waits that m
 says "rate limit") waits a minute. A success that leaves `x-ratelimit-remaining: 0` makes the next
 request wait for the reset. Waits longer than `max_wait_s` are not slept: they raise
 `PullRequestHostError` naming the time to come back. 5xx answers and transport errors are retried
-with exponential backoff (tenacity), `max_attempts` in all.
+with exponential backoff (`adapters.http`), `max_attempts` in all.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -22,23 +23,14 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
+from runofshow.adapters.http import AttemptFailed, with_retries
 from runofshow.domain.freeze import PullRequest
 from runofshow.errors import PullRequestHostError
 
 DEFAULT_API_URL = "https://api.github.com"
 T = TypeVar("T")
 MAX_PAGES = 100
-
-
-class _Retry(Exception):
-    """An answer worth another try; `wait_s` None means exponential backoff."""
-
-    def __init__(self, message: str, wait_s: float | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.wait_s = wait_s
 
 
 def _message(resp: httpx.Response) -> str:
@@ -234,16 +226,11 @@ class GitHubPullRequestHost:
             return resp
         wait = self._rate_limit_wait(resp, url)
         if wait is not None:
-            raise _Retry(f"GitHub {method} {url}: {resp.status_code} rate limited", wait)
+            raise AttemptFailed(f"GitHub {method} {url}: {resp.status_code} rate limited", wait_s=wait)
         if resp.status_code >= 500:
-            raise _Retry(f"GitHub {method} {url}: {resp.status_code} {_message(resp) or resp.reason_phrase}")
+            why = _message(resp) or resp.reason_phrase
+            raise AttemptFailed(f"GitHub {method} {url}: {resp.status_code} {why}")
         raise self._error(method, url, resp)
-
-    def _backoff(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome is not None else None
-        if isinstance(exc, _Retry) and exc.wait_s is not None:
-            return exc.wait_s
-        return float(min(self._backoff_s * 2 ** (state.attempt_number - 1), 30.0))
 
     def _request(
         self, method: str, url: str, *, json: Any = None, ok: tuple[int, ...] = (200,),
@@ -254,23 +241,25 @@ class GitHubPullRequestHost:
         self, method: str, url: str, *, json: Any = None, ok: tuple[int, ...] = (200,),
     ) -> tuple[httpx.Response, bool]:
         """The answer, and whether an earlier attempt may have reached GitHub (5xx or lost answer)."""
-        retrying = Retrying(
-            stop=stop_after_attempt(self._max_attempts), wait=self._backoff, sleep=self._sleep,
-            retry=retry_if_exception_type((_Retry, httpx.TransportError)), reraise=True,
-        )
         ambiguous = False
+
+        def once() -> httpx.Response:
+            nonlocal ambiguous
+            try:
+                return self._send_once(method, url, json, ok)
+            except AttemptFailed as ex:
+                ambiguous = ambiguous or ex.wait_s is None
+                raise
+            except httpx.TransportError:
+                ambiguous = True
+                raise
+
         try:
-            for attempt in retrying:
-                with attempt:
-                    try:
-                        return self._send_once(method, url, json, ok), ambiguous
-                    except _Retry as ex:
-                        ambiguous = ambiguous or ex.wait_s is None
-                        raise
-                    except httpx.TransportError:
-                        ambiguous = True
-                        raise
-        except _Retry as ex:
+            # a rate limit's wait was checked against max_wait_s already; it is slept in full
+            resp = with_retries(once, attempts=self._max_attempts, backoff_s=self._backoff_s,
+                                max_server_wait_s=math.inf, sleep=self._sleep)
+            return resp, ambiguous
+        except AttemptFailed as ex:
             raise PullRequestHostError(
                 f"{ex.message} (gave up after {self._max_attempts} attempts)", adapter="github", target=url
             ) from None
@@ -278,4 +267,3 @@ class GitHubPullRequestHost:
             raise PullRequestHostError(
                 f"GitHub {method} {url}: {type(ex).__name__}: {ex}", adapter="github", target=url
             ) from None
-        raise AssertionError("unreachable")  # pragma: no cover

@@ -31,7 +31,7 @@ from kubernetes.client import ApiClient, Configuration, NetworkingV1Api, V1Ingre
 from kubernetes.client.exceptions import ApiException
 
 from runofshow.adapters.weights import checked_weight
-from runofshow.domain.plan import IngressNginxRouter as IngressNginxSettings
+from runofshow.domain.connections import IngressNginxRouterSettings
 from runofshow.errors import RouterError
 
 ADAPTER = "ingress_nginx"
@@ -135,7 +135,7 @@ def _status_message(e: ApiException) -> str:
         return str(e.reason or e.body or "")
 
 
-def _client_from(settings: IngressNginxSettings) -> ApiClient:
+def _client_from(settings: IngressNginxRouterSettings) -> ApiClient:
     """kubeconfig (settings, $KUBECONFIG, ~/.kube/config), else in-cluster config."""
     default = os.path.expanduser(kube_config.kube_config.KUBE_CONFIG_DEFAULT_LOCATION)
     if settings.kubeconfig or settings.context or os.path.exists(default):
@@ -155,7 +155,7 @@ class IngressNginxRouter:
     """`TrafficRouter` over an ingress-nginx canary Ingress."""
 
     def __init__(
-        self, settings: IngressNginxSettings, *, api_client: ApiClient | None = None,
+        self, settings: IngressNginxRouterSettings, *, api_client: ApiClient | None = None,
         configuration: Configuration | None = None,
     ) -> None:
         self.settings = settings

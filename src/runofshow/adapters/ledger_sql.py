@@ -157,7 +157,7 @@ class SqlLedger:
     def __init__(self, url: str, *, retries: int = 20) -> None:
         try:
             parsed = make_url(url)
-        except Exception as exc:  # noqa: BLE001 - sqlalchemy raises ArgumentError and others
+        except Exception as exc:  # sqlalchemy raises ArgumentError and others
             raise LedgerError(f"ledger: '{url}' is not a database URL: {exc}", adapter="ledger") from None
         self.name = parsed.render_as_string(hide_password=True)
         self._retries = retries
@@ -170,7 +170,7 @@ class SqlLedger:
             kwargs["pool_pre_ping"] = True
         try:
             self._engine: Engine = create_engine(parsed, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - a missing driver is an ImportError, not a SQLAlchemyError
+        except Exception as exc:  # a missing driver is an ImportError, not a SQLAlchemyError
             raise self._error("cannot open", exc) from exc
         if parsed.get_backend_name() == "sqlite":
             event.listen(self._engine, "connect", _sqlite_pragmas)

@@ -29,10 +29,10 @@ import aiohttp
 import httpx
 from aiohttp import web
 from multidict import CIMultiDict
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from runofshow.adapters.http import TOO_MANY_OR_SERVER_ERROR, AttemptFailed, with_retries
 from runofshow.adapters.weights import checked_weight
-from runofshow.domain.plan import LocalProxyRouter as LocalProxySettings
+from runofshow.domain.connections import LocalProxyRouterSettings
 from runofshow.errors import RouterError
 
 ADAPTER = "local_proxy"
@@ -75,7 +75,7 @@ class LocalProxy:
         self._session: aiohttp.ClientSession | None = None
 
     @classmethod
-    def from_settings(cls, settings: LocalProxySettings, *, weight: float = 0.0) -> LocalProxy:
+    def from_settings(cls, settings: LocalProxyRouterSettings, *, weight: float = 0.0) -> LocalProxy:
         host, port = split_listen(settings.listen)
         return cls(settings.stable_url, settings.canary_url, host=host, port=port, weight=weight)
 
@@ -272,23 +272,11 @@ class LocalProxy:
         return "\n".join(lines) + "\n"
 
 
-class _StatusError(Exception):
-    def __init__(self, response: httpx.Response) -> None:
-        super().__init__(f"HTTP {response.status_code}: {response.text[:200].strip()}")
-        self.status_code = response.status_code
-
-
-def _transient(e: BaseException) -> bool:
-    if isinstance(e, httpx.TransportError):
-        return True
-    return isinstance(e, _StatusError) and (e.status_code == 429 or e.status_code >= 500)
-
-
 class LocalProxyRouter:
     """`TrafficRouter` that steers a `LocalProxy` (in this process or another) over HTTP."""
 
     def __init__(
-        self, settings: LocalProxySettings, *, transport: httpx.BaseTransport | None = None,
+        self, settings: LocalProxyRouterSettings, *, transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
@@ -310,20 +298,16 @@ class LocalProxyRouter:
         def once() -> dict[str, Any]:
             response = self._client.request(method, self.admin_url, **kwargs)
             if response.is_error:
-                raise _StatusError(response)
+                raise AttemptFailed.of(response, retry_status=TOO_MANY_OR_SERVER_ERROR)
             answer = response.json()
             if not isinstance(answer, dict):
                 raise ValueError("not a JSON object")
             return answer
 
-        retrying = Retrying(
-            stop=stop_after_attempt(max(1, self.settings.retries)),
-            wait=wait_exponential(multiplier=0.2, max=5), retry=retry_if_exception(_transient),
-            sleep=self._sleep, reraise=True,
-        )
         try:
-            return retrying(once)
-        except (httpx.HTTPError, _StatusError, ValueError) as e:
+            return with_retries(once, attempts=self.settings.retries, backoff_s=0.2, max_backoff_s=5,
+                                sleep=self._sleep)
+        except (httpx.HTTPError, AttemptFailed, ValueError) as e:
             raise RouterError(f"local proxy: {method} {self.admin_url} failed: {e}", adapter=ADAPTER,
                               target=self.admin_url) from e
 

@@ -23,7 +23,7 @@ import threading
 from pathlib import Path
 
 from runofshow.adapters.weights import checked_weight
-from runofshow.domain.plan import NginxFileRouter as NginxFileSettings
+from runofshow.domain.connections import NginxFileRouterSettings
 from runofshow.errors import RouterError
 
 ADAPTER = "nginx_file"
@@ -58,7 +58,7 @@ def _servers(kind: str, servers: tuple[str, ...]) -> list[str]:
     return [f"    server {s};" for s in servers]
 
 
-def render(settings: NginxFileSettings, weight: float) -> str:
+def render(settings: NginxFileRouterSettings, weight: float) -> str:
     """The whole config file for `weight` % (pure)."""
     w = grid_weight(weight)
     if not _LISTEN_RE.match(settings.listen):
@@ -136,7 +136,7 @@ def _nginx_message(proc: subprocess.CompletedProcess[str]) -> str:
 class NginxFileRouter:
     """`TrafficRouter` that rewrites an nginx include file and reloads nginx."""
 
-    def __init__(self, settings: NginxFileSettings) -> None:
+    def __init__(self, settings: NginxFileRouterSettings) -> None:
         self.settings = settings
         self.path = Path(settings.config_path)
         self._lock = threading.Lock()

@@ -18,11 +18,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from runofshow.domain.plan import Gate, PrometheusSource, TrackQueries
+from runofshow.adapters.http import AttemptFailed, with_retries
+from runofshow.domain.connections import PrometheusCredentials, PrometheusSettings
+from runofshow.domain.plan import Gate, TrackQueries
 from runofshow.domain.tick import Alert, TrackSample
-from runofshow.errors import AdapterError, MetricsUnavailableError
+from runofshow.errors import MetricsUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +47,6 @@ def sample_value(raw: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
-class _Retryable(Exception):
-    def __init__(self, response: httpx.Response) -> None:
-        super().__init__(f"HTTP {response.status_code}")
-        self.response = response
-
-
 @dataclass(frozen=True)
 class Series:
     """One series of a range query: its labels and (instant, value or None) points."""
@@ -61,35 +56,24 @@ class Series:
 
 
 class PrometheusClient:
-    """The HTTP API: auth from environment variable names, timeouts, retries, error translation."""
+    """The HTTP API: credentials, timeouts, retries, error translation."""
 
     def __init__(
-        self, settings: PrometheusSource, environ: Mapping[str, str] | None = None, *,
+        self, settings: PrometheusSettings, credentials: PrometheusCredentials | None = None, *,
         transport: httpx.BaseTransport | None = None, backoff_s: float = 0.2,
     ) -> None:
-        env = {} if environ is None else environ
+        creds = credentials or PrometheusCredentials()
         self.url = settings.url.rstrip("/")
         headers: dict[str, str] = {"Accept": "application/json"}
-        auth: httpx.BasicAuth | None = None
-        if settings.bearer_token_env:
-            headers["Authorization"] = f"Bearer {self._env(env, settings.bearer_token_env)}"
-        if settings.basic_user_env or settings.basic_password_env:
-            auth = httpx.BasicAuth(self._env(env, settings.basic_user_env or ""),
-                                   self._env(env, settings.basic_password_env or ""))
+        if creds.bearer_token:
+            headers["Authorization"] = f"Bearer {creds.bearer_token}"
+        auth = httpx.BasicAuth(*creds.basic_auth) if creds.basic_auth else None
         self._http = httpx.Client(
             base_url=self.url, headers=headers, auth=auth, transport=transport,
             timeout=httpx.Timeout(settings.timeout_s), follow_redirects=False,
         )
         self._attempts = settings.retries + 1
         self._backoff_s = backoff_s
-
-    def _env(self, env: Mapping[str, str], name: str) -> str:
-        value = env.get(name)
-        if not name or not value:
-            raise AdapterError(
-                f"prometheus {self.url}: environment variable {name or '(unnamed)'} is not set",
-                adapter="prometheus", target=self.url)
-        return value
 
     def close(self) -> None:
         self._http.close()
@@ -104,15 +88,12 @@ class PrometheusClient:
         Raises `MetricsUnavailableError` when Prometheus cannot be reached (after retries) or does
         not answer with its API's JSON.
         """
-        retrying = Retrying(
-            stop=stop_after_attempt(self._attempts),
-            wait=wait_exponential(multiplier=self._backoff_s, max=max(self._backoff_s, 5.0)),
-            retry=retry_if_exception(lambda e: isinstance(e, httpx.TransportError | _Retryable)),
-            reraise=True,
-        )
         try:
-            response = retrying(self._once, path, params)
-        except _Retryable as exc:
+            response = with_retries(lambda: self._once(path, params), attempts=self._attempts,
+                                    backoff_s=self._backoff_s, max_backoff_s=max(self._backoff_s, 5.0))
+        except AttemptFailed as exc:  # still busy after the last attempt: read its answer
+            if exc.response is None:
+                raise self._unavailable(path, exc.message) from exc
             response = exc.response
         except httpx.TransportError as exc:
             raise self._unavailable(path, f"{type(exc).__name__}: {exc or 'no answer'}") from exc
@@ -132,7 +113,7 @@ class PrometheusClient:
     def _once(self, path: str, params: Mapping[str, str] | None) -> httpx.Response:
         response = self._http.get(path, params=params)
         if response.status_code in RETRY_STATUS:
-            raise _Retryable(response)
+            raise AttemptFailed.of(response, retry_status=RETRY_STATUS)
         if response.status_code in (401, 403):
             raise self._unavailable(path, f"HTTP {response.status_code} (check the credentials)")
         return response
@@ -175,11 +156,11 @@ class PrometheusMetricsSource:
     """The `MetricsSource` port on Prometheus: each gate's baseline and canary query, plus requests."""
 
     def __init__(
-        self, settings: PrometheusSource, gates: Mapping[str, Gate], requests_query: TrackQueries | None,
-        environ: Mapping[str, str] | None = None, *, transport: httpx.BaseTransport | None = None,
+        self, settings: PrometheusSettings, gates: Mapping[str, Gate], requests_query: TrackQueries | None,
+        credentials: PrometheusCredentials | None = None, *, transport: httpx.BaseTransport | None = None,
         backoff_s: float = 0.2,
     ) -> None:
-        self.client = PrometheusClient(settings, environ, transport=transport, backoff_s=backoff_s)
+        self.client = PrometheusClient(settings, credentials, transport=transport, backoff_s=backoff_s)
         self.queries = {name: g.query for name, g in gates.items() if g.query is not None}
         self.missing = tuple(name for name, g in gates.items() if g.query is None)
         self.requests_query = requests_query
@@ -255,11 +236,11 @@ class PrometheusAlertFeed:
     """The `AlertFeed` port polling Prometheus' /api/v1/alerts: firing alerts matching `match_labels`."""
 
     def __init__(
-        self, settings: PrometheusSource, match_labels: Mapping[str, str] | None = None,
-        environ: Mapping[str, str] | None = None, *, t0_at: datetime | None = None,
+        self, settings: PrometheusSettings, match_labels: Mapping[str, str] | None = None,
+        credentials: PrometheusCredentials | None = None, *, t0_at: datetime | None = None,
         transport: httpx.BaseTransport | None = None, backoff_s: float = 0.2,
     ) -> None:
-        self.client = PrometheusClient(settings, environ, transport=transport, backoff_s=backoff_s)
+        self.client = PrometheusClient(settings, credentials, transport=transport, backoff_s=backoff_s)
         self.match_labels = dict(match_labels or {})
         self.t0_at = t0_at
 
@@ -296,11 +277,11 @@ class PrometheusAlertFeed:
 
 
 def alert_rules_loaded(
-    settings: PrometheusSource, names: Iterable[str] = (), labels: Mapping[str, str] | None = None,
-    environ: Mapping[str, str] | None = None, *, transport: httpx.BaseTransport | None = None,
+    settings: PrometheusSettings, names: Iterable[str] = (), labels: Mapping[str, str] | None = None,
+    credentials: PrometheusCredentials | None = None, *, transport: httpx.BaseTransport | None = None,
 ) -> RulesCheck:
     """Preflight: are the alerting rules (by name, or by labels) loaded in Prometheus and healthy?"""
-    feed = PrometheusAlertFeed(settings, environ=environ, transport=transport)
+    feed = PrometheusAlertFeed(settings, credentials=credentials, transport=transport)
     try:
         return feed.rules_loaded(names, labels)
     finally:

@@ -2,7 +2,7 @@
 
 Slack answers 200 with the body `ok`; 429 (with Retry-After) and 5xx are worth retrying, any
 other status (400 invalid_payload, 403 invalid_token, 404 no_service ...) is not. Retries are
-ours (`webhook.with_retries`: bounded, exponential backoff); slack_sdk's own retry handlers are
+ours (`webhook.deliver` on `adapters.http`: bounded, exponential backoff); slack_sdk's own retry handlers are
 switched off so the count is predictable. After the last attempt: `NotifierError`.
 """
 
@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from runofshow.adapters.webhook import RETRY_STATUS, RetryableError, retry_after, with_retries
+from runofshow.adapters.http import RETRY_STATUS, AttemptFailed, retry_after
+from runofshow.adapters.webhook import deliver
 from runofshow.errors import NotifierError
 
 _MAX_FIELDS = 10  # Slack's limit for a section block's fields
@@ -58,13 +59,13 @@ class SlackWebhookNotifier:
             try:
                 resp = self._client.send_dict(payload)
             except Exception as ex:  # URLError, socket timeout, SlackRequestError ...
-                raise RetryableError(f"{type(ex).__name__}: {ex}") from None
+                raise AttemptFailed(f"{type(ex).__name__}: {ex}") from None
             if resp.status_code == 200:
                 return
             message = f"HTTP {resp.status_code} {(resp.body or '').strip()[:200]}".strip()
             if resp.status_code in RETRY_STATUS:
-                raise RetryableError(message, retry_after_s=retry_after(resp.headers or {}))
+                raise AttemptFailed(message, wait_s=retry_after(resp.headers or {}))
             raise NotifierError(f"slack: {self.target}: {message}", adapter="slack", target=self.target)
 
-        with_retries(once, adapter="slack", target=self.target, attempts=self._attempts,
+        deliver(once, adapter="slack", target=self.target, attempts=self._attempts,
                      backoff_s=self._backoff_s, sleep=self._sleep)

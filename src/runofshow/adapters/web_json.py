@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from runofshow.domain.plan import WebJsonSource
+from runofshow.adapters.http import with_retries
+from runofshow.domain.connections import WebJsonSettings
 from runofshow.domain.tick import TrackSample
 from runofshow.errors import MetricsUnavailableError
 
@@ -53,21 +53,19 @@ class WebJsonMetricsSource:
     """The `MetricsSource` port on JSON endpoints. A metric named `requests` fills the request count."""
 
     def __init__(
-        self, settings: WebJsonSource, *, headers: Mapping[str, str] | None = None, retries: int = 2,
+        self, settings: WebJsonSettings, *, headers: Mapping[str, str] | None = None, retries: int = 2,
         backoff_s: float = 0.2, transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.settings = settings
         self._http = httpx.Client(timeout=httpx.Timeout(settings.timeout_s), headers=dict(headers or {}),
                                   transport=transport)
-        self._retrying = Retrying(
-            stop=stop_after_attempt(retries + 1),
-            wait=wait_exponential(multiplier=backoff_s, max=max(backoff_s, 5.0)),
-            retry=retry_if_exception_type(httpx.TransportError), reraise=True,
-        )
+        self._attempts = retries + 1
+        self._backoff_s = backoff_s
 
     def _fetch(self, url: str) -> Any:
         try:
-            response = self._retrying(self._http.get, url)
+            response = with_retries(lambda: self._http.get(url), attempts=self._attempts,
+                                    backoff_s=self._backoff_s, max_backoff_s=max(self._backoff_s, 5.0))
         except httpx.TransportError as exc:
             raise MetricsUnavailableError(f"web_json {url}: {type(exc).__name__}: {exc or 'no answer'}",
                                           adapter="web_json", target=url) from exc

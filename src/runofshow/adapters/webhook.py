@@ -4,9 +4,9 @@ The body is one JSON object:
 
     {"source": "runofshow", "event": "stage", "text": "...", "fields": {...}}
 
-2xx is delivered. Transport errors, 408, 429 and 5xx are retried with exponential backoff (429's
-Retry-After is honoured, capped); any other status fails at once. After the last attempt:
-`NotifierError` naming the adapter and the URL.
+2xx is delivered. Transport errors, 408, 425, 429 and 500/502/503/504 are retried with exponential
+backoff (`adapters.http`; Retry-After is honoured, capped); any other status fails at once. After
+the last attempt: `NotifierError` naming the adapter and the URL.
 """
 
 from __future__ import annotations
@@ -18,40 +18,25 @@ from typing import Any, TypeVar
 
 import httpx
 
+from runofshow.adapters.http import RETRY_STATUS, AttemptFailed, retry_after, with_retries
 from runofshow.errors import NotifierError
 
-RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
-_BACKOFF_CAP_S = 30.0
 T = TypeVar("T")
 
 
-class RetryableError(NotifierError):
-    """One attempt failed in a way worth another try (after `retry_after_s` when the server said)."""
-
-    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
-
-
-def with_retries(
+def deliver(
     send_once: Callable[[], T], *, adapter: str, target: str, attempts: int = 3,
     backoff_s: float = 0.5, sleep: Callable[[float], None] = time.sleep,
 ) -> T:
-    """Call `send_once` up to `attempts` times while it raises RetryableError, waiting
-    backoff_s, 2*backoff_s, ... (or the server's Retry-After, capped at 30 s) in between."""
+    """Call `send_once` up to `attempts` times while it raises a retryable `AttemptFailed`, waiting
+    backoff_s, 2*backoff_s, ... (or the server's Retry-After, capped at 30 s) in between; then
+    `NotifierError`."""
     attempts = max(1, attempts)
-    last = ""
-    for n in range(1, attempts + 1):
-        try:
-            return send_once()
-        except RetryableError as ex:
-            last = ex.message
-            wait = max(backoff_s * 2 ** (n - 1), ex.retry_after_s or 0.0)
-        if n < attempts:
-            sleep(min(wait, _BACKOFF_CAP_S))
-    raise NotifierError(
-        f"{adapter}: {target}: gave up after {attempts} attempts: {last}", adapter=adapter, target=target
-    )
+    try:
+        return with_retries(send_once, attempts=attempts, backoff_s=backoff_s, sleep=sleep)
+    except AttemptFailed as ex:
+        raise NotifierError(f"{adapter}: {target}: gave up after {attempts} attempts: {ex.message}",
+                            adapter=adapter, target=target) from None
 
 
 def post_json(
@@ -72,27 +57,15 @@ def post_json(
         try:
             resp = client.post(url, json=body, headers=dict(headers or {}))
         except httpx.HTTPError as ex:
-            raise RetryableError(f"{type(ex).__name__}: {ex}") from None
+            raise AttemptFailed(f"{type(ex).__name__}: {ex}") from None
         if resp.is_success:
             return resp
         message = f"HTTP {resp.status_code} {resp.text[:200]}".strip()
         if resp.status_code in RETRY_STATUS:
-            raise RetryableError(message, retry_after_s=retry_after(resp.headers))
+            raise AttemptFailed(message, wait_s=retry_after(resp.headers))
         raise NotifierError(f"{adapter}: {url}: {message}", adapter=adapter, target=url)
 
-    return with_retries(once, adapter=adapter, target=url, attempts=attempts, backoff_s=backoff_s,
-                        sleep=sleep)
-
-
-def retry_after(headers: Mapping[str, Any]) -> float | None:
-    """The Retry-After header in seconds (the number form), or None."""
-    for key, value in headers.items():
-        if key.lower() == "retry-after":
-            try:
-                return float(value)
-            except (TypeError, ValueError):
-                return None
-    return None
+    return deliver(once, adapter=adapter, target=url, attempts=attempts, backoff_s=backoff_s, sleep=sleep)
 
 
 def webhook_payload(event: str, text: str, fields: Mapping[str, Any] | None = None) -> dict[str, Any]:

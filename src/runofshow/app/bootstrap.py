@@ -113,7 +113,7 @@ def build_router(plan: Plan, environ: Mapping[str, str]) -> TrafficRouter:
     if s.kind == "flag_api":
         from runofshow.adapters.flag_api import FlagApiRouter
 
-        return FlagApiRouter(s, environ=environ)
+        return FlagApiRouter(s, token=settings.flag_api_token(s, environ))
     from runofshow.adapters.memory import InMemoryRouter
 
     return InMemoryRouter()
@@ -124,7 +124,8 @@ def build_metrics(plan: Plan, environ: Mapping[str, str]) -> MetricsSource:
     if s.kind == "prometheus":
         from runofshow.adapters.prometheus import PrometheusMetricsSource
 
-        return PrometheusMetricsSource(s, plan.gates, plan.requests_query, environ)
+        return PrometheusMetricsSource(s, plan.gates, plan.requests_query,
+                                       settings.prometheus_credentials(s, environ))
     from runofshow.adapters.web_json import WebJsonMetricsSource
 
     return WebJsonMetricsSource(s)
@@ -146,7 +147,8 @@ def alert_rules_check(plan: Plan, environ: Mapping[str, str]) -> Any:
     src = plan.metrics_source
     if src.kind != "prometheus":
         raise InputError(f"alert rules are read from Prometheus; metrics_source is {src.kind}")
-    return alert_rules_loaded(src, plan.preflight.alert_rules, plan.alert_source.match_labels, environ)
+    return alert_rules_loaded(src, plan.preflight.alert_rules, plan.alert_source.match_labels,
+                              settings.prometheus_credentials(src, environ))
 
 
 def pull_request_host(repo: str, github: settings.GitHubSettings) -> PullRequestHost:
@@ -177,9 +179,10 @@ def _build_alerts(
     if listen:
         from runofshow.adapters.alertmanager import AlertmanagerWebhook
 
+        token = settings.webhook_token(src, listen, environ)
         try:
             hook = AlertmanagerWebhook.from_settings(src.model_copy(update={"webhook_listen": listen}),
-                                                     environ, on_alert=world._alert)
+                                                     token, on_alert=world._alert)
         except AdapterError as err:
             raise InputError(str(err)) from None
         hook.start()
@@ -190,7 +193,8 @@ def _build_alerts(
     if src.poll_prometheus and plan.metrics_source.kind == "prometheus":
         from runofshow.adapters.prometheus import PrometheusAlertFeed
 
-        feed = PrometheusAlertFeed(plan.metrics_source, src.match_labels, environ)
+        feed = PrometheusAlertFeed(plan.metrics_source, src.match_labels,
+                                   settings.prometheus_credentials(plan.metrics_source, environ))
         world.on_close(feed.close)
         world._t0_targets.append(feed)
         return feed
@@ -203,7 +207,7 @@ def build_notifications(plan: Plan, environ: Mapping[str, str],
     n = plan.notifications
     notifiers: list[Any] = []
     annotators: list[Any] = []
-    slack_url = environ.get(n.slack_webhook_url_env or "", "") if n.slack_webhook_url_env else ""
+    slack_url = settings.slack_webhook_url(n, environ)
     if slack_url:
         from runofshow.adapters.slack import SlackWebhookNotifier
 
@@ -215,7 +219,7 @@ def build_notifications(plan: Plan, environ: Mapping[str, str],
     if n.grafana_url:
         from runofshow.adapters.grafana import GrafanaAnnotator
 
-        annotators.append(GrafanaAnnotator(n.grafana_url, environ.get(n.grafana_token_env) or None,
+        annotators.append(GrafanaAnnotator(n.grafana_url, settings.grafana_token(n, environ),
                                            dashboard_uid=n.grafana_dashboard_uid))
     if not notifiers and not annotators:
         return None
@@ -335,7 +339,7 @@ def _redacted(url: str) -> str:
 
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - not a URL: keep nothing of it
+    except Exception:  # not a URL: keep nothing of it
         return "(unparsed)"
 
 

@@ -3,6 +3,11 @@
 
     GITHUB_TOKEN      token for the GitHub REST API (labels, statuses); GitHub Actions provides one
     GITHUB_API_URL    API base URL; GitHub Actions sets it (https://HOST/api/v3 on GitHub Enterprise)
+
+Secrets the plan names by environment variable (`*_env` fields of `runofshow.domain.connections`)
+are read here too, once, when the adapter that needs them is built; adapters get the values. A
+named variable that is not set is bad input (`InputError`), except the optional Slack webhook URL
+and Grafana token.
 """
 
 from __future__ import annotations
@@ -12,6 +17,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from runofshow.domain.connections import (
+    AlertSourceSettings,
+    FlagApiRouterSettings,
+    NotificationSettings,
+    PrometheusCredentials,
+    PrometheusSettings,
+)
 from runofshow.errors import InputError
 
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
@@ -45,3 +57,52 @@ def github_settings(
         raise InputError(f"GitHub API URL '{url}' is not an http(s) URL like https://github.example.com/api/v3")
     token = (env.get("GITHUB_TOKEN") or "").strip() or None
     return GitHubSettings(api_url=url, token=token)
+
+
+def _required(env: Mapping[str, str], name: str, what: str, field: str | None = None) -> str:
+    value = env.get(name) if name else None
+    if not value:
+        named = f"{name or '(unnamed)'}" + (f" ({field})" if field else "")
+        raise InputError(f"{what}: environment variable {named} is not set")
+    return value
+
+
+def prometheus_credentials(
+    source: PrometheusSettings, environ: Mapping[str, str] | None = None,
+) -> PrometheusCredentials:
+    """The bearer token and basic-auth pair the plan's Prometheus settings name."""
+    env = environment(environ)
+    what = f"prometheus {source.url.rstrip('/')}"
+    token = _required(env, source.bearer_token_env, what) if source.bearer_token_env else None
+    basic = None
+    if source.basic_user_env or source.basic_password_env:
+        basic = (_required(env, source.basic_user_env or "", what),
+                 _required(env, source.basic_password_env or "", what))
+    return PrometheusCredentials(bearer_token=token, basic_auth=basic)
+
+
+def flag_api_token(router: FlagApiRouterSettings, environ: Mapping[str, str] | None = None) -> str | None:
+    """The flag API's bearer token (traffic_router.token_env), or None when none is named."""
+    if not router.token_env:
+        return None
+    return _required(environment(environ), router.token_env, "flag API", "token_env")
+
+
+def webhook_token(alerts: AlertSourceSettings, listen: str, environ: Mapping[str, str] | None = None) -> str:
+    """The bearer token Alertmanager must send to the webhook (alert_source.webhook_token_env)."""
+    return _required(environment(environ), alerts.webhook_token_env, f"alertmanager webhook {listen}")
+
+
+def slack_webhook_url(
+    notifications: NotificationSettings, environ: Mapping[str, str] | None = None,
+) -> str | None:
+    """The Slack incoming-webhook URL (notifications.slack_webhook_url_env); None when unset."""
+    name = notifications.slack_webhook_url_env
+    return (environment(environ).get(name) or None) if name else None
+
+
+def grafana_token(
+    notifications: NotificationSettings, environ: Mapping[str, str] | None = None,
+) -> str | None:
+    """Grafana's service-account token (notifications.grafana_token_env); None when unset."""
+    return environment(environ).get(notifications.grafana_token_env) or None

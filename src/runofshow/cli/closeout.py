@@ -17,9 +17,12 @@ ended: its bundle is built when it does.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from runofshow.app.run.runner import Runner
@@ -37,8 +40,8 @@ def both(*hooks: OnEvent) -> OnEvent:
         for hook in hooks:
             try:
                 hook(event, state)
-            except Exception:  # noqa: BLE001 - a view or a writer must never stop the run
-                pass
+            except Exception:  # a view or a writer must never stop the run
+                log.warning("%s failed on %s", getattr(hook, "__qualname__", hook), event.kind, exc_info=True)
 
     return call
 
@@ -60,7 +63,7 @@ def write_reports(events: list[Any], plan: Any, folder: Path, evidence_files: in
                               evidence_files=evidence_files)
         written.append(report)
         say(f"report: {report}")
-    except Exception as err:  # noqa: BLE001 - the report is a view of the evidence, not evidence
+    except Exception as err:  # the report is a view of the evidence, not evidence
         say(f"report: not written ({type(err).__name__}: {err})")
     try:
         from runofshow.reports.rca import oneliner, write_oneliner, write_rca
@@ -68,7 +71,7 @@ def write_reports(events: list[Any], plan: Any, folder: Path, evidence_files: in
         written.append(write_rca(events, plan, folder))
         written.append(write_oneliner(events, plan, folder))
         say(f"one-liner: {oneliner(events, plan)}")
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         say(f"mini RCA / one-liner: not written ({type(err).__name__}: {err})")
     return written
 

@@ -43,7 +43,7 @@ def _refresh(ledger: Any, run_id: str, folder: str, targets: tuple[str, ...]) ->
 
     try:
         write_live(ledger.events(run_id), folder, targets)
-    except Exception as err:  # noqa: BLE001 - the ledger has it; the bundle at the end rewrites it
+    except Exception as err:  # the ledger has it; the bundle at the end rewrites it
         print(f"evidence not refreshed: {err}", flush=True)
 
 

@@ -34,6 +34,7 @@ from the bootstrap.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -58,23 +59,22 @@ from runofshow.demo.processes import (
     prometheus_binaries,
     stop_stale,
 )
-from runofshow.domain.plan import (
-    AlertSource,
-    BlastRadius,
+from runofshow.domain.connections import (
+    AlertSourceSettings,
     JsonEndpoint,
-    LocalProxyRouter,
-    Notifications,
-    Plan,
-    Preflight,
-    PrometheusSource,
-    Timeline,
+    LocalProxyRouterSettings,
+    NotificationSettings,
+    PrometheusSettings,
     WebJsonMetric,
-    WebJsonSource,
+    WebJsonSettings,
 )
+from runofshow.domain.plan import BlastRadius, Plan, Preflight, Timeline
 from runofshow.domain.tick import Alert
 from runofshow.domain.timeline import StepKind
 from runofshow.errors import InputError, RunOfShowError
 from runofshow.ports import LedgerEvent
+
+log = logging.getLogger(__name__)
 
 FAULTS = ("none", "latency", "errors", "leak", "alert")
 DEFAULT_SPEED = 60.0  # the canary stages: T0 .. T+90 in 90 s, a tick a second like the scrapes
@@ -143,7 +143,7 @@ def demo_plan(out_dir: Path, stable_url: str, canary_url: str, proxy_port: int, 
     back the web JSON source looks; Prometheus queries get the runner's window), with the T-10
     checks, the blast-radius probe and the notification channel (`sink_url`) on local things."""
     if prometheus_url is not None:
-        metrics: PrometheusSource | WebJsonSource = PrometheusSource(
+        metrics: PrometheusSettings | WebJsonSettings = PrometheusSettings(
             url=prometheus_url, timeout_s=2, retries=1)
     else:
         def metric(path: str) -> WebJsonMetric:
@@ -153,11 +153,11 @@ def demo_plan(out_dir: Path, stable_url: str, canary_url: str, proxy_port: int, 
 
         names = ("http_p95_ms", "http_5xx_pct", "ws_lag_s", "idempotency_conflict_pct", "csp_violations",
                  "pgbouncer_pool_util_pct", "requests")
-        metrics = WebJsonSource(metrics={n: metric(n) for n in names})
-    alerts = (AlertSource(webhook_listen=f"{LOOPBACK}:{webhook_port}") if webhook_port
-              else AlertSource(poll_prometheus=False))
+        metrics = WebJsonSettings(metrics={n: metric(n) for n in names})
+    alerts = (AlertSourceSettings(webhook_listen=f"{LOOPBACK}:{webhook_port}") if webhook_port
+              else AlertSourceSettings(poll_prometheus=False))
     return Plan(
-        traffic_router=LocalProxyRouter(listen=f"{LOOPBACK}:{proxy_port}", stable_url=stable_url,
+        traffic_router=LocalProxyRouterSettings(listen=f"{LOOPBACK}:{proxy_port}", stable_url=stable_url,
                                         canary_url=canary_url),
         metrics_source=metrics, alert_source=alerts, evidence_dir=str(out_dir / "evidence"),
         state=state_url,
@@ -165,7 +165,7 @@ def demo_plan(out_dir: Path, stable_url: str, canary_url: str, proxy_port: int, 
                             backup_check_command=BACKUP_COMMAND, timeout_s=5),
         timeline=Timeline(slo_target_pct=DEMO_SLO_PCT, blast_radius=BlastRadius(
             url=f"{canary_url}/api/quotes", seconds=3, rate=50, concurrency=20)),
-        notifications=Notifications(
+        notifications=NotificationSettings(
             slack_webhook_url_env=None, webhook_url=f"{sink_url}/hooks/runofshow" if sink_url else None,
             grafana_url=sink_url),
     )
@@ -219,8 +219,8 @@ class DemoSession:
         for stop in reversed(self._stops):
             try:
                 stop()
-            except Exception:  # noqa: BLE001 - stop the rest whatever one does
-                pass
+            except Exception as err:  # stop the rest whatever one does
+                log.warning("demo: stopping %s failed: %s", getattr(stop, "__qualname__", stop), err)
         self._stops.clear()
 
     def start(self) -> Runner:
@@ -342,8 +342,8 @@ class DemoSession:
                 values = result.get("data", {}).get("result", [])
                 if values and float(values[0]["value"][1]) >= 2:
                     return
-            except (httpx.HTTPError, ValueError, KeyError, IndexError):
-                pass
+            except (httpx.HTTPError, ValueError, KeyError, IndexError) as err:
+                log.debug("demo: prometheus not ready yet: %s", err)
             time.sleep(0.2)
         raise RunOfShowError(f"Prometheus at {url} did not scrape the sample services within {timeout_s:g} s")
 

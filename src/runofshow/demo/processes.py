@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import ctypes
 import json
+import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,16 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runofshow.errors import RunOfShowError
+from runofshow.loopback import LOOPBACK, free_port
 
-LOOPBACK = "127.0.0.1"
 PID_FILE = "demo.pids"
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((LOOPBACK, 0))
-        return int(s.getsockname()[1])
+log = logging.getLogger(__name__)
 
 
 def port_of(url_or_listen: str) -> int:
@@ -136,7 +131,7 @@ class Process:
     def __init__(self, name: str, argv: list[str], log_path: Path) -> None:
         self.name, self.log_path, self.argv = name, log_path, list(argv)
         self.pid_file = PidFile(log_path.parent)
-        self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self._log = open(log_path, "ab")  # closed in stop()
         self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, process_group=0,
                                      preexec_fn=_die_with_parent())  # prctl + getppid in the child
@@ -153,8 +148,8 @@ class Process:
             try:
                 if httpx.get(url, timeout=1.0).is_success:
                     return
-            except httpx.HTTPError:
-                pass
+            except httpx.HTTPError as err:
+                log.debug("%s not answering yet: %s", self.name, err)
             time.sleep(0.1)
         raise RunOfShowError(f"{self.name} was not ready at {url} within {timeout_s:g} s")
 

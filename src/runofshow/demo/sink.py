@@ -38,10 +38,10 @@ class WebhookSink:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 self._answer(200, {"ok": True, "received": len(sink.received)})
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 size = min(int(self.headers.get("Content-Length") or 0), MAX_BODY)
                 raw = self.rfile.read(size)
                 try:

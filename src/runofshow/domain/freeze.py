@@ -26,10 +26,101 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import lru_cache
 from typing import NamedTuple
 
-from runofshow.domain.plan import ChangeClass, FreezeRules
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class ChangeClass(StrEnum):
+    HOTFIX = "hotfix"
+    CANARY_ROLLBACK = "canary_rollback"
+    MONITORING = "monitoring"
+    DOCUMENTATION = "documentation"
+    SCHEMA_MIGRATION = "schema_migration"
+    FEATURE = "feature"
+    DEPENDENCY_UPDATE = "dependency_update"
+    REFACTORING = "refactoring"
+
+
+class FreezeRules(BaseModel):
+    """The change freeze: which classes of change may merge while the canary is out, and how a
+    pull request's labels, changed paths and title put it in a class (the plan's `freeze`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label: str = "hold-for-canary"
+    allowed: tuple[ChangeClass, ...] = (
+        ChangeClass.HOTFIX, ChangeClass.CANARY_ROLLBACK, ChangeClass.MONITORING,
+        ChangeClass.DOCUMENTATION,
+    )
+    blocked: tuple[ChangeClass, ...] = (
+        ChangeClass.SCHEMA_MIGRATION, ChangeClass.FEATURE, ChangeClass.DEPENDENCY_UPDATE,
+        ChangeClass.REFACTORING,
+    )
+    labels: dict[ChangeClass, tuple[str, ...]] = Field(
+        default_factory=lambda: {
+            ChangeClass.HOTFIX: ("hotfix", "critical", "security"),
+            ChangeClass.CANARY_ROLLBACK: ("canary-rollback", "rollback"),
+            ChangeClass.MONITORING: ("monitoring", "alerts"),
+            ChangeClass.DOCUMENTATION: ("documentation", "docs"),
+            ChangeClass.SCHEMA_MIGRATION: ("migration", "schema"),
+            ChangeClass.DEPENDENCY_UPDATE: ("dependencies",),
+            ChangeClass.REFACTORING: ("refactor", "refactoring"),
+            ChangeClass.FEATURE: ("feature", "enhancement"),
+        }
+    )
+    paths: dict[ChangeClass, tuple[str, ...]] = Field(
+        default_factory=lambda: {
+            ChangeClass.SCHEMA_MIGRATION: (
+                "**/migrations/**", "**/migrate/**", "**/alembic/**", "**/*.sql", "db/schema*",
+            ),
+            ChangeClass.DEPENDENCY_UPDATE: (
+                "**/requirements*.txt", "**/poetry.lock", "**/Pipfile.lock", "**/package-lock.json",
+                "**/yarn.lock", "**/go.sum", "**/Cargo.lock", "**/uv.lock", "**/pyproject.toml",
+                "**/package.json", "**/go.mod",
+            ),
+            ChangeClass.MONITORING: (
+                "**/alerts/**", "**/*.rules.yml", "**/*.rules.yaml", "**/prometheus/**",
+                "**/grafana/**", "**/dashboards/**",
+            ),
+            ChangeClass.DOCUMENTATION: ("**/*.md", "docs/**", "**/*.rst", "**/*.txt"),
+        }
+    )
+    titles: dict[ChangeClass, tuple[str, ...]] = Field(
+        default_factory=lambda: {
+            ChangeClass.CANARY_ROLLBACK: (r"^revert\b", r"\broll ?back\b"),
+            ChangeClass.HOTFIX: (r"\bhot ?fix\b", r"\bcve-\d{4}-\d+"),
+            ChangeClass.SCHEMA_MIGRATION: (r"\bmigrations?\b", r"\balter table\b"),
+            ChangeClass.DEPENDENCY_UPDATE: (
+                r"^(build|chore)\(deps", r"^deps?[(:]", r"\bbump \S+ from \S+ to\b",
+            ),
+            ChangeClass.REFACTORING: (r"^refactor\b", r"\brefactor(ing)?\b"),
+            ChangeClass.MONITORING: (r"^(monitoring|alerts?)[(:]", r"\balert rules?\b"),
+            ChangeClass.DOCUMENTATION: (r"^docs?[(:]",),
+            ChangeClass.FEATURE: (r"^feat\b",),
+        },
+        description="case-insensitive regular expressions searched in the PR title",
+    )
+
+    @field_validator("titles")
+    @classmethod
+    def _regexes(cls, v: dict[ChangeClass, tuple[str, ...]]) -> dict[ChangeClass, tuple[str, ...]]:
+        for patterns in v.values():
+            for pat in patterns:
+                try:
+                    re.compile(pat)
+                except re.error as err:
+                    raise ValueError(f"'{pat}' is not a regular expression: {err}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> FreezeRules:
+        both = set(self.allowed) & set(self.blocked)
+        if both:
+            raise ValueError(f"{', '.join(sorted(both))} cannot be both allowed and blocked")
+        return self
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,8 @@
-"""The plan: one validated description of a canary release's run-of-show.
+"""The plan: one validated description of a canary release's run-of-show. Here: the release, its
+stages, gates, decision rules, timeline, war room and preflight; the market windows are in
+`runofshow.domain.market`, the freeze rules in `runofshow.domain.freeze`, and the settings for the
+outside systems a run talks to (router, metrics, alerts, notifications) in
+`runofshow.domain.connections`.
 
 Pure data. `Plan.model_validate(dict)` checks everything that can be checked without I/O;
 reading YAML and turning validation errors into `file: field: problem` lines lives in
@@ -8,12 +12,21 @@ reading YAML and turning validation errors into `file: field: problem` lines liv
 from __future__ import annotations
 
 import re
-from datetime import time
 from enum import StrEnum
-from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from runofshow.domain.connections import (
+    AlertSourceSettings,
+    LocalProxyRouterSettings,
+    MetricsSourceSettings,
+    NotificationSettings,
+    PrometheusSettings,
+    TrafficRouterSettings,
+)
+from runofshow.domain.freeze import FreezeRules
+from runofshow.domain.market import Market
 
 GATE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 VERSION = re.compile(r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$")
@@ -261,263 +274,7 @@ class Timeline(_Model):
         return self
 
 
-# --------------------------------------------------------------------------- market, freeze
-
-
-def _hhmm(v: str) -> str:
-    try:
-        time.fromisoformat(v)
-    except ValueError:
-        raise ValueError(f"'{v}' is not a time like 09:30") from None
-    return v
-
-
-HHMM = Annotated[str, Field(pattern=r"^\d{2}:\d{2}$")]
-
-
-class DailyWindow(_Model):
-    start: HHMM
-    end: HHMM
-
-    @field_validator("start", "end")
-    @classmethod
-    def _t(cls, v: str) -> str:
-        return _hhmm(v)
-
-    @model_validator(mode="after")
-    def _order(self) -> DailyWindow:
-        if time.fromisoformat(self.start) >= time.fromisoformat(self.end):
-            raise ValueError("start must be before end")
-        return self
-
-    @property
-    def start_time(self) -> time:
-        return time.fromisoformat(self.start)
-
-    @property
-    def end_time(self) -> time:
-        return time.fromisoformat(self.end)
-
-
-def _zone(v: str) -> str:
-    try:
-        ZoneInfo(v)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone '{v}'") from None
-    return v
-
-
-class Market(_Model):
-    calendar: str = Field(default="XIST", min_length=1)
-    timezone: str = "Europe/Istanbul"
-    hours: DailyWindow = DailyWindow(start="09:30", end="18:00")
-    dst_watch_zones: tuple[str, ...] = ("Europe/Istanbul", "Europe/London", "America/New_York")
-    dst_morning_window: DailyWindow = DailyWindow(start="06:00", end="10:00")
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, v: str) -> str:
-        return _zone(v)
-
-    @field_validator("dst_watch_zones")
-    @classmethod
-    def _zones(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(_zone(z) for z in v)
-
-
-class ChangeClass(StrEnum):
-    HOTFIX = "hotfix"
-    CANARY_ROLLBACK = "canary_rollback"
-    MONITORING = "monitoring"
-    DOCUMENTATION = "documentation"
-    SCHEMA_MIGRATION = "schema_migration"
-    FEATURE = "feature"
-    DEPENDENCY_UPDATE = "dependency_update"
-    REFACTORING = "refactoring"
-
-
-class FreezeRules(_Model):
-    label: str = "hold-for-canary"
-    allowed: tuple[ChangeClass, ...] = (
-        ChangeClass.HOTFIX, ChangeClass.CANARY_ROLLBACK, ChangeClass.MONITORING,
-        ChangeClass.DOCUMENTATION,
-    )
-    blocked: tuple[ChangeClass, ...] = (
-        ChangeClass.SCHEMA_MIGRATION, ChangeClass.FEATURE, ChangeClass.DEPENDENCY_UPDATE,
-        ChangeClass.REFACTORING,
-    )
-    labels: dict[ChangeClass, tuple[str, ...]] = Field(
-        default_factory=lambda: {
-            ChangeClass.HOTFIX: ("hotfix", "critical", "security"),
-            ChangeClass.CANARY_ROLLBACK: ("canary-rollback", "rollback"),
-            ChangeClass.MONITORING: ("monitoring", "alerts"),
-            ChangeClass.DOCUMENTATION: ("documentation", "docs"),
-            ChangeClass.SCHEMA_MIGRATION: ("migration", "schema"),
-            ChangeClass.DEPENDENCY_UPDATE: ("dependencies",),
-            ChangeClass.REFACTORING: ("refactor", "refactoring"),
-            ChangeClass.FEATURE: ("feature", "enhancement"),
-        }
-    )
-    paths: dict[ChangeClass, tuple[str, ...]] = Field(
-        default_factory=lambda: {
-            ChangeClass.SCHEMA_MIGRATION: (
-                "**/migrations/**", "**/migrate/**", "**/alembic/**", "**/*.sql", "db/schema*",
-            ),
-            ChangeClass.DEPENDENCY_UPDATE: (
-                "**/requirements*.txt", "**/poetry.lock", "**/Pipfile.lock", "**/package-lock.json",
-                "**/yarn.lock", "**/go.sum", "**/Cargo.lock", "**/uv.lock", "**/pyproject.toml",
-                "**/package.json", "**/go.mod",
-            ),
-            ChangeClass.MONITORING: (
-                "**/alerts/**", "**/*.rules.yml", "**/*.rules.yaml", "**/prometheus/**",
-                "**/grafana/**", "**/dashboards/**",
-            ),
-            ChangeClass.DOCUMENTATION: ("**/*.md", "docs/**", "**/*.rst", "**/*.txt"),
-        }
-    )
-    titles: dict[ChangeClass, tuple[str, ...]] = Field(
-        default_factory=lambda: {
-            ChangeClass.CANARY_ROLLBACK: (r"^revert\b", r"\broll ?back\b"),
-            ChangeClass.HOTFIX: (r"\bhot ?fix\b", r"\bcve-\d{4}-\d+"),
-            ChangeClass.SCHEMA_MIGRATION: (r"\bmigrations?\b", r"\balter table\b"),
-            ChangeClass.DEPENDENCY_UPDATE: (
-                r"^(build|chore)\(deps", r"^deps?[(:]", r"\bbump \S+ from \S+ to\b",
-            ),
-            ChangeClass.REFACTORING: (r"^refactor\b", r"\brefactor(ing)?\b"),
-            ChangeClass.MONITORING: (r"^(monitoring|alerts?)[(:]", r"\balert rules?\b"),
-            ChangeClass.DOCUMENTATION: (r"^docs?[(:]",),
-            ChangeClass.FEATURE: (r"^feat\b",),
-        },
-        description="case-insensitive regular expressions searched in the PR title",
-    )
-
-    @field_validator("titles")
-    @classmethod
-    def _regexes(cls, v: dict[ChangeClass, tuple[str, ...]]) -> dict[ChangeClass, tuple[str, ...]]:
-        for patterns in v.values():
-            for pat in patterns:
-                try:
-                    re.compile(pat)
-                except re.error as err:
-                    raise ValueError(f"'{pat}' is not a regular expression: {err}") from None
-        return v
-
-    @model_validator(mode="after")
-    def _disjoint(self) -> FreezeRules:
-        both = set(self.allowed) & set(self.blocked)
-        if both:
-            raise ValueError(f"{', '.join(sorted(both))} cannot be both allowed and blocked")
-        return self
-
-
-# --------------------------------------------------------------------------- adapters' settings
-
-
-class LocalProxyRouter(_Model):
-    kind: Literal["local_proxy"] = "local_proxy"
-    listen: str = "127.0.0.1:8080"
-    stable_url: str = "http://127.0.0.1:8081"
-    canary_url: str = "http://127.0.0.1:8082"
-    admin_url: str | None = None
-    timeout_s: float = Field(default=5.0, gt=0, description="per admin request")
-    retries: int = Field(default=3, ge=1, description="attempts per admin request")
-
-
-class IngressNginxRouter(_Model):
-    kind: Literal["ingress_nginx"] = "ingress_nginx"
-    namespace: str = "default"
-    ingress: str = Field(default="spark-trading-canary", description="the canary Ingress")
-    stable_ingress: str = "spark-trading"
-    create_canary_ingress: bool = False
-    canary_service: str | None = None
-    canary_service_port: int = 80
-    kubeconfig: str | None = None
-    context: str | None = None
-    timeout_s: float = Field(default=10.0, gt=0, description="per Kubernetes API request")
-
-
-class NginxFileRouter(_Model):
-    kind: Literal["nginx_file"] = "nginx_file"
-    config_path: str = "/etc/nginx/conf.d/runofshow-canary.conf"
-    stable_servers: tuple[str, ...] = ("127.0.0.1:8081",)
-    canary_servers: tuple[str, ...] = ("127.0.0.1:8082",)
-    listen: str = "127.0.0.1:8080"
-    nginx_bin: str = "nginx"
-    nginx_conf: str | None = Field(default=None, description="main nginx.conf for nginx -t / -s reload")
-    nginx_prefix: str | None = Field(default=None, description="nginx -p for nginx -t / -s reload")
-    nginx_error_log: str | None = Field(default=None, description="nginx -e for nginx -t / -s reload")
-    split_key: str = Field(default="${remote_addr}${request_id}", description="split_clients key")
-    command_timeout_s: float = Field(default=30.0, gt=0)
-
-
-class FlagApiRouter(_Model):
-    kind: Literal["flag_api"] = "flag_api"
-    url: str = "http://localhost:4001/api/features/rollout"
-    feature: str = "v1.4.0"
-    read_url: str | None = Field(default=None, description="GET endpoint returning the percentage")
-    read_json_path: str = "percentage"
-    token_env: str | None = None
-    timeout_s: float = Field(default=5.0, gt=0, description="per request")
-    retries: int = Field(default=3, ge=1, description="attempts per request (transport errors, 429, 5xx)")
-    backoff_s: float = Field(default=0.2, ge=0, description="first wait between attempts; doubles")
-
-
-class MemoryRouter(_Model):
-    """In-memory router for dry runs and tests."""
-
-    kind: Literal["memory"] = "memory"
-
-
-TrafficRouter = Annotated[
-    LocalProxyRouter | IngressNginxRouter | NginxFileRouter | FlagApiRouter | MemoryRouter,
-    Field(discriminator="kind"),
-]
-
-
-class PrometheusSource(_Model):
-    kind: Literal["prometheus"] = "prometheus"
-    url: str = "http://127.0.0.1:9090"
-    timeout_s: float = Field(default=5, gt=0)
-    retries: int = Field(default=3, ge=0)
-    bearer_token_env: str | None = None
-    basic_user_env: str | None = None
-    basic_password_env: str | None = None
-
-
-class JsonEndpoint(_Model):
-    url: str
-    path: str = Field(description="dotted JSON path, e.g. data.p95_ms")
-
-
-class WebJsonMetric(_Model):
-    baseline: JsonEndpoint
-    canary: JsonEndpoint
-
-
-class WebJsonSource(_Model):
-    kind: Literal["web_json"] = "web_json"
-    timeout_s: float = Field(default=5, gt=0)
-    metrics: dict[str, WebJsonMetric] = Field(default_factory=dict)
-
-
-MetricsSourceSettings = Annotated[PrometheusSource | WebJsonSource, Field(discriminator="kind")]
-
-
-class AlertSource(_Model):
-    match_labels: dict[str, str] = Field(default_factory=lambda: {"auto_rollback": "true"})
-    webhook_listen: str | None = Field(default=None, description="host:port for Alertmanager webhooks")
-    webhook_token_env: str = "RUNOFSHOW_WEBHOOK_TOKEN"
-    poll_prometheus: bool = True
-
-
-class Notifications(_Model):
-    deploys_channel: str = "#spark-deploys"
-    war_room_channel: str = "#spark-warroom-v140"
-    slack_webhook_url_env: str | None = "SLACK_WEBHOOK_URL"
-    webhook_url: str | None = None
-    grafana_url: str | None = None
-    grafana_token_env: str = "GRAFANA_TOKEN"
-    grafana_dashboard_uid: str = "risk-idempotency-pitr"
+# --------------------------------------------------------------------------- war room, preflight
 
 
 class WarRoom(_Model):
@@ -558,10 +315,10 @@ class Plan(_Model):
     freeze: FreezeRules = FreezeRules()
     war_room: WarRoom = WarRoom()
     preflight: Preflight = Preflight()
-    traffic_router: TrafficRouter = Field(default_factory=LocalProxyRouter)
-    metrics_source: MetricsSourceSettings = Field(default_factory=PrometheusSource)
-    alert_source: AlertSource = AlertSource()
-    notifications: Notifications = Notifications()
+    traffic_router: TrafficRouterSettings = Field(default_factory=LocalProxyRouterSettings)
+    metrics_source: MetricsSourceSettings = Field(default_factory=PrometheusSettings)
+    alert_source: AlertSourceSettings = AlertSourceSettings()
+    notifications: NotificationSettings = NotificationSettings()
     evidence_dir: str = "evidence"
     state: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite beside evidence")
 

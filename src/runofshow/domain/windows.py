@@ -24,7 +24,7 @@ from enum import StrEnum
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from runofshow.domain.plan import Market
+from runofshow.domain.market import Market
 
 
 class Activity(StrEnum):

@@ -115,7 +115,7 @@ class LiveEvidence:
             self.folder = self.folder or self._plan_folder(events)
             if self.folder is not None:
                 write_live(events, self.folder, targets)
-        except Exception as err:  # noqa: BLE001 - evidence must never stop the run
+        except Exception as err:  # evidence must never stop the run
             self.errors.append(f"{type(err).__name__}: {err}")
 
     @staticmethod

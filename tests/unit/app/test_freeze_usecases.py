@@ -19,8 +19,8 @@ from runofshow.app.steps.freeze import (
     freeze_status,
     start_freeze,
 )
-from runofshow.domain.freeze import PullRequest
-from runofshow.domain.plan import ChangeClass, Plan
+from runofshow.domain.freeze import ChangeClass, PullRequest
+from runofshow.domain.plan import Plan
 from runofshow.errors import EvidenceError, InputError, PullRequestHostError
 
 PLAN = Plan()

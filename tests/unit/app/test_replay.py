@@ -3,7 +3,6 @@ from __future__ import annotations
 import copy
 import json
 import random
-import time
 from importlib import resources
 from pathlib import Path
 
@@ -209,9 +208,3 @@ def test_cli_malformed_scenario_exits_2_with_one_line(tmp_path, capsys):
     assert code == 2 and out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].endswith(f"{p}: ticks[3].t: ticks out of order (60 after 120)")
-
-
-def test_one_replay_is_fast():
-    start = time.perf_counter()
-    replay(load_scenario(EXAMPLES / "ex-001.json"))  # the longest example, no rollback
-    assert time.perf_counter() - start < 0.5

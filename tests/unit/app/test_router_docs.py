@@ -15,7 +15,8 @@ import yaml
 
 from runofshow.adapters.alertmanager import AlertmanagerWebhook
 from runofshow.app.plan_file import default_plan_text, parse_plan
-from runofshow.domain.plan import AlertSource, Plan
+from runofshow.domain.connections import AlertSourceSettings as AlertSource
+from runofshow.domain.plan import Plan
 
 README = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
 FIELD_LINE = re.compile(r"^(\s+)# (?=[a-z_]+: )")  # an optional field commented out in a block

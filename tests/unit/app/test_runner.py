@@ -21,7 +21,8 @@ from runofshow.app.run.clock import CompressedClock, clock_params, resumed_clock
 from runofshow.app.run.events import EventKind, RunStatus
 from runofshow.app.run.runner import Runner
 from runofshow.app.run.state import fold
-from runofshow.domain.plan import Plan, WebJsonSource
+from runofshow.domain.connections import WebJsonSettings
+from runofshow.domain.plan import Plan
 from runofshow.domain.tick import Action, Alert, Decision, TrackSample
 from runofshow.errors import MetricsUnavailableError
 from tests.helpers import passing_t10_handlers
@@ -491,7 +492,7 @@ def test_speed_compresses_every_duration_and_the_query_windows() -> None:
     clock = CompressedClock(60, wall=wall)
     ledger, router = InMemoryLedger(), InMemoryRouter()
     metrics = TrafficMetrics(router, clock)  # type: ignore[arg-type]
-    plan = Plan(metrics_source=WebJsonSource())  # no Prometheus floor under the windows
+    plan = Plan(metrics_source=WebJsonSettings())  # no Prometheus floor under the windows
     runner, _ = world(plan, ledger=ledger, router=router, clock=clock, metrics=metrics)
     assert runner.run() == 0
     plan_s = (30 + 90 + 24 * 60) * 60

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
 
 from runofshow.cli.main import main
+from runofshow.loopback import free_port
 
 
 def run(argv, capsys):
@@ -17,15 +17,9 @@ def run(argv, capsys):
     return ex.value.code, out, err
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_preflight_prints_the_score_writes_preflight_txt_and_exits_3(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("SLACK_WEBHOOK_URL", raising=False)
-    port = closed_port()
+    port = free_port()
     plan = tmp_path / "plan.yaml"
     plan.write_text(
         "traffic_router: {kind: memory}\n"

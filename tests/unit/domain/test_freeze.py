@@ -6,9 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runofshow.domain.freeze import PullRequest, classify, file_class, path_matches
-from runofshow.domain.plan import ChangeClass as C
-from runofshow.domain.plan import FreezeRules
+from runofshow.domain.freeze import ChangeClass as C
+from runofshow.domain.freeze import FreezeRules, PullRequest, classify, file_class, path_matches
 
 RULES = FreezeRules()
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from runofshow.adapters.memory import FixedMarketCalendar
-from runofshow.domain.plan import DailyWindow, Market
+from runofshow.domain.market import DailyWindow, Market
 from runofshow.domain.windows import (
     Activity,
     MarketDay,

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runofshow.adapters.memory import FixedMarketCalendar
-from runofshow.domain.plan import Market
+from runofshow.domain.market import Market
 from runofshow.domain.windows import (
     Activity,
     ScheduledStep,

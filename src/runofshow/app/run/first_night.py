@@ -100,7 +100,7 @@ class BurnWatch:
             wall_s = max(seconds / self.clock.speed, self.min_window_s)
             try:
                 out[name] = self.ratio(name, wall_s, at)
-            except Exception:  # noqa: BLE001 - a failed query is no data for that window
+            except Exception:  # a failed query is no data for that window
                 out[name] = None
         return out
 

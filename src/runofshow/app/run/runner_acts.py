@@ -14,6 +14,7 @@ rollbacks and the canary's completion, to the Grafana annotator. Neither may sto
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
@@ -28,6 +29,8 @@ from runofshow.domain.tick import Alert, Decision, Tick
 from runofshow.domain.timeline import StepKind, t_label
 from runofshow.errors import RouterError, RunOfShowError
 from runofshow.ports import LedgerEvent
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from runofshow.app.run.runner import RunPorts
@@ -113,8 +116,8 @@ class RunnerActs:
         if self.ports.on_event is not None:
             try:
                 self.ports.on_event(event, self.state)
-            except Exception:  # noqa: BLE001 - a view must never stop the run
-                pass
+            except Exception:  # a view must never stop the run
+                log.warning("a view of %s failed", event.kind, exc_info=True)
 
     def _label(self, t_s: float | None = None) -> str:
         t = self.t_s() if t_s is None else t_s
@@ -161,7 +164,7 @@ class RunnerActs:
         for channel, send in targets:
             try:
                 send()
-            except Exception as err:  # noqa: BLE001 - a notifier failure never stops the run
+            except Exception as err:  # a notifier failure never stops the run
                 self._append(EventKind.NOTIFY_FAILED, {"channel": channel, "event": event.value,
                                                        "error": _error_text(err)})
 
@@ -185,7 +188,7 @@ class RunnerActs:
             return ()
         try:
             return tuple(self.ports.alerts.firing(self.ports.clock.to_wall(self.ports.clock.now())))
-        except Exception as err:  # noqa: BLE001 - a failing feed is no alerts plus a line
+        except Exception as err:  # a failing feed is no alerts plus a line
             if not quiet:
                 self._war_room(f"Alert feed failed: {_error_text(err)}")
             return ()
@@ -324,7 +327,7 @@ class RunnerActs:
             self._phase_speed("steps")  # a load test takes real seconds: do not let T0 run past
         try:
             outcome = handler(self._context(index)) or StepOutcome()
-        except Exception as err:  # noqa: BLE001 - recorded; before T0 it halts the run
+        except Exception as err:  # recorded; before T0 it halts the run
             before_t0 = step.offset.total_seconds() < 0
             outcome = StepOutcome(details={"error": _error_text(err)}, ok=False,
                                   halt=f"{step.title} failed: {_error_text(err)}" if before_t0 else None)
@@ -364,8 +367,8 @@ class RunnerActs:
             return
         try:
             self._pause(f"stopped by an error: {_error_text(err)}")
-        except Exception:  # noqa: BLE001 - the original error is what the caller must see
-            pass
+        except Exception as pause_err:  # the original error is what the caller must see
+            log.warning("could not record the pause after %s: %s", _error_text(err), pause_err)
 
     def _end(self, status: RunStatus, reason: str, details: dict[str, Any] | None = None) -> None:
         """Record the end; `run_ended` is the run's last event. Queued notifications get a short,
@@ -379,8 +382,8 @@ class RunnerActs:
         if callable(flush):
             try:
                 flush(END_FLUSH_S)
-            except Exception:  # noqa: BLE001 - flushing is best effort
-                pass
+            except Exception as err:  # flushing is best effort
+                log.warning("flushing notifications at the end failed: %s", err)
         self._record_failures()
         payload = ev.ended_payload(status, _EXIT[status], reason, weight, self.t_s())
         if details:

@@ -45,7 +45,7 @@ class RunnerTicks(RunnerActs):
         source_error = None
         try:
             baseline, canary = self.ports.metrics.observe(clock.to_wall(now), query_window)
-        except Exception as err:  # noqa: BLE001 - any source failure is NoData plus a war-room line
+        except Exception as err:  # any source failure is NoData plus a war-room line
             baseline = canary = None
             source_error = _error_text(err)
             self._war_room(f"Metrics source failed: {source_error}", metrics="NoData")
@@ -91,7 +91,7 @@ class RunnerTicks(RunnerActs):
             return NightWatch()
         try:
             got = self.ports.first_night_watch(self.plan, history, t_s)
-        except Exception as err:  # noqa: BLE001 - a broken hook is a line, not a crash
+        except Exception as err:  # a broken hook is a line, not a crash
             self._war_room(f"First-night watch failed: {_error_text(err)}")
             return NightWatch()
         return got if isinstance(got, NightWatch) else NightWatch(rollback=tuple(got))

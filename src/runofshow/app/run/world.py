@@ -4,11 +4,14 @@ closed in reverse order of opening, as a context manager."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from runofshow.app.run.runner import Runner, RunPorts
 from runofshow.domain.tick import Alert
+
+log = logging.getLogger(__name__)
 
 
 class World:
@@ -45,8 +48,8 @@ class World:
         for fn in reversed(self._closers):
             try:
                 fn()
-            except Exception:  # noqa: BLE001 - closing must go on with the rest
-                pass
+            except Exception as err:  # closing must go on with the rest
+                log.warning("closing %s failed: %s", getattr(fn, "__qualname__", fn), err)
         self._closers.clear()
 
     def __enter__(self) -> World:

@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from runofshow.domain.freeze import Classification, PullRequest, classify
-from runofshow.domain.plan import ChangeClass, FreezeRules, Plan
+from runofshow.domain.freeze import ChangeClass, Classification, FreezeRules, PullRequest, classify
+from runofshow.domain.plan import Plan
 from runofshow.domain.windows import evaluate_at
 from runofshow.errors import EvidenceError, InputError, PullRequestHostError
 from runofshow.files import atomic_write_text

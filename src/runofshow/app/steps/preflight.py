@@ -381,7 +381,7 @@ def run_check(spec: CheckSpec, ctx: PreflightContext,
     started = timer()
     try:
         passed, detail = spec.run(ctx)
-    except Exception as err:  # noqa: BLE001 - a raising check is a failed check, with its message
+    except Exception as err:  # a raising check is a failed check, with its message
         passed, detail = False, _one_line(err)
     return CheckResult(spec.name, spec.title, bool(passed), detail.replace("\n", " "), timer() - started)
 

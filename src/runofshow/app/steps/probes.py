@@ -10,6 +10,7 @@ an unknown calendar) fails its own check and not the whole preflight.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from runofshow.app import settings
 from runofshow.app.run.steps import StepContext, StepOutcome
 from runofshow.app.steps.preflight import (
     CheckError,
@@ -35,6 +37,8 @@ from runofshow.app.steps.preflight import (
 )
 from runofshow.domain.plan import Plan
 from runofshow.domain.tick import TrackSample
+
+log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
 
@@ -79,7 +83,7 @@ def shell_command(command: str, timeout_s: float) -> str:
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
-            pass
+            log.debug("backup check command %s ended before it was killed", proc.pid)
         proc.communicate()
         raise CheckError(f"backup command timed out after {timeout_s:g} s") from None
     if proc.returncode != 0:
@@ -118,8 +122,9 @@ def notifier_probe(plan: Plan, environ: Mapping[str, str], fetch: HttpFetch) -> 
     shown: webhook URLs are secrets."""
     n = plan.notifications
     targets: list[tuple[str, str]] = []
-    if n.slack_webhook_url_env and environ.get(n.slack_webhook_url_env):
-        targets.append(("slack", environ[n.slack_webhook_url_env]))
+    slack_url = settings.slack_webhook_url(n, environ)
+    if slack_url:
+        targets.append(("slack", slack_url))
     if n.webhook_url:
         targets.append(("webhook", n.webhook_url))
 
@@ -236,7 +241,7 @@ class PreflightWiring:
 
     def __init__(self, plan: Plan, evidence_dir: str | Path, environ: Mapping[str, str] | None = None,
                  now: Callable[[], datetime] | None = None, rules_check: RulesCheckFn | None = None) -> None:
-        from runofshow.app import bootstrap, settings
+        from runofshow.app import bootstrap
         env = settings.environment(environ)
         fetch = http_fetch(plan.preflight.timeout_s)
         self.router = LazyRouter(lambda: bootstrap.build_router(plan, env))
@@ -252,8 +257,8 @@ class PreflightWiring:
         for lazy in (self.router, self.metrics):
             try:
                 lazy.close()
-            except Exception:  # noqa: BLE001 - closing must not hide the report
-                pass
+            except Exception as err:  # closing must not hide the report
+                log.warning("preflight: closing %s failed: %s", type(lazy).__name__, err)
 
     def __enter__(self) -> PreflightWiring:
         return self

@@ -254,7 +254,7 @@ def _tell(notifier: Notifier | None, annotator: Annotator | None, text: str, pla
     for channel, send in sends:
         try:
             send()
-        except Exception as err:  # noqa: BLE001 - a notification never stops a rollback
+        except Exception as err:  # a notification never stops a rollback
             append(EventKind.NOTIFY_FAILED, {"channel": channel, "event": "rollback",
                                              "error": f"{type(err).__name__}: {err}"})
     # a fan-out delivers in the background: give it a moment, then record what failed, before the
