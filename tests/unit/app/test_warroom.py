@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from runofshow.adapters.memory import FakeClock, InMemoryLedger, InMemoryRouter, ScriptedMetrics
+from runofshow.adapters.memory import (
+    FakeClock,
+    InMemoryLedger,
+    InMemoryRouter,
+    RecordingAnnotator,
+    RecordingNotifier,
+    ScriptedMetrics,
+)
 from runofshow.app.bootstrap import RunOptions, start_run
 from runofshow.app.run.events import EventKind, RunStatus
 from runofshow.app.run.state import fold
@@ -75,6 +82,34 @@ def test_an_ic_rollback_acts_at_once_and_the_runner_closes_out() -> None:
            "idemp=0.1% csp=3 pool=40% | 6/6 PASS | IC alice: Rollback" in lines
     assert ":20 | ROLLBACK complete, weight read back 0% after 1 attempt(s)" in lines
     assert run.ledger.verify_chain(run.rid) == []
+
+
+def test_an_ic_rollback_is_announced_like_the_runners_and_a_failing_channel_is_recorded_first() -> None:
+    """The commander rolls back through the runner's own recorder and traffic mover: the same
+    notification and Grafana mark, and a failed channel recorded before the outcome (nothing may
+    follow the runner's run_ended)."""
+    notifier, annotator = RecordingNotifier(fail=1), RecordingAnnotator()
+    run = Run()
+    result: list[warroom.Decided] = []
+
+    def fire() -> None:
+        result.append(warroom.ic_decide(run.rid, "rollback", by="alice", reason="p95 climbing", ledger=run.ledger,
+                                        now=run.clock.now, router=lambda plan: run.router, sleep=lambda s: None,
+                                        notifier=notifier, annotator=annotator))
+        run.runner.ledger_changed()
+
+    run.clock.call_at(run.runner.state.t0_at + timedelta(minutes=20), fire)
+    assert run.runner.run() is RunStatus.ROLLED_BACK and result[0].weight == 0.0
+    [(_, text, tags)] = annotator.annotations
+    assert text.startswith("🚨 v1.4.0 canary ROLLED BACK at Stage 2 (5%), canary traffic 0%: IC alice: p95 climbing")
+    assert tuple(tags) == ("runofshow", "v1.4.0", "rollback")
+    kinds = [e.kind for e in run.ledger.events(run.rid)]
+    ic_outcome = next(i for i, e in enumerate(run.ledger.events(run.rid))
+                      if e.kind == "weight_outcome" and e.payload["id"].startswith("ic"))
+    failed = kinds.index("notify_failed")
+    assert failed < ic_outcome and run.kinds(EventKind.NOTIFY_FAILED)[0]["channel"] == "notifier"
+    rb = run.kinds(EventKind.ROLLBACK_STARTED)[0]
+    assert rb["trigger"] == "ic" and rb["by"] == "IC alice" and rb["ic_seq"] == kinds.index("ic_decision") + 1
 
 
 def test_anyone_else_is_refused_and_the_refusal_is_logged() -> None:

@@ -86,7 +86,6 @@ class _WallClock:
     """The deciding process's wall clock (`now`, injected by tests), as a `RunClock` at speed 1."""
 
     speed = 1.0
-    realtime = True
 
     def __init__(self, now: Callable[[], datetime], sleep: Callable[[float], None]) -> None:
         self._now, self._sleep = now, sleep
