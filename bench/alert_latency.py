@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from runofshow.app.run.policy import exit_code_for
 from runofshow.cli.demo_cmd import _kit
 from runofshow.demo.orchestration import DemoOptions, DemoSession, prometheus_binaries
 from runofshow.domain.decide import decide
@@ -95,7 +96,7 @@ def trial(out_dir: Path) -> tuple[float, float]:
                                    daemon=True)
         watcher.start()
         try:
-            code = runner.run()
+            code = exit_code_for(runner.run())
         finally:
             stop.set()
             watcher.join(5)

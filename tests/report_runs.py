@@ -19,6 +19,7 @@ from typing import Any
 
 from runofshow.adapters.memory import FakeClock, InMemoryLedger, InMemoryRouter, StaticAlerts
 from runofshow.app.bootstrap import RunOptions, start_run
+from runofshow.app.run.policy import exit_code_for
 from runofshow.app.run.steps import StepContext, StepOutcome
 from runofshow.app.steps.preflight import CheckResult, PreflightReport
 from runofshow.domain.plan import Plan
@@ -100,7 +101,7 @@ def run(canary_from: list[tuple[float, dict[str, float | None]]] | None = None, 
                           router=router, metrics=metrics, alerts=StaticAlerts(), notifier=None, annotator=None,
                           step_handlers=stand_in_handlers() if step_handlers is None else step_handlers)
     metrics.t0 = runner.state.t0_at
-    code = runner.run()
+    code = exit_code_for(runner.run())
     rid = runner.state.run_id
     return Run(code, rid, ledger.events(rid), plan)
 

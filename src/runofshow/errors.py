@@ -5,7 +5,9 @@
     │   ├── PlanError                   plan.yaml cannot be read or is invalid (one line per problem)
     │   ├── ScenarioError               a replay scenario is malformed
     │   ├── TimestampError              an --at / --start value is not ISO 8601 with an offset
-    │   └── NotAuthorisedError          someone other than the incident commander tried to decide
+    │   ├── NotAuthorisedError          someone other than the incident commander tried to decide
+    │   └── RunNotFoundError            no run with that id in the ledger (also a LedgerError: it is
+    │                                   the ledger's answer, so its callers may catch either)
     ├── AdapterError                    an outside system failed (names the adapter and the target)
     │   ├── MetricsUnavailableError     the metrics source did not answer
     │   ├── RouterError                 the traffic router could not set or read the weight
@@ -81,6 +83,11 @@ class LedgerError(AdapterError):
     """The ledger could not be read or written."""
 
 
+class RunNotFoundError(InputError, LedgerError):
+    """No run with that id in the ledger: a person gave a wrong run id (exit 2). The ledgers raise
+    it, so it is a `LedgerError` too."""
+
+
 class EvidenceError(RunOfShowError):
     """Evidence cannot be written, or does not verify."""
 
@@ -96,6 +103,7 @@ __all__ = [
     "PlanError",
     "PullRequestHostError",
     "RouterError",
+    "RunNotFoundError",
     "RunOfShowError",
     "ScenarioError",
     "TimestampError",

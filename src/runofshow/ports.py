@@ -125,7 +125,7 @@ class Ledger(Protocol):
         ...
 
     def run(self, run_id: str) -> RunRecord:
-        """Raises `LedgerError` when there is no such run."""
+        """Raises `RunNotFoundError` (a `LedgerError`) when there is no such run."""
         ...
 
     def runs(self) -> list[RunRecord]:

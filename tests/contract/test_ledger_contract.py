@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 
 from runofshow.adapters.ledger_sql import MIGRATIONS, SqlLedger, default_state_url
 from runofshow.adapters.memory import InMemoryLedger
-from runofshow.errors import LedgerError
+from runofshow.errors import InputError, LedgerError, RunNotFoundError
 from runofshow.ports import Ledger, RunRecord
 from tests.helpers import fresh_postgres_database
 
@@ -110,6 +110,7 @@ def test_unknown_run_is_a_ledger_error(backend: tuple[Ledger, Any, str]) -> None
         with pytest.raises(LedgerError, match="no run nope") as info:
             call()
         assert "\n" not in str(info.value)
+        assert isinstance(info.value, RunNotFoundError) and isinstance(info.value, InputError)  # exit 2
 
 
 def test_append_returns_hash_chained_events_in_order(backend: tuple[Ledger, Any, str]) -> None:

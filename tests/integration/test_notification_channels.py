@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from runofshow.app.run.events import EventKind
+from runofshow.app.run.events import EventKind, RunStatus
 from runofshow.domain.plan import Plan
 from tests.helpers import wait_until
 from tests.unit.app.test_runner_wiring import kinds, run_on_fakes
@@ -57,7 +57,7 @@ def test_a_webhook_that_hangs_or_fails_never_holds_the_run_back(hook: str, path:
     plan = Plan.model_validate({"notifications": {"webhook_url": hook + path, "grafana_url": hook + path,
                                                   "slack_webhook_url_env": None}})
     world, runner = run_on_fakes(plan)  # a fake clock: the run itself never waits on the wall clock
-    ended: list[int] = []
+    ended: list[RunStatus] = []
 
     def run() -> None:
         with world:
@@ -68,7 +68,7 @@ def test_a_webhook_that_hangs_or_fails_never_holds_the_run_back(hook: str, path:
     # /hang holds every request until the test ends (each would time out after 10 s): a runner that
     # waited for a channel would still be at its first message
     wait_until(lambda: not thread.is_alive(), timeout=60, what="the run to end")
-    assert ended == [0] and not Hook.release.is_set()
+    assert ended == [RunStatus.PROMOTED] and not Hook.release.is_set()
     assert Hook.hits and set(Hook.hits) <= {"preflight", "stage", "checkin", "canary_complete", "annotation",
                                             "stable"}
     failed = kinds(runner, EventKind.NOTIFY_FAILED)

@@ -44,7 +44,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.types import TypeDecorator
 
-from runofshow.errors import LedgerError
+from runofshow.errors import LedgerError, RunNotFoundError
 from runofshow.ledger_chain import GENESIS, chain_problems, event_hash, normalise_payload, utc
 from runofshow.ports import LedgerEvent, RunRecord
 
@@ -269,8 +269,9 @@ class SqlLedger:
                                   adapter="ledger_sql", target=self.name) from None
             raise
 
-    def _unknown(self, run_id: str) -> LedgerError:
-        return LedgerError(f"ledger {self.name}: no run {run_id}", adapter="ledger_sql", target=self.name)
+    def _unknown(self, run_id: str) -> RunNotFoundError:
+        return RunNotFoundError(f"ledger {self.name}: no run {run_id}", adapter="ledger_sql",
+                                target=self.name)
 
     def run(self, run_id: str) -> RunRecord:
         with self._tx(f"read run {run_id}", read_only=True) as conn:

@@ -17,7 +17,7 @@ from typing import Any
 
 from runofshow.adapters.weights import checked_weight
 from runofshow.domain.tick import Alert, TrackSample
-from runofshow.errors import LedgerError, RouterError
+from runofshow.errors import LedgerError, RouterError, RunNotFoundError
 from runofshow.ledger_chain import chain_problems, event_hash, normalise_payload
 from runofshow.ledger_chain import utc as ledger_utc
 from runofshow.ports import LedgerEvent, RunRecord
@@ -86,8 +86,8 @@ class InMemoryLedger:
         self._events: dict[str, list[LedgerEvent]] = {}
         self._lock = threading.Lock()
 
-    def _unknown(self, run_id: str) -> LedgerError:
-        return LedgerError(f"ledger memory: no run {run_id}", adapter="memory", target="memory")
+    def _unknown(self, run_id: str) -> RunNotFoundError:
+        return RunNotFoundError(f"ledger memory: no run {run_id}", adapter="memory", target="memory")
 
     def create_run(self, run: RunRecord) -> None:
         _, plan = normalise_payload(run.plan, "ledger memory")

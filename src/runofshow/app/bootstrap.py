@@ -37,15 +37,16 @@ from typing import Any
 from runofshow.app import settings
 from runofshow.app.run.clock import RunClock, clock_for, resumed_clock
 from runofshow.app.run.first_night import BurnWatch, ErrorRatio
+from runofshow.app.run.recorder import load_state
 from runofshow.app.run.runner import Runner, RunPorts
-from runofshow.app.run.state import RunState, fold
+from runofshow.app.run.state import RunState
 from runofshow.app.run.steps import StepHandler
 from runofshow.app.run.world import World, closer_of
 from runofshow.app.steps.handlers import blast_handler, freeze_handlers, preflight_handler, war_room_handler
 from runofshow.app.steps.preflight import Override
 from runofshow.domain.plan import Plan
 from runofshow.domain.timeline import StepKind
-from runofshow.errors import AdapterError, InputError, LedgerError
+from runofshow.errors import AdapterError, InputError
 from runofshow.ports import AlertFeed, Ledger, MarketCalendar, MetricsSource, PullRequestHost, TrafficRouter
 
 STATE_ENV = "RUNOFSHOW_STATE"
@@ -367,15 +368,7 @@ def start_run(plan: Plan, options: RunOptions = RunOptions(), *, environ: Mappin
 
 def load_run(run_id: str, ledger: Ledger) -> tuple[Plan, RunState]:
     """A run's plan and folded state. An unknown run id is bad input (exit 2)."""
-    try:
-        events = ledger.events(run_id)
-    except LedgerError as err:
-        if "no run" in str(err):
-            raise InputError(f"no run '{run_id}' in {getattr(ledger, 'name', 'the ledger')}") from None
-        raise
-    state = fold(events)
-    if not state.started:  # killed between creating the run and recording run_started
-        raise InputError(f"run '{run_id}' never started (it has no run_started event): start a new run")
+    state = load_state(ledger, run_id)
     return state.plan(), state
 
 

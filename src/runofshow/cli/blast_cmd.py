@@ -45,7 +45,7 @@ def blast(
     from rich.table import Table
 
     from runofshow.app.steps.blast import check_inputs, probe
-    from runofshow.cli.main import EXIT_OK, EXIT_ROLLED_BACK
+    from runofshow.cli.exit_codes import ExitCode
 
     check_inputs(url, version, seconds, rate, concurrency, timeout)
     err = Console(stderr=True)
@@ -77,9 +77,9 @@ def blast(
     out.print(f"evidence: {result.evidence_path}", soft_wrap=True)
     if reasons:
         out.print("Blast radius FAIL: " + "; ".join(reasons))
-        raise typer.Exit(EXIT_ROLLED_BACK)
+        raise typer.Exit(ExitCode.ROLLED_BACK)
     out.print("Blast radius PASS ✅")
-    raise typer.Exit(EXIT_OK)
+    raise typer.Exit(ExitCode.OK)
 
 
 def register(app: typer.Typer) -> None:

@@ -165,6 +165,7 @@ def demo(
     from rich.live import Live
 
     from runofshow.cli.closeout import both, finish
+    from runofshow.cli.exit_codes import ExitCode
     from runofshow.cli.run_cmd import ask_on_interrupt, interrupts_to
     from runofshow.demo.orchestration import DemoOptions, DemoSession
     from runofshow.reports.evidence_live import LiveEvidence
@@ -200,9 +201,10 @@ def demo(
         with interrupts_to(runner):
             if live_ok:
                 with Live(view, console=console, refresh_per_second=8, transient=False):
-                    code = runner.run()
+                    status = runner.run()
             else:
-                code = runner.run()
+                status = runner.run()
+        code = ExitCode.of(status)
         s = runner.state
         print(f"run {s.run_id}: {s.status.value} (exit {code}) in {time.monotonic() - started:.1f} s"
               + (f": {s.end_reason}" if s.end_reason else ""), flush=True)
@@ -212,7 +214,7 @@ def demo(
                   f"({session.out / 'notifications.jsonl'})", flush=True)
     where = state or f"sqlite:///{session.out / 'runofshow.db'}"
     print(f"events: runofshow events {s.run_id} --state {where}", flush=True)
-    return code
+    return int(code)
 
 
 def register(app: typer.Typer) -> None:

@@ -82,7 +82,7 @@ def verify(
     """
     import json
 
-    from runofshow.cli.main import EXIT_OK, EXIT_ROLLED_BACK
+    from runofshow.cli.exit_codes import ExitCode
     from runofshow.errors import InputError, LedgerError
     from runofshow.reports.evidence import CHAIN_FILE
     from runofshow.reports.evidence import verify as verify_bundle
@@ -108,11 +108,11 @@ def verify(
         _say(f"note: {note}")
     if report.ok:
         _say(f"✅ {folder}: {report.checked} files match MANIFEST.sha256; ledger chain intact")
-        raise typer.Exit(EXIT_OK)
+        raise typer.Exit(ExitCode.OK)
     _say(f"❌ {folder}: {len(problems)} problem(s)")
     for p in problems:
         _say(f"  • {p}")
-    raise typer.Exit(EXIT_ROLLED_BACK)
+    raise typer.Exit(ExitCode.ROLLED_BACK)
 
 
 def register(app: typer.Typer) -> None:
@@ -121,15 +121,15 @@ def register(app: typer.Typer) -> None:
 
 def load_run_events(run_id: str, state: str | None) -> tuple[list[Any], Any]:
     """The run's events and the plan it recorded, from the ledger at --state (InputError if unknown)."""
-    from runofshow.errors import InputError, LedgerError
+    from runofshow.errors import InputError, RunNotFoundError
     from runofshow.reports.evidence_render import plan_from_ledger
 
     ledger, url = _open_ledger(state)
     try:
         try:
             record = ledger.run(run_id)
-        except LedgerError:
-            raise InputError(f"RUN_ID: no run '{run_id}' in {url}") from None
+        except RunNotFoundError:
+            raise RunNotFoundError(f"RUN_ID: no run '{run_id}' in {url}") from None
         events = ledger.events(run_id)
     finally:
         _close(ledger)

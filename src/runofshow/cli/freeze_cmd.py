@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from runofshow.cli.exit_codes import ExitCode
 from runofshow.cli.window_cmd import load_plan_or_default
 
 freeze_app = typer.Typer(
@@ -175,7 +176,7 @@ def check(
     print(f"  freeze {'active' if res.freeze_active else 'not active'} ({res.freeze_source}); "
           f"market {'open' if res.market_open else 'closed'}"
           + ("; commit status set" if res.status_posted else ""))
-    raise typer.Exit(0 if c.allowed else 3)
+    raise typer.Exit(ExitCode.OK if c.allowed else ExitCode.ROLLED_BACK)
 
 
 def register(app: typer.Typer) -> None:

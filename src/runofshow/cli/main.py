@@ -1,12 +1,6 @@
 """The `runofshow` command. Every command module registers itself here; errors become exit codes
-in one place (`main`).
-
-Exit codes:
-  0  success / promoted / allowed / verified
-  1  unexpected error (a bug or an outside failure we did not expect)
-  2  bad input: plan, scenario, timestamp, flag, or a refused decision
-  3  rolled back / blocked / failed check (the thing asked about said no)
-  4  halted: held past its limit, window closed, or stopped by the incident commander
+in one place (`main`). The codes are `runofshow.cli.exit_codes.ExitCode` (0 ok, 1 unexpected,
+2 bad input, 3 rolled back / blocked / failed, 4 halted).
 """
 
 from __future__ import annotations
@@ -16,13 +10,8 @@ import sys
 
 import typer
 
+from runofshow.cli.exit_codes import ExitCode
 from runofshow.errors import InputError, RunOfShowError
-
-EXIT_OK = 0
-EXIT_UNEXPECTED = 1
-EXIT_BAD_INPUT = 2
-EXIT_ROLLED_BACK = 3
-EXIT_HALTED = 4
 
 app = typer.Typer(
     name="runofshow",
@@ -77,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     except RunOfShowError as err:
         for line in error_line(err):
             print(line, file=sys.stderr)
-        sys.exit(EXIT_BAD_INPUT if isinstance(err, InputError) else EXIT_UNEXPECTED)
+        sys.exit(ExitCode.BAD_INPUT if isinstance(err, InputError) else ExitCode.UNEXPECTED)
     except typer.Exit as ex:
         sys.exit(ex.exit_code)
     except (typer.Abort, KeyboardInterrupt):
@@ -86,10 +75,10 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as ex:  # click usage errors (typer vendors click) and the truly unexpected
         if callable(getattr(ex, "show", None)) and isinstance(getattr(ex, "exit_code", None), int):
             ex.show()
-            sys.exit(EXIT_BAD_INPUT)
+            sys.exit(ExitCode.BAD_INPUT)
         print(f"runofshow: unexpected error: {type(ex).__name__}: {ex}", file=sys.stderr)
-        sys.exit(EXIT_UNEXPECTED)
-    sys.exit(rv if isinstance(rv, int) else EXIT_OK)
+        sys.exit(ExitCode.UNEXPECTED)
+    sys.exit(rv if isinstance(rv, int) else ExitCode.OK)
 
 
 if __name__ == "__main__":

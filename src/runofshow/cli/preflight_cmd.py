@@ -24,14 +24,14 @@ def preflight(
     from runofshow.app.plan_file import load_plan
     from runofshow.app.steps.preflight import run_preflight
     from runofshow.app.steps.probes import PreflightWiring
-    from runofshow.cli.main import EXIT_OK, EXIT_ROLLED_BACK
+    from runofshow.cli.exit_codes import ExitCode
 
     plan = load_plan(plan_path)
     folder = evidence_dir if evidence_dir is not None else Path(plan.evidence_dir)
     with PreflightWiring(plan, folder) as wiring:
         report = run_preflight(wiring.context)
     path = report.write(folder)
-    code = EXIT_OK if report.passed else EXIT_ROLLED_BACK
+    code = ExitCode.OK if report.passed else ExitCode.ROLLED_BACK
     if json_out:
         import json
 

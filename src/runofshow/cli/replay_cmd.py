@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from runofshow.cli.exit_codes import ExitCode
+
 if TYPE_CHECKING:
     from runofshow.app.replay.bench import Score
     from runofshow.app.replay.scenarios import ReplayResult, Scenario
@@ -22,7 +24,7 @@ METRIC_LABELS = {
     "csp_violations": "csp",
     "pgbouncer_pool_util_pct": "pool %",
 }
-VERDICT_EXIT = {"promoted": 0, "rolled_back": 3, "held": 4}
+VERDICT_EXIT = {"promoted": ExitCode.OK, "rolled_back": ExitCode.ROLLED_BACK, "held": ExitCode.HALTED}
 
 
 class JudgeName(StrEnum):

@@ -104,14 +104,15 @@ def print_lines(event: LedgerEvent, state: RunState) -> None:
 def drive(runner: Runner) -> int:
     """Run to the end (or a pause) with Ctrl-C handled, then close it out; the exit code."""
     from runofshow.cli.closeout import finish
+    from runofshow.cli.exit_codes import ExitCode
 
     with interrupts_to(runner):
-        code = runner.run()
+        code = ExitCode.of(runner.run())
     s = runner.state
     print(f"run {s.run_id}: {s.status.value} (exit {code})" + (f": {s.end_reason}" if s.end_reason else ""),
           flush=True)
     finish(runner)
-    return code
+    return int(code)
 
 
 def _options(state: str | None, speed: float | None, listen: str | None, repo: str | None = None,

@@ -66,7 +66,7 @@ def decide(
     """
     from runofshow.app import bootstrap, settings
     from runofshow.app.warroom import commander as use
-    from runofshow.cli.main import EXIT_BAD_INPUT, EXIT_UNEXPECTED
+    from runofshow.cli.exit_codes import ExitCode
 
     env = settings.environment()
     with _ledger(state) as ledger:
@@ -74,7 +74,7 @@ def decide(
         fanout = bootstrap.build_notifications(plan, env) if action == "rollback" else None
         remote = plan.traffic_router.kind != "memory"  # an in-memory router lives in the runner
         try:
-            result = use.decide(run_id, action.strip().lower(), by=as_, reason=reason, ledger=ledger,
+            result = use.ic_decide(run_id, action.strip().lower(), by=as_, reason=reason, ledger=ledger,
                                 router=(lambda p: bootstrap.build_router(p, env)) if remote else None,
                                 notifier=fanout, annotator=fanout)
         finally:
@@ -83,9 +83,9 @@ def decide(
         _refresh(ledger, run_id, plan.evidence_dir, ("war_room", "timeline"))
     print(f"{run_id}: {result.action} by {result.by}: {result.message}", flush=True)
     if not result.accepted:
-        raise typer.Exit(EXIT_BAD_INPUT)
+        raise typer.Exit(ExitCode.BAD_INPUT)
     if result.action == "rollback" and remote and result.weight != 0.0:
-        raise typer.Exit(EXIT_UNEXPECTED)
+        raise typer.Exit(ExitCode.UNEXPECTED)
 
 
 def note(

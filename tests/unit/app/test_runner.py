@@ -99,7 +99,7 @@ def assert_whole_history(ledger: InMemoryLedger, run_id: str) -> None:
 def test_a_healthy_canary_is_promoted_through_the_whole_timeline() -> None:
     ledger, router = InMemoryLedger(), InMemoryRouter()
     runner, _ = world(ledger=ledger, router=router)
-    assert runner.run() == 0
+    assert runner.run() is RunStatus.PROMOTED
     rid = runner.state.run_id
     assert router.changes == [1, 5, 25, 50, 100]
     assert stage_steps(ledger, rid, EventKind.STEP_STARTED) == [0, 1, 2, 3, 4]
@@ -154,7 +154,7 @@ def test_a_canary_only_breach_rolls_back_and_later_stages_never_start() -> None:
     metrics = TrafficMetrics(router, clock)
     metrics.canary_changes.append((35 * 60, {"http_5xx_pct": 6.0}))
     runner, _ = world(ledger=ledger, router=router, clock=clock, metrics=metrics)
-    assert runner.run() == 3
+    assert runner.run() is RunStatus.ROLLED_BACK
     rid = runner.state.run_id
     assert router.current_weight() == 0 and router.changes == [1, 5, 25, 0]
     assert stage_steps(ledger, rid, EventKind.STEP_STARTED) == [0, 1, 2]
@@ -177,7 +177,7 @@ def test_a_breach_the_baseline_shares_is_not_the_canarys() -> None:
     metrics.canary_changes.append((50 * 60, {"http_p95_ms": 150.0}))
     metrics.baseline_changes.append((50 * 60, {"http_p95_ms": 150.0}))
     runner, _ = world(router=router, clock=clock, metrics=metrics)
-    assert runner.run() == 0
+    assert runner.run() is RunStatus.PROMOTED
 
 
 def test_a_webhook_alert_rolls_back_at_once_not_at_the_next_tick() -> None:
@@ -190,7 +190,7 @@ def test_a_webhook_alert_rolls_back_at_once_not_at_the_next_tick() -> None:
         runner.alert_arrived(ROLLBACK_ALERT)
 
     clock.call_at(fire_at, webhook)
-    assert runner.run() == 3
+    assert runner.run() is RunStatus.ROLLED_BACK
     rid = runner.state.run_id
     received = kinds(ledger, rid, EventKind.ALERT_RECEIVED)[0]
     rb = kinds(ledger, rid, EventKind.ROLLBACK_STARTED)[0]
@@ -206,7 +206,7 @@ def test_a_polled_alert_rolls_back_at_the_next_tick() -> None:
     ledger, clock, alerts = InMemoryLedger(), FakeClock(), StaticAlerts()
     runner, _ = world(ledger=ledger, clock=clock, alerts=alerts)
     clock.call_at(runner.state.t0_at + timedelta(minutes=20, seconds=7), lambda: alerts.fire(ROLLBACK_ALERT))
-    assert runner.run() == 3
+    assert runner.run() is RunStatus.ROLLED_BACK
     rb = kinds(ledger, runner.state.run_id, EventKind.ROLLBACK_STARTED)[0]
     assert rb["t_s"] == 21 * 60
 
@@ -217,7 +217,7 @@ def test_a_fast_slo_burn_in_the_first_night_rolls_back_at_the_next_check_in() ->
     metrics.canary_changes.append((6 * 3600, {"http_5xx_pct": 6.0}))
     ledger = InMemoryLedger()
     runner, _ = world(ledger=ledger, router=router, clock=clock, metrics=metrics)
-    assert runner.run() == 3
+    assert runner.run() is RunStatus.ROLLED_BACK
     rid = runner.state.run_id
     rb = kinds(ledger, rid, EventKind.ROLLBACK_STARTED)[0]
     # 6 % errors against a 99.9 % SLO: a 60x burn over 1 h and 5 m, far past the page's 14.4x
@@ -236,7 +236,7 @@ def test_a_regression_in_the_first_night_still_rolls_back() -> None:
     ledger = InMemoryLedger()
     plan = Plan.model_validate({"timeline": {"rollback_on_fast_burn": False}})
     runner, _ = world(plan, ledger=ledger, router=router, clock=clock, metrics=metrics)
-    assert runner.run() == 3
+    assert runner.run() is RunStatus.ROLLED_BACK
     rb = kinds(ledger, runner.state.run_id, EventKind.ROLLBACK_STARTED)[0]
     # without the burn-rate rollback the gates still catch it: the engine rolls back, or (at 100 %
     # the baseline has no traffic to compare with) a hold that lasts past max_holds (3) check-ins
@@ -254,7 +254,7 @@ def test_the_first_night_watch_hook_can_roll_back() -> None:
 
     ledger = InMemoryLedger()
     runner, _ = world(ledger=ledger, first_night_watch=slo_burn)
-    assert runner.run() == 3
+    assert runner.run() is RunStatus.ROLLED_BACK
     rb = kinds(ledger, runner.state.run_id, EventKind.ROLLBACK_STARTED)[0]
     assert rb["trigger"] == "first_night" and rb["reasons"] == ["SLO burn rate 16 over 1h"]
     assert calls and min(calls) > 90 * 60
@@ -267,7 +267,7 @@ def test_a_router_that_fails_for_a_while_is_rolled_back_until_it_reads_zero() ->
     clock.call_at(clock.now() + timedelta(minutes=30 + 35), lambda: setattr(router, "fail_sets", 13))
     ledger = InMemoryLedger()
     runner, _ = world(ledger=ledger, router=router, clock=clock, metrics=metrics)
-    assert runner.run() == 3
+    assert runner.run() is RunStatus.ROLLED_BACK
     zeros = [p for p in kinds(ledger, runner.state.run_id, EventKind.WEIGHT_OUTCOME) if p["weight"] == 0]
     assert [z["ok"] for z in zeros] == [False, True] and router.current_weight() == 0
 
@@ -282,7 +282,7 @@ def always_hold(plan: Plan, history: Any, now_s: float) -> Decision:
 def test_holding_past_max_holds_halts_and_leaves_traffic_where_it_is() -> None:
     ledger, router = InMemoryLedger(), InMemoryRouter()
     runner, _ = world(ledger=ledger, router=router, decide=always_hold)
-    assert runner.run() == 4
+    assert runner.run() is RunStatus.HALTED
     rid = runner.state.run_id
     holds = kinds(ledger, rid, EventKind.HOLD_STARTED)
     assert [h["n"] for h in holds] == [1, 2, 3]
@@ -295,7 +295,7 @@ def test_holding_past_max_holds_halts_and_leaves_traffic_where_it_is() -> None:
 def test_a_closed_window_halts_before_the_stage() -> None:
     ledger = InMemoryLedger()
     runner, _ = world(ledger=ledger, stage_gate=lambda at, stage: (stage < 2, "market open (09:30-18:00)"))
-    assert runner.run() == 4
+    assert runner.run() is RunStatus.HALTED
     rid = runner.state.run_id
     assert stage_steps(ledger, rid, EventKind.STEP_STARTED) == [0, 1]
     assert "window closed" in kinds(ledger, rid, EventKind.RUN_ENDED)[0]["reason"]
@@ -306,7 +306,7 @@ def test_the_incident_commander_can_stop_the_run() -> None:
     runner, _ = world(clock=clock, ledger=ledger)
     stop_at = runner.state.t0_at + timedelta(minutes=5)
     clock.call_at(stop_at, lambda: runner.request_stop("ic-on-call: hold it"))
-    assert runner.run() == 4
+    assert runner.run() is RunStatus.HALTED
     assert "incident commander" in kinds(ledger, runner.state.run_id, EventKind.RUN_ENDED)[0]["reason"]
 
 
@@ -322,7 +322,7 @@ def test_a_failing_metrics_source_is_no_data_then_a_rollback() -> None:
                                           adapter="prometheus")
 
     runner, _ = world(ledger=ledger, router=router, metrics=Down())
-    assert runner.run() == 3
+    assert runner.run() is RunStatus.ROLLED_BACK
     rid = runner.state.run_id
     decisions = kinds(ledger, rid, EventKind.DECISION)
     assert [d["action"] for d in decisions] == ["hold"] * 5 + ["rollback"]
@@ -347,7 +347,7 @@ def test_a_failing_notifier_never_stops_the_run() -> None:
     ledger = InMemoryLedger()
     notifier = RecordingNotifier(fail=1000)
     runner, _ = world(ledger=ledger, notifier=notifier)
-    assert runner.run() == 0
+    assert runner.run() is RunStatus.PROMOTED
     failed = kinds(ledger, runner.state.run_id, EventKind.NOTIFY_FAILED)
     assert failed and notifier.calls == len(failed)
 
@@ -355,8 +355,9 @@ def test_a_failing_notifier_never_stops_the_run() -> None:
 # --------------------------------------------------------------------------- Ctrl-C
 
 
-@pytest.mark.parametrize(("choice", "code", "weight"), [("pause", 4, 5.0), ("rollback", 3, 0.0)])
-def test_ctrl_c_asks_to_pause_or_roll_back(choice: str, code: int, weight: float) -> None:
+@pytest.mark.parametrize(("choice", "status", "weight"), [("pause", RunStatus.PAUSED, 5.0),
+                                                         ("rollback", RunStatus.ROLLED_BACK, 0.0)])
+def test_ctrl_c_asks_to_pause_or_roll_back(choice: str, status: RunStatus, weight: float) -> None:
     clock, ledger, router = FakeClock(), InMemoryLedger(), InMemoryRouter()
     asked: list[float | None] = []
 
@@ -366,7 +367,7 @@ def test_ctrl_c_asks_to_pause_or_roll_back(choice: str, code: int, weight: float
 
     runner, _ = world(clock=clock, ledger=ledger, router=router, on_interrupt=ask)
     clock.call_at(runner.state.t0_at + timedelta(minutes=20, seconds=30), runner.interrupt)
-    assert runner.run() == code
+    assert runner.run() is status
     assert asked == [5.0] and router.current_weight() == weight
     if choice == "pause":
         paused = kinds(ledger, runner.state.run_id, EventKind.PAUSED)[0]
@@ -396,7 +397,7 @@ class DyingLedger:
         return getattr(self.inner, name)
 
 
-def crash_then_resume(n: int) -> tuple[InMemoryLedger, InMemoryRouter, str, int]:
+def crash_then_resume(n: int) -> tuple[InMemoryLedger, InMemoryRouter, str, RunStatus]:
     inner, router, clock = InMemoryLedger(), InMemoryRouter(), FakeClock()
     metrics = TrafficMetrics(router, clock)
     runner, _ = world(ledger=DyingLedger(inner, n), router=router, clock=clock, metrics=metrics)
@@ -417,8 +418,8 @@ def test_an_intent_without_an_outcome_is_resolved_on_resume_by_reading_back() ->
     events = probe.events(runner.state.run_id)
     # die while appending the outcome of the 5 % intent: the router has already moved
     n = next(e.seq for e in events if e.kind == "weight_outcome" and e.payload["weight"] == 5)
-    inner, router, rid, code = crash_then_resume(n)
-    assert code == 0
+    inner, router, rid, status = crash_then_resume(n)
+    assert status is RunStatus.PROMOTED
     resumed = kinds(inner, rid, EventKind.RESUMED)[0]
     assert resumed["open_intent"] is not None and resumed["weight"] == 5
     outcome = [p for p in kinds(inner, rid, EventKind.WEIGHT_OUTCOME) if p["id"] == resumed["open_intent"]][0]
@@ -429,8 +430,8 @@ def test_an_intent_without_an_outcome_is_resolved_on_resume_by_reading_back() ->
 
 @pytest.mark.parametrize("n", [2, 5, 9, 12, 14, 16, 17, 30, 45, 61, 95, 96, 130, 150, 180, 186, 189])
 def test_a_resumed_run_never_repeats_or_skips_a_stage(n: int) -> None:
-    inner, router, rid, code = crash_then_resume(n)
-    assert code == 0
+    inner, router, rid, status = crash_then_resume(n)
+    assert status is RunStatus.PROMOTED
     assert stage_steps(inner, rid, EventKind.STEP_STARTED) == [0, 1, 2, 3, 4]
     assert stage_steps(inner, rid, EventKind.STEP_COMPLETED) == [0, 1, 2, 3, 4]
     completed = Counter(p["index"] for p in kinds(inner, rid, EventKind.STEP_COMPLETED))
@@ -456,30 +457,30 @@ def test_a_crash_during_a_rollback_finishes_the_rollback_on_resume() -> None:
     assert router.current_weight() == 25  # died before the rollback touched the router
     _, resumed = resume_run(runner.state.run_id, RunOptions(check_windows=False), environ={}, ledger=inner,
                             clock=clock, router=router, metrics=metrics, alerts=StaticAlerts())
-    assert resumed.run() == 3 and router.current_weight() == 0
+    assert resumed.run() is RunStatus.ROLLED_BACK and router.current_weight() == 0
     assert len(kinds(inner, runner.state.run_id, EventKind.ROLLBACK_STARTED)) == 1
 
 
 def test_resuming_a_finished_run_changes_nothing() -> None:
     ledger = InMemoryLedger()
     runner, _ = world(ledger=ledger)
-    assert runner.run() == 0
+    assert runner.run() is RunStatus.PROMOTED
     before = len(ledger.events(runner.state.run_id))
     _, again = resume_run(runner.state.run_id, RunOptions(check_windows=False), environ={}, ledger=ledger,
                           clock=FakeClock(), router=InMemoryRouter(), metrics=object(),
                           alerts=StaticAlerts())
-    assert again.run() == 0 and len(ledger.events(runner.state.run_id)) == before
+    assert again.run() is RunStatus.PROMOTED and len(ledger.events(runner.state.run_id)) == before
 
 
 def test_a_halted_run_can_be_resumed() -> None:
     ledger, router, clock = InMemoryLedger(), InMemoryRouter(), FakeClock()
     runner, _ = world(ledger=ledger, router=router, clock=clock,
                       stage_gate=lambda at, stage: (stage < 2, "market open"))
-    assert runner.run() == 4
+    assert runner.run() is RunStatus.HALTED
     _, resumed = resume_run(runner.state.run_id, RunOptions(check_windows=False), environ={}, ledger=ledger,
                             clock=clock, router=router, metrics=TrafficMetrics(router, clock),
                             alerts=StaticAlerts())
-    assert resumed.run() == 0
+    assert resumed.run() is RunStatus.PROMOTED
     assert stage_steps(ledger, runner.state.run_id, EventKind.STEP_STARTED) == [0, 1, 2, 3, 4]
 
 
@@ -494,7 +495,7 @@ def test_speed_compresses_every_duration_and_the_query_windows() -> None:
     metrics = TrafficMetrics(router, clock)  # type: ignore[arg-type]
     plan = Plan(metrics_source=WebJsonSettings())  # no Prometheus floor under the windows
     runner, _ = world(plan, ledger=ledger, router=router, clock=clock, metrics=metrics)
-    assert runner.run() == 0
+    assert runner.run() is RunStatus.PROMOTED
     plan_s = (30 + 90 + 24 * 60) * 60
     assert (wall.now() - started).total_seconds() == pytest.approx(plan_s / 60, rel=1e-3)
     assert set(metrics.windows) == {1.0, 60.0}  # a 60 s tick and a 60 min check-in, at 60x
@@ -525,7 +526,7 @@ def test_phase_speeds_run_the_stages_slower_than_the_night() -> None:
     clock = CompressedClock(3600, wall=wall)
     ledger = InMemoryLedger()
     runner, _ = world(ledger=ledger, clock=clock, phase_speeds={"stages": 60, "first_night": 3600})
-    assert runner.run() == 0
+    assert runner.run() is RunStatus.PROMOTED
     expected = 30 * 60 / 3600 + 90 * 60 / 60 + 24 * 3600 / 3600
     assert (wall.now() - started).total_seconds() == pytest.approx(expected, rel=0.02)
     changes = kinds(ledger, runner.state.run_id, EventKind.CLOCK_CHANGED)

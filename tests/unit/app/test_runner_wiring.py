@@ -18,7 +18,7 @@ from runofshow.adapters.memory import (
 )
 from runofshow.app.bootstrap import RunOptions, start_run
 from runofshow.app.run.clock import CompressedClock
-from runofshow.app.run.events import EventKind
+from runofshow.app.run.events import EventKind, RunStatus
 from runofshow.app.warroom import commander as warroom
 from runofshow.domain.plan import Plan
 from runofshow.domain.tick import TrackSample
@@ -49,7 +49,7 @@ def kinds(runner: Any, kind: EventKind) -> list[dict[str, Any]]:
 def test_the_seeds_messages_go_out_and_grafana_marks_every_transition() -> None:
     notifier, annotator = RecordingNotifier(), RecordingAnnotator()
     _, runner = run_on_fakes(notifier=notifier, annotator=annotator)
-    assert runner.run() == 0
+    assert runner.run() is RunStatus.PROMOTED
     events = [e for e, _, _ in notifier.sent]
     assert events[:2] == ["preflight", "stage"] and events.count("stage") == 5
     assert events.count("checkin") == 23 and events[-1] == "stable"
@@ -68,7 +68,7 @@ def test_a_rollback_is_announced_and_annotated_and_the_freeze_message_needs_a_fr
     bad = TrackSample(values={**GOOD, "http_5xx_pct": 6.0}, requests=5000)
     notifier, annotator = RecordingNotifier(), RecordingAnnotator()
     _, runner = run_on_fakes(script=[(good, good)] * 20 + [(good, bad)], notifier=notifier, annotator=annotator)
-    assert runner.run() == 3
+    assert runner.run() is RunStatus.ROLLED_BACK
     assert "freeze_open" not in [e for e, _, _ in notifier.sent]
     [rollback] = [text for event, text, _ in notifier.sent if event == "rollback"]
     assert rollback.startswith("🚨 v1.4.0 canary ROLLED BACK at Stage 2 (5%), canary traffic 0%: http_5xx_pct")
@@ -77,7 +77,7 @@ def test_a_rollback_is_announced_and_annotated_and_the_freeze_message_needs_a_fr
 
 def test_failing_channels_are_recorded_and_the_run_goes_on() -> None:
     _, runner = run_on_fakes(notifier=RecordingNotifier(fail=3), annotator=RecordingAnnotator(fail=1))
-    assert runner.run() == 0
+    assert runner.run() is RunStatus.PROMOTED
     failed = kinds(runner, EventKind.NOTIFY_FAILED)
     assert [(f["channel"], f["event"]) for f in failed] == [
         ("notifier", "preflight"), ("notifier", "stage"), ("annotator", "stage"), ("notifier", "stage")]
@@ -95,7 +95,7 @@ def test_without_9_of_9_t0_never_opens() -> None:
                               metrics=ScriptedMetrics([(good, good)]), notifier=None, annotator=None,
                               step_handlers={})
     with world:
-        assert runner.run() == 4
+        assert runner.run() is RunStatus.HALTED
     ended = kinds(runner, EventKind.RUN_ENDED)[0]
     assert ended["status"] == "halted" and ended["reason"].startswith("preflight ")
     assert "fix them, or the incident commander overrides with a reason" in ended["reason"]
@@ -118,15 +118,15 @@ def test_the_runner_sees_another_processes_decision_within_its_poll_interval() -
     def decide_when_stage_2_runs() -> None:
         while not [e for e in ledger.events(rid) if e.kind == "step_started" and e.payload.get("stage") == 1]:
             time.sleep(0.01)
-        warroom.decide(rid, "rollback", by="ic-on-call", reason="drill", ledger=ledger,
-                       router=lambda plan: runner.ports.router)
+        warroom.ic_decide(rid, "rollback", by="ic-on-call", reason="drill", ledger=ledger,
+                          router=lambda plan: runner.ports.router)
         seen.append(True)
 
     other = threading.Thread(target=decide_when_stage_2_runs, daemon=True)
     other.start()
     with world:
-        code = runner.run()
-    assert code == 3 and runner.ports.router.current_weight() == 0
+        status = runner.run()
+    assert status is RunStatus.ROLLED_BACK and runner.ports.router.current_weight() == 0
     assert seen  # the decision was made while the run went on, and the run noticed it
     assert [p["trigger"] for p in kinds(runner, EventKind.ROLLBACK_STARTED)] == ["ic"]
 
@@ -146,7 +146,7 @@ def test_an_ic_override_opens_t0_and_the_war_room_says_who(tmp_path: Any) -> Non
                               environ={}, ledger=InMemoryLedger(), clock=FakeClock(), router=InMemoryRouter(),
                               metrics=ScriptedMetrics([(good, good)]), alerts=None, notifier=None, annotator=None)
     with world:
-        assert runner.run() == 0
+        assert runner.run() is RunStatus.PROMOTED
     assert runner.state.started["preflight_override"] == {"by": "alice", "reason": "drill"}
     lines = war_room_lines(RunView.of(runner.ports.ledger.events(runner.state.run_id)))
     [line] = [ln for ln in lines if "| Preflight FAILED |" in ln]

@@ -9,15 +9,22 @@ from typing import Any
 
 import pytest
 
-from runofshow.adapters.memory import FakeClock, InMemoryLedger, InMemoryRouter, ScriptedMetrics
+from runofshow.adapters.memory import (
+    FakeClock,
+    InMemoryLedger,
+    InMemoryRouter,
+    RecordingAnnotator,
+    RecordingNotifier,
+    ScriptedMetrics,
+)
 from runofshow.app.bootstrap import RunOptions, start_run
-from runofshow.app.run.events import EventKind
+from runofshow.app.run.events import EventKind, RunStatus
 from runofshow.app.run.state import fold
 from runofshow.app.steps.preflight import Override
 from runofshow.app.warroom import commander as warroom
 from runofshow.domain.plan import Plan
 from runofshow.domain.tick import TrackSample
-from runofshow.errors import InputError
+from runofshow.errors import InputError, RunNotFoundError
 from runofshow.reports.evidence_render import RunView, parking_lot, war_room_lines
 from tests.helpers import passing_t10_handlers
 
@@ -42,7 +49,7 @@ class Run:
     def at(self, minute: float, action: str, by: str = "alice", reason: str = "because",
            router: bool = True) -> None:
         def fire() -> None:
-            self.results.append(warroom.decide(
+            self.results.append(warroom.ic_decide(
                 self.rid, action, by=by, reason=reason, ledger=self.ledger, now=self.clock.now,
                 router=(lambda plan: self.router) if router else None, sleep=lambda s: None))
             self.runner.ledger_changed()
@@ -59,7 +66,7 @@ class Run:
 def test_an_ic_rollback_acts_at_once_and_the_runner_closes_out() -> None:
     run = Run()
     run.at(20, "rollback", by="alice", reason="p95 climbing on the order book")
-    assert run.runner.run() == 3
+    assert run.runner.run() is RunStatus.ROLLED_BACK
     [result] = run.results
     assert result.accepted and result.weight == 0.0 and run.router.current_weight() == 0
     rb = run.kinds(EventKind.ROLLBACK_STARTED)
@@ -77,10 +84,38 @@ def test_an_ic_rollback_acts_at_once_and_the_runner_closes_out() -> None:
     assert run.ledger.verify_chain(run.rid) == []
 
 
+def test_an_ic_rollback_is_announced_like_the_runners_and_a_failing_channel_is_recorded_first() -> None:
+    """The commander rolls back through the runner's own recorder and traffic mover: the same
+    notification and Grafana mark, and a failed channel recorded before the outcome (nothing may
+    follow the runner's run_ended)."""
+    notifier, annotator = RecordingNotifier(fail=1), RecordingAnnotator()
+    run = Run()
+    result: list[warroom.Decided] = []
+
+    def fire() -> None:
+        result.append(warroom.ic_decide(run.rid, "rollback", by="alice", reason="p95 climbing", ledger=run.ledger,
+                                        now=run.clock.now, router=lambda plan: run.router, sleep=lambda s: None,
+                                        notifier=notifier, annotator=annotator))
+        run.runner.ledger_changed()
+
+    run.clock.call_at(run.runner.state.t0_at + timedelta(minutes=20), fire)
+    assert run.runner.run() is RunStatus.ROLLED_BACK and result[0].weight == 0.0
+    [(_, text, tags)] = annotator.annotations
+    assert text.startswith("🚨 v1.4.0 canary ROLLED BACK at Stage 2 (5%), canary traffic 0%: IC alice: p95 climbing")
+    assert tuple(tags) == ("runofshow", "v1.4.0", "rollback")
+    kinds = [e.kind for e in run.ledger.events(run.rid)]
+    ic_outcome = next(i for i, e in enumerate(run.ledger.events(run.rid))
+                      if e.kind == "weight_outcome" and e.payload["id"].startswith("ic"))
+    failed = kinds.index("notify_failed")
+    assert failed < ic_outcome and run.kinds(EventKind.NOTIFY_FAILED)[0]["channel"] == "notifier"
+    rb = run.kinds(EventKind.ROLLBACK_STARTED)[0]
+    assert rb["trigger"] == "ic" and rb["by"] == "IC alice" and rb["ic_seq"] == kinds.index("ic_decision") + 1
+
+
 def test_anyone_else_is_refused_and_the_refusal_is_logged() -> None:
     run = Run()
     run.at(20, "rollback", by="mallory", reason="I think it is slow")
-    assert run.runner.run() == 0  # the run went on
+    assert run.runner.run() is RunStatus.PROMOTED  # the run went on
     [result] = run.results
     assert not result.accepted and "'mallory' is not an incident commander (alice, Bob Smith)" in result.message
     [refused] = run.kinds(EventKind.IC_REFUSED)
@@ -92,7 +127,7 @@ def test_an_ic_hold_holds_until_the_ic_proceeds_and_the_proceed_advances_the_sta
     run = Run()
     run.at(20, "hold", by="bob  smith", reason="watch the WebSocket lag")
     run.at(50, "proceed", by="Bob Smith", reason="lag is flat")
-    assert run.runner.run() == 0
+    assert run.runner.run() is RunStatus.PROMOTED
     assert [r.accepted for r in run.results] == [True, True]
     [hold] = run.kinds(EventKind.HOLD_STARTED)
     assert hold["until_t_s"] is None and hold["by"] == "IC bob smith" and hold["stage"] == 1
@@ -112,7 +147,7 @@ def test_an_ic_hold_holds_until_the_ic_proceeds_and_the_proceed_advances_the_sta
 def test_a_proceed_with_nothing_held_changes_nothing() -> None:
     run = Run()
     run.at(20, "proceed", reason="looks fine")
-    assert run.runner.run() == 0
+    assert run.runner.run() is RunStatus.PROMOTED
     assert any(ln == ":20 | IC proceed: nothing is held, the run goes on (looks fine) | IC alice: Proceed"
                for ln in run.lines())
     starts = [p["t_s"] / 60 for p in run.kinds(EventKind.STEP_STARTED) if p["kind"] == "stage"]
@@ -123,7 +158,7 @@ def test_a_proceed_cannot_override_an_auto_trigger_rollback() -> None:
     good = TrackSample(values=GOOD, requests=5000)
     bad = TrackSample(values={**GOOD, "http_5xx_pct": 6.0}, requests=5000)
     run = Run([(good, good)] * 20 + [(good, bad)])
-    assert run.runner.run() == 3
+    assert run.runner.run() is RunStatus.ROLLED_BACK
     # the runner died right after the automatic rollback's outcome, before closing out
     events = run.ledger.events(run.rid)
     cut = next(e.seq for e in events if e.kind == "weight_outcome" and e.payload["weight"] == 0)
@@ -131,11 +166,11 @@ def test_a_proceed_cannot_override_an_auto_trigger_rollback() -> None:
     ledger.create_run(run.ledger.run(run.rid))
     for e in events[:cut]:
         ledger.append(run.rid, e.kind, e.payload, e.at)
-    result = warroom.decide(run.rid, "proceed", by="alice", reason="it was a blip", ledger=ledger)
+    result = warroom.ic_decide(run.rid, "proceed", by="alice", reason="it was a blip", ledger=ledger)
     assert not result.accepted and "cannot override an auto-trigger rollback (decision:" in result.message
     assert ledger.events(run.rid)[-1].kind == "ic_refused"
     # after the end, nothing is accepted but rolling back a halted run
-    assert "the run has ended (rolled_back" in warroom.decide(
+    assert "the run has ended (rolled_back" in warroom.ic_decide(
         run.rid, "hold", by="alice", reason="x", ledger=run.ledger).message
 
 
@@ -143,7 +178,7 @@ def test_a_hold_needs_a_running_canary_stage() -> None:
     run = Run()
     run.at(-5, "hold", reason="not yet")
     run.at(24 * 60, "hold", reason="too late")
-    assert run.runner.run() == 0
+    assert run.runner.run() is RunStatus.PROMOTED
     assert [r.message for r in run.results] == ["refused: nothing to hold: no canary stage has started",
                                                "refused: nothing to hold: the first night"]
 
@@ -151,7 +186,7 @@ def test_a_hold_needs_a_running_canary_stage() -> None:
 def test_with_an_in_memory_router_the_runner_itself_sets_zero() -> None:
     run = Run()
     run.at(20, "rollback", reason="drill", router=False)
-    assert run.runner.run() == 3
+    assert run.runner.run() is RunStatus.ROLLED_BACK
     outcomes = run.kinds(EventKind.WEIGHT_OUTCOME)
     assert outcomes[-1]["read_back"] == 0 and not outcomes[-1]["id"].startswith("ic")
     assert len(run.kinds(EventKind.ROLLBACK_STARTED)) == 1
@@ -161,7 +196,7 @@ def test_a_stage_weight_set_after_another_process_rolled_back_is_rolled_back_aga
     """The fold: rolled back only while the last weight read back is 0."""
     run = Run()
     run.at(20, "rollback", reason="drill")
-    assert run.runner.run() == 3
+    assert run.runner.run() is RunStatus.ROLLED_BACK
     events = run.ledger.events(run.rid)
     i = next(i for i, e in enumerate(events) if e.kind == "weight_outcome" and e.payload["id"].startswith("ic"))
     state = fold(events[: i + 1])
@@ -174,9 +209,9 @@ def test_a_stage_weight_set_after_another_process_rolled_back_is_rolled_back_aga
 def test_a_halted_run_can_be_rolled_back_by_the_ic() -> None:
     run = Run()
     run.runner.ports.step_handlers.update(passing_t10_handlers(failing=("backup",)))
-    assert run.runner.run() == 4
-    assert not warroom.decide(run.rid, "proceed", by="alice", reason="x", ledger=run.ledger).accepted
-    result = warroom.decide(run.rid, "rollback", by="alice", reason="no canary tonight", ledger=run.ledger,
+    assert run.runner.run() is RunStatus.HALTED
+    assert not warroom.ic_decide(run.rid, "proceed", by="alice", reason="x", ledger=run.ledger).accepted
+    result = warroom.ic_decide(run.rid, "rollback", by="alice", reason="no canary tonight", ledger=run.ledger,
                             router=lambda plan: run.router)
     assert result.accepted and result.weight == 0
     state = fold(run.ledger.events(run.rid))
@@ -185,7 +220,7 @@ def test_a_halted_run_can_be_rolled_back_by_the_ic() -> None:
 
 def test_notes_go_to_the_parking_lot_never_the_war_room() -> None:
     run = Run()
-    assert run.runner.run() == 0
+    assert run.runner.run() is RunStatus.PROMOTED
     event = warroom.note(run.rid, "I think the latency\nis the network", by="carol", ledger=run.ledger,
                          now=run.clock.now)
     assert event.kind == "parking_lot" and event.payload == {"text": "I think the latency is the network",
@@ -201,11 +236,11 @@ def test_bad_input_is_refused_before_anything_is_recorded() -> None:
     run = Run()
     n = len(run.ledger.events(run.rid))
     with pytest.raises(InputError, match="'pause' is not one of proceed, hold, rollback"):
-        warroom.decide(run.rid, "pause", by="alice", reason="x", ledger=run.ledger)
+        warroom.ic_decide(run.rid, "pause", by="alice", reason="x", ledger=run.ledger)
     with pytest.raises(InputError, match="--reason"):
-        warroom.decide(run.rid, "hold", by="alice", reason=" ", ledger=run.ledger)
-    with pytest.raises(InputError, match="no run 'nope'"):
-        warroom.decide("nope", "hold", by="alice", reason="x", ledger=run.ledger)
+        warroom.ic_decide(run.rid, "hold", by="alice", reason=" ", ledger=run.ledger)
+    with pytest.raises(RunNotFoundError, match="no run 'nope'"):
+        warroom.ic_decide("nope", "hold", by="alice", reason="x", ledger=run.ledger)
     assert len(run.ledger.events(run.rid)) == n
 
 

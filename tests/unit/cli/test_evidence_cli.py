@@ -9,6 +9,7 @@ import pytest
 from runofshow.adapters.ledger_sql import SqlLedger
 from runofshow.adapters.memory import FakeClock, InMemoryRouter, ScriptedMetrics
 from runofshow.app.bootstrap import RunOptions, build_world
+from runofshow.app.run.events import RunStatus
 from runofshow.app.run.runner import Runner
 from runofshow.cli.main import main
 from runofshow.domain.plan import Plan
@@ -37,7 +38,7 @@ def ledger_run(tmp_path_factory):
                         router=InMemoryRouter(), metrics=ScriptedMetrics([(sample, sample)]), alerts=None,
                         notifier=None, annotator=None, step_handlers=passing_t10_handlers())
     runner = world.attach(Runner.start(Plan(), world.ports, state_url=url))
-    assert runner.run() == 0
+    assert runner.run() is RunStatus.PROMOTED
     run_id = runner.state.run_id
     ledger.close()
     return url, run_id

@@ -13,6 +13,7 @@ import pytest
 from runofshow.adapters.memory import FakeClock, InMemoryLedger, InMemoryRouter, ScriptedMetrics
 from runofshow.app.bootstrap import RunOptions, build_world
 from runofshow.app.run import minutes
+from runofshow.app.run.policy import exit_code_for
 from runofshow.app.run.runner import Runner
 from runofshow.app.run.steps import StepOutcome
 from runofshow.app.steps.preflight import CheckResult, PreflightReport
@@ -64,7 +65,7 @@ def run_events(script=None, plan: Plan | None = None, ledger=None):
                         router=InMemoryRouter(), metrics=metrics, alerts=None, notifier=None, annotator=None,
                         step_handlers=handlers())
     runner = world.attach(Runner.start(plan, world.ports))
-    code = runner.run()
+    code = exit_code_for(runner.run())
     return code, ledger.events(runner.state.run_id), ledger
 
 

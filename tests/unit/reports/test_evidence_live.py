@@ -9,6 +9,7 @@ from typing import Any
 
 from runofshow.adapters.memory import FakeClock, InMemoryLedger, InMemoryRouter, ScriptedMetrics
 from runofshow.app.bootstrap import RunOptions, start_run
+from runofshow.app.run.events import RunStatus
 from runofshow.app.warroom import commander as warroom
 from runofshow.cli.closeout import both, finish
 from runofshow.domain.plan import Plan
@@ -38,7 +39,7 @@ def test_the_war_room_log_is_written_as_the_run_goes(tmp_path: Path) -> None:
     seen: dict[str, str] = {}
     clock.call_at(runner.state.t0_at + timedelta(minutes=20), lambda: seen.update(t20=log.read_text()))
     with world:
-        assert runner.run() == 0
+        assert runner.run() is RunStatus.PROMOTED
     lines = seen["t20"].splitlines()
     assert lines[0].startswith("# War room v1.4.0 run ") and lines[-1].startswith(":15 | Stage 2 (5%) start")
     assert not any("Stage 3" in ln for ln in lines)
@@ -78,7 +79,7 @@ def test_the_end_of_a_run_builds_a_bundle_that_verifies(tmp_path: Path) -> None:
     live = LiveEvidence()
     world, runner, _ = start(tmp_path / "evidence", both(live.on_event, lambda e, s: 1 / 0))
     with world:
-        assert runner.run() == 0
+        assert runner.run() is RunStatus.PROMOTED
         result = finish(runner, say=said.append)
     assert result is not None
     folder = tmp_path / "evidence"
@@ -94,7 +95,7 @@ def test_a_paused_run_is_not_closed_out(tmp_path: Path) -> None:
     world, runner, clock = start(tmp_path / "evidence", None)
     clock.call_at(runner.state.t0_at + timedelta(minutes=5), runner.interrupt)
     with world:
-        assert runner.run() == 4
+        assert runner.run() is RunStatus.PAUSED
     assert finish(runner, say=lambda s: None) is None and not (tmp_path / "evidence" / MANIFEST).exists()
 
 
@@ -103,7 +104,7 @@ def test_a_bundle_that_cannot_be_written_is_said_and_the_run_stands(tmp_path: Pa
     said: list[str] = []
     world, runner, _ = start(tmp_path / "evidence", None)
     with world:
-        assert runner.run() == 0
+        assert runner.run() is RunStatus.PROMOTED
         assert finish(runner, say=said.append) is None
     assert said[-1].startswith(f"evidence: NOT built in {tmp_path / 'evidence'}: ")
     assert said[-1].endswith(f"runofshow evidence build {runner.state.run_id} --out {tmp_path / 'evidence'}")

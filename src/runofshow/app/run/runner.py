@@ -1,13 +1,17 @@
 """The runner: walks a plan's timeline as a persistent state machine over the ledger.
 
     state = fold(ledger events)                      (runofshow.app.run.state)
-    loop:  next move -> wait until due -> ports -> decide -> act -> append event -> apply it
+    loop:  next move -> wait until due -> do it -> append event -> apply it
 
-Every side effect is "intent, act, read back, outcome": `weight_intent` is appended before the
-router is touched and `weight_outcome` (with the weight read back) after, so a crash in between
-is resolved on resume by reading the router, never by guessing. A resumed run reads the world
-back (weight, alerts), records `resumed`, and carries on from the folded state: a completed stage
-is never repeated, a stage is never skipped, the decision history stays whole.
+The runner owns the loop and builds the collaborators that do each move:
+
+    Recorder       appends to the ledger, keeps the folded state in step, war-room lines, messages
+    TrafficMover   intent, act, read back, outcome; rolling back to 0 % with retries
+    StepRunner     the T-minus steps' handlers and what each completed step says
+    TickHandler    one decision tick: metrics -> decide -> record -> respond (`policy.respond`)
+
+A resumed run reads the world back (weight, alerts), records `resumed`, and carries on from the
+folded state: a completed stage is never repeated or skipped, the decision history stays whole.
 
 Waiting goes through the clock (`RunClock.wait`), and is cut short by an Alertmanager webhook
 (`alert_arrived`: decide and roll back at once, not at the next tick), by Ctrl-C (`interrupt`:
@@ -15,43 +19,46 @@ ask to pause or roll back), by `request_stop` (halt) and by events another proce
 the ledger: `runofshow decide` (the incident commander's hold, proceed or rollback -- a rollback
 is already done when the runner sees it) and `runofshow note`. The runner looks for them at every
 move and, while it waits, every `ledger_poll_s` wall seconds (or when `ledger_changed()` says so).
-The loop is bounded. Port failures are contained: a metrics source failure is NoData plus a war-room line, a
-notifier failure a `notify_failed` event; a router that cannot reach 0 % after every retry
-raises, leaving the run `rolling_back` for `resume`.
+The loop is bounded. Port failures are contained: a metrics source failure is NoData plus a
+war-room line, a notifier failure a `notify_failed` event; a router that cannot reach 0 % after
+every retry raises, leaving the run `rolling_back` for `resume`. `run()` returns the run's
+status; the CLI turns it into an exit code.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from runofshow.app.run import events as ev
 from runofshow.app.run.clock import RunClock, clock_params
 from runofshow.app.run.events import EventKind, Phase, RunStatus, Trigger
-from runofshow.app.run.first_night import NightWatch
-from runofshow.app.run.runner_ticks import RunnerTicks
+from runofshow.app.run.recorder import Recorder, error_text
 from runofshow.app.run.state import Move, Next, RunState, fold, next_move
+from runofshow.app.run.step_runner import StepRunner
 from runofshow.app.run.steps import StepHandler, default_handlers
-from runofshow.domain.decide import decide, engine_name
+from runofshow.app.run.tick_handler import DecideFn, FirstNightWatch, TickHandler
+from runofshow.app.run.traffic_mover import TrafficMover, start_rollback
+from runofshow.domain.decide import engine_name
 from runofshow.domain.plan import Plan
-from runofshow.domain.tick import Alert, Decision, Tick
+from runofshow.domain.tick import Alert
 from runofshow.domain.timeline import StepKind, schedule
 from runofshow.ports import AlertFeed, Annotator, Ledger, LedgerEvent, MetricsSource, Notifier, RunRecord
 from runofshow.ports import TrafficRouter as Router
 
-EXIT_CODES = {RunStatus.PROMOTED: 0, RunStatus.ROLLED_BACK: 3, RunStatus.HALTED: 4, RunStatus.PAUSED: 4}
+log = logging.getLogger(__name__)
 
 #: "may a canary stage start at this plan-time instant?" -> (allowed, reason)
 StageGateFn = Callable[[datetime, int], tuple[bool, str]]
-#: first-night watch (the SLO burn rate, `runofshow.app.run.first_night`): burn figures and reasons to
-#: roll back now (a bare tuple of reasons is accepted too)
-FirstNightWatch = Callable[[Plan, Sequence[Tick], float], NightWatch | tuple[str, ...]]
 #: what to do on Ctrl-C: "pause" (leave traffic, resumable) or "rollback"
 InterruptChoice = Callable[[RunState], str]
-DecideFn = Callable[[Plan, Sequence[Tick], float], Decision]
+#: wall seconds the runner waits for another process's traffic change (an IC's rollback) to report
+#: its outcome before it reads the router back itself
+EXTERNAL_WAIT_S = 30.0
 
 
 class RunPorts:
@@ -70,7 +77,7 @@ class RunPorts:
     ) -> None:
         self.ledger, self.router, self.metrics, self.clock = ledger, router, metrics, clock
         self.alerts, self.notifier, self.annotator = alerts, notifier, annotator
-        self.step_handlers = {**default_handlers(), **(step_handlers or {})}
+        self.step_handlers: dict[StepKind, StepHandler] = {**default_handlers(), **(step_handlers or {})}
         self.stage_gate, self.first_night_watch = stage_gate, first_night_watch
         self.on_interrupt, self.on_event = on_interrupt, on_event
         self.min_query_window_s = min_query_window_s
@@ -93,31 +100,33 @@ def new_run_id(plan: Plan, at: datetime) -> str:
     return f"{plan.release.version}-{at.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(2)}"
 
 
-def _default_decide(plan: Plan, history: Sequence[Tick], now_s: float) -> Decision:
-    return decide(plan, history, now_s)
-
-
-class Runner(RunnerTicks):
+class Runner:
     """One run. Build with `Runner.start(...)` (a new run) or `Runner.resume(...)`."""
 
     def __init__(self, plan: Plan, ports: RunPorts, state: RunState) -> None:
-        self.plan, self.ports, self.state = plan, ports, state
+        self.plan, self.ports = plan, ports
         self.steps = schedule(plan)
         self.tick_s = plan.decision.tick_interval_s
         self.checkin_s = plan.timeline.checkin_every_min * 60
         self.first_night_s = plan.timeline.first_night_h * 3600
-        self._decide_fn = ports.decide or _default_decide
+        self.recorder = Recorder(plan, state, ledger=ports.ledger, clock=ports.clock, outlets=ports)
+        self.mover = TrafficMover(self.recorder, ports.router, attempts=ports.rollback_attempts,
+                                  backoff_s=ports.rollback_backoff_s, sleep=ports.clock.sleep)
+        self.step_runner = StepRunner(plan, self.steps, self.recorder, self.mover, ports)
+        self.ticks = TickHandler(plan, self.steps, self.recorder, self.mover, ports)
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._inbox: list[Alert] = []
-        self._failures: list[dict[str, str]] = []
         self._interrupted = False
         self._stop_reason: str | None = None
         self._alert_tick = False
         self._ledger_dirty = False
-        self._external_since: tuple[str, float] | None = None
-        self._advanced_by = "auto"
-        self._preflight: dict[str, Any] = {}
+        self._external_since: tuple[str, float] | None = None  # (intent id, t_s first seen)
+
+    @property
+    def state(self) -> RunState:
+        """The run's folded state (the recorder keeps it equal to the fold of the ledger)."""
+        return self.recorder.state
 
     # ------------------------------------------------------------------ construction
 
@@ -150,7 +159,7 @@ class Runner(RunnerTicks):
         }
         event = ports.ledger.append(rid, EventKind.RUN_STARTED.value, payload, wall_now)
         runner = cls(plan, ports, fold([event]))
-        runner._emit(event)
+        runner.recorder.emit(event)
         return runner
 
     @classmethod
@@ -161,19 +170,20 @@ class Runner(RunnerTicks):
         runner = cls(plan, ports, state)
         if state.ended and state.status is not RunStatus.HALTED:
             return runner  # promoted or rolled back: nothing left to do
+        rec = runner.recorder
         weight = ports.router.current_weight()
-        alerts = runner._firing()
+        alerts = runner.ticks.firing()
         resolved = None
         if state.open_intent is not None:
             resolved = state.open_intent.id
-            runner._outcome(state.open_intent.id, state.open_intent.weight, weight, resolved_on="resume")
+            runner.mover.outcome(state.open_intent.id, state.open_intent.weight, weight, resolved_on="resume")
         previous = state.status.value
-        runner._append(EventKind.RESUMED, {
+        rec.append(EventKind.RESUMED, {
             "weight": weight, "alerts": ev.alerts_json(alerts), "previous_status": previous,
             "open_intent": resolved, "clock": clock_params(ports.clock),
         })
-        runner._war_room(f"Resumed ({previous})", metrics=f"weight read back {weight:g}%, "
-                         f"{len(alerts)} alert(s) firing")
+        rec.war_room(f"Resumed ({previous})", metrics=f"weight read back {weight:g}%, "
+                     f"{len(alerts)} alert(s) firing")
         if alerts and state.phase is not None:
             runner._alert_tick = True
         return runner
@@ -188,8 +198,7 @@ class Runner(RunnerTicks):
 
     def notify_failed(self, channel: str, event: str, error: str) -> None:
         """A notification channel gave up (any thread): recorded at the next safe point."""
-        with self._lock:
-            self._failures.append({"channel": channel, "event": event, "error": error})
+        self.recorder.notify_failed(channel, event, error)
         self._wake.set()
 
     def ledger_changed(self) -> None:
@@ -210,7 +219,7 @@ class Runner(RunnerTicks):
     # ------------------------------------------------------------------ the loop
 
     def t_s(self) -> float:
-        return (self.ports.clock.now() - self.state.t0_at).total_seconds()
+        return self.recorder.t_s()
 
     def _bound(self) -> int:
         d = self.plan.decision
@@ -220,11 +229,12 @@ class Runner(RunnerTicks):
         ticks = (pre_s + stages_s + holds_s) / self.tick_s + self.first_night_s / self.tick_s
         return int(8 * ticks) + 50 * len(self.steps) + 10_000
 
-    def run(self) -> int:
-        """Run until the end or a pause; return the exit code (0, 3 or 4)."""
+    def run(self) -> RunStatus:
+        """Run until the end or a pause; return the run's status (promoted, rolled back, halted,
+        paused)."""
         if self.state.ended:
-            return self.state.exit_code or 0
-        self._sync_record()
+            return self.state.status
+        self.recorder.sync_record()
         try:
             for _ in range(self._bound()):
                 self._wake.clear()
@@ -236,7 +246,7 @@ class Runner(RunnerTicks):
                     break
                 if self._alert_tick and self.state.phase is not None and nxt.move is Move.TICK:
                     self._alert_tick = False
-                    self._tick(Trigger.ALERT)
+                    self.ticks.tick(Trigger.ALERT)
                     continue
                 if nxt.due_t_s is not None:
                     remaining = nxt.due_t_s - self.t_s()
@@ -249,12 +259,7 @@ class Runner(RunnerTicks):
         except BaseException as err:
             self._pause_after_error(err)
             raise
-        return self.exit_code()
-
-    def exit_code(self) -> int:
-        if self.state.exit_code is not None:
-            return self.state.exit_code
-        return EXIT_CODES.get(self.state.status, 1)
+        return self.state.status
 
     def _between_moves(self, remaining: float) -> None:
         """Wait for the next move; in the first night poll alerts every tick interval meanwhile, and
@@ -269,22 +274,24 @@ class Runner(RunnerTicks):
         for _ in range(slices):
             if clock.wait(self._wake, step):
                 return
-            if poll and self._catch_up():
+            if poll and self.recorder.catch_up():
                 return  # an incident commander or a note: the loop looks again at once
         if wait < remaining and self.state.phase is Phase.FIRST_NIGHT:
-            if any(a.matches(self.plan.alert_source.match_labels) for a in self._firing(quiet=True)):
+            firing = self.ticks.firing(quiet=True)
+            if any(a.matches(self.plan.alert_source.match_labels) for a in firing):
                 self._alert_tick = True
 
     def _handle_requests(self) -> bool:
         """Alerts, Ctrl-C and stop requests, at a safe point. True when the loop must end."""
+        rec = self.recorder
         with self._lock:
             inbox, self._inbox = self._inbox, []
-        self._record_failures()
+        rec.record_failures()
         if self.ports.ledger_poll_s or self._ledger_dirty:
             self._ledger_dirty = False
-            self._catch_up()
+            rec.catch_up()
         if inbox:
-            self._append(EventKind.ALERT_RECEIVED, {
+            rec.append(EventKind.ALERT_RECEIVED, {
                 "alerts": ev.alerts_json(inbox), "source": "webhook",
                 "received_at": self.ports.clock.to_wall(self.ports.clock.now()).isoformat(),
             })
@@ -292,7 +299,8 @@ class Runner(RunnerTicks):
                 self._alert_tick = True
         if self._stop_reason is not None and not self.state.ended:
             reason, self._stop_reason = self._stop_reason, None
-            self._end(RunStatus.HALTED, f"stopped by the incident commander: {reason}")
+            rec.end(RunStatus.HALTED, f"stopped by the incident commander: {reason}",
+                    self.mover.read_weight())
             return True
         if self._interrupted and not self.state.ended:
             self._interrupted = False
@@ -303,46 +311,90 @@ class Runner(RunnerTicks):
                 except (KeyboardInterrupt, EOFError):
                     choice = "pause"
             if choice == "rollback" and self.state.status is not RunStatus.ROLLING_BACK:
-                self._start_rollback(Trigger.INTERRUPT, ("rolled back by the operator (Ctrl-C)",),
-                                     by="operator")
+                start_rollback(self.recorder, Trigger.INTERRUPT, ("rolled back by the operator (Ctrl-C)",),
+                               by="operator")
             elif choice != "rollback":
-                self._pause("interrupted (Ctrl-C or SIGTERM): traffic left where it is; resume to continue")
+                self.mover.pause("interrupted (Ctrl-C or SIGTERM): traffic left where it is; resume to "
+                                 "continue")
                 return True
         return False
 
     def _do(self, nxt: Next) -> None:
         move = nxt.move
         if move is Move.IC_DECISION:
-            self._carry_out_ic()
+            self.ticks.carry_out_ic()
         elif move is Move.AWAIT_EXTERNAL:
             self._await_external()
         elif move is Move.RESOLVE_INTENT:
             intent = self.state.open_intent
             assert intent is not None
-            self._outcome(intent.id, intent.weight, self._read_weight(), resolved_on="resume")
+            self.mover.outcome(intent.id, intent.weight, self.mover.read_weight(), resolved_on="resume")
         elif move is Move.ROLLBACK:
-            self._rollback()
+            self.mover.roll_back_to_zero()
         elif move is Move.START_STEP:
             assert nxt.index is not None
-            self._start_step(nxt.index)
+            self.step_runner.start(nxt.index)
         elif move is Move.RUN_STEP:
             assert nxt.index is not None
-            self._run_step(nxt.index)
+            self.step_runner.run(nxt.index)
         elif move is Move.SET_WEIGHT:
             assert nxt.index is not None
             self._set_stage_weight(nxt.index)
         elif move is Move.TICK:
-            self._tick(Trigger.CHECKIN if self.state.phase is Phase.FIRST_NIGHT else Trigger.TICK)
+            self.ticks.tick(Trigger.CHECKIN if self.state.phase is Phase.FIRST_NIGHT else Trigger.TICK)
         elif move is Move.END_HOLD:
-            self._hold_over()
+            self.ticks.hold_over()
         elif move is Move.FINISH_FIRST_NIGHT:
-            self._finish_first_night()
+            index = self.state.open_step
+            assert index is not None
+            self.step_runner.run(index)
         elif move is Move.END:
+            weight = self.mover.read_weight()
             if self.state.rolled_back:
-                self._end(RunStatus.ROLLED_BACK, ev.reasons_text(self.state.rollback_reasons))
+                self.recorder.end(RunStatus.ROLLED_BACK, ev.reasons_text(self.state.rollback_reasons), weight)
             else:
-                self._end(RunStatus.PROMOTED, f"{self.plan.release.version} promoted and the first "
-                          "night is complete")
+                self.recorder.end(RunStatus.PROMOTED, f"{self.plan.release.version} promoted and the first "
+                                  "night is complete", weight)
+
+    def _set_stage_weight(self, index: int) -> None:
+        step = self.steps[index]
+        assert step.weight is not None
+        moved = self.mover.set_stage_weight(step.weight)
+        if moved is None:
+            return  # rolled back meanwhile (another process): the loop sets 0 % again
+        if moved.error is None:
+            self.ticks.stage_started(step.weight, moved)
+            return
+        start_rollback(self.recorder, Trigger.DECISION, (
+            f"could not set the canary weight to {step.weight:g}%: {moved.error}",))
+
+    def _await_external(self) -> None:
+        """Another process (`runofshow decide`) is rolling back: let it finish and record its
+        outcome (nothing may follow the run_ended the runner would write). If it never does, read
+        the router back and record that instead, as a resume would."""
+        ext = self.state.external_intent
+        assert ext is not None
+        if self._external_since is None or self._external_since[0] != ext.id:
+            self._external_since = (ext.id, self.t_s())
+        limit = EXTERNAL_WAIT_S * self.ports.clock.speed
+        waited = self.t_s() - self._external_since[1]
+        if waited < limit:
+            self._between_moves(limit - waited)
+            return
+        self.recorder.war_room(f"No outcome from the other process's traffic change ({ext.id}) in "
+                               f"{EXTERNAL_WAIT_S:g} s: reading the router back")
+        self.mover.outcome(ext.id, ext.weight, self.mover.read_weight(), resolved_on="timeout")
+
+    # ------------------------------------------------------------------ on the way out
+
+    def _pause_after_error(self, err: BaseException) -> None:
+        """Best effort on the way out of an error: record the weight read back and pause."""
+        if self.state.ended or self.state.status is RunStatus.PAUSED:
+            return
+        try:
+            self.mover.pause(f"stopped by an error: {error_text(err)}")
+        except Exception as pause_err:  # the original error is what the caller must see
+            log.warning("could not record the pause after %s: %s", error_text(err), pause_err)
 
 
-__all__ = ["EXIT_CODES", "RunPorts", "Runner", "new_run_id"]
+__all__ = ["EXTERNAL_WAIT_S", "InterruptChoice", "RunPorts", "Runner", "StageGateFn", "new_run_id"]
