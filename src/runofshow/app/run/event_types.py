@@ -248,13 +248,11 @@ class WeightIntent(Event):
     weight: float = _f(0.0, read=float)
     reason: str = _f("", **_STR)
     stage: int | None = _f(**_INT)
-    origin: str = _f("", **_STR)  # RUNNER or IC; old ledgers: from the id (see from_payload)
+    origin: str = _f("", **_STR)  # RUNNER or IC; not given (old ledgers): the one its id tells
 
-    @classmethod
-    def from_payload(cls, payload: Mapping[str, Any], *, seq: int = 0,
-                     at: datetime | None = None) -> WeightIntent:
-        event = super().from_payload(payload, seq=seq, at=at)
-        return event if event.origin else dataclasses.replace(event, origin=origin_of(event.id))
+    def __post_init__(self) -> None:
+        if not self.origin:
+            object.__setattr__(self, "origin", origin_of(self.id))
 
     @property
     def external(self) -> bool:
