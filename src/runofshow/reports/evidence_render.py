@@ -100,7 +100,7 @@ class RunView:
         return e.at
 
     def of_kind(self, kind: type[K]) -> list[K]:
-        return [e for e in self.events if type(e) is kind]  # type: ignore[misc]
+        return [e for e in self.events if type(e) is kind]
 
     def steps(self, kind: type[S], step_kind: str) -> list[S]:
         return [e for e in self.of_kind(kind) if e.step_kind == step_kind]

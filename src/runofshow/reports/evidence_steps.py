@@ -212,7 +212,8 @@ def _burn_24h(v: RunView) -> float | None:
     sources += [e.burn for e in reversed(v.decisions("first_night"))]
     for s in sources:
         if isinstance(s, Mapping):
-            b = s.get("burn") if isinstance(s.get("burn"), Mapping) else s
+            inner = s.get("burn")
+            b: Mapping[str, Any] = inner if isinstance(inner, Mapping) else s
             if b.get("burn_rate_24h") is not None:
                 return float(b["burn_rate_24h"])
     return None

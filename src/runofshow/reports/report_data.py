@@ -248,21 +248,20 @@ def rollback(v: RunView) -> Rollback | None:
         summary = summary[:87].rstrip() + "..."
     first_seen = None
     if failed:
-        names = {m for m, _ in failed}
-        for e in reversed([e for e in v.of_kind(et.DecisionMade) if (t_of(e) or 0.0) <= t_s + 1e-6]):
-            bad = {x.metric for x in e.verdicts if x.verdict in NOT_PASS}
-            if not names & bad:
+        flagged = {m for m, _ in failed}
+        for d in reversed([d for d in v.of_kind(et.DecisionMade) if (t_of(d) or 0.0) <= t_s + 1e-6]):
+            if not flagged & {x.metric for x in d.verdicts if x.verdict in NOT_PASS}:
                 break
-            first_seen = t_of(e)
+            first_seen = t_of(d)
     elif rb.trigger == "alert":
         received = [t_of(e) for e in v.of_kind(et.AlertReceived) if (t_of(e) or 0.0) <= t_s + 1e-6]
         first_seen = received[-1] if received else t_s
     zero, attempts = None, 0
-    for e in v.of_kind(et.WeightOutcome):
-        if (t_of(e) or 0.0) >= t_s - 1e-6 and finite_or_none(e.weight) == 0.0:
-            attempts += e.attempts or 1
-            if e.ok:
-                zero = t_of(e)
+    for o in v.of_kind(et.WeightOutcome):
+        if (t_of(o) or 0.0) >= t_s - 1e-6 and finite_or_none(o.weight) == 0.0:
+            attempts += o.attempts or 1
+            if o.ok:
+                zero = t_of(o)
                 break
     return Rollback(t_s, rb.stage, finite_or_none(rb.weight), rb.trigger, reasons, summary,
                     tuple(m for m, _ in failed), values, first_seen, zero, attempts)

@@ -163,13 +163,15 @@ class Trigger(StrEnum):
 def step_payload(index: int, step: Step, t_s: float, **extra: Any) -> dict[str, Any]:
     """A `step_started` payload; with `details` / `ok` (and `ic_reason`), a `step_completed` one."""
     info = StepInfo.of(index, step)
-    common = {"index": index, "step_kind": info.kind, "label": info.label, "title": info.title,
-              "offset_s": info.offset_s, "stage": info.stage, "weight": info.weight, "t_s": t_s}
     if not extra:
-        return StepStarted(**common).to_payload()
-    known = {k: extra[k] for k in ("details", "ok", "ic_reason") if k in extra}
-    completed = StepCompleted(**common, **known).to_payload()
-    return {**completed, **{k: v for k, v in extra.items() if k not in known}}
+        return StepStarted(index=index, step_kind=info.kind, label=info.label, title=info.title,
+                           offset_s=info.offset_s, stage=info.stage, weight=info.weight, t_s=t_s).to_payload()
+    completed = StepCompleted(
+        index=index, step_kind=info.kind, label=info.label, title=info.title, offset_s=info.offset_s,
+        stage=info.stage, weight=info.weight, t_s=t_s, details=dict(extra.get("details") or {}),
+        ok=bool(extra.get("ok", True)), ic_reason=extra.get("ic_reason"))
+    others = {k: v for k, v in extra.items() if k not in ("details", "ok", "ic_reason")}
+    return {**completed.to_payload(), **others}
 
 
 def decision_payload(
