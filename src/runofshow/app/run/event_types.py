@@ -10,7 +10,8 @@ its field's default, an unknown key is ignored, a value of the wrong type takes 
 and a `weight_intent` without `origin` gets it from its id (`w<n>`: the runner's own, `ic<seq>`:
 an incident commander's rollback from `runofshow decide`). A kind this version does not know
 parses as `OtherEvent` (its payload kept as it is). Field by field, what each kind holds is told
-in `runofshow.app.run.events`.
+in `runofshow.app.run.events`; the base and the field helpers are in `runofshow.app.run.event_schema`,
+the parts (a step, a verdict, a sample, an alert) in `runofshow.app.run.event_parts`.
 """
 
 from __future__ import annotations
@@ -56,6 +57,14 @@ def origin_of(intent_id: str) -> str:
     return IC if intent_id.startswith("ic") else RUNNER
 
 
+def _steps_read(value: Any) -> tuple[StepInfo, ...]:
+    return tuple(StepInfo.from_json(s) for s in value or ())
+
+
+def _steps_write(steps: tuple[StepInfo, ...]) -> list[dict[str, Any]]:
+    return [s.to_json() for s in steps]
+
+
 @dataclass(frozen=True, kw_only=True)
 class RunStarted(Event):
     KIND: ClassVar[str] = "run_started"
@@ -70,8 +79,7 @@ class RunStarted(Event):
     plan_anchor_at: str | None = str_field(omit_none=True)
     t0_at: str = str_field("")
     started_at: str = str_field("")
-    steps: tuple[StepInfo, ...] = payload_field(read=lambda v: tuple(StepInfo.from_json(s) for s in v),
-                                     write=lambda v: [s.to_json() for s in v], factory=tuple)
+    steps: tuple[StepInfo, ...] = payload_field(read=_steps_read, write=_steps_write, factory=tuple)
     state: str = str_field("")
     engine: str | None = str_field()
     meta: Mapping[str, Any] = field(default_factory=dict)  # what else the starter recorded (demo ...)
@@ -80,7 +88,7 @@ class RunStarted(Event):
     def from_payload(cls, payload: Mapping[str, Any], *, seq: int = 0,
                      at: datetime | None = None) -> RunStarted:
         event = super().from_payload(payload, seq=seq, at=at)
-        known = {f.name for f in payload_fields(cls)}
+        known = {f.metadata["key"] or f.name for f in payload_fields(cls)}
         meta = {k: v for k, v in payload.items() if k not in known}
         return dataclasses.replace(event, meta=meta) if meta else event
 
