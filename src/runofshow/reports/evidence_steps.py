@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from runofshow.app.run import event_types as et
+from runofshow.app.run.event_parts import BurnRecord
 from runofshow.domain.checklist import RunFacts, StageGates
 from runofshow.reports.evidence_render import (
     RunView,
@@ -131,14 +132,13 @@ def step_files(v: RunView) -> dict[str, str]:
 # --------------------------------------------------------------------------- first night
 
 
-def _burn_text(burn: Mapping[str, Any] | None, limit: float) -> str:
-    if not burn:
+def _burn_text(burn: BurnRecord | None, limit: float) -> str:
+    if burn is None:
         return "not measured"
-    windows = burn.get("windows") or {}
-    parts = [f"{w} {'n/a' if b is None else f'{float(b):.2f}x'}" for w, b in windows.items()]
-    b24 = burn.get("burn_rate_24h")
-    parts.append(f"24h {'n/a' if b24 is None else f'{float(b24):.2f}x'} (limit {limit:g}x)")
-    return f"{burn.get('severity', 'ok')}: " + ", ".join(parts)
+    parts = [f"{w} {'n/a' if b is None else f'{b:.2f}x'}" for w, b in burn.windows.items()]
+    b24 = burn.burn_rate_24h
+    parts.append(f"24h {'n/a' if b24 is None else f'{b24:.2f}x'} (limit {limit:g}x)")
+    return f"{burn.severity}: " + ", ".join(parts)
 
 
 def checkins(v: RunView) -> dict[str, str]:
@@ -161,7 +161,7 @@ def checkins(v: RunView) -> dict[str, str]:
             f"Gates: {e.passing}/{e.gates} PASS", f"Action: {e.action}",
             f"Reasons: {reasons_text(e.reasons) or '-'}",
             f"Alerts firing: {', '.join(a.name for a in e.alerts) or 'none'}",
-            f"SLO burn: {_burn_text(e.burn, limit)}",
+            f"SLO burn: {_burn_text(e.burn_record, limit)}",
             *([f"Watch: {reasons_text(e.first_night_watch)}"] if e.first_night_watch else []),
         ]) + "\n"
     end = v.step(et.StepCompleted, "first_night")
@@ -172,7 +172,7 @@ def checkins(v: RunView) -> dict[str, str]:
             head, "=" * len(head), f"Release: {v.version}",
             f"Time: {ts(at(end))} ({v.label(end)})",
             f"First night complete: {v.plan.timeline.first_night_h:g} h",
-            f"SLO burn: {_burn_text(end.details.get('burn'), limit)}",
+            f"SLO burn: {_burn_text(BurnRecord.from_json(end.details.get('burn')), limit)}",
             f"Status: {'ok' if end.ok else 'FAILED'}",
         ]) + "\n"
     return files
@@ -197,9 +197,9 @@ def _degradations(v: RunView) -> tuple[str, ...]:
         label = e.label or ts(at(e))
         if e.action not in ("", "proceed"):
             found.append(f"{label}: {e.action}")
-        burn = e.burn or {}
-        if burn.get("severity") in ("ticket", "page"):
-            found.append(f"{label}: SLO burn {burn['severity']}")
+        burn = e.burn_record
+        if burn is not None and burn.severity in ("ticket", "page"):
+            found.append(f"{label}: SLO burn {burn.severity}")
         found += [f"{label}: {r}" for r in e.first_night_watch or ()]
     found += [f"rollback: {'; '.join(e.reasons)}" for e in v.of_kind(et.RollbackStarted)
               if e.trigger == "first_night"]
@@ -208,15 +208,9 @@ def _degradations(v: RunView) -> tuple[str, ...]:
 
 def _burn_24h(v: RunView) -> float | None:
     end = v.step(et.StepCompleted, "first_night")
-    sources: list[Mapping[str, Any] | None] = [end.details if end is not None else None]
-    sources += [e.burn for e in reversed(v.decisions("first_night"))]
-    for s in sources:
-        if isinstance(s, Mapping):
-            inner = s.get("burn")
-            b: Mapping[str, Any] = inner if isinstance(inner, Mapping) else s
-            if b.get("burn_rate_24h") is not None:
-                return float(b["burn_rate_24h"])
-    return None
+    records = [end.burn_record if end is not None else None]
+    records += [e.burn_record for e in reversed(v.decisions("first_night"))]
+    return next((r.burn_rate_24h for r in records if r is not None and r.burn_rate_24h is not None), None)
 
 
 def run_facts(v: RunView, evidence_files: int | None) -> RunFacts:

@@ -215,7 +215,7 @@ def burn_figure(v: RunView) -> go.Figure | None:
     """The first night's SLO burn rate per window at every check-in, against the 24 h limit
     (None when no check-in recorded a burn rate)."""
     start = v.step(et.StepStarted, "first_night")
-    points = [(e, e.burn) for e in v.decisions("first_night") if e.burn is not None]
+    points = [(e, b) for e in v.decisions("first_night") if (b := e.burn_record) is not None]
     if start is None or not points:
         return None
     t_start = rd.t_of(start) or 0.0
@@ -223,7 +223,7 @@ def burn_figure(v: RunView) -> go.Figure | None:
     fig = go.Figure()
     colours = {"1h": "#f08c00", "6h": "#1c7ed6", "24h": "#212529"}
     for window, colour in colours.items():
-        ys = [rd.finite_or_none((b.get("windows") or {}).get(window)) for _, b in points]
+        ys = [b.windows.get(window) for _, b in points]
         if any(y is not None for y in ys):
             fig.add_trace(go.Scatter(x=hours, y=ys, mode="lines+markers", name=f"burn {window}",
                                      line={"color": colour, "width": 2.6 if window == "24h" else 1.6},

@@ -143,3 +143,20 @@ def test_a_decision_payload_rebuilds_its_tick() -> None:
     assert isinstance(typed, et.DecisionMade)
     assert typed.verdict("http_5xx_pct") is not None and typed.values("canary") == {"http_5xx_pct": None}
     assert typed.burn == {"severity": "ok"} and ev.tick_from_decision(typed) == rebuilt
+
+
+def test_a_burn_record_reads_a_burn_verdict_as_the_ledger_keeps_it() -> None:
+    from runofshow.app.run.event_parts import BurnRecord
+
+    burn = {"severity": "ticket", "page": False, "ticket": True, "burn_rate_24h": 0.8, "burn_rate_24h_max": 1.5,
+            "within_24h_max": True, "windows": {"1h": 7.0, "6h": None, "24h": 0.8}, "no_data": [], "source": "x"}
+    record = BurnRecord(severity="ticket", burn_rate_24h=0.8, windows={"1h": 7.0, "6h": None, "24h": 0.8},
+                        ticket=True)
+    assert BurnRecord.from_json(burn) == record == BurnRecord.from_json({"burn": burn, "other": 1})
+    assert BurnRecord.from_json({}) is None and BurnRecord.from_json(None) is None
+    assert BurnRecord.from_json({"windows": "bad", "burn_rate_24h": "n/a"}) == BurnRecord()
+    decision = et.parse(row("decision", {"t_s": 1.0, "burn": burn}))
+    assert isinstance(decision, et.DecisionMade) and decision.burn_record == record
+    assert decision.to_payload()["burn"] == burn  # the payload keeps the JSON as written
+    night = et.parse(row("step_completed", {"kind": "first_night", "details": {"burn": burn}}))
+    assert isinstance(night, et.StepCompleted) and night.burn_record == record

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from runofshow.domain.tick import Alert, MetricVerdict, TrackSample
@@ -122,6 +122,38 @@ def verdict_json(v: MetricVerdict) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class BurnRecord:
+    """The first night's SLO burn rate as the ledger keeps it (`BurnVerdict.to_json()`, in a
+    first-night decision's `burn` and the first night's step details): read-only, the payload keeps
+    the JSON as it was written."""
+
+    severity: str = "ok"  # ok, ticket, page
+    burn_rate_24h: float | None = None
+    windows: Mapping[str, float | None] = field(default_factory=dict)  # {"1h": 0.5, ...}
+    page: bool = False
+    ticket: bool = False
+
+    @classmethod
+    def from_json(cls, data: Any) -> BurnRecord | None:
+        """The record of `data` (None when there is none); `data` may hold it under "burn"."""
+        if isinstance(data, Mapping) and isinstance(data.get("burn"), Mapping):
+            data = data["burn"]
+        if not isinstance(data, Mapping) or not data:
+            return None
+        raw = data.get("windows")
+        windows = {str(k): _number(v) for k, v in raw.items()} if isinstance(raw, Mapping) else {}
+        return cls(severity=str(data.get("severity", "ok")), burn_rate_24h=_number(data.get("burn_rate_24h")),
+                   windows=windows, page=bool(data.get("page")), ticket=bool(data.get("ticket")))
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return finite(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
 class StepInfo:
     """A step of the run's schedule as the ledger keeps it (`run_started.steps`, `step_*` events)."""
 
@@ -155,7 +187,7 @@ def step_json(index: int, step: Step) -> dict[str, Any]:
 
 
 __all__ = [
-    "StepInfo", "VerdictRecord", "alert_from_json", "alert_json", "alerts_json", "clean_sample", "finite",
-    "opt_dict", "opt_float", "opt_int", "opt_str", "sample_from_json", "sample_json", "step_json", "strs",
-    "verdict_json",
+    "BurnRecord", "StepInfo", "VerdictRecord", "alert_from_json", "alert_json", "alerts_json", "clean_sample",
+    "finite", "opt_dict", "opt_float", "opt_int", "opt_str", "sample_from_json", "sample_json",
+    "step_json", "strs", "verdict_json",
 ]

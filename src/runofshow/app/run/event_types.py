@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from runofshow.app.run.event_parts import (
+    BurnRecord,
     StepInfo,
     VerdictRecord,
     opt_dict,
@@ -148,6 +149,11 @@ class StepCompleted(StepEvent):
     ok: bool = payload_field(True, read=bool)
     ic_reason: str | None = str_field(omit_none=True)  # a stage an incident commander advanced
 
+    @property
+    def burn_record(self) -> BurnRecord | None:
+        """The first night's burn rate at its end (its details hold it, or hold it under "burn")."""
+        return BurnRecord.from_json(self.details)
+
 
 @dataclass(frozen=True, kw_only=True)
 class WeightIntent(Event):
@@ -219,6 +225,10 @@ class DecisionMade(Event):
 
     def verdict(self, metric: str) -> VerdictRecord | None:
         return next((v for v in self.verdicts if v.metric == metric), None)
+
+    @property
+    def burn_record(self) -> BurnRecord | None:
+        return BurnRecord.from_json(self.burn)
 
 
 @dataclass(frozen=True, kw_only=True)
