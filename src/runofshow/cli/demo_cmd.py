@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
+    from runofshow.app.run.event_parts import VerdictRecord
     from runofshow.app.run.runner import Runner
     from runofshow.app.run.state import RunState
     from runofshow.ports import LedgerEvent
@@ -26,7 +27,7 @@ class DemoView:
         self.title, self.source = title, source
         self.runner: Runner | None = None
         self._lock = threading.Lock()
-        self.verdicts: list[dict[str, Any]] = []
+        self.verdicts: list[VerdictRecord] = []
         self.last_line = ""
         self.action = ""
         self.stage_started: dict[int, float] = {}
@@ -36,22 +37,24 @@ class DemoView:
         self.lines: list[str] = []
 
     def on_event(self, event: LedgerEvent, state: RunState) -> None:
+        from runofshow.app.run import event_types as et
         from runofshow.app.run import minutes
-        p, kind = event.payload, event.kind
+        e = et.parse(event)
         with self._lock:
-            if kind == "decision":
-                self.verdicts, self.action = list(p.get("verdicts", [])), str(p.get("action", ""))
-            elif kind == "war_room":
-                self.last_line = minutes.line(p)
-                self.lines.append(self.last_line)
-            elif kind == "step_started" and p.get("kind") == "stage":
-                self.stage_started[int(p["stage"])] = float(p["t_s"])
-            elif kind == "step_completed" and p.get("kind") == "stage":
-                self.stage_done.add(int(p["stage"]))
-            elif kind == "step_started" and p.get("kind") == "first_night":
-                self.first_night_started = float(p["t_s"])
-            elif kind == "run_ended":
-                self.ended = f"{p.get('status')} (exit {p.get('exit_code')})"
+            match e:
+                case et.DecisionMade():
+                    self.verdicts, self.action = list(e.verdicts), e.action
+                case et.WarRoom():
+                    self.last_line = minutes.line(e.to_payload())
+                    self.lines.append(self.last_line)
+                case et.StepStarted(step_kind="stage", stage=int(stage)):
+                    self.stage_started[stage] = e.t_s or 0.0
+                case et.StepCompleted(step_kind="stage", stage=int(stage)):
+                    self.stage_done.add(stage)
+                case et.StepStarted(step_kind="first_night"):
+                    self.first_night_started = e.t_s or 0.0
+                case et.RunEnded():
+                    self.ended = f"{e.status} (exit {e.exit_code})"
 
     def __rich__(self) -> Any:
         from rich.console import Group
@@ -76,8 +79,8 @@ class DemoView:
             started, done, night = dict(self.stage_started), set(self.stage_done), self.first_night_started
         metrics = Table("metric", "canary", "baseline", "verdict", expand=True, box=None)
         for v in verdicts:
-            badge = "PASS" if v["verdict"] == "PASS" else ("FAIL" if v["verdict"] == "FAIL" else "HOLD")
-            metrics.add_row(v["metric"], _num(v.get("canary")), _num(v.get("baseline")), _BADGE[badge])
+            badge = "PASS" if v.verdict == "PASS" else ("FAIL" if v.verdict == "FAIL" else "HOLD")
+            metrics.add_row(v.metric, _num(v.canary), _num(v.baseline), _BADGE[badge])
         bars = Table(box=None, expand=True, show_header=False)
         bars.add_column(width=14)
         bars.add_column(ratio=1)

@@ -121,6 +121,7 @@ def register(app: typer.Typer) -> None:
 
 def load_run_events(run_id: str, state: str | None) -> tuple[list[Any], Any]:
     """The run's events and the plan it recorded, from the ledger at --state (InputError if unknown)."""
+    from runofshow.app.run.event_types import RunStarted, parse_all
     from runofshow.errors import InputError, RunNotFoundError
     from runofshow.reports.evidence_render import plan_from_ledger
 
@@ -135,5 +136,5 @@ def load_run_events(run_id: str, state: str | None) -> tuple[list[Any], Any]:
         _close(ledger)
     if not events:
         raise InputError(f"RUN_ID: run '{run_id}' has no events in {url}")
-    started = next((e.payload for e in events if e.kind == "run_started"), None)
-    return events, plan_from_ledger(started or {"plan": record.plan or {}})
+    started = next((e for e in parse_all(events) if isinstance(e, RunStarted)), None)
+    return events, plan_from_ledger(started or RunStarted(plan=dict(record.plan or {})))

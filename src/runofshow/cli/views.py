@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from runofshow.app.run import event_types as et
 from runofshow.app.run import minutes
-from runofshow.app.run.events import EventKind
 from runofshow.app.run.state import RunState
 from runofshow.domain.timeline import t_label
 from runofshow.ports import LedgerEvent, RunRecord
@@ -45,57 +44,56 @@ def _w(value: Any) -> str:
     return "?" if value is None else f"{float(value):g}%"
 
 
-def event_summary(event: LedgerEvent) -> str:
+def event_summary(event: LedgerEvent | et.Event) -> str:
     """What happened, in one line."""
-    p: Mapping[str, Any] = event.payload
-    kind = event.kind
-    if kind == EventKind.RUN_STARTED:
-        return f"run {p.get('run_id')} of {p.get('release')} {p.get('version')} (speed {p.get('speed')}x)"
-    if kind in (EventKind.STEP_STARTED, EventKind.STEP_COMPLETED):
-        verb = "start" if kind == EventKind.STEP_STARTED else ("done" if p.get("ok", True) else "FAILED")
-        return f"{p.get('label')} {p.get('title')}: {verb}"
-    if kind == EventKind.WEIGHT_INTENT:
-        return f"intent {p.get('id')}: set {_w(p.get('weight'))} ({p.get('reason')})"
-    if kind == EventKind.WEIGHT_OUTCOME:
-        ok = "ok" if p.get("ok") else f"NOT CONFIRMED ({p.get('error') or 'read back differs'})"
-        return f"outcome {p.get('id')}: read back {_w(p.get('read_back'))} {ok} [{p.get('resolved_on')}]"
-    if kind == EventKind.DECISION:
-        return (f"{p.get('trigger')} at {_w(p.get('weight'))}: {p.get('action')} "
-                f"{p.get('passing')}/{p.get('gates')} PASS" + (" stage complete" if p.get("stage_complete")
-                                                               else "")
-                + (f" - {'; '.join(p.get('reasons', [])[:2])}" if p.get("action") != "proceed" else ""))
-    if kind == EventKind.HOLD_STARTED:
-        return f"hold {p.get('n')}/{p.get('max_holds')} of stage {stage_no(p.get('stage'))}"
-    if kind == EventKind.HOLD_ENDED:
-        return f"hold {p.get('n')} ended"
-    if kind == EventKind.ROLLBACK_STARTED:
-        return f"rollback ({p.get('trigger')}): {'; '.join(p.get('reasons', []))}"
-    if kind == EventKind.ALERT_RECEIVED:
-        return "webhook alert: " + ", ".join(a.get("name", "?") for a in p.get("alerts", []))
-    if kind == EventKind.WAR_ROOM:
-        return minutes.text(p)
-    if kind == EventKind.IC_DECISION:
-        return f"IC {p.get('by')}: {p.get('action')} ({p.get('reason')})"
-    if kind == EventKind.IC_REFUSED:
-        return f"REFUSED {p.get('action')} from {p.get('by')}: {p.get('why')}"
-    if kind == EventKind.PARKING_LOT:
-        return f"parking lot ({p.get('by')}): {p.get('text')}"
-    if kind == EventKind.NOTIFY_FAILED:
-        return f"notification {p.get('event')} via {p.get('channel')} failed: {p.get('error')}"
-    if kind == EventKind.PAUSED:
-        return f"paused at {_w(p.get('weight'))}: {p.get('reason')}"
-    if kind == EventKind.RESUMED:
-        return f"resumed ({p.get('previous_status')}), weight read back {_w(p.get('weight'))}"
-    if kind == EventKind.RUN_ENDED:
-        return f"{p.get('status')} (exit {p.get('exit_code')}): {p.get('reason')}"
-    return kind
+    e = event if isinstance(event, et.Event) else et.parse(event)
+    match e:
+        case et.RunStarted():
+            return f"run {e.run_id} of {e.release} {e.version} (speed {e.speed}x)"
+        case et.StepStarted():
+            return f"{e.label} {e.title}: start"
+        case et.StepCompleted():
+            return f"{e.label} {e.title}: {'done' if e.ok else 'FAILED'}"
+        case et.WeightIntent():
+            return f"intent {e.id}: set {_w(e.weight)} ({e.reason})"
+        case et.WeightOutcome():
+            ok = "ok" if e.ok else f"NOT CONFIRMED ({e.error or 'read back differs'})"
+            return f"outcome {e.id}: read back {_w(e.read_back)} {ok} [{e.resolved_on}]"
+        case et.DecisionMade():
+            return (f"{e.trigger} at {_w(e.weight)}: {e.action} {e.passing}/{e.gates} PASS"
+                    + (" stage complete" if e.stage_complete else "")
+                    + (f" - {'; '.join(e.reasons[:2])}" if e.action != "proceed" else ""))
+        case et.HoldStarted():
+            return f"hold {e.n}/{e.max_holds} of stage {stage_no(e.stage)}"
+        case et.HoldEnded():
+            return f"hold {e.n} ended"
+        case et.RollbackStarted():
+            return f"rollback ({e.trigger}): {'; '.join(e.reasons)}"
+        case et.AlertReceived():
+            return "webhook alert: " + ", ".join(a.name for a in e.alerts)
+        case et.WarRoom():
+            return minutes.text(e.to_payload())
+        case et.IcDecision():
+            return f"IC {e.by}: {e.action} ({e.reason})"
+        case et.IcRefused():
+            return f"REFUSED {e.action} from {e.by}: {e.why}"
+        case et.ParkingLot():
+            return f"parking lot ({e.by}): {e.text}"
+        case et.NotifyFailed():
+            return f"notification {e.event} via {e.channel} failed: {e.error}"
+        case et.Paused():
+            return f"paused at {_w(e.weight)}: {e.reason}"
+        case et.Resumed():
+            return f"resumed ({e.previous_status}), weight read back {_w(e.weight)}"
+        case et.RunEnded():
+            return f"{e.status} (exit {e.exit_code}): {e.reason}"
+    return e.kind
 
 
-def war_room_line(event: LedgerEvent) -> str | None:
+def war_room_line(event: LedgerEvent | et.Event) -> str | None:
     """The line `run` prints for an event: war-room lines only, exactly as warroom_log.txt has them."""
-    if event.kind != EventKind.WAR_ROOM:
-        return None
-    return minutes.line(event.payload)
+    e = event if isinstance(event, et.Event) else et.parse(event)
+    return minutes.line(e.to_payload()) if isinstance(e, et.WarRoom) else None
 
 
 def status_view(record: RunRecord, state: RunState, chain_problems: list[str] | None) -> dict[str, Any]:

@@ -99,12 +99,14 @@ def note(
     Example: runofshow note v1.4.0-20261205T040000Z-1a2b "maybe the new pool size" --as bob
     """
     from runofshow.app import bootstrap
+    from runofshow.app.run.event_types import ParkingLot
     from runofshow.app.warroom import commander as use
     with _ledger(state) as ledger:
         plan, _ = bootstrap.load_run(run_id, ledger)
-        event = use.note(run_id, text, by=as_, ledger=ledger)
+        row = use.note(run_id, text, by=as_, ledger=ledger)
+        event = ParkingLot.from_payload(row.payload, seq=row.seq, at=row.at)
         _refresh(ledger, run_id, plan.evidence_dir, ("parking_lot",))
-    print(f"{run_id}: parking lot #{event.seq} by {event.payload['by']}: {event.payload['text']}", flush=True)
+    print(f"{run_id}: parking lot #{event.seq} by {event.by}: {event.text}", flush=True)
 
 
 def register(app: typer.Typer) -> None:

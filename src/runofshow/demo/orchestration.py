@@ -47,7 +47,7 @@ import yaml
 
 from runofshow.app import bootstrap, settings
 from runofshow.app.bootstrap import RunOptions
-from runofshow.app.run.events import EventKind
+from runofshow.app.run.event_types import StepStarted, parse
 from runofshow.app.run.runner import Runner
 from runofshow.app.run.state import RunState
 from runofshow.app.steps.preflight import Override
@@ -385,10 +385,9 @@ class DemoSession:
             self.fault_injected_at = time.monotonic()
 
     def _event(self, event: LedgerEvent, state: RunState) -> None:
-        p = event.payload
-        if (event.kind == EventKind.STEP_STARTED and p.get("kind") == StepKind.STAGE.value
-                and p.get("stage") == self.fault_stage):
-            self._inject()
+        match parse(event):
+            case StepStarted(step_kind=StepKind.STAGE, stage=stage) if stage == self.fault_stage:
+                self._inject()
         if self._on_event is not None:
             self._on_event(event, state)
 

@@ -25,39 +25,41 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from runofshow.app.run import event_types as et
 from runofshow.files import atomic_write_text
 from runofshow.ports import Ledger, LedgerEvent
 from runofshow.reports import evidence_render as render
 from runofshow.reports.evidence_steps import checkins, plan_json
 
-_TIMELINE_KINDS = ("hold_started", "rollback_started", "run_ended")
+_TIMELINE_STEPS = ("stage", "promoted", "first_night")
 
 
-def _targets(event: LedgerEvent) -> set[str]:
-    kind, p = event.kind, event.payload
+def _targets(e: et.Event) -> set[str]:
     out: set[str] = set()
-    if kind == "war_room":
-        out.add("war_room")
-    elif kind == "parking_lot":
-        out.add("parking_lot")
-    elif kind == "run_started":
-        out |= {"plan", "timeline"}
-    elif kind in _TIMELINE_KINDS:
-        out.add("timeline")
-    elif kind in ("step_started", "step_completed") and p.get("kind") in ("stage", "promoted", "first_night"):
-        out.add("timeline")
-        if kind == "step_completed" and p.get("kind") == "stage":
-            out.add(f"stage:{int(p['stage'])}")
-        if kind == "step_completed" and p.get("kind") == "first_night":
+    match e:
+        case et.WarRoom():
+            out.add("war_room")
+        case et.ParkingLot():
+            out.add("parking_lot")
+        case et.RunStarted():
+            out |= {"plan", "timeline"}
+        case et.HoldStarted() | et.RollbackStarted() | et.RunEnded():
+            out.add("timeline")
+        case et.StepEvent(step_kind=step_kind) if step_kind in _TIMELINE_STEPS:
+            out.add("timeline")
+            if isinstance(e, et.StepCompleted) and step_kind == "stage" and e.stage is not None:
+                out.add(f"stage:{e.stage}")
+            if isinstance(e, et.StepCompleted) and step_kind == "first_night":
+                out.add("checkins")
+        case et.DecisionMade(phase="first_night", trigger="checkin"):
             out.add("checkins")
-    elif kind == "decision" and p.get("phase") == "first_night" and p.get("trigger") == "checkin":
-        out.add("checkins")
     return out
 
 
-def render_live(events: Iterable[LedgerEvent], targets: Iterable[str]) -> dict[str, str]:
+def render_live(events: Iterable[LedgerEvent | et.Event], targets: Iterable[str], *,
+                run_id: str = "") -> dict[str, str]:
     """{file name: text} for the `targets` (war_room, parking_lot, plan, timeline, stage:N, checkins)."""
-    v = render.RunView.of(events)
+    v = render.RunView.of(events, run_id=run_id)
     files: dict[str, str] = {}
     for target in sorted(set(targets)):
         if target == "war_room":
@@ -81,10 +83,12 @@ def render_live(events: Iterable[LedgerEvent], targets: Iterable[str]) -> dict[s
     return files
 
 
-def write_live(events: Iterable[LedgerEvent], folder: str | Path, targets: Iterable[str]) -> list[Path]:
+def write_live(events: Iterable[LedgerEvent | et.Event], folder: str | Path, targets: Iterable[str], *,
+               run_id: str = "") -> list[Path]:
     """Render the targets from `events` and write them into `folder`, atomically."""
     root = Path(folder)
-    return [atomic_write_text(root / name, text) for name, text in render_live(events, targets).items()]
+    files = render_live(events, targets, run_id=run_id)
+    return [atomic_write_text(root / name, text) for name, text in files.items()]
 
 
 class LiveEvidence:
@@ -94,7 +98,7 @@ class LiveEvidence:
         self.folder = None if folder is None else Path(folder)
         self.ledger = ledger
         self.errors: list[str] = []
-        self._events: dict[int, LedgerEvent] = {}
+        self._events: dict[int, et.Event] = {}  # parsed once each
         self._run_id = ""
 
     def attach(self, ledger: Ledger) -> LiveEvidence:
@@ -106,31 +110,32 @@ class LiveEvidence:
         if self._run_id and event.run_id != self._run_id:
             self._events.clear()
         self._run_id = event.run_id
-        self._events[event.seq] = event
-        targets = _targets(event)
+        typed = self._events[event.seq] = et.parse(event)
+        targets = _targets(typed)
         if not targets:
             return
         try:
             events = self._whole()
             self.folder = self.folder or self._plan_folder(events)
             if self.folder is not None:
-                write_live(events, self.folder, targets)
+                write_live(events, self.folder, targets, run_id=self._run_id)
         except Exception as err:  # evidence must never stop the run
             self.errors.append(f"{type(err).__name__}: {err}")
 
     @staticmethod
-    def _plan_folder(events: list[LedgerEvent]) -> Path | None:
+    def _plan_folder(events: list[et.Event]) -> Path | None:
         """The evidence folder of the plan recorded in run_started (None: not seen yet)."""
-        if not events or events[0].kind != "run_started":
+        if not events or not isinstance(events[0], et.RunStarted):
             return None
-        return Path(render.plan_from_ledger(events[0].payload).evidence_dir)
+        return Path(render.plan_from_ledger(events[0]).evidence_dir)
 
-    def _whole(self) -> list[LedgerEvent]:
+    def _whole(self) -> list[et.Event]:
         """Every event of the run so far; read from the ledger when some are missing here."""
         seqs = sorted(self._events)
         if seqs and seqs != list(range(1, seqs[-1] + 1)) and self.ledger is not None:
             for e in self.ledger.events(self._run_id):
-                self._events.setdefault(e.seq, e)
+                if e.seq not in self._events:
+                    self._events[e.seq] = et.parse(e)
         return [self._events[s] for s in sorted(self._events)]
 
 

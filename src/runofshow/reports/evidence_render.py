@@ -35,8 +35,9 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+from runofshow.app.run import event_types as et
 from runofshow.app.run import minutes
 from runofshow.app.run.minutes import metrics_text, num, value_text
 from runofshow.domain.plan import Plan, default_gates
@@ -58,85 +59,95 @@ def reasons_text(reasons: Iterable[str], limit: int = 3) -> str:
 
 @dataclass
 class RunView:
-    """A run's events with the lookups the renderers share."""
+    """A run's events, typed (`runofshow.app.run.event_types`), with the lookups the renderers share."""
 
-    events: list[LedgerEvent]
+    events: list[et.TypedEvent]
     plan: Plan
+    run_id: str = ""
 
     @classmethod
-    def of(cls, events: Iterable[LedgerEvent], plan: Plan | None = None) -> RunView:
-        evs = sorted(events, key=lambda e: e.seq)
-        if plan is None:
-            started = next((e.payload for e in evs if e.kind == "run_started"), {})
-            plan = plan_from_ledger(started)
-        return cls(evs, plan)
+    def of(cls, events: Iterable[LedgerEvent | et.Event], plan: Plan | None = None, *,
+           run_id: str = "") -> RunView:
+        """The view of `events` (ledger rows, or events already parsed); `plan` None: the one
+        recorded in run_started. The run id is the rows' (parsed events: `run_id`, else run_started's)."""
+        rows = sorted(events, key=lambda e: e.seq)
+        evs = et.parse_all(rows)
+        started = next((e for e in evs if isinstance(e, et.RunStarted)), _NOT_STARTED)
+        if rows and isinstance(rows[0], LedgerEvent):
+            run_id = rows[0].run_id
+        return cls(evs, plan if plan is not None else plan_from_ledger(started), run_id or started.run_id)
 
     @property
-    def started(self) -> Mapping[str, Any]:
-        return next((e.payload for e in self.events if e.kind == "run_started"), {})
-
-    @property
-    def run_id(self) -> str:
-        return self.events[0].run_id if self.events else ""
+    def started(self) -> et.RunStarted:
+        return next((e for e in self.events if isinstance(e, et.RunStarted)), _NOT_STARTED)
 
     @property
     def version(self) -> str:
-        return str(self.started.get("version") or self.plan.release.version)
+        return self.started.version or self.plan.release.version
 
-    def label(self, e: LedgerEvent) -> str:
+    def label(self, e: et.Event) -> str:
         """T0, T+15, T+25.5h ... of the event itself (a step event's `label` is its step's start)."""
-        t_s = e.payload.get("t_s")
-        if t_s is None:
-            return str(e.payload.get("label", ""))
-        return t_label(timedelta(minutes=round(float(t_s) / 60)))
+        if e.t_s is None:
+            return e.label if isinstance(e, et.StepEvent | et.DecisionMade | et.WarRoom) else ""
+        return t_label(timedelta(minutes=round(e.t_s / 60)))
 
-    def plan_at(self, e: LedgerEvent) -> datetime:
+    def plan_at(self, e: et.Event) -> datetime:
         """The event's plan-time instant (T0 + t_s), or its wall time when that is unknown."""
-        t0, t_s = self.started.get("t0_at"), e.payload.get("t_s")
-        if t0 and t_s is not None:
-            return datetime.fromisoformat(str(t0)) + timedelta(seconds=float(t_s))
+        t0 = self.started.t0_at
+        if t0 and e.t_s is not None:
+            return datetime.fromisoformat(t0) + timedelta(seconds=e.t_s)
+        assert e.at is not None
         return e.at
 
-    def of_kind(self, *kinds: str) -> list[LedgerEvent]:
-        return [e for e in self.events if e.kind in kinds]
+    def of_kind(self, kind: type[K]) -> list[K]:
+        return [e for e in self.events if type(e) is kind]
 
-    def steps(self, event_kind: str, step_kind: str) -> list[LedgerEvent]:
-        return [e for e in self.events if e.kind == event_kind and e.payload.get("kind") == step_kind]
+    def steps(self, kind: type[S], step_kind: str) -> list[S]:
+        return [e for e in self.of_kind(kind) if e.step_kind == step_kind]
 
-    def step(self, event_kind: str, step_kind: str, stage: int | None = None) -> LedgerEvent | None:
-        found = [e for e in self.steps(event_kind, step_kind)
-                 if stage is None or e.payload.get("stage") == stage]
+    def step(self, kind: type[S], step_kind: str, stage: int | None = None) -> S | None:
+        found = [e for e in self.steps(kind, step_kind) if stage is None or e.stage == stage]
         return found[-1] if found else None
 
     def stages_started(self) -> list[int]:
-        return sorted({int(e.payload["stage"]) for e in self.steps("step_started", "stage")})
+        return sorted({e.stage for e in self.steps(et.StepStarted, "stage") if e.stage is not None})
 
-    def decisions(self, phase: str, stage: int | None = None) -> list[LedgerEvent]:
-        return [e for e in self.of_kind("decision") if e.payload.get("phase") == phase
-                and (stage is None or e.payload.get("stage") == stage)]
+    def decisions(self, phase: str, stage: int | None = None) -> list[et.DecisionMade]:
+        return [e for e in self.of_kind(et.DecisionMade) if e.phase == phase
+                and (stage is None or e.stage == stage)]
 
     def stage_weight(self, stage: int) -> float:
-        ev = self.step("step_started", "stage", stage)
-        if ev is not None and ev.payload.get("weight") is not None:
-            return float(ev.payload["weight"])
+        ev = self.step(et.StepStarted, "stage", stage)
+        if ev is not None and ev.weight is not None:
+            return ev.weight
         return self.plan.stages[stage].weight if stage < len(self.plan.stages) else 0.0
 
 
-def plan_from_ledger(started: Mapping[str, Any]) -> Plan:
+_NOT_STARTED = et.RunStarted()
+K = TypeVar("K", bound=et.Event)
+S = TypeVar("S", bound=et.StepEvent)
+
+
+def at(e: et.Event) -> datetime:
+    """The event's wall-clock instant (every event read from a ledger has one)."""
+    assert e.at is not None, "an event that was not read from a ledger"
+    return e.at
+
+
+def plan_from_ledger(started: et.RunStarted) -> Plan:
     """The plan recorded in run_started. The ledger's canonical JSON sorts keys, which loses the
     order of the gates; it is restored from `gate_order` when recorded, else the default plan's."""
-    data = dict(started.get("plan") or {})
+    data = dict(started.plan)
     gates = data.get("gates")
     if isinstance(gates, Mapping):
-        order = list(started.get("gate_order") or default_gates())
+        order = list(started.gate_order or default_gates())
         rank = {name: i for i, name in enumerate(order)}
         data["gates"] = dict(sorted(gates.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
     return Plan.model_validate(data)
 
 
-def canary_values(payload: Mapping[str, Any], track: str = "canary") -> Mapping[str, float | None] | None:
-    sample = (payload.get("inputs") or {}).get(track)
-    return None if sample is None else sample.get("values") or {}
+def canary_values(e: et.DecisionMade, track: str = "canary") -> Mapping[str, float | None] | None:
+    return e.values(track)
 
 
 # --------------------------------------------------------------------------- canary_timeline.txt
@@ -144,50 +155,48 @@ def canary_values(payload: Mapping[str, Any], track: str = "canary") -> Mapping[
 
 def canary_timeline(v: RunView) -> str:
     lines = [f"CANARY TIMELINE {v.version} ({v.plan.release.service})", f"Run: {v.run_id}"]
-    stage_events = v.of_kind("step_started", "step_completed", "hold_started", "rollback_started")
-    first = v.step("step_started", "stage", 0)
+    first = v.step(et.StepStarted, "stage", 0)
     if first is not None:
-        lines.append(f"T0={ts(first.at)}")
-    for e in stage_events:
-        p = e.payload
-        if e.kind.startswith("step_") and p.get("kind") == "stage":
-            n, w = int(p["stage"]) + 1, v.stage_weight(int(p["stage"]))
-            what = "start" if e.kind == "step_started" else "complete"
-            extra = ""
-            if what == "complete" and isinstance(p.get("details"), Mapping):
-                d = p["details"]
-                extra = f" ticks={d.get('ticks', '?')} holds={d.get('holds', 0)}"
-            lines.append(f"Stage {n} ({w:g}%) {what}: {ts(e.at)} ({v.label(e)}){extra}")
-        elif e.kind == "hold_started":
-            length = "until the IC proceeds" if p.get("hold_s") is None else \
-                f"for {float(p['hold_s']) / 60:g} min"
-            lines.append(f"HOLD stage {int(p.get('stage') or 0) + 1} #{p.get('n')}: {ts(e.at)} "
-                         f"{length}: {reasons_text(p.get('reasons', ()))}")
-        elif e.kind == "rollback_started":
-            lines.append(f"ROLLBACK ({p.get('trigger')}): {ts(e.at)}: {reasons_text(p.get('reasons', ()))}")
-    promoted = v.step("step_completed", "promoted")
-    rollbacks = len(v.of_kind("rollback_started"))
-    ended = next(iter(v.of_kind("run_ended")[-1:]), None)
+        lines.append(f"T0={ts(at(first))}")
+    for e in v.events:
+        match e:
+            case et.StepStarted(step_kind="stage", stage=int(stage)) | \
+                    et.StepCompleted(step_kind="stage", stage=int(stage)):
+                n, w = stage + 1, v.stage_weight(stage)
+                what = "start" if isinstance(e, et.StepStarted) else "complete"
+                extra = ""
+                if isinstance(e, et.StepCompleted) and e.details:
+                    d = e.details
+                    extra = f" ticks={d.get('ticks', '?')} holds={d.get('holds', 0)}"
+                lines.append(f"Stage {n} ({w:g}%) {what}: {ts(at(e))} ({v.label(e)}){extra}")
+            case et.HoldStarted():
+                length = "until the IC proceeds" if e.hold_s is None else f"for {e.hold_s / 60:g} min"
+                lines.append(f"HOLD stage {(e.stage or 0) + 1} #{e.n}: {ts(at(e))} "
+                             f"{length}: {reasons_text(e.reasons)}")
+            case et.RollbackStarted():
+                lines.append(f"ROLLBACK ({e.trigger}): {ts(at(e))}: {reasons_text(e.reasons)}")
+    promoted = v.step(et.StepCompleted, "promoted")
+    rollbacks = len(v.of_kind(et.RollbackStarted))
+    ended = next(iter(v.of_kind(et.RunEnded)[-1:]), None)
     if promoted is not None:
-        key = str(promoted.payload.get("label", "T90")).replace("+", "")
+        key = (promoted.label or "T90").replace("+", "")
         last = len(v.plan.stages)
-        lines += [f"{key}={ts(promoted.at)}", f"Stage: {last} ({v.plan.stages[-1].weight:g}%)",
+        lines += [f"{key}={ts(at(promoted))}", f"Stage: {last} ({v.plan.stages[-1].weight:g}%)",
                   "Status: Complete"]
     else:
         status = "Rolled back" if rollbacks else (
-            str(ended.payload.get("status", "")).replace("_", " ").capitalize() if ended else "In progress")
+            ended.status.replace("_", " ").capitalize() if ended else "In progress")
         lines.append(f"Status: {status}")
     lines.append(f"Rollbacks: {rollbacks}")
     if promoted is not None:
         lines.append(f"Next: First Night Monitoring ({v.plan.timeline.first_night_h:g}h)")
-    fn_start, fn_end = v.step("step_started", "first_night"), v.step("step_completed", "first_night")
+    fn_start, fn_end = v.step(et.StepStarted, "first_night"), v.step(et.StepCompleted, "first_night")
     if fn_start is not None:
-        done = f" .. {ts(fn_end.at)}" if fn_end is not None else " (in progress)"
-        lines.append(f"First night: {ts(fn_start.at)}{done}, "
+        done = f" .. {ts(at(fn_end))}" if fn_end is not None else " (in progress)"
+        lines.append(f"First night: {ts(at(fn_start))}{done}, "
                      f"{len(v.decisions('first_night'))} check-in(s)")
     if ended is not None:
-        p = ended.payload
-        lines.append(f"Ended: {p.get('status')} at {ts(ended.at)}: {p.get('reason', '')}")
+        lines.append(f"Ended: {ended.status} at {ts(at(ended))}: {ended.reason}")
     return "\n".join(lines) + "\n"
 
 
@@ -196,36 +205,35 @@ def canary_timeline(v: RunView) -> str:
 
 def stage_summary(v: RunView, stage: int) -> str:
     n, w = stage + 1, v.stage_weight(stage)
-    start = v.step("step_started", "stage", stage)
-    done = v.step("step_completed", "stage", stage)
+    start = v.step(et.StepStarted, "stage", stage)
+    done = v.step(et.StepCompleted, "stage", stage)
     ticks = v.decisions("stage", stage)
-    holds = [e for e in v.of_kind("hold_started") if e.payload.get("stage") == stage]
-    rolled = [e for e in v.of_kind("rollback_started") if e.payload.get("stage") == stage]
+    holds = [e for e in v.of_kind(et.HoldStarted) if e.stage == stage]
+    rolled = [e for e in v.of_kind(et.RollbackStarted) if e.stage == stage]
     outcome = "complete" if done else "rolled back" if rolled else "not completed"
     head = f"STAGE {n} SUMMARY ({w:g}%)"
     lines = [head, "=" * len(head), f"Release: {v.version}", f"Run: {v.run_id}",
-             f"Started: {ts(start.at) + ' (' + v.label(start) + ')' if start else '-'}",
-             f"Ended: {ts(done.at) + ' (' + v.label(done) + ')' if done else '-'}", f"Outcome: {outcome}",
+             f"Started: {ts(at(start)) + ' (' + v.label(start) + ')' if start else '-'}",
+             f"Ended: {ts(at(done)) + ' (' + v.label(done) + ')' if done else '-'}", f"Outcome: {outcome}",
              f"Ticks: {len(ticks)}  Holds: {len(holds)}"]
     for h in holds:
-        lines.append(f"  hold #{h.payload.get('n')} at {h.payload.get('label', ts(h.at))}: "
-                     f"{reasons_text(h.payload.get('reasons', ()))}")
+        lines.append(f"  hold #{h.n} at {ts(at(h))}: {reasons_text(h.reasons)}")
     for r in rolled:
-        lines.append(f"  rollback ({r.payload.get('trigger')}): {reasons_text(r.payload.get('reasons', ()))}")
+        lines.append(f"  rollback ({r.trigger}): {reasons_text(r.reasons)}")
     if ticks:
-        last = ticks[-1].payload
-        lines += ["", f"Last decision ({last.get('label', '')}): {last.get('action')}, "
-                      f"{last.get('passing')}/{last.get('gates')} metrics PASS", ""]
+        last = ticks[-1]
+        lines += ["", f"Last decision ({last.label}): {last.action}, "
+                      f"{last.passing}/{last.gates} metrics PASS", ""]
         lines.append(f"{'metric':<26} {'canary':>10} {'baseline':>10} {'threshold':>11}  verdict  reason")
-        for verdict in last.get("verdicts", ()):
-            gate = v.plan.gates.get(verdict["metric"])
+        for verdict in last.verdicts:
+            gate = v.plan.gates.get(verdict.metric)
             unit = gate.unit if gate else ""
             limit = f"{'<=' if not gate or gate.direction.value == 'lower_is_better' else '>='}" \
                     f"{value_text(gate.threshold, unit)}" if gate else "-"
-            lines.append(f"{verdict['metric']:<26} {value_text(verdict.get('canary'), unit):>10} "
-                         f"{value_text(verdict.get('baseline'), unit):>10} {limit:>11}  "
-                         f"{verdict.get('verdict', ''):<7}  {verdict.get('reason', '')}")
-        lines += ["", f"Result: {last.get('passing')}/{last.get('gates')} metrics PASS"]
+            lines.append(f"{verdict.metric:<26} {value_text(verdict.canary, unit):>10} "
+                         f"{value_text(verdict.baseline, unit):>10} {limit:>11}  "
+                         f"{verdict.verdict:<7}  {verdict.reason}")
+        lines += ["", f"Result: {last.passing}/{last.gates} metrics PASS"]
     else:
         lines += ["", "No decision was recorded in this stage."]
     return "\n".join(lines) + "\n"
@@ -239,17 +247,17 @@ def _gates_json(plan: Plan) -> dict[str, Any]:
 def _tick_rows(v: RunView, stage: int) -> list[dict[str, Any]]:
     rows = []
     for e in v.decisions("stage", stage):
-        p = e.payload
-        inputs = p.get("inputs") or {}
-        verdicts = {x["metric"]: x for x in p.get("verdicts", ())}
-        base, can = canary_values(p, "baseline") or {}, canary_values(p) or {}
+        base, can = e.values("baseline") or {}, e.values("canary") or {}
+        verdicts = {x.metric: x for x in e.verdicts}
         metrics = {name: {"baseline": base.get(name), "canary": can.get(name),
-                          "verdict": verdicts.get(name, {}).get("verdict"),
-                          "reason": verdicts.get(name, {}).get("reason")} for name in v.plan.gates}
+                          "verdict": verdicts[name].verdict if name in verdicts else None,
+                          "reason": verdicts[name].reason if name in verdicts else None}
+                   for name in v.plan.gates}
+        samples = {t: e.sample(t) for t in ("baseline", "canary")}
         rows.append({
-            "seq": e.seq, "at": ts(e.at), "t_s": p.get("t_s"), "label": p.get("label"),
-            "action": p.get("action"), "passing": p.get("passing"), "gates": p.get("gates"),
-            "requests": {t: (inputs.get(t) or {}).get("requests") for t in ("baseline", "canary")},
+            "seq": e.seq, "at": ts(at(e)), "t_s": e.t_s, "label": e.label,
+            "action": e.action, "passing": e.passing, "gates": e.gates,
+            "requests": {t: None if x is None else x.requests for t, x in samples.items()},
             "metrics": metrics,
         })
     return rows
@@ -280,7 +288,7 @@ def stage_metrics_csv(v: RunView, stage: int) -> str:
 
 def war_room_lines(v: RunView) -> list[str]:
     """Every war-room line of the run, in order (the same function as the runner's live log)."""
-    return [minutes.line(e.payload) for e in v.events if e.kind == "war_room"]
+    return [minutes.line(e.to_payload()) for e in v.of_kind(et.WarRoom)]
 
 
 def war_room_log(v: RunView) -> str:
@@ -289,18 +297,17 @@ def war_room_log(v: RunView) -> str:
 
 
 def parking_lot(v: RunView) -> str:
-    items = v.of_kind("parking_lot")
+    items = v.of_kind(et.ParkingLot)
     lines = [f"PARKING LOT {v.version} run {v.run_id} (theory and opinion, kept out of the war-room log)", ""]
     for e in items:
-        by = e.payload.get("by") or "-"
-        lines.append(f"{ts(e.at)} | {by} | {str(e.payload.get('text', '')).replace(chr(10), ' ')}")
+        lines.append(f"{ts(at(e))} | {e.by or '-'} | {e.text.replace(chr(10), ' ')}")
     if not items:
         lines.append("(empty)")
     return "\n".join(lines) + "\n"
 
 
 __all__ = [
-    "PARKING_LOT_FILE", "RunView", "WAR_ROOM_FILE", "canary_timeline", "canary_values", "metrics_text", "num",
-    "parking_lot", "plan_from_ledger", "stage_metrics_csv", "stage_metrics_json", "stage_summary", "ts",
-    "value_text", "war_room_lines", "war_room_log",
+    "PARKING_LOT_FILE", "RunView", "WAR_ROOM_FILE", "at", "canary_timeline", "canary_values", "metrics_text",
+    "num", "parking_lot", "plan_from_ledger", "stage_metrics_csv", "stage_metrics_json", "stage_summary",
+    "ts", "value_text", "war_room_lines", "war_room_log",
 ]

@@ -11,11 +11,12 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from runofshow.app.run import event_types as et
+from runofshow.app.run.event_parts import BurnRecord
 from runofshow.domain.checklist import RunFacts, StageGates
-from runofshow.ports import LedgerEvent
 from runofshow.reports.evidence_render import (
     RunView,
-    canary_values,
+    at,
     metrics_text,
     reasons_text,
     ts,
@@ -23,13 +24,12 @@ from runofshow.reports.evidence_render import (
 )
 
 
-def _details(e: LedgerEvent | None) -> Mapping[str, Any] | None:
-    if e is None:
+def _details(e: et.StepCompleted | None) -> Mapping[str, Any] | None:
+    """What the step's handler reported (its own shape, per step kind); None when it only recorded
+    itself."""
+    if e is None or not e.details or e.details.get("handler") == "record_only":
         return None
-    d = e.payload.get("details")
-    if not isinstance(d, Mapping) or d.get("handler") == "record_only":
-        return None
-    return d
+    return e.details
 
 
 def _nums(numbers: Any) -> str:
@@ -41,8 +41,8 @@ def preflight_text(v: RunView) -> str | None:
     """preflight.txt from the preflight step's report (or the run_ended details when it halted)."""
     from runofshow.app.steps.preflight import PreflightReport
 
-    candidates = [_details(v.step("step_completed", "preflight"))]
-    candidates += [e.payload.get("details") for e in v.of_kind("run_ended")]
+    candidates = [_details(v.step(et.StepCompleted, "preflight"))]
+    candidates += [e.details for e in v.of_kind(et.RunEnded)]
     for d in candidates:
         if isinstance(d, Mapping) and d.get("checks") and d.get("at"):
             return PreflightReport.from_json(d).render()
@@ -50,7 +50,7 @@ def preflight_text(v: RunView) -> str | None:
 
 
 def blast_file(v: RunView) -> tuple[str, str] | None:
-    e = v.step("step_completed", "blast_radius")
+    e = v.step(et.StepCompleted, "blast_radius")
     d = _details(e)
     if e is None or d is None:
         return None
@@ -60,8 +60,7 @@ def blast_file(v: RunView) -> tuple[str, str] | None:
     if isinstance(d.get("text"), str):
         return name, d["text"] if d["text"].endswith("\n") else d["text"] + "\n"
     head = f"MICRO BLAST RADIUS {v.version}"
-    lines = [head, "=" * len(head), f"Timestamp: {ts(e.at)}",
-             f"Result: {'PASS' if e.payload.get('ok') else 'FAIL'}"]
+    lines = [head, "=" * len(head), f"Timestamp: {ts(at(e))}", f"Result: {'PASS' if e.ok else 'FAIL'}"]
     lines += [f"{k}: {json.dumps(val, ensure_ascii=False)}" for k, val in sorted(d.items())]
     return name, "\n".join(lines) + "\n"
 
@@ -73,16 +72,16 @@ def _class_lines(classes: Any) -> str:
 
 
 def freeze_start_text(v: RunView) -> str | None:
-    e = v.step("step_completed", "freeze_start")
+    e = v.step(et.StepCompleted, "freeze_start")
     d = _details(e)
     if e is None or d is None:
         return None
     if isinstance(d.get("text"), str):
-        return d["text"]
+        return str(d["text"])
     rules = v.plan.freeze
     return (
         "FREEZE WINDOW START\n===================\n"
-        f"Timestamp: {ts(e.at)}\nRelease: {v.version}\nRepository: {d.get('repo', '-')}\n"
+        f"Timestamp: {ts(at(e))}\nRelease: {v.version}\nRepository: {d.get('repo', '-')}\n"
         f"Label: {rules.label}\nPRs labelled by this freeze: {_nums(d.get('newly_labelled'))}\n"
         + (f"Note: {d['note']}\n" if d.get("note") else "")
         + "Next deployment window: After canary + 24h monitoring\n\n"
@@ -92,20 +91,20 @@ def freeze_start_text(v: RunView) -> str | None:
 
 
 def freeze_end_text(v: RunView) -> str | None:
-    e = v.step("step_completed", "close_out")
+    e = v.step(et.StepCompleted, "close_out")
     d = _details(e)
     if e is None or d is None or ("released" not in d and "text" not in d):
         return None  # the freeze was kept (after a rollback) or never managed by the run
     if isinstance(d.get("text"), str):
         return str(d["text"])
-    start = v.step("step_completed", "freeze_start")
+    start = v.step(et.StepCompleted, "freeze_start")
     duration = "-"
     if start is not None:
-        minutes = int((e.at - start.at).total_seconds() // 60)
+        minutes = int((at(e) - at(start)).total_seconds() // 60)
         duration = f"{minutes // 60}h {minutes % 60:02d}m"
     return (
         "FREEZE WINDOW END\n=================\n"
-        f"Timestamp: {ts(e.at)}\nRelease: {v.version}\nRepository: {d.get('repo', '-')}\n"
+        f"Timestamp: {ts(at(e))}\nRelease: {v.version}\nRepository: {d.get('repo', '-')}\n"
         f"Duration: {duration}\nPRs released: {_nums(d.get('released'))}\n"
         + (f"Note: {d['note']}\n" if d.get("note") else "")
         + "Status: Normal operations resumed\n"
@@ -113,7 +112,7 @@ def freeze_end_text(v: RunView) -> str | None:
 
 
 def plan_json(v: RunView) -> str:
-    data = v.started.get("plan") or v.plan.model_dump(mode="json")
+    data = v.started.plan or v.plan.model_dump(mode="json")
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
@@ -133,52 +132,48 @@ def step_files(v: RunView) -> dict[str, str]:
 # --------------------------------------------------------------------------- first night
 
 
-def _burn_text(burn: Mapping[str, Any] | None, limit: float) -> str:
-    if not burn:
+def _burn_text(burn: BurnRecord | None, limit: float) -> str:
+    if burn is None:
         return "not measured"
-    windows = burn.get("windows") or {}
-    parts = [f"{w} {'n/a' if b is None else f'{float(b):.2f}x'}" for w, b in windows.items()]
-    b24 = burn.get("burn_rate_24h")
-    parts.append(f"24h {'n/a' if b24 is None else f'{float(b24):.2f}x'} (limit {limit:g}x)")
-    return f"{burn.get('severity', 'ok')}: " + ", ".join(parts)
+    parts = [f"{w} {'n/a' if b is None else f'{b:.2f}x'}" for w, b in burn.windows.items()]
+    b24 = burn.burn_rate_24h
+    parts.append(f"24h {'n/a' if b24 is None else f'{b24:.2f}x'} (limit {limit:g}x)")
+    return f"{burn.severity}: " + ", ".join(parts)
 
 
 def checkins(v: RunView) -> dict[str, str]:
-    start = v.step("step_started", "first_night")
+    start = v.step(et.StepStarted, "first_night")
     if start is None:
         return {}
-    t_start = float(start.payload.get("t_s") or 0.0)
+    t_start = start.t_s or 0.0
     limit = v.plan.timeline.burn_rate_24h_max
     files: dict[str, str] = {}
-    ticks = [e for e in v.decisions("first_night") if e.payload.get("trigger") == "checkin"]
+    ticks = [e for e in v.decisions("first_night") if e.trigger == "checkin"]
     for i, e in enumerate(ticks, start=1):
-        p = e.payload
-        hours = (float(p.get("t_s") or 0.0) - t_start) / 3600
-        alerts = [a.get("name", "") for a in (p.get("inputs") or {}).get("alerts", ())]
+        hours = ((e.t_s or 0.0) - t_start) / 3600
         head = f"FIRST NIGHT CHECK-IN {i:02d}"
         files[f"checkin_{i:02d}.txt"] = "\n".join([
             head, "=" * len(head), f"Release: {v.version}",
-            f"Time: {ts(e.at)} ({v.label(e)}, {hours:.1f} h after promotion)",
-            f"Weight: {float(p.get('weight') or 0):g}%",
-            f"Canary: {metrics_text(v.plan, canary_values(p))}",
-            f"Baseline: {metrics_text(v.plan, canary_values(p, 'baseline'))}",
-            f"Gates: {p.get('passing')}/{p.get('gates')} PASS", f"Action: {p.get('action')}",
-            f"Reasons: {reasons_text(p.get('reasons', ())) or '-'}",
-            f"Alerts firing: {', '.join(alerts) or 'none'}",
-            f"SLO burn: {_burn_text(p.get('burn'), limit)}",
-            *([f"Watch: {reasons_text(p['first_night_watch'])}"] if p.get("first_night_watch") else []),
+            f"Time: {ts(at(e))} ({v.label(e)}, {hours:.1f} h after promotion)",
+            f"Weight: {e.weight:g}%",
+            f"Canary: {metrics_text(v.plan, e.values('canary'))}",
+            f"Baseline: {metrics_text(v.plan, e.values('baseline'))}",
+            f"Gates: {e.passing}/{e.gates} PASS", f"Action: {e.action}",
+            f"Reasons: {reasons_text(e.reasons) or '-'}",
+            f"Alerts firing: {', '.join(a.name for a in e.alerts) or 'none'}",
+            f"SLO burn: {_burn_text(e.burn_record, limit)}",
+            *([f"Watch: {reasons_text(e.first_night_watch)}"] if e.first_night_watch else []),
         ]) + "\n"
-    end = v.step("step_completed", "first_night")
+    end = v.step(et.StepCompleted, "first_night")
     if end is not None:
         n = len(ticks) + 1
-        d = end.payload.get("details") if isinstance(end.payload.get("details"), Mapping) else {}
         head = f"FIRST NIGHT CHECK-IN {n:02d} (final)"
         files[f"checkin_{n:02d}.txt"] = "\n".join([
             head, "=" * len(head), f"Release: {v.version}",
-            f"Time: {ts(end.at)} ({v.label(end)})",
+            f"Time: {ts(at(end))} ({v.label(end)})",
             f"First night complete: {v.plan.timeline.first_night_h:g} h",
-            f"SLO burn: {_burn_text(d.get('burn'), limit)}",
-            f"Status: {'ok' if end.payload.get('ok') else 'FAILED'}",
+            f"SLO burn: {_burn_text(BurnRecord.from_json(end.details.get('burn')), limit)}",
+            f"Status: {'ok' if end.ok else 'FAILED'}",
         ]) + "\n"
     return files
 
@@ -187,72 +182,64 @@ def checkins(v: RunView) -> dict[str, str]:
 
 
 def _critical_alerts(v: RunView) -> tuple[str, ...]:
-    seen: dict[tuple[str, Any], str] = {}
-    for e in v.of_kind("decision", "alert_received"):
-        alerts = e.payload.get("alerts") if e.kind == "alert_received" else \
-            (e.payload.get("inputs") or {}).get("alerts")
-        for a in alerts or ():
-            if str((a.get("labels") or {}).get("severity", "")).lower() == "critical":
-                seen.setdefault((a.get("name"), a.get("fired_t_s")), str(a.get("name", "")))
+    seen: dict[tuple[str, float], str] = {}
+    for e in v.events:
+        if isinstance(e, et.DecisionMade | et.AlertReceived):
+            for a in e.alerts:
+                if str(a.labels.get("severity", "")).lower() == "critical":
+                    seen.setdefault((a.name, a.fired_t_s), a.name)
     return tuple(seen.values())
 
 
 def _degradations(v: RunView) -> tuple[str, ...]:
     found: list[str] = []
     for e in v.decisions("first_night"):
-        p = e.payload
-        if p.get("action") not in (None, "proceed"):
-            found.append(f"{p.get('label', ts(e.at))}: {p.get('action')}")
-        burn = p.get("burn") or {}
-        if burn.get("severity") in ("ticket", "page"):
-            found.append(f"{p.get('label', ts(e.at))}: SLO burn {burn['severity']}")
-        found += [f"{p.get('label', ts(e.at))}: {r}" for r in p.get("first_night_watch") or ()]
-    found += [f"rollback: {'; '.join(e.payload.get('reasons', ()))}" for e in v.of_kind("rollback_started")
-              if e.payload.get("trigger") == "first_night"]
+        label = e.label or ts(at(e))
+        if e.action not in ("", "proceed"):
+            found.append(f"{label}: {e.action}")
+        burn = e.burn_record
+        if burn is not None and burn.severity in ("ticket", "page"):
+            found.append(f"{label}: SLO burn {burn.severity}")
+        found += [f"{label}: {r}" for r in e.first_night_watch or ()]
+    found += [f"rollback: {'; '.join(e.reasons)}" for e in v.of_kind(et.RollbackStarted)
+              if e.trigger == "first_night"]
     return tuple(found)
 
 
 def _burn_24h(v: RunView) -> float | None:
-    end = v.step("step_completed", "first_night")
-    sources = [end.payload.get("details") if end is not None else None]
-    sources += [e.payload.get("burn") for e in reversed(v.decisions("first_night"))]
-    for s in sources:
-        if isinstance(s, Mapping):
-            b = s.get("burn") if isinstance(s.get("burn"), Mapping) else s
-            if b.get("burn_rate_24h") is not None:
-                return float(b["burn_rate_24h"])
-    return None
+    end = v.step(et.StepCompleted, "first_night")
+    records = [end.burn_record if end is not None else None]
+    records += [e.burn_record for e in reversed(v.decisions("first_night"))]
+    return next((r.burn_rate_24h for r in records if r is not None and r.burn_rate_24h is not None), None)
 
 
 def run_facts(v: RunView, evidence_files: int | None) -> RunFacts:
     """What the checklist judges, read from the events (and the bundle's file count)."""
     plan = v.plan
-    completed = sorted({int(e.payload["stage"]) for e in v.steps("step_completed", "stage")})
+    completed = sorted({e.stage for e in v.steps(et.StepCompleted, "stage") if e.stage is not None})
     gates = []
     for stage in range(len(plan.stages)):
-        done = v.step("step_completed", "stage", stage)
-        d = done.payload.get("details") if done is not None else None
+        done = v.step(et.StepCompleted, "stage", stage)
         ticks = v.decisions("stage", stage)
-        passing = (d or {}).get("passing") if isinstance(d, Mapping) else None
+        passing = done.details.get("passing") if done is not None else None
         if passing is None and done is not None and ticks:
-            passing = ticks[-1].payload.get("passing")
+            passing = ticks[-1].passing
         gates.append(StageGates(stage + 1, None if passing is None else int(passing), len(plan.gates)))
     lines = war_room_lines(v)
     missing = [f"Stage {s + 1} start" for s in v.stages_started()
                if not any(f"Stage {s + 1} (" in ln and " start" in ln for ln in lines)]
-    if v.of_kind("rollback_started") and not any("ROLLBACK" in ln for ln in lines):
+    if v.of_kind(et.RollbackStarted) and not any("ROLLBACK" in ln for ln in lines):
         missing.append("ROLLBACK")
-    fn_start, fn_end = v.step("step_started", "first_night"), v.step("step_completed", "first_night")
+    fn_start, fn_end = v.step(et.StepStarted, "first_night"), v.step(et.StepCompleted, "first_night")
     done_h = None
     if fn_end is not None:
         done_h = plan.timeline.first_night_h
     elif fn_start is not None:
-        last = max((float(e.payload.get("t_s") or 0) for e in v.decisions("first_night")),
-                   default=float(fn_start.payload.get("t_s") or 0))
-        done_h = (last - float(fn_start.payload.get("t_s") or 0)) / 3600
+        last = max((e.t_s or 0.0 for e in v.decisions("first_night")), default=fn_start.t_s or 0.0)
+        done_h = (last - (fn_start.t_s or 0.0)) / 3600
     return RunFacts(
         stages_planned=len(plan.stages), stages_completed=len(completed), stage_gates=tuple(gates),
-        rollbacks=len(v.of_kind("rollback_started")), critical_alerts=_critical_alerts(v),
+        rollbacks=len(v.of_kind(et.RollbackStarted)), critical_alerts=_critical_alerts(v),
         war_room_lines=len(lines), war_room_missing=tuple(missing), evidence_files=evidence_files,
         first_night_h=plan.timeline.first_night_h, first_night_done_h=done_h, burn_rate_24h=_burn_24h(v),
         burn_rate_24h_max=plan.timeline.burn_rate_24h_max, degradations=_degradations(v),

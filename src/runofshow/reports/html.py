@@ -18,7 +18,7 @@ fixed and no wall-clock "generated at" is stamped (the footer names the ledger's
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from html import escape
 from pathlib import Path
@@ -28,6 +28,8 @@ from zoneinfo import ZoneInfo
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
+from runofshow.app.run import event_types as et
+from runofshow.app.run.event_parts import VerdictRecord
 from runofshow.domain import checklist
 from runofshow.domain.plan import Plan
 from runofshow.files import atomic_write_text
@@ -107,10 +109,10 @@ def _figure_div(fig: Any, div_id: str) -> str:
 
 def _header(v: RunView, evs: Sequence[LedgerEvent], plan: Plan | None) -> str:
     ended = rd.ended_event(v)
-    status = str(ended.payload.get("status")) if ended is not None else "running"
-    code = ended.payload.get("exit_code") if ended is not None else None
+    status = ended.status if ended is not None else "running"
+    code = ended.exit_code if ended is not None else None
     spans = rd.stage_spans(v)
-    t0 = v.started.get("t0_at")
+    t0 = v.started.t0_at
     when = "-"
     if t0:
         t0_at = datetime.fromisoformat(str(t0))
@@ -122,8 +124,8 @@ def _header(v: RunView, evs: Sequence[LedgerEvent], plan: Plan | None) -> str:
     cards = [
         (f"{done}/{len(v.plan.stages)}", "stages completed"),
         (f"{spans[-1].weight:g}%" if spans else "0%", "last stage weight"),
-        (str(len(v.of_kind("rollback_started"))), "rollbacks"),
-        (str(len(v.of_kind("hold_started"))), "holds"),
+        (str(len(v.of_kind(et.RollbackStarted))), "rollbacks"),
+        (str(len(v.of_kind(et.HoldStarted))), "holds"),
         (str(len(v.decisions("stage"))), "stage decisions"),
         (f"{round((stage_end - stage_start) / 60)} min", "T0 to end of stages"),
         (str(len(v.decisions("first_night"))), "first-night check-ins"),
@@ -137,7 +139,7 @@ def _header(v: RunView, evs: Sequence[LedgerEvent], plan: Plan | None) -> str:
         f'<div class="sub">release {_e(v.plan.release.name)} · run <span class="mono">{_e(v.run_id)}</span>'
         f"{exit_text} · T0 {_e(when)}</div>"
         f'<div class="oneliner">{_e(oneliner(evs, plan))}</div>'
-        + ("" if ended is None else f'<div class="sub">Ended: {_e(ended.payload.get("reason", ""))}</div>')
+        + ("" if ended is None else f'<div class="sub">Ended: {_e(ended.reason)}</div>')
         + f'<div class="cards">{card_html}</div></header>'
     )
 
@@ -187,22 +189,20 @@ def _rollback_box(v: RunView) -> str:
             f"<ul>{reasons}</ul></div>")
 
 
-def _chips(verdicts: Iterable[Mapping[str, Any]]) -> str:
-    return "".join(f'<span class="chip {_e(x.get("verdict"))}">{_e(x.get("metric"))} {_e(x.get("verdict"))}'
-                   "</span>" for x in verdicts if x.get("verdict") != "PASS")
+def _chips(verdicts: Iterable[VerdictRecord]) -> str:
+    return "".join(f'<span class="chip {_e(x.verdict)}">{_e(x.metric)} {_e(x.verdict)}'
+                   "</span>" for x in verdicts if x.verdict != "PASS")
 
 
 def decision_rows(v: RunView) -> list[dict[str, Any]]:
     """The decision table's rows: one per decision event."""
     rows = []
-    for e in v.of_kind("decision"):
-        p = e.payload
-        stage = p.get("stage")
+    for e in v.of_kind(et.DecisionMade):
         rows.append({
-            "label": p.get("label") or v.label(e), "phase": p.get("phase"), "trigger": p.get("trigger"),
-            "stage": "night" if p.get("phase") == "first_night" else "-" if stage is None else int(stage) + 1,
-            "weight": p.get("weight"), "action": str(p.get("action")), "passing": p.get("passing"),
-            "gates": p.get("gates"), "verdicts": p.get("verdicts") or [], "reasons": p.get("reasons") or [],
+            "label": e.label or v.label(e), "phase": e.phase, "trigger": e.trigger,
+            "stage": "night" if e.phase == "first_night" else "-" if e.stage is None else e.stage + 1,
+            "weight": e.weight, "action": e.action, "passing": e.passing,
+            "gates": e.gates, "verdicts": list(e.verdicts), "reasons": list(e.reasons),
         })
     return rows
 
@@ -212,7 +212,7 @@ def _decision_table(v: RunView) -> str:
     for r in decision_rows(v):
         weight = "-" if r["weight"] is None else f"{float(r['weight']):g}%"
         trigger = "" if r["trigger"] in (None, "tick") else f' <span class="sub">({_e(r["trigger"])})</span>'
-        quiet = r["action"] == "proceed" and not any(x.get("verdict") != "PASS" for x in r["verdicts"])
+        quiet = r["action"] == "proceed" and not any(x.verdict != "PASS" for x in r["verdicts"])
         body.append(
             f'<tr class="{_e(r["action"])}{" quiet" if quiet else ""}"><td>{_e(r["label"])}{trigger}</td>'
             f'<td class=num>{_e(r["stage"])}</td>'
@@ -254,7 +254,7 @@ def render_report(events: Iterable[LedgerEvent], plan: Plan | None = None, *,
     footer = (f"Rebuilt from {len(evs)} ledger events of run {_e(v.run_id)}"
               + (f"; last event #{last.seq} ({_e(last.kind)}) at {_e(ts(last.at))}, hash "
                  f'<span class="mono">{_e(last.hash[:16])}</span>' if last is not None else "")
-              + f". Engine: {_e(v.started.get('engine', '-'))}. Made by runofshow report.")
+              + f". Engine: {_e(v.started.engine or '-')}. Made by runofshow report.")
     title = f"{v.version} {v.plan.release.service} canary report"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -273,7 +273,7 @@ def render_report(events: Iterable[LedgerEvent], plan: Plan | None = None, *,
 <h2>Stages</h2>
 {_stages_table(v)}
 {_rollback_box(v)}
-<h2>Decisions ({len(v.of_kind("decision"))})</h2>
+<h2>Decisions ({len(v.of_kind(et.DecisionMade))})</h2>
 {_decision_table(v)}
 <h2>Success checklist</h2>
 {_checklist(criteria)}

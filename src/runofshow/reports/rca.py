@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from runofshow.app.run import event_types as et
 from runofshow.domain.plan import Plan
 from runofshow.files import atomic_write_text
 from runofshow.ports import LedgerEvent
@@ -50,18 +51,17 @@ def oneliner(events: Iterable[LedgerEvent], plan: Plan | None = None) -> str:
     v = RunView.of(events, plan)
     head = f"{v.version} ({v.plan.release.service})"
     spans, rb, ended = rd.stage_spans(v), rd.rollback(v), rd.ended_event(v)
-    holds = len(v.of_kind("hold_started"))
+    holds = len(v.of_kind(et.HoldStarted))
     facts = run_facts(v, None)
     if rb is not None:
         night = rb.trigger == "first_night" and rb.weight is not None
         where = (f"in the first night at {rb.weight:g}%" if night
                  else f"at stage {(rb.stage or 0) + 1} ({v.stage_weight(rb.stage or 0):g}%)")
         return f"{head}: rolled back {where} {rd.label(rb.t_s)}: {rb.summary}"
-    status = str(ended.payload.get("status")) if ended is not None else "running"
+    status = ended.status if ended is not None else "running"
     if status == "halted" and ended is not None:
-        weight = ended.payload.get("weight")
-        left = f"; traffic left at {float(weight):g}%" if weight is not None else ""
-        return f"{head}: halted at {rd.where_stopped(v)}: {ended.payload.get('reason', '')}{left}"
+        left = f"; traffic left at {ended.weight:g}%" if ended.weight is not None else ""
+        return f"{head}: halted at {rd.where_stopped(v)}: {ended.reason}{left}"
     completed = [s for s in spans if s.outcome == "complete"]
     if completed and len(completed) == len(v.plan.stages):
         took = round((completed[-1].end_s - completed[0].start_s) / 60)
@@ -69,7 +69,7 @@ def oneliner(events: Iterable[LedgerEvent], plan: Plan | None = None) -> str:
                 f"{facts.rollbacks} rollbacks, {_gates_text(spans)}, {holds} holds")
         if facts.burn_rate_24h is not None:
             line += f"; first night burn {facts.burn_rate_24h:.1f}x"
-        elif v.step("step_completed", "first_night") is not None:
+        elif v.step(et.StepCompleted, "first_night") is not None:
             line += f"; first night complete ({len(v.decisions('first_night'))} check-ins)"
         return line
     return f"{head}: {status.replace('_', ' ')}, at {rd.where_stopped(v)}, {holds} holds"
@@ -86,10 +86,9 @@ def write_oneliner(events: Iterable[LedgerEvent], plan: Plan | None, out_dir: st
 _WORK_STEPS = ("freeze_start", "war_room", "preflight", "blast_radius", "close_out")
 
 
-def _record_only(v: RunView) -> list[LedgerEvent]:
-    return [e for e in v.of_kind("step_completed") if e.payload.get("kind") in _WORK_STEPS
-            and isinstance(e.payload.get("details"), dict)
-            and e.payload["details"].get("handler") == "record_only"]
+def _record_only(v: RunView) -> list[et.StepCompleted]:
+    return [e for e in v.of_kind(et.StepCompleted) if e.step_kind in _WORK_STEPS
+            and e.details.get("handler") == "record_only"]
 
 
 def _stage_list(spans: list[rd.StageSpan]) -> str:
@@ -120,23 +119,23 @@ def _went_well(v: RunView, spans: list[rd.StageSpan], rb: rd.Rollback | None) ->
         items.append(f"{what} was rolled back automatically at {rd.label(rb.t_s)}, {when}, with "
                      f"{rb.weight or 0:g} % of traffic on the canary{back}.")
     ended = rd.ended_event(v)
-    if ended is not None and ended.payload.get("status") == "halted" and not spans:
+    if ended is not None and ended.status == "halted" and not spans:
         items.append(f"The run stopped at {rd.where_stopped(v)} before any traffic reached the canary.")
-    ticks = v.of_kind("decision")
+    ticks = v.of_kind(et.DecisionMade)
     if ticks and not rd.no_data_ticks(v):
         items.append(f"No data gaps: all {len(ticks)} decisions had values for every gate.")
-    outcomes = v.of_kind("weight_outcome")
-    if outcomes and all(e.payload.get("ok") and int(e.payload.get("attempts") or 1) == 1 for e in outcomes):
+    outcomes = v.of_kind(et.WeightOutcome)
+    if outcomes and all(e.ok and (e.attempts or 1) == 1 for e in outcomes):
         items.append(f"Every traffic change ({len(outcomes)}) read back exactly on the first attempt.")
     shared = {m: c["SHARED"] for m, c in rd.verdict_counts(v).items() if c.get("SHARED")}
     if shared:
         items.append("A breach the baseline shared was not blamed on the canary: "
                      + ", ".join(f"{m} ({n} ticks)" for m, n in shared.items()) + ".")
-    if not v.of_kind("hold_started") and spans:
+    if not v.of_kind(et.HoldStarted) and spans:
         items.append("No holds: no stage needed a second look.")
     fn = v.decisions("first_night")
-    if fn and v.step("step_completed", "first_night") is not None:
-        ok = sum(1 for e in fn if e.payload.get("action") == "proceed")
+    if fn and v.step(et.StepCompleted, "first_night") is not None:
+        ok = sum(1 for e in fn if e.action == "proceed")
         burn = run_facts(v, None).burn_rate_24h
         items.append(f"First night complete: {ok}/{len(fn)} check-ins proceeded"
                      + (f", 24 h SLO burn rate {burn:.2f}x." if burn is not None else "."))
@@ -148,8 +147,8 @@ def _went_well(v: RunView, spans: list[rd.StageSpan], rb: rd.Rollback | None) ->
 def _could_improve(v: RunView, spans: list[rd.StageSpan], rb: rd.Rollback | None) -> list[str]:
     items: list[str] = []
     ended = rd.ended_event(v)
-    if ended is not None and ended.payload.get("status") == "halted":
-        items.append(f"The run halted at {rd.where_stopped(v)}: {ended.payload.get('reason', '')}.")
+    if ended is not None and ended.status == "halted":
+        items.append(f"The run halted at {rd.where_stopped(v)}: {ended.reason}.")
     if rb is not None and rb.metrics:
         span = next((s for s in spans if s.stage == rb.stage), None)
         into = f", {round((rb.t_s - span.start_s) / 60)} min into stage {span.n}" if span else ""
@@ -165,30 +164,29 @@ def _could_improve(v: RunView, spans: list[rd.StageSpan], rb: rd.Rollback | None
                          f"{round(s.planned_s / 60)} planned ({s.holds} hold(s)).")
     gaps = rd.no_data_ticks(v)
     if gaps:
-        errors = sorted({str(e.payload.get("source_error")) for e in gaps if e.payload.get("source_error")})
+        errors = sorted({e.source_error for e in gaps if e.source_error})
         items.append(f"{len(gaps)} decision(s) without full data ({rd.label(rd.t_of(gaps[0]))}"
                      f"{'..' + rd.label(rd.t_of(gaps[-1])) if len(gaps) > 1 else ''})"
                      + (f": {errors[0]}" if errors else "") + ".")
     floor = v.plan.decision.min_canary_requests
     for s in spans:
-        counts = [float(r) for e in v.decisions("stage", s.stage)
-                  if (r := ((e.payload.get("inputs") or {}).get("canary") or {}).get("requests")) is not None]
+        counts = [float(e.canary.requests) for e in v.decisions("stage", s.stage)
+                  if e.canary is not None and e.canary.requests is not None]
         if counts and min(counts) < floor:
             items.append(f"Stage {s.n} ({s.weight:g} %): the canary had as few as {min(counts):.0f} "
                          f"requests a tick, under the {floor} the engine needs to judge a rate's trend.")
-    failed = v.of_kind("notify_failed")
+    failed = v.of_kind(et.NotifyFailed)
     if failed:
-        channels = sorted({str(e.payload.get("channel")) for e in failed})
+        channels = sorted({e.channel for e in failed})
         items.append(f"{len(failed)} notification(s) failed ({', '.join(channels)}); "
                      "the run went on without them.")
-    retried = [e for e in v.of_kind("weight_outcome") if int(e.payload.get("attempts") or 1) > 1
-               or not e.payload.get("ok")]
+    retried = [e for e in v.of_kind(et.WeightOutcome) if (e.attempts or 1) > 1 or not e.ok]
     if retried:
         items.append(f"{len(retried)} traffic change(s) needed retries or did not read back at once.")
-    record_only = [str(e.payload.get("title")) for e in _record_only(v)]
+    record_only = [e.title for e in _record_only(v)]
     if record_only:
         items.append(f"Recorded but not run by runofshow: {', '.join(record_only)}.")
-    resumes = v.of_kind("resumed")
+    resumes = v.of_kind(et.Resumed)
     if resumes:
         items.append(f"The run was taken up again {len(resumes)} time(s) after a pause, halt or crash.")
     return items or ["Nothing the ledger flags: no holds, no data gaps, no failed notifications, no retries."]
@@ -203,8 +201,7 @@ def _observations(v: RunView) -> list[str]:
     for metric, counts in rd.verdict_counts(v).items():
         items.append(f"{metric}: " + ", ".join(f"{n} {verdict}" for verdict, n in sorted(counts.items()))
                      + " tick(s).")
-    alerts = sorted({str(a.get("name")) for e in v.of_kind("decision")
-                     for a in (e.payload.get("inputs") or {}).get("alerts", ())})
+    alerts = sorted({a.name for e in v.of_kind(et.DecisionMade) for a in e.alerts})
     if alerts:
         items.append(f"Alerts seen during the run: {', '.join(alerts)}.")
     stage_ticks, fn = len(v.decisions("stage")), len(v.decisions("first_night"))
@@ -214,7 +211,7 @@ def _observations(v: RunView) -> list[str]:
 
 
 def _market_note(v: RunView, spans: list[rd.StageSpan]) -> str | None:
-    t0 = v.started.get("t0_at")
+    t0 = v.started.t0_at
     if not t0 or not spans:
         return None
     zone = ZoneInfo(v.plan.market.timezone)
@@ -232,13 +229,13 @@ def _market_note(v: RunView, spans: list[rd.StageSpan]) -> str | None:
 def _risks(v: RunView, spans: list[rd.StageSpan], rb: rd.Rollback | None) -> list[str]:
     risks: list[str] = []
     ended = rd.ended_event(v)
-    if ended is not None and ended.payload.get("status") == "halted":
-        risks.append(f"What halted the run is still open ({ended.payload.get('reason', '')}): fix it, or "
+    if ended is not None and ended.status == "halted":
+        risks.append(f"What halted the run is still open ({ended.reason}): fix it, or "
                      "record the incident commander's override, before the next attempt.")
     if rb is not None:
         risks.append(f"Root cause of the {rb.summary} not yet known: find and fix it before the next "
                      "attempt.")
-        if v.step("step_completed", "first_night") is None:
+        if v.step(et.StepCompleted, "first_night") is None:
             risks.append("The first night at 100 % was never observed: the next attempt carries its "
                          "unknowns.")
     shared = [m for m, c in rd.verdict_counts(v).items() if c.get("SHARED")]
@@ -256,7 +253,7 @@ def _risks(v: RunView, spans: list[rd.StageSpan], rb: rd.Rollback | None) -> lis
     note = _market_note(v, spans)
     if note:
         risks.append(note)
-    recorded = [str(e.payload.get("title")) for e in _record_only(v)]
+    recorded = [e.title for e in _record_only(v)]
     if recorded:
         risks.append(f"{', '.join(recorded)}: only recorded by the run, so the proof that the work was done "
                      "lives outside the ledger.")
@@ -273,13 +270,13 @@ def rca_markdown(events: Iterable[LedgerEvent], plan: Plan | None = None) -> str
     evs = list(events)
     v = RunView.of(evs, plan)
     spans, rb, ended = rd.stage_spans(v), rd.rollback(v), rd.ended_event(v)
-    status = str(ended.payload.get("status")) if ended is not None else "running"
-    code = ended.payload.get("exit_code") if ended is not None else None
+    status = ended.status if ended is not None else "running"
+    code = ended.exit_code if ended is not None else None
     lines = [
         f"# Mini RCA - {v.version} Canary Deployment", "",
         f"- Run: `{v.run_id}`", f"- Service: {v.plan.release.service}",
         f"- Outcome: {status.replace('_', ' ')}" + (f" (exit {code})" if code is not None else ""),
-        f"- T0: {v.started.get('t0_at', '-')}", f"- One-liner: {oneliner(evs, plan)}", "",
+        f"- T0: {v.started.t0_at or '-'}", f"- One-liner: {oneliner(evs, plan)}", "",
         "_Written by `runofshow rca` from the run's ledger; edit freely._", "",
     ]
     for title, items in (("What Went Well", _went_well(v, spans, rb)),

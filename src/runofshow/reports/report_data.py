@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from runofshow.app.run import event_types as et
 from runofshow.domain.plan import Direction, Gate
 from runofshow.domain.timeline import t_label
-from runofshow.ports import LedgerEvent
-from runofshow.reports.evidence_render import RunView, canary_values, value_text
+from runofshow.reports.evidence_render import RunView, value_text
 
 NOT_PASS = ("NODATA", "SHARED", "TREND", "SUSPECT", "FAIL")
 
@@ -38,11 +37,8 @@ def minutes(t_s: float | None) -> float:
     return 0.0 if t_s is None else float(t_s) / 60
 
 
-def t_of(e: LedgerEvent | Mapping[str, Any] | None) -> float | None:
-    p = e.payload if isinstance(e, LedgerEvent) else e
-    if p is None or p.get("t_s") is None:
-        return None
-    return float(p["t_s"])
+def t_of(e: et.Event | None) -> float | None:
+    return None if e is None else e.t_s
 
 
 def finite_or_none(value: Any) -> float | None:
@@ -91,13 +87,13 @@ class Interval:
     reasons: tuple[str, ...] = ()
 
 
-def rollback_event(v: RunView) -> LedgerEvent | None:
-    found = v.of_kind("rollback_started")
+def rollback_event(v: RunView) -> et.RollbackStarted | None:
+    found = v.of_kind(et.RollbackStarted)
     return found[0] if found else None
 
 
-def ended_event(v: RunView) -> LedgerEvent | None:
-    found = v.of_kind("run_ended")
+def ended_event(v: RunView) -> et.RunEnded | None:
+    found = v.of_kind(et.RunEnded)
     return found[-1] if found else None
 
 
@@ -105,24 +101,22 @@ def stage_spans(v: RunView) -> list[StageSpan]:
     rb, ended = rollback_event(v), ended_event(v)
     spans = []
     for stage in v.stages_started():
-        start = v.step("step_started", "stage", stage)
-        done = v.step("step_completed", "stage", stage)
+        start = v.step(et.StepStarted, "stage", stage)
+        done = v.step(et.StepCompleted, "stage", stage)
         ticks = v.decisions("stage", stage)
         start_s = t_of(start) or 0.0
-        holds = [e for e in v.of_kind("hold_started") if e.payload.get("stage") == stage]
+        holds = [e for e in v.of_kind(et.HoldStarted) if e.stage == stage]
         if done is not None:
             end_s, outcome = t_of(done) or start_s, "complete"
-        elif rb is not None and rb.payload.get("stage") == stage:
+        elif rb is not None and rb.stage == stage:
             end_s, outcome = t_of(rb) or start_s, "rolled back"
         elif ended is not None:
-            status = str(ended.payload.get("status", "ended"))
-            end_s, outcome = t_of(ended) or start_s, status.replace("_", " ")
+            end_s, outcome = t_of(ended) or start_s, (ended.status or "ended").replace("_", " ")
         else:
             end_s, outcome = max([start_s, *(t_of(e) or start_s for e in ticks)]), "running"
-        details = done.payload.get("details") if done is not None else None
-        passing = details.get("passing") if isinstance(details, Mapping) else None
+        passing = done.details.get("passing") if done is not None else None
         if passing is None and ticks:
-            passing = ticks[-1].payload.get("passing")
+            passing = ticks[-1].passing
         planned = v.plan.stages[stage].hold_min * 60 if stage < len(v.plan.stages) else 0.0
         spans.append(StageSpan(stage, v.stage_weight(stage), start_s, end_s, outcome, len(ticks), len(holds),
                                planned, None if passing is None else int(passing), len(v.plan.gates)))
@@ -130,22 +124,20 @@ def stage_spans(v: RunView) -> list[StageSpan]:
 
 
 def hold_intervals(v: RunView) -> list[Interval]:
-    ends = {(e.payload.get("stage"), e.payload.get("n")): t_of(e) for e in v.of_kind("hold_ended")}
-    stops = [t for t in (t_of(e) for e in v.of_kind("rollback_started", "run_ended", "paused"))
-             if t is not None]
+    ends = {(e.stage, e.n): t_of(e) for e in v.of_kind(et.HoldEnded)}
+    stops = [e.t_s for e in v.events
+             if isinstance(e, et.RollbackStarted | et.RunEnded | et.Paused) and e.t_s is not None]
     stage_ends = {s.stage: s.end_s for s in stage_spans(v)}
     out = []
-    for e in v.of_kind("hold_started"):
-        p = e.payload
+    for e in v.of_kind(et.HoldStarted):
         start = t_of(e) or 0.0
-        end = ends.get((p.get("stage"), p.get("n")))
+        end = ends.get((e.stage, e.n))
         if end is None:
-            candidates = [float(p.get("until_t_s") or start), *(t for t in stops if t >= start)]
-            if p.get("stage") in stage_ends:
-                candidates.append(stage_ends[p.get("stage")])
+            candidates = [e.until_t_s or start, *(t for t in stops if t >= start)]
+            if e.stage in stage_ends:
+                candidates.append(stage_ends[e.stage])
             end = min(candidates)
-        out.append(Interval(start, max(end, start), p.get("stage"), int(p.get("n") or 1),
-                            tuple(p.get("reasons") or ())))
+        out.append(Interval(start, max(end, start), e.stage, e.n or 1, e.reasons))
     return out
 
 
@@ -163,41 +155,41 @@ class Series:
 def gate_series(v: RunView, gate: str, phase: str = "stage") -> Series:
     s = Series(gate)
     for e in v.decisions(phase):
-        p = e.payload
-        verdict = next((x for x in p.get("verdicts", ()) if x.get("metric") == gate), {})
-        can, base = canary_values(p) or {}, canary_values(p, "baseline") or {}
+        verdict = e.verdict(gate)
+        can, base = e.values("canary") or {}, e.values("baseline") or {}
         s.t_min.append(minutes(t_of(e)))
-        s.labels.append(str(p.get("label") or v.label(e)))
+        s.labels.append(e.label or v.label(e))
         s.canary.append(finite_or_none(can.get(gate)))
         s.baseline.append(finite_or_none(base.get(gate)))
-        s.verdicts.append(str(verdict.get("verdict") or ("NODATA" if can.get(gate) is None else "-")))
-        s.reasons.append(str(verdict.get("reason") or ""))
+        fallback = "NODATA" if can.get(gate) is None else "-"
+        s.verdicts.append((verdict.verdict if verdict is not None else "") or fallback)
+        s.reasons.append(verdict.reason if verdict is not None else "")
     return s
 
 
 def weight_steps(v: RunView) -> list[tuple[float, float]]:
     """(t_s, weight read back): 0 before the first change, then every outcome with a read-back."""
     steps: list[tuple[float, float]] = []
-    first = v.step("step_started", "stage", 0)
+    first = v.step(et.StepStarted, "stage", 0)
     steps.append((min(0.0, t_of(first) or 0.0), 0.0))
-    for e in v.of_kind("weight_outcome", "paused", "resumed"):
-        w = finite_or_none(e.payload.get("read_back" if e.kind == "weight_outcome" else "weight"))
-        t = t_of(e)
-        if w is not None and t is not None:
-            steps.append((t, w))
+    for e in v.events:
+        match e:
+            case et.WeightOutcome(read_back=w) | et.Paused(weight=w) | et.Resumed(weight=w):
+                w = finite_or_none(w)
+                if w is not None and e.t_s is not None:
+                    steps.append((e.t_s, w))
     return steps
 
 
 def where_stopped(v: RunView) -> str:
     """Where the run is (or ended): "stage 3 (25%) T+52", or "the preflight step (T-10)"."""
-    started = v.of_kind("step_started")
+    started = v.of_kind(et.StepStarted)
     if not started:
         return "before the first step"
-    p = started[-1].payload
-    if p.get("kind") == "stage" and p.get("stage") is not None:
-        stage = int(p["stage"])
-        return f"stage {stage + 1} ({v.stage_weight(stage):g}%) {label(last_t_s(v))}"
-    return f"the {str(p.get('title') or p.get('kind') or 'next').lower()} step ({p.get('label', '?')})"
+    e = started[-1]
+    if e.step_kind == "stage" and e.stage is not None:
+        return f"stage {e.stage + 1} ({v.stage_weight(e.stage):g}%) {label(last_t_s(v))}"
+    return f"the {(e.title or e.step_kind or 'next').lower()} step ({e.label})"
 
 
 # --------------------------------------------------------------------------- the rollback
@@ -221,8 +213,8 @@ class Rollback:
     attempts: int
 
 
-def _rollback_tick(v: RunView, t_s: float) -> LedgerEvent | None:
-    ticks = [e for e in v.of_kind("decision") if (t_of(e) or 0.0) <= t_s + 1e-6]
+def _rollback_tick(v: RunView, t_s: float) -> et.DecisionMade | None:
+    ticks = [e for e in v.of_kind(et.DecisionMade) if (t_of(e) or 0.0) <= t_s + 1e-6]
     return ticks[-1] if ticks else None
 
 
@@ -230,52 +222,49 @@ def rollback(v: RunView) -> Rollback | None:
     rb = rollback_event(v)
     if rb is None:
         return None
-    p = rb.payload
     t_s = t_of(rb) or 0.0
-    reasons = tuple(str(r) for r in p.get("reasons") or ())
+    reasons = rb.reasons
     tick = _rollback_tick(v, t_s)
     failed: list[tuple[str, str]] = []
     values = ""
-    if tick is not None and tick.payload.get("action") == "rollback":
-        fails = [x for x in tick.payload.get("verdicts", ()) if x.get("verdict") == "FAIL"]
-        failed = [(str(x["metric"]), str(x.get("reason") or "")) for x in fails]
+    if tick is not None and tick.action == "rollback":
+        fails = [x for x in tick.verdicts if x.verdict == "FAIL"]
+        failed = [(x.metric, x.reason) for x in fails]
         if fails:
-            gate = v.plan.gates.get(str(fails[0]["metric"]))
+            gate = v.plan.gates.get(fails[0].metric)
             unit = gate.unit if gate else ""
-            values = (f"canary {value_text(finite_or_none(fails[0].get('canary')), unit)}, "
-                      f"baseline {value_text(finite_or_none(fails[0].get('baseline')), unit)}")
+            values = (f"canary {value_text(finite_or_none(fails[0].canary), unit)}, "
+                      f"baseline {value_text(finite_or_none(fails[0].baseline), unit)}")
     if failed:
         m = _PHRASE.search(failed[0][1])
         phrase = m.group(1) if m else "breach"
         summary = f"{failed[0][0]} {phrase}" + (f" (+{len(failed) - 1} more)" if len(failed) > 1 else "")
-    elif p.get("trigger") == "alert":
-        names = sorted({str(a.get("name")) for a in (tick.payload.get("inputs") or {}).get("alerts", ())}
-                       ) if tick is not None else []
+    elif rb.trigger == "alert":
+        names = sorted({a.name for a in tick.alerts}) if tick is not None else []
         summary = f"alert {', '.join(names)}" if names else (reasons[0] if reasons else "alert")
     else:
-        summary = reasons[0] if reasons else str(p.get("trigger") or "rollback")
+        summary = reasons[0] if reasons else (rb.trigger or "rollback")
     if len(summary) > 90:
         summary = summary[:87].rstrip() + "..."
     first_seen = None
     if failed:
-        names = {m for m, _ in failed}
-        for e in reversed([e for e in v.of_kind("decision") if (t_of(e) or 0.0) <= t_s + 1e-6]):
-            bad = {x["metric"] for x in e.payload.get("verdicts", ()) if x.get("verdict") in NOT_PASS}
-            if not names & bad:
+        flagged = {m for m, _ in failed}
+        for d in reversed([d for d in v.of_kind(et.DecisionMade) if (t_of(d) or 0.0) <= t_s + 1e-6]):
+            if not flagged & {x.metric for x in d.verdicts if x.verdict in NOT_PASS}:
                 break
-            first_seen = t_of(e)
-    elif p.get("trigger") == "alert":
-        received = [t_of(e) for e in v.of_kind("alert_received") if (t_of(e) or 0.0) <= t_s + 1e-6]
+            first_seen = t_of(d)
+    elif rb.trigger == "alert":
+        received = [t_of(e) for e in v.of_kind(et.AlertReceived) if (t_of(e) or 0.0) <= t_s + 1e-6]
         first_seen = received[-1] if received else t_s
     zero, attempts = None, 0
-    for e in v.of_kind("weight_outcome"):
-        if (t_of(e) or 0.0) >= t_s - 1e-6 and finite_or_none(e.payload.get("weight")) == 0.0:
-            attempts += int(e.payload.get("attempts") or 1)
-            if e.payload.get("ok"):
-                zero = t_of(e)
+    for o in v.of_kind(et.WeightOutcome):
+        if (t_of(o) or 0.0) >= t_s - 1e-6 and finite_or_none(o.weight) == 0.0:
+            attempts += o.attempts or 1
+            if o.ok:
+                zero = t_of(o)
                 break
-    return Rollback(t_s, p.get("stage"), finite_or_none(p.get("weight")), str(p.get("trigger") or ""),
-                    reasons, summary, tuple(m for m, _ in failed), values, first_seen, zero, attempts)
+    return Rollback(t_s, rb.stage, finite_or_none(rb.weight), rb.trigger, reasons, summary,
+                    tuple(m for m, _ in failed), values, first_seen, zero, attempts)
 
 
 # --------------------------------------------------------------------------- margins
@@ -320,23 +309,21 @@ def margins(v: RunView) -> list[Margin]:
 def verdict_counts(v: RunView) -> dict[str, dict[str, int]]:
     """{gate: {verdict: ticks}} over every decision, PASS left out."""
     counts: dict[str, dict[str, int]] = {}
-    for e in v.of_kind("decision"):
-        for x in e.payload.get("verdicts", ()):
-            if x.get("verdict") in NOT_PASS:
-                per = counts.setdefault(str(x["metric"]), {})
-                per[str(x["verdict"])] = per.get(str(x["verdict"]), 0) + 1
+    for e in v.of_kind(et.DecisionMade):
+        for x in e.verdicts:
+            if x.verdict in NOT_PASS:
+                per = counts.setdefault(x.metric, {})
+                per[x.verdict] = per.get(x.verdict, 0) + 1
     return counts
 
 
-def no_data_ticks(v: RunView) -> list[LedgerEvent]:
+def no_data_ticks(v: RunView) -> list[et.DecisionMade]:
     """Decisions where a track had no sample at all, or a gate had no value (NODATA)."""
     out = []
-    for e in v.of_kind("decision"):
-        inputs = e.payload.get("inputs") or {}
-        at_full = (finite_or_none(e.payload.get("weight")) or 0.0) >= 100  # no baseline traffic left
-        missing = (inputs.get("canary") is None or e.payload.get("source_error")
-                   or (inputs.get("baseline") is None and not at_full))
-        if missing or any(x.get("verdict") == "NODATA" for x in e.payload.get("verdicts", ())):
+    for e in v.of_kind(et.DecisionMade):
+        at_full = (finite_or_none(e.weight) or 0.0) >= 100  # no baseline traffic left
+        missing = e.canary is None or e.source_error or (e.baseline is None and not at_full)
+        if missing or any(x.verdict == "NODATA" for x in e.verdicts):
             out.append(e)
     return out
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from runofshow.app.run import event_types as et
 from runofshow.domain.plan import Direction
 from runofshow.reports import report_data as rd
 from runofshow.reports.evidence_render import RunView, value_text
@@ -91,7 +92,7 @@ def _marks(fig: go.Figure, v: RunView) -> None:
                            xshift=6, text=f"<b>ROLLBACK</b><br>{rd.label(rb.t_s)}", align="left",
                            showarrow=False, font={"size": 11, "color": ROLLBACK},
                            bgcolor="rgba(255,255,255,0.9)")
-    for e in v.of_kind("alert_received"):
+    for e in v.of_kind(et.AlertReceived):
         fig.add_vline(x=rd.minutes(rd.t_of(e)), line={"color": "#7048e8", "width": 1.5, "dash": "dot"})
 
 
@@ -105,10 +106,9 @@ def weight_figure(v: RunView) -> go.Figure:
                              name="canary weight (read back)", hovertemplate="%{y:g}%<extra>weight</extra>"))
     by_action: dict[str, list[tuple[float, float, str]]] = {}
     for e in v.decisions("stage"):
-        p = e.payload
-        by_action.setdefault(str(p.get("action")), []).append(
-            (rd.minutes(rd.t_of(e)), float(p.get("weight") or 0.0),
-             f"{p.get('label')}: {p.get('passing')}/{p.get('gates')} pass · {(p.get('reasons') or [''])[0]}"))
+        by_action.setdefault(e.action, []).append(
+            (rd.minutes(rd.t_of(e)), e.weight,
+             f"{e.label}: {e.passing}/{e.gates} pass · {(e.reasons or ('',))[0]}"))
     for action in ("proceed", "hold", "rollback"):
         pts = by_action.get(action, [])
         if pts:
@@ -178,7 +178,7 @@ def gate_figure(v: RunView, name: str) -> go.Figure:
 
 
 def first_night_figure(v: RunView) -> go.Figure | None:
-    start = v.step("step_started", "first_night")
+    start = v.step(et.StepStarted, "first_night")
     ticks = v.decisions("first_night")
     if start is None or not ticks:
         return None
@@ -214,9 +214,8 @@ def first_night_figure(v: RunView) -> go.Figure | None:
 def burn_figure(v: RunView) -> go.Figure | None:
     """The first night's SLO burn rate per window at every check-in, against the 24 h limit
     (None when no check-in recorded a burn rate)."""
-    start = v.step("step_started", "first_night")
-    points = [(e, e.payload["burn"]) for e in v.decisions("first_night")
-              if isinstance(e.payload.get("burn"), dict)]
+    start = v.step(et.StepStarted, "first_night")
+    points = [(e, b) for e in v.decisions("first_night") if (b := e.burn_record) is not None]
     if start is None or not points:
         return None
     t_start = rd.t_of(start) or 0.0
@@ -224,7 +223,7 @@ def burn_figure(v: RunView) -> go.Figure | None:
     fig = go.Figure()
     colours = {"1h": "#f08c00", "6h": "#1c7ed6", "24h": "#212529"}
     for window, colour in colours.items():
-        ys = [rd.finite_or_none((b.get("windows") or {}).get(window)) for _, b in points]
+        ys = [b.windows.get(window) for _, b in points]
         if any(y is not None for y in ys):
             fig.add_trace(go.Scatter(x=hours, y=ys, mode="lines+markers", name=f"burn {window}",
                                      line={"color": colour, "width": 2.6 if window == "24h" else 1.6},

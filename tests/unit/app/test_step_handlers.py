@@ -117,7 +117,8 @@ def test_the_freeze_handlers_keep_the_file_they_wrote_for_the_bundle(tmp_path: P
         version = "v1.4.0"
 
         def step(self, *args: Any) -> Any:
-            return type("E", (), {"payload": {"details": start.details}, "at": AT})()
+            from runofshow.app.run.event_types import StepCompleted
+            return StepCompleted(step_kind="freeze_start", details=dict(start.details), at=AT)
 
     assert freeze_start_text(View()) == written  # type: ignore[arg-type]
     kept = freeze_handlers(Plan.model_validate({"timeline": {"lift_freeze_after_rollback": False}}), host)

@@ -131,7 +131,7 @@ def test_the_first_night_figures(promoted):
     assert all(len(t.x) == len(checkins) for t in night.data)
     burn = figs.burn_figure(v)
     assert [t.name for t in burn.data] == ["burn 1h", "burn 6h", "burn 24h"]
-    last = checkins[-1].payload["burn"]["windows"]["24h"]
+    last = checkins[-1].burn["windows"]["24h"]
     assert burn.data[-1].y[-1] == pytest.approx(last) and 0.3 < last < 0.7  # 0.05 % errors, 0.1 % budget
     assert [s.y0 for s in burn.layout.shapes] == [v.plan.timeline.burn_rate_24h_max]
 

@@ -20,7 +20,9 @@ step_started     a timeline step begins. index, kind (freeze_start, war_room, pr
 step_completed   the step is done. The same keys plus details (what its handler reported; for a
                  stage: ticks and holds) and ok.
 weight_intent    the runner is about to move traffic. id (unique in the run), weight, reason
-                 (stage, rollback), stage, t_s. Always followed by weight_outcome, on
+                 (stage, rollback), stage, origin ("runner"; "ic": an incident commander's
+                 rollback from `runofshow decide`, id "ic<seq>"; ledgers before origin was
+                 recorded tell it by the id alone), t_s. Always followed by weight_outcome, on
                  resume at the latest (resolved by reading the router back).
 weight_outcome   what the router reads back. id, weight (requested), read_back (None when the
                  router could not be read), ok (read_back == weight), attempts, error, resolved_on
@@ -62,17 +64,43 @@ resumed          a process took the run up again. weight (read back), alerts (fi
 run_ended        the end, and the run's last event. status (promoted, rolled_back, halted),
                  exit_code (0, 3, 4), reason, weight (read back), details, t_s. A halted run can
                  still be resumed (its `resumed` event takes it up again).
+
+Each kind has one typed schema (a frozen dataclass with `to_payload` / `from_payload`) in
+`runofshow.app.run.event_types`; `parse(ledger_event)` gives it, and the builders below make the
+payloads the runner appends through them. Readers (the fold, the views, the reports) read the typed
+events, never the payload's keys.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
+from runofshow.app.run.event_parts import (
+    StepInfo,
+    VerdictRecord,
+    alert_from_json,
+    alert_json,
+    alerts_json,
+    clean_sample,
+    finite,
+    sample_from_json,
+    sample_json,
+    step_json,
+    verdict_json,
+)
+from runofshow.app.run.event_types import (
+    DecisionMade,
+    RunEnded,
+    StepCompleted,
+    StepStarted,
+    WeightIntent,
+    WeightOutcome,
+    origin_of,
+)
 from runofshow.app.run.traffic import same_weight
-from runofshow.domain.tick import Alert, Decision, MetricVerdict, Tick, TrackSample
+from runofshow.domain.tick import Decision, Tick
 from runofshow.domain.timeline import Step
 
 
@@ -128,72 +156,22 @@ class Trigger(StrEnum):
     IC = "ic"
 
 
-# --------------------------------------------------------------------------- small converters
-
-
-def finite(value: float | None) -> float | None:
-    """A number that JSON (and the engine) can hold: NaN and infinities are no data."""
-    if value is None:
-        return None
-    v = float(value)
-    return v if math.isfinite(v) else None
-
-
-def clean_sample(sample: TrackSample | None) -> TrackSample | None:
-    """The sample with NaN / infinite values turned into None (NoData)."""
-    if sample is None:
-        return None
-    return TrackSample(
-        values={k: finite(v) for k, v in sample.values.items()}, requests=finite(sample.requests)
-    )
-
-
-def sample_json(sample: TrackSample | None) -> dict[str, Any] | None:
-    if sample is None:
-        return None
-    return {"values": {k: finite(v) for k, v in sample.values.items()},
-            "requests": finite(sample.requests)}
-
-
-def sample_from_json(data: Mapping[str, Any] | None) -> TrackSample | None:
-    if data is None:
-        return None
-    return TrackSample(values=dict(data.get("values", {})), requests=data.get("requests"))
-
-
-def alert_json(alert: Alert) -> dict[str, Any]:
-    return {"name": alert.name, "labels": dict(alert.labels), "fired_t_s": alert.fired_t_s}
-
-
-def alert_from_json(data: Mapping[str, Any]) -> Alert:
-    return Alert(name=str(data["name"]), labels=dict(data.get("labels", {})),
-                 fired_t_s=float(data.get("fired_t_s", 0.0)))
-
-
-def alerts_json(alerts: Iterable[Alert]) -> list[dict[str, Any]]:
-    return [alert_json(a) for a in alerts]
-
-
-def verdict_json(v: MetricVerdict) -> dict[str, Any]:
-    return {
-        "metric": v.metric, "verdict": v.verdict.value, "canary": finite(v.canary),
-        "baseline": finite(v.baseline), "reason": v.reason, "p_value": finite(v.p_value),
-        "effect": finite(v.effect),
-    }
-
-
-def step_json(index: int, step: Step) -> dict[str, Any]:
-    return {
-        "index": index, "kind": step.kind.value, "label": step.label, "title": step.title,
-        "offset_s": step.offset.total_seconds(), "stage": step.stage, "weight": step.weight,
-    }
-
-
 # --------------------------------------------------------------------------- payload builders
+# Each builds its kind's typed event (`runofshow.app.run.event_types`) and returns its payload.
 
 
 def step_payload(index: int, step: Step, t_s: float, **extra: Any) -> dict[str, Any]:
-    return {**step_json(index, step), "t_s": t_s, **extra}
+    """A `step_started` payload; with `details` / `ok` (and `ic_reason`), a `step_completed` one."""
+    info = StepInfo.of(index, step)
+    if not extra:
+        return StepStarted(index=index, step_kind=info.kind, label=info.label, title=info.title,
+                           offset_s=info.offset_s, stage=info.stage, weight=info.weight, t_s=t_s).to_payload()
+    completed = StepCompleted(
+        index=index, step_kind=info.kind, label=info.label, title=info.title, offset_s=info.offset_s,
+        stage=info.stage, weight=info.weight, t_s=t_s, details=dict(extra.get("details") or {}),
+        ok=bool(extra.get("ok", True)), ic_reason=extra.get("ic_reason"))
+    others = {k: v for k, v in extra.items() if k not in ("details", "ok", "ic_reason")}
+    return {**completed.to_payload(), **others}
 
 
 def decision_payload(
@@ -201,36 +179,28 @@ def decision_payload(
     query_window_s: float, gates: int, holds: int, source_error: str | None = None,
 ) -> dict[str, Any]:
     """A tick's inputs and the engine's answer, everything a report needs to show why."""
-    return {
-        "t_s": tick.t_s, "label": label, "phase": phase.value, "trigger": trigger.value,
-        "stage": tick.stage, "weight": tick.weight, "window_s": window_s,
-        "query_window_s": query_window_s,
-        "inputs": {
-            "baseline": sample_json(tick.baseline), "canary": sample_json(tick.canary),
-            "alerts": alerts_json(tick.alerts),
-        },
-        "source_error": source_error,
-        "action": decision.action.value, "reasons": list(decision.reasons),
-        "verdicts": [verdict_json(v) for v in decision.verdicts],
-        "passing": decision.passing, "gates": gates, "stage_complete": decision.stage_complete,
-        "engine": decision.engine, "holds": holds,
-    }
+    return DecisionMade(
+        t_s=tick.t_s, label=label, phase=phase.value, trigger=trigger.value, stage=tick.stage,
+        weight=tick.weight, window_s=window_s, query_window_s=query_window_s,
+        baseline=tick.baseline, canary=tick.canary, alerts=tuple(tick.alerts), source_error=source_error,
+        action=decision.action.value, reasons=tuple(decision.reasons),
+        verdicts=tuple(VerdictRecord.of(v) for v in decision.verdicts), passing=decision.passing,
+        gates=gates, stage_complete=decision.stage_complete, engine=decision.engine, holds=holds,
+    ).to_payload()
 
 
-def tick_from_decision(payload: Mapping[str, Any]) -> Tick:
+def tick_from_decision(payload: Mapping[str, Any] | DecisionMade) -> Tick:
     """The engine's input, rebuilt from a `decision` event (so the history survives a restart)."""
-    inputs = payload.get("inputs", {})
-    return Tick(
-        t_s=float(payload["t_s"]), weight=float(payload["weight"]), stage=int(payload["stage"]),
-        baseline=sample_from_json(inputs.get("baseline")),
-        canary=sample_from_json(inputs.get("canary")),
-        alerts=tuple(alert_from_json(a) for a in inputs.get("alerts", ())),
-    )
+    d = payload if isinstance(payload, DecisionMade) else DecisionMade.from_payload(payload)
+    return Tick(t_s=float(d.t_s or 0.0), weight=d.weight, stage=int(d.stage or 0),
+                baseline=d.baseline, canary=d.canary, alerts=d.alerts)
 
 
 def intent_payload(intent_id: str, weight: float, reason: str, stage: int | None,
-                   t_s: float) -> dict[str, Any]:
-    return {"id": intent_id, "weight": weight, "reason": reason, "stage": stage, "t_s": t_s}
+                   t_s: float, *, origin: str | None = None) -> dict[str, Any]:
+    """A `weight_intent`; `origin` (RUNNER, IC) defaults to the one its id tells."""
+    return WeightIntent(id=intent_id, weight=weight, reason=reason, stage=stage, t_s=t_s,
+                        origin=origin or origin_of(intent_id)).to_payload()
 
 
 def outcome_payload(
@@ -238,16 +208,14 @@ def outcome_payload(
     error: str | None = None, resolved_on: str = "act",
 ) -> dict[str, Any]:
     ok = read_back is not None and same_weight(read_back, weight)
-    return {
-        "id": intent_id, "weight": weight, "read_back": read_back, "ok": ok, "attempts": attempts,
-        "error": error, "resolved_on": resolved_on, "t_s": t_s,
-    }
+    return WeightOutcome(id=intent_id, weight=weight, read_back=read_back, ok=ok, attempts=attempts,
+                         error=error, resolved_on=resolved_on, t_s=t_s).to_payload()
 
 
 def ended_payload(status: RunStatus, exit_code: int, reason: str, weight: float | None,
                   t_s: float) -> dict[str, Any]:
-    return {"status": status.value, "exit_code": exit_code, "reason": reason, "weight": weight,
-            "t_s": t_s}
+    return RunEnded(status=status.value, exit_code=exit_code, reason=reason, weight=weight,
+                    t_s=t_s).to_payload()
 
 
 def reasons_text(reasons: Sequence[str], limit: int = 3) -> str:

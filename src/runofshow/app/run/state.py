@@ -16,13 +16,15 @@ a runner that had not yet seen the commander's rollback is rolled back again.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from runofshow.app.run.events import EventKind, Phase, RunStatus, tick_from_decision
+from runofshow.app.run import event_types as et
+from runofshow.app.run.event_types import RUNNER, Event, origin_of, parse
+from runofshow.app.run.events import Phase, RunStatus, tick_from_decision
 from runofshow.app.run.traffic import same_weight
 from runofshow.domain.plan import Plan
 from runofshow.domain.tick import Tick
@@ -39,13 +41,14 @@ class Intent:
     reason: str
     stage: int | None
     t_s: float
+    origin: str = RUNNER  # who moves the traffic: RUNNER, or IC (`runofshow decide`)
 
 
 @dataclass
 class RunState:
     run_id: str = ""
     status: RunStatus = RunStatus.RUNNING
-    started: dict[str, Any] = field(default_factory=dict)  # the run_started payload
+    run_started: et.RunStarted | None = None
     clock: dict[str, Any] = field(default_factory=dict)  # speed, anchor_at, plan_anchor_at (latest)
     last_seq: int = 0
     last_t_s: float | None = None
@@ -61,7 +64,7 @@ class RunState:
     # traffic
     weight: float | None = None  # the last weight the router read back
     open_intent: Intent | None = None
-    external_intent: Intent | None = None  # another process's (`runofshow decide`), ids "ic<seq>"
+    external_intent: Intent | None = None  # another process's (`runofshow decide`: origin IC)
     intents: int = 0
     # decisions
     history: list[Tick] = field(default_factory=list)
@@ -71,7 +74,7 @@ class RunState:
     consecutive_holds: int = 0  # decisions in a row that said hold
     hold_until_t_s: float | None = None  # math.inf: an incident commander's hold (until proceed)
     ic_hold: str | None = None  # who holds the stage, when an incident commander does
-    ic_pending: dict[str, Any] | None = None  # an IC hold/proceed the runner has not carried out yet
+    ic_pending_decision: et.IcDecision | None = None  # an IC hold/proceed the runner has not carried out
     phase: Phase | None = None
     first_night_started_t_s: float | None = None
     # rollback and the end
@@ -86,8 +89,20 @@ class RunState:
     # ------------------------------------------------------------------ derived
 
     @property
+    def started(self) -> dict[str, Any]:
+        """The run_started payload ({} before it)."""
+        return {} if self.run_started is None else self.run_started.to_payload()
+
+    @property
+    def ic_pending(self) -> dict[str, Any] | None:
+        """The pending IC decision as {seq, action, by, reason} (None when there is none)."""
+        d = self.ic_pending_decision
+        return None if d is None else {"seq": d.seq, "action": d.action, "by": d.by, "reason": d.reason}
+
+    @property
     def t0_at(self) -> datetime:
-        return datetime.fromisoformat(self.started["t0_at"])
+        assert self.run_started is not None, "no run_started yet"
+        return datetime.fromisoformat(self.run_started.t0_at)
 
     @property
     def speed(self) -> float:
@@ -96,8 +111,9 @@ class RunState:
     def plan(self) -> Plan:
         """The run's plan as `run_started` recorded it (gates in their original order: the
         ledger's canonical JSON sorts keys)."""
-        data = dict(self.started.get("plan", {}))
-        order = self.started.get("gate_order")
+        started = self.run_started
+        data = dict(started.plan) if started is not None else {}
+        order = started.gate_order if started is not None else ()
         if order and isinstance(data.get("gates"), Mapping) and set(order) == set(data["gates"]):
             data["gates"] = {name: data["gates"][name] for name in order}
         return Plan.model_validate(data)
@@ -111,161 +127,173 @@ class RunState:
 
     # ------------------------------------------------------------------ the fold step
 
-    def apply(self, event: LedgerEvent) -> RunState:
-        """Take one event into the state (in place) and return the state."""
-        p = event.payload
-        self.last_seq = event.seq
-        self.run_id = event.run_id
-        if "t_s" in p and p["t_s"] is not None:
-            self.last_t_s = float(p["t_s"])
-        if self.ic_pending is not None and p.get("ic_seq") == self.ic_pending["seq"]:
-            self.ic_pending = None  # the runner's answer to the commander's decision
-        if event.kind == EventKind.IC_DECISION.value and p.get("action") in ("hold", "proceed"):
-            self.ic_pending = {"seq": event.seq, "action": p["action"], "by": p.get("by", ""),
-                               "reason": p.get("reason", "")}
-        handler = _APPLY.get(event.kind)
+    def apply(self, event: LedgerEvent | Event) -> RunState:
+        """Take one event (a ledger row, or one already parsed) into the state, in place, and
+        return the state."""
+        e = event if isinstance(event, Event) else parse(event)
+        self.last_seq = e.seq
+        if not isinstance(event, Event):
+            self.run_id = event.run_id
+        if e.t_s is not None:
+            self.last_t_s = e.t_s
+        pending = self.ic_pending_decision
+        if pending is not None and isinstance(e, _ANSWERS) and e.ic_seq == pending.seq:
+            self.ic_pending_decision = None  # the runner's answer to the commander's decision
+        handler = _APPLY.get(type(e))
         if handler is not None:
-            handler(self, p)
+            handler(self, e)
         return self
 
 
-def _run_started(s: RunState, p: Mapping[str, Any]) -> None:
-    s.started = dict(p)
-    s.clock = {k: p[k] for k in ("speed", "anchor_at", "plan_anchor_at") if k in p}
+#: the events by which the runner answers an incident commander's decision (they carry its ic_seq)
+_ANSWERS = (et.HoldStarted, et.HoldEnded, et.RollbackStarted, et.WarRoom)
+
+
+def _run_started(s: RunState, e: et.RunStarted) -> None:
+    s.run_started = e
+    s.run_id = e.run_id or s.run_id
+    s.clock = e.clock
     s.status = RunStatus.RUNNING
 
 
-def _clock_changed(s: RunState, p: Mapping[str, Any]) -> None:
-    s.clock = {k: p[k] for k in ("speed", "anchor_at", "plan_anchor_at")}
+def _clock_changed(s: RunState, e: et.ClockChanged) -> None:
+    s.clock = e.clock
 
 
-def _step_started(s: RunState, p: Mapping[str, Any]) -> None:
-    s.open_step, s.open_step_started_t_s = int(p["index"]), float(p["t_s"])
-    if p["kind"] == StepKind.STAGE.value:
-        stage = int(p["stage"])
-        if stage != s.stage:
+def _step_started(s: RunState, e: et.StepStarted) -> None:
+    s.open_step, s.open_step_started_t_s = e.index, _t(e)
+    if e.step_kind == StepKind.STAGE.value and e.stage is not None:
+        if e.stage != s.stage:
             s.holds, s.hold_until_t_s, s.ic_hold = 0, None, None
-        s.stage, s.stage_started_t_s, s.phase = stage, float(p["t_s"]), Phase.STAGE
-        if stage not in s.stages_started:
-            s.stages_started.append(stage)
-    elif p["kind"] == StepKind.FIRST_NIGHT.value:
-        s.phase, s.first_night_started_t_s = Phase.FIRST_NIGHT, float(p["t_s"])
+        s.stage, s.stage_started_t_s, s.phase = e.stage, _t(e), Phase.STAGE
+        if e.stage not in s.stages_started:
+            s.stages_started.append(e.stage)
+    elif e.step_kind == StepKind.FIRST_NIGHT.value:
+        s.phase, s.first_night_started_t_s = Phase.FIRST_NIGHT, _t(e)
         s.hold_until_t_s, s.ic_hold = None, None
 
 
-def _step_completed(s: RunState, p: Mapping[str, Any]) -> None:
-    index = int(p["index"])
-    if index not in s.steps_completed:
-        s.steps_completed.append(index)
-    if s.open_step == index:
+def _step_completed(s: RunState, e: et.StepCompleted) -> None:
+    if e.index not in s.steps_completed:
+        s.steps_completed.append(e.index)
+    if s.open_step == e.index:
         s.open_step, s.open_step_started_t_s = None, None
-    if p["kind"] == StepKind.STAGE.value and int(p["stage"]) not in s.stages_completed:
-        s.stages_completed.append(int(p["stage"]))
-    if p["kind"] == StepKind.FIRST_NIGHT.value:
+    if e.step_kind == StepKind.STAGE.value and e.stage is not None and e.stage not in s.stages_completed:
+        s.stages_completed.append(e.stage)
+    if e.step_kind == StepKind.FIRST_NIGHT.value:
         s.phase = None
 
 
 def is_external(intent_id: str) -> bool:
-    """An intent of another process (`runofshow decide`), not the runner's own (`w<n>`)."""
-    return intent_id.startswith("ic")
+    """An intent of another process (`runofshow decide`, ids `ic<seq>`), not the runner's own (`w<n>`).
+    Intents record their origin now; this tells it from the id alone."""
+    return origin_of(intent_id) != RUNNER
 
 
-def _weight_intent(s: RunState, p: Mapping[str, Any]) -> None:
-    intent = Intent(id=str(p["id"]), weight=float(p["weight"]), reason=str(p["reason"]),
-                    stage=p.get("stage"), t_s=float(p["t_s"]))
-    if is_external(intent.id):
+def _weight_intent(s: RunState, e: et.WeightIntent) -> None:
+    intent = Intent(id=e.id, weight=e.weight, reason=e.reason, stage=e.stage, t_s=_t(e), origin=e.origin)
+    if e.external:
         s.external_intent = intent
     else:
         s.intents += 1
         s.open_intent = intent
 
 
-def _weight_outcome(s: RunState, p: Mapping[str, Any]) -> None:
-    if s.open_intent is not None and s.open_intent.id == p["id"]:
+def _weight_outcome(s: RunState, e: et.WeightOutcome) -> None:
+    if s.open_intent is not None and s.open_intent.id == e.id:
         s.open_intent = None
-    if s.external_intent is not None and s.external_intent.id == p["id"]:
+    if s.external_intent is not None and s.external_intent.id == e.id:
         s.external_intent = None
-    if p.get("read_back") is not None:
-        s.weight = float(p["read_back"])
+    if e.read_back is not None:
+        s.weight = e.read_back
     if s.status is RunStatus.ROLLING_BACK and s.weight is not None:
         # rolled back while the weight reads back 0: a later non-zero read-back (a stage weight
         # set by a runner that had not yet seen another process's rollback) undoes it
         s.rolled_back = same_weight(s.weight, 0.0)
 
 
-def _decision(s: RunState, p: Mapping[str, Any]) -> None:
-    s.history.append(tick_from_decision(p))
-    s.last_tick_t_s = float(p["t_s"])
-    s.last_passing = None if p.get("passing") is None else int(p["passing"])
-    s.consecutive_holds = s.consecutive_holds + 1 if p.get("action") == "hold" else 0
+def _decision(s: RunState, e: et.DecisionMade) -> None:
+    s.history.append(tick_from_decision(e))
+    s.last_tick_t_s = _t(e)
+    s.last_passing = e.passing
+    s.consecutive_holds = s.consecutive_holds + 1 if e.action == "hold" else 0
 
 
-def _hold_started(s: RunState, p: Mapping[str, Any]) -> None:
-    s.holds = int(p["n"])
-    until = p.get("until_t_s")
-    s.hold_until_t_s = math.inf if until is None else float(until)
-    s.ic_hold = str(p.get("by") or "IC") if until is None else None
+def _hold_started(s: RunState, e: et.HoldStarted) -> None:
+    s.holds = e.n
+    s.hold_until_t_s = math.inf if e.until_t_s is None else e.until_t_s
+    s.ic_hold = (e.by or "IC") if e.until_t_s is None else None
 
 
-def _hold_ended(s: RunState, p: Mapping[str, Any]) -> None:
+def _hold_ended(s: RunState, e: et.HoldEnded) -> None:
     s.hold_until_t_s, s.ic_hold = None, None
 
 
-def _rollback_started(s: RunState, p: Mapping[str, Any]) -> None:
+def _rollback_started(s: RunState, e: et.RollbackStarted) -> None:
     if s.ended and s.status is RunStatus.HALTED:  # an incident commander rolls a halted run back
         s.ended, s.exit_code, s.end_reason = False, None, ""
     s.status = RunStatus.ROLLING_BACK
-    s.rollback_reasons = tuple(p.get("reasons", ()))
-    s.rollback_trigger = p.get("trigger")
-    s.hold_until_t_s, s.ic_hold, s.ic_pending = None, None, None
+    s.rollback_reasons = e.reasons
+    s.rollback_trigger = e.trigger or None
+    s.hold_until_t_s, s.ic_hold, s.ic_pending_decision = None, None, None
 
 
-def _paused(s: RunState, p: Mapping[str, Any]) -> None:
-    if p.get("weight") is not None:
-        s.weight = float(p["weight"])
+def _ic_decision(s: RunState, e: et.IcDecision) -> None:
+    if e.action in ("hold", "proceed"):
+        s.ic_pending_decision = e
+
+
+def _paused(s: RunState, e: et.Paused) -> None:
+    if e.weight is not None:
+        s.weight = e.weight
     if s.status is not RunStatus.ROLLING_BACK:
         s.status = RunStatus.PAUSED
 
 
-def _resumed(s: RunState, p: Mapping[str, Any]) -> None:
+def _resumed(s: RunState, e: et.Resumed) -> None:
     s.resumes += 1
-    if p.get("clock"):
-        s.clock = dict(p["clock"])
-    if p.get("weight") is not None:
-        s.weight = float(p["weight"])
+    if e.clock:
+        s.clock = dict(e.clock)
+    if e.weight is not None:
+        s.weight = e.weight
     if s.status is RunStatus.HALTED:  # a halted run waits for people; resuming takes it up again
         s.ended, s.exit_code, s.end_reason = False, None, ""
     if s.status in (RunStatus.PAUSED, RunStatus.HALTED):
         s.status = RunStatus.RUNNING
 
 
-def _run_ended(s: RunState, p: Mapping[str, Any]) -> None:
+def _run_ended(s: RunState, e: et.RunEnded) -> None:
     s.ended = True
-    s.status = RunStatus(p["status"])
-    s.exit_code = int(p["exit_code"])
-    s.end_reason = str(p.get("reason", ""))
-    if p.get("weight") is not None:
-        s.weight = float(p["weight"])
+    s.status = RunStatus(e.status)
+    s.exit_code = e.exit_code
+    s.end_reason = e.reason
+    if e.weight is not None:
+        s.weight = e.weight
 
 
-_APPLY = {
-    EventKind.RUN_STARTED.value: _run_started,
-    EventKind.CLOCK_CHANGED.value: _clock_changed,
-    EventKind.STEP_STARTED.value: _step_started,
-    EventKind.STEP_COMPLETED.value: _step_completed,
-    EventKind.WEIGHT_INTENT.value: _weight_intent,
-    EventKind.WEIGHT_OUTCOME.value: _weight_outcome,
-    EventKind.DECISION.value: _decision,
-    EventKind.HOLD_STARTED.value: _hold_started,
-    EventKind.HOLD_ENDED.value: _hold_ended,
-    EventKind.ROLLBACK_STARTED.value: _rollback_started,
-    EventKind.PAUSED.value: _paused,
-    EventKind.RESUMED.value: _resumed,
-    EventKind.RUN_ENDED.value: _run_ended,
+def _t(e: Event) -> float:
+    return 0.0 if e.t_s is None else e.t_s
+
+
+_APPLY: dict[type, Callable[[RunState, Any], None]] = {
+    et.RunStarted: _run_started,
+    et.ClockChanged: _clock_changed,
+    et.StepStarted: _step_started,
+    et.StepCompleted: _step_completed,
+    et.WeightIntent: _weight_intent,
+    et.WeightOutcome: _weight_outcome,
+    et.DecisionMade: _decision,
+    et.HoldStarted: _hold_started,
+    et.HoldEnded: _hold_ended,
+    et.RollbackStarted: _rollback_started,
+    et.IcDecision: _ic_decision,
+    et.Paused: _paused,
+    et.Resumed: _resumed,
+    et.RunEnded: _run_ended,
 }
 
 
-def fold(events: Iterable[LedgerEvent]) -> RunState:
+def fold(events: Iterable[LedgerEvent | Event]) -> RunState:
     """The state of a run after `events` (in seq order)."""
     state = RunState()
     for event in events:
