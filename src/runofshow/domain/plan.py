@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from runofshow.domain.communications import CommunicationsSettings
+
 GATE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 VERSION = re.compile(r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$")
 
@@ -562,6 +564,7 @@ class Plan(_Model):
     metrics_source: MetricsSourceSettings = Field(default_factory=PrometheusSource)
     alert_source: AlertSource = AlertSource()
     notifications: Notifications = Notifications()
+    communications: CommunicationsSettings = CommunicationsSettings()  # Slack war room, pager, deployments
     evidence_dir: str = "evidence"
     state: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite beside evidence")
 
