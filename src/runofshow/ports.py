@@ -280,3 +280,12 @@ class DeploymentStatus(Protocol):
     def mark_previous_inactive(self, environment: str, keep: int) -> list[int]:
         """Mark every other still-active deployment of `environment` inactive; returns their ids."""
         ...
+
+
+@runtime_checkable
+class SeenRequests(Protocol):
+    """Signed requests already taken (Slack action clicks): a replay of one is refused."""
+
+    def first_time(self, key: str, at: datetime) -> bool:
+        """Remember `key`; True when it had not been seen before (check and remember at once)."""
+        ...

@@ -275,7 +275,27 @@ class RecordingDeployments:
         return marked
 
 
+# --------------------------------------------------------------------------- seen requests
+
+
+class InMemorySeenRequests:
+    """`SeenRequests` in a dict; keys older than `keep_s` are forgotten (a replay that old is
+    refused anyway, as stale)."""
+
+    def __init__(self, keep_s: float = 600.0) -> None:
+        self.keep_s = keep_s
+        self.seen: dict[str, datetime] = {}
+
+    def first_time(self, key: str, at: datetime) -> bool:
+        for old in [k for k, t in self.seen.items() if (at - t).total_seconds() > self.keep_s]:
+            del self.seen[old]
+        if key in self.seen:
+            return False
+        self.seen[key] = at
+        return True
+
+
 __all__ = [
     "ChatChannel", "ChatMessage", "ChatWorkspace", "DeploymentRecords", "PagerServices",
-    "RecordingDeployments", "RecordingPager", "RecordingWarRoomChannel",
+    "InMemorySeenRequests", "RecordingDeployments", "RecordingPager", "RecordingWarRoomChannel",
 ]
