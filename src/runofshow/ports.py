@@ -201,7 +201,8 @@ class PullRequestHost(Protocol):
 
 # --------------------------------------------------------------------------- communications
 # (issue 14: the war-room channel, the pager's yellow mode, the deployment status). Each one fails
-# soft: adapters retry, then raise `NotifierError`, which the caller records and goes on.
+# soft: adapters retry, then raise `NotifierError`, which the caller records and goes on. Fakes:
+# `runofshow.adapters.fakes_comms`.
 
 
 @runtime_checkable

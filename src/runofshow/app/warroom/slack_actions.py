@@ -1,7 +1,7 @@
 """Decisions from Slack: the Proceed / Hold / Rollback buttons on the pinned status message, and the
 check of a click before it becomes a decision.
 
-    decision_buttons(run_id)                                   -> a Block Kit `actions` block
+    decision_buttons(run_id)   (app.steps.communications)      -> a Block Kit `actions` block
     verify_click(headers, body, now, signing_secret=..., seen=..., slack=...)  -> ClickVerdict
 
 `verify_click` is what `/slack/actions` runs on each request Slack sends: the signature is
@@ -27,11 +27,11 @@ from urllib.parse import parse_qs
 
 from slack_sdk.signature import Clock, SignatureVerifier
 
+from runofshow.app.steps.communications import ACTION_PREFIX, decision_buttons
 from runofshow.domain.communications import SlackWarRoomSettings
 from runofshow.ports import SeenRequests
 
 ACTIONS = ("proceed", "hold", "rollback")
-ACTION_PREFIX = "runofshow_"  # action_id of our buttons: runofshow_proceed, ...
 MAX_AGE_S = 5 * 60
 
 
@@ -54,31 +54,6 @@ class ClickVerdict:
     reason: str
     click: SlackClick | None = None
     record: Mapping[str, Any] = field(default_factory=dict)
-
-
-def decision_buttons(run_id: str) -> dict[str, Any]:
-    """The Block Kit `actions` block for the status message: Proceed, Hold, Rollback (confirmed)."""
-
-    def button(action: str, label: str, style: str | None = None) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "type": "button", "action_id": ACTION_PREFIX + action,
-            "text": {"type": "plain_text", "text": label},
-            "value": json.dumps({"run_id": run_id, "action": action}, separators=(",", ":")),
-        }
-        if style:
-            out["style"] = style
-        return out
-
-    rollback = button("rollback", "Rollback", "danger")
-    rollback["confirm"] = {
-        "title": {"type": "plain_text", "text": "Roll back?"},
-        "text": {"type": "mrkdwn", "text": "All traffic goes back to the stable version now."},
-        "confirm": {"type": "plain_text", "text": "Roll back"},
-        "deny": {"type": "plain_text", "text": "Cancel"},
-        "style": "danger",
-    }
-    return {"type": "actions", "block_id": "runofshow_decision",
-            "elements": [button("proceed", "Proceed", "primary"), button("hold", "Hold"), rollback]}
 
 
 class _At(Clock):
