@@ -136,6 +136,17 @@ class GitHubPullRequestHost:
             body["target_url"] = target_url
         self._request("POST", self._url(f"/statuses/{quote(sha, safe='')}"), json=body, ok=(201, 200))
 
+    def call(self, method: str, path: str, *, json: Any = None, ok: tuple[int, ...] = (200,)) -> Any:
+        """One call under /repos/OWNER/NAME (`path` e.g. "/deployments"), with the retries and rate
+        limits above; the JSON answer. For the repository's other GitHub adapters (deployments)."""
+        url = self._url(path)
+        resp = self._request(method, url, json=json, ok=ok)
+        return self._parse(url, resp.json)
+
+    def call_all(self, path: str) -> list[dict[str, Any]]:
+        """Every page of a list under /repos/OWNER/NAME."""
+        return self._get_all(path)
+
     def close(self) -> None:
         self._http.close()
 

@@ -7,11 +7,13 @@ Pure: the facts are gathered by whoever read the ledger and the evidence folder 
       all 5 stages completed (1 -> 100 %)      24 h monitoring complete
       6/6 metrics PASS at each stage           SLO burn rate < 1.5
       0 rollbacks                              no degradation
-      0 critical alerts                        (user feedback: asked of people, not judged here)
+      0 critical alerts                        user feedback neutral/positive (`runofshow feedback`)
       war-room log complete
       evidence files collected (50+)
 
-A fact that is unknown (None) fails its criterion: missing data is not success.
+A fact that is unknown (None) fails its criterion: missing data is not success. User feedback is
+judged only when the facts carry it (`RunFacts.user_feedback` not None): pending while nobody has
+given any, failed on any negative.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ class RunFacts:
     burn_rate_24h_max: float = 1.5
     degradations: tuple[str, ...] = field(default_factory=tuple)
     min_evidence_files: int = 50
+    #: every piece of user feedback given (positive, neutral, negative); None: not gathered
+    user_feedback: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,11 @@ class Criterion:
     name: str
     passed: bool
     detail: str
+    pending: bool = False  # not judged yet (it may still pass); `passed` is False meanwhile
+
+
+FEEDBACK = ("positive", "neutral", "negative")
+FEEDBACK_CRITERION = "User feedback neutral/positive"
 
 
 def _some(items: Sequence[str], n: int = 3) -> str:
@@ -127,13 +136,30 @@ def _degradation(f: RunFacts) -> Criterion:
     return Criterion("No degradation", True, "no hold, rollback or burn alert after promotion")
 
 
+def judge_user_feedback(given: Sequence[str]) -> Criterion:
+    """The criterion "User feedback neutral/positive": pending while none was given, failed on any
+    negative."""
+    counts = {kind: sum(1 for g in given if g == kind) for kind in FEEDBACK}
+    unknown = [g for g in given if g not in FEEDBACK]
+    if unknown:
+        return Criterion(FEEDBACK_CRITERION, False, f"unknown feedback: {_some(unknown)}")
+    if not given:
+        return Criterion(FEEDBACK_CRITERION, False, "pending: no feedback yet", pending=True)
+    detail = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n)
+    return Criterion(FEEDBACK_CRITERION, counts["negative"] == 0, detail)
+
+
 def evaluate(facts: RunFacts) -> tuple[Criterion, ...]:
-    """Every criterion, in the seed's order: the canary's six, then the first night's three."""
-    return tuple(
+    """Every criterion, in the seed's order: the canary's six, then the first night's three (four
+    with user feedback, when the facts carry it)."""
+    judged = tuple(
         judge(facts)
         for judge in (_stages, _gates, _rollbacks, _alerts, _war_room, _evidence, _first_night, _burn,
                       _degradation)
     )
+    if facts.user_feedback is None:
+        return judged
+    return (*judged, judge_user_feedback(facts.user_feedback))
 
 
 def all_passed(criteria: Sequence[Criterion]) -> bool:
@@ -142,11 +168,12 @@ def all_passed(criteria: Sequence[Criterion]) -> bool:
 
 def render(criteria: Sequence[Criterion]) -> str:
     """The checklist as text: one `[x]` / `[ ]` line per criterion and a final score."""
-    lines = [f"[{'x' if c.passed else ' '}] {c.name}: {c.detail}" for c in criteria]
+    lines = [f"[{'x' if c.passed else '~' if c.pending else ' '}] {c.name}: {c.detail}" for c in criteria]
     passed = sum(1 for c in criteria if c.passed)
     verdict = "SUCCESS" if all_passed(criteria) else "NOT MET"
     lines.append(f"{passed}/{len(criteria)} criteria met: {verdict}")
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["Criterion", "RunFacts", "StageGates", "all_passed", "evaluate", "render"]
+__all__ = ["FEEDBACK", "FEEDBACK_CRITERION", "Criterion", "RunFacts", "StageGates", "all_passed", "evaluate",
+           "judge_user_feedback", "render"]

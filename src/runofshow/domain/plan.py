@@ -17,6 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from runofshow.domain.communications import CommunicationsSettings
 from runofshow.domain.connections import (
     AlertSourceSettings,
     LocalProxyRouterSettings,
@@ -319,6 +320,7 @@ class Plan(_Model):
     metrics_source: MetricsSourceSettings = Field(default_factory=PrometheusSettings)
     alert_source: AlertSourceSettings = AlertSourceSettings()
     notifications: NotificationSettings = NotificationSettings()
+    communications: CommunicationsSettings = CommunicationsSettings()  # Slack war room, pager, deployments
     evidence_dir: str = "evidence"
     state: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite beside evidence")
 

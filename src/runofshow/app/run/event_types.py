@@ -312,6 +312,14 @@ class ParkingLot(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class UserFeedback(Event):
+    KIND: ClassVar[str] = "user_feedback"
+    sentiment: str = str_field("")
+    note: str = str_field("")
+    by: str = str_field("")
+
+
+@dataclass(frozen=True, kw_only=True)
 class NotifyFailed(Event):
     KIND: ClassVar[str] = "notify_failed"
     channel: str = str_field("")
@@ -348,12 +356,13 @@ class RunEnded(Event):
 
 TypedEvent = (RunStarted | ClockChanged | StepStarted | StepCompleted | WeightIntent | WeightOutcome
               | DecisionMade | HoldStarted | HoldEnded | AlertReceived | RollbackStarted | WarRoom
-              | IcDecision | IcRefused | ParkingLot | NotifyFailed | Paused | Resumed | RunEnded | OtherEvent)
+              | IcDecision | IcRefused | ParkingLot | UserFeedback | NotifyFailed | Paused | Resumed
+              | RunEnded | OtherEvent)
 
 SCHEMAS: dict[str, type[Event]] = {cls.KIND: cls for cls in (
     RunStarted, ClockChanged, StepStarted, StepCompleted, WeightIntent, WeightOutcome, DecisionMade,
     HoldStarted, HoldEnded, AlertReceived, RollbackStarted, WarRoom, IcDecision, IcRefused, ParkingLot,
-    NotifyFailed, Paused, Resumed, RunEnded)}
+    UserFeedback, NotifyFailed, Paused, Resumed, RunEnded)}
 
 
 def parse(event: LedgerEvent) -> TypedEvent:
@@ -374,5 +383,5 @@ __all__ = [
     "IC", "RUNNER", "SCHEMAS", "AlertReceived", "ClockChanged", "DecisionMade", "Event", "HoldEnded",
     "HoldStarted", "IcDecision", "IcRefused", "NotifyFailed", "OtherEvent", "ParkingLot", "Paused",
     "Resumed", "RollbackStarted", "RunEnded", "RunStarted", "StepCompleted", "StepStarted", "TypedEvent",
-    "WarRoom", "WeightIntent", "WeightOutcome", "origin_of", "parse", "parse_all",
+    "UserFeedback", "WarRoom", "WeightIntent", "WeightOutcome", "origin_of", "parse", "parse_all",
 ]

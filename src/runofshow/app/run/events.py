@@ -55,6 +55,8 @@ ic_decision      an incident commander's decision, accepted (`runofshow decide`;
                  whose next event for it carries `ic_seq` (the ic_decision's seq).
 ic_refused       a decision that was not accepted: action, by, reason, why, t_s.
 parking_lot      theory and opinion, kept out of the war-room log (`runofshow note`): text, by, t_s.
+user_feedback    what users said during the first night (`runofshow feedback`): sentiment (positive,
+                 neutral, negative), note, by, t_s.
 notify_failed    a notifier or annotator failed; the run went on. channel, event, error, t_s.
 paused           traffic left where it is; the run can be resumed. reason, weight (read back),
                  t_s.
@@ -120,6 +122,7 @@ class EventKind(StrEnum):
     IC_DECISION = "ic_decision"
     IC_REFUSED = "ic_refused"
     PARKING_LOT = "parking_lot"
+    USER_FEEDBACK = "user_feedback"
     NOTIFY_FAILED = "notify_failed"
     PAUSED = "paused"
     RESUMED = "resumed"

@@ -220,11 +220,18 @@ def note(run_id: str, text: str, *, by: str, ledger: Ledger,
         raise InputError("TEXT: the note is empty")
     if not by or not by.strip():
         raise InputError("--as: say who is writing the note")
-    state = load_state(ledger, run_id)
-    rec = Recorder(state.plan(), state, ledger=ledger, clock=_run_clock(state, _WallClock(now, time.sleep)),
-                   outlets=_Outlets())
+    rec = recorder_for(run_id, ledger=ledger, now=now)
     return rec.append(EventKind.PARKING_LOT, {"text": " ".join(text.split()), "by": " ".join(by.split())})
 
 
+def recorder_for(run_id: str, *, ledger: Ledger,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Recorder:
+    """A recorder over the run as the ledger has it, on this process's wall clock: what a person's
+    entry in the war room (a note, feedback) is appended through. RunNotFoundError for no such run."""
+    state = load_state(ledger, run_id)
+    return Recorder(state.plan(), state, ledger=ledger, clock=_run_clock(state, _WallClock(now, time.sleep)),
+                    outlets=_Outlets())
+
+
 __all__ = ["ACTIONS", "AUTO_TRIGGERS", "Decided", "check_override", "ic_decide", "is_incident_commander",
-           "note", "require_incident_commander"]
+           "note", "recorder_for", "require_incident_commander"]
