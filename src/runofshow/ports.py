@@ -197,3 +197,95 @@ class PullRequestHost(Protocol):
     ) -> None:
         """Set a commit status (state: success, failure, error or pending) on commit `sha`."""
         ...
+
+
+# --------------------------------------------------------------------------- the T-minus steps' tools
+# (preflight: an HTTP probe and a command runner; blast radius: a load generator; the freeze record)
+
+from collections.abc import Callable  # noqa: E402
+
+from runofshow.domain.freeze import FreezeRecord  # noqa: E402
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    """What a URL answered: its status and the start of its body (decoded text)."""
+
+    status: int
+    text: str = ""
+
+
+@runtime_checkable
+class HttpProbe(Protocol):
+    """Asks a URL whether it is there (the preflight's artifact, health, backup and webhook URLs)."""
+
+    def fetch(self, method: str, url: str, timeout_s: float) -> HttpAnswer:
+        """GET or HEAD `url`, redirects followed, reading at most the start of the body. A transport
+        failure (refused, timeout, DNS) raises `AdapterError` with a one-line message naming the host."""
+        ...
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """How a command ended. `exit_code` None: it was killed after its timeout."""
+
+    exit_code: int | None
+    stdout: str = ""
+    stderr: str = ""
+
+
+@runtime_checkable
+class CommandRunner(Protocol):
+    """Runs a local command (the preflight's backup check)."""
+
+    def run(self, argv: Sequence[str], timeout_s: float) -> CommandResult:
+        """Run `argv` and wait at most `timeout_s`; past that it is killed with every process it
+        started. A command that cannot start raises `AdapterError`."""
+        ...
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What an open-loop load run saw. Latencies in seconds from each request's intended send
+    time, over every planned request (failed ones too); `service_p95_s` from the actual send."""
+
+    requests: int
+    succeeded: int
+    failures: Mapping[str, int]
+    elapsed_s: float
+    p50_s: float
+    p95_s: float
+    p99_s: float
+    max_s: float
+    service_p95_s: float
+
+
+@runtime_checkable
+class LoadGenerator(Protocol):
+    """Sends constant-rate load at one URL (the blast-radius probe)."""
+
+    def run(
+        self, url: str, requests: int, rate: float, concurrency: int, timeout_s: float,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> LoadResult:
+        """Send `requests` GETs at `rate` per second whether or not earlier ones have answered, at
+        most `concurrency` in flight; `on_progress(finished, planned)` about ten times a second."""
+        ...
+
+
+@runtime_checkable
+class FreezeStore(Protocol):
+    """The change freeze's own record, kept between `freeze start` and `freeze end`."""
+
+    @property
+    def location(self) -> str:
+        """Where the record is kept, for messages (a file path)."""
+        ...
+
+    def load(self) -> FreezeRecord | None:
+        """The record; None when there is none. An unreadable one raises `EvidenceError`."""
+        ...
+
+    def save(self, record: FreezeRecord) -> None:
+        """Replace the record, atomically."""
+        ...

@@ -1,4 +1,5 @@
-"""The real preflight probes, against a loopback HTTP server, /bin/sh and a freeze record."""
+"""The preflight probes, on the real tools (a loopback HTTP server, /bin/sh, the freeze record file)
+and on their fakes."""
 
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from runofshow.adapters.freeze_file import JsonFreezeStore
+from runofshow.adapters.http_probe import HttpxProbe
+from runofshow.adapters.local_process import LocalCommandRunner
+from runofshow.adapters.memory_steps import ScriptedCommands, ScriptedHttp
+from runofshow.app.bootstrap import preflight_tools
 from runofshow.app.run.steps import StepContext
-from runofshow.app.steps.freeze import FreezeRecord, FreezeStore
 from runofshow.app.steps.preflight import (
     CheckError,
     NotConfigured,
@@ -29,8 +34,10 @@ from runofshow.app.steps.probes import (
     shell_command,
     step_handler,
 )
+from runofshow.domain.freeze import FreezeRecord
 from runofshow.domain.plan import MemoryRouter, Notifications, Plan, Preflight, PrometheusSource
 from runofshow.domain.timeline import StepKind, schedule
+from runofshow.ports import CommandResult, HttpAnswer
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -71,7 +78,7 @@ def closed_port() -> int:
 
 
 def test_http_fetch_follows_redirects_and_reads_at_most_64_kib(server):
-    fetch = http_fetch(2.0)
+    fetch = http_fetch(HttpxProbe(), 2.0)
     assert fetch("GET", f"{server}/redirect").text == "fine"
     assert fetch("GET", f"{server}/gone").status == 404
     big = fetch("GET", f"{server}/big")
@@ -81,24 +88,51 @@ def test_http_fetch_follows_redirects_and_reads_at_most_64_kib(server):
 def test_http_fetch_turns_transport_errors_into_one_line():
     url = f"http://127.0.0.1:{closed_port()}/x"
     with pytest.raises(CheckError, match=r"^127\.0\.0\.1:\d+: ConnectError"):
-        http_fetch(1.0)("GET", url)
+        http_fetch(HttpxProbe(), 1.0)("GET", url)
+
+
+def test_http_fetch_asks_with_the_plan_timeout_and_keeps_the_message():
+    http = ScriptedHttp({"http://a.test/x": HttpAnswer(204)})
+    assert http_fetch(http, 1.5)("HEAD", "http://a.test/x").status == 204
+    assert http.asked == [("HEAD", "http://a.test/x", 1.5)]
+    with pytest.raises(CheckError, match=r"^http://b.test/y: ConnectError"):
+        http_fetch(http, 1.5)("GET", "http://b.test/y")
 
 
 def test_shell_command_output_failure_and_timeout():
-    assert shell_command("echo 2026-12-05T01:30:00Z | cat", 5) == "2026-12-05T01:30:00Z\n"
+    shell_command_ = shell_command(LocalCommandRunner())
+    assert shell_command_("echo 2026-12-05T01:30:00Z | cat", 5) == "2026-12-05T01:30:00Z\n"
     with pytest.raises(CheckError, match="backup command exited 3: nope"):
-        shell_command("echo nope >&2; exit 3", 5)
+        shell_command_("echo nope >&2; exit 3", 5)
     started = time.monotonic()
     with pytest.raises(CheckError, match="timed out after 0.3 s"):
-        shell_command("sleep 5 | cat", 0.3)  # the pipeline's children are killed too
+        shell_command_("sleep 5 | cat", 0.3)  # the pipeline's children are killed too
     assert time.monotonic() - started < 3
 
 
+def test_shell_command_reads_the_runners_result():
+    runner = ScriptedCommands({
+        "ok": CommandResult(0, "2026-12-05T01:30:00Z\n"), "quiet": CommandResult(1, "", "  \n"),
+        "out-only": CommandResult(2, "first line\nsecond\n"), "slow": CommandResult(None, "partial"),
+    })
+    run = shell_command(runner)
+    assert run("ok", 5) == "2026-12-05T01:30:00Z\n" and runner.ran == [(("/bin/sh", "-c", "ok"), 5)]
+    with pytest.raises(CheckError, match="^backup command exited 1: no output$"):
+        run("quiet", 5)
+    with pytest.raises(CheckError, match="^backup command exited 2: first line$"):
+        run("out-only", 5)
+    with pytest.raises(CheckError, match="^backup command timed out after 2.5 s$"):
+        run("slow", 2.5)
+    with pytest.raises(CheckError, match="^cannot run the backup command: .*missing"):
+        run("missing", 5)
+
+
 def test_freeze_probe_reads_the_freeze_record(tmp_path):
-    probe = freeze_probe(tmp_path)
+    store = JsonFreezeStore(tmp_path)
+    probe = freeze_probe(store)
     ok, detail = probe()
     assert not ok and "no freeze record" in detail and "runofshow freeze start" in detail
-    store = FreezeStore(tmp_path)
+    assert str(tmp_path / "freeze_state.json") in detail
     rec = FreezeRecord(repo="acme/spark", release="v1.4.0", label="hold-for-canary",
                        started_at="2026-12-05T03:30:00Z", status="active", labelled=[4, 7],
                        active_at="2026-12-05T03:30:05Z")
@@ -113,15 +147,15 @@ def test_freeze_probe_reads_the_freeze_record(tmp_path):
 def test_notifier_probe_hides_the_secret_and_judges_the_status(server):
     plan = Plan(notifications=Notifications(webhook_url=f"{server}/hook"))
     env = {"SLACK_WEBHOOK_URL": f"{server}/gone/T000/B000/secret"}
-    ok, detail = notifier_probe(plan, env, http_fetch(2.0))()
+    ok, detail = notifier_probe(plan, env, http_fetch(HttpxProbe(), 2.0))()
     assert not ok
     host = server.removeprefix("http://")
     assert detail == f"slack {host}: HTTP 404 (not usable); webhook {host}: HTTP 400"
     assert "secret" not in detail
-    ok, detail = notifier_probe(plan, {}, http_fetch(2.0))()
+    ok, detail = notifier_probe(plan, {}, http_fetch(HttpxProbe(), 2.0))()
     assert ok and detail == f"webhook {host}: HTTP 400"
     with pytest.raises(NotConfigured, match=r"not configured: set \$SLACK_WEBHOOK_URL or notifications"):
-        notifier_probe(Plan(), {}, http_fetch(2.0))()
+        notifier_probe(Plan(), {}, http_fetch(HttpxProbe(), 2.0))()
 
 
 def test_wiring_with_nothing_listening_fails_checks_without_crashing(tmp_path, server):
@@ -132,7 +166,7 @@ def test_wiring_with_nothing_listening_fails_checks_without_crashing(tmp_path, s
         preflight=Preflight(artifact_url=f"{server}/ok", canary_health_url=f"{server}/boom",
                             backup_check_command="date -u +%Y-%m-%dT%H:%M:%SZ", timeout_s=2),
     )
-    with PreflightWiring(plan, tmp_path, environ={}) as wiring:
+    with PreflightWiring(plan, tmp_path, preflight_tools(environ={})) as wiring:
         report = run_preflight(wiring.context)
     results = {r.name: r for r in report.results}
     assert len(results) == 9
@@ -205,3 +239,8 @@ def test_alert_rules_need_prometheus():
 
     with pytest.raises(NotConfigured, match="metrics_source is web_json"):
         alert_rules_probe(Plan(metrics_source=WebJsonSource()), {}, lambda p, e: Rules())()
+
+
+def test_alert_rules_unwired_fail_closed():
+    with pytest.raises(NotConfigured, match="not wired"):
+        alert_rules_probe(Plan(), {}, None)()

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from runofshow.adapters.freeze_file import JsonFreezeStore
 from runofshow.adapters.memory import FakeClock, InMemoryPullRequestHost
 from runofshow.app.run.clock import CompressedClock
 from runofshow.app.run.first_night import GATE_SOURCE, BurnWatch, gate_ratios
@@ -103,7 +104,7 @@ def test_the_war_room_opens_with_its_channel_and_commanders(tmp_path: Path) -> N
 def test_the_freeze_handlers_keep_the_file_they_wrote_for_the_bundle(tmp_path: Path) -> None:
     host = InMemoryPullRequestHost("acme/spark-trading", [PullRequest(12, "feat: x"), PullRequest(15, "fix: y")])
     plan = Plan()
-    handlers = freeze_handlers(plan, host)
+    handlers = freeze_handlers(plan, host, JsonFreezeStore)
     start = handlers[StepKind.FREEZE_START](context(plan, StepKind.FREEZE_START, tmp_path))
     assert start.summary == "2 PR(s) on hold (hold-for-canary) in acme/spark-trading"
     written = (tmp_path / "freeze_window_start.txt").read_text()
@@ -120,7 +121,8 @@ def test_the_freeze_handlers_keep_the_file_they_wrote_for_the_bundle(tmp_path: P
             return type("E", (), {"payload": {"details": start.details}, "at": AT})()
 
     assert freeze_start_text(View()) == written  # type: ignore[arg-type]
-    kept = freeze_handlers(Plan.model_validate({"timeline": {"lift_freeze_after_rollback": False}}), host)
+    kept = freeze_handlers(Plan.model_validate({"timeline": {"lift_freeze_after_rollback": False}}), host,
+                           JsonFreezeStore)
     outcome = kept[StepKind.CLOSE_OUT](context(plan, StepKind.CLOSE_OUT, tmp_path, after_rollback=True))
     assert outcome.summary == "freeze kept after the rollback"
 
