@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime, time
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from runofshow.domain.freeze import FreezeRecord, PullRequest
@@ -175,7 +176,8 @@ class ScriptedHttp:
         self.asked.append((method, url, timeout_s))
         answer = self.answers.get(f"{method} {url}", self.answers.get(url))
         if answer is None:
-            raise AdapterError(f"{url}: ConnectError: nothing scripted", adapter="memory", target=url)
+            host = urlsplit(url).netloc or url
+            raise AdapterError(f"{host}: ConnectError: nothing scripted", adapter="memory", target=host)
         return HttpAnswer(answer) if isinstance(answer, int) else answer
 
 
