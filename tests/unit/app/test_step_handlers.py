@@ -12,6 +12,7 @@ import pytest
 
 from runofshow.adapters.freeze_file import JsonFreezeStore
 from runofshow.adapters.memory import FakeClock, InMemoryPullRequestHost
+from runofshow.adapters.memory_steps import ScriptedLoad
 from runofshow.app.run.clock import CompressedClock
 from runofshow.app.run.first_night import GATE_SOURCE, BurnWatch, gate_ratios
 from runofshow.app.run.steps import StepContext
@@ -87,6 +88,16 @@ def test_the_blast_probe_passes_fails_halts_or_is_overridden(tmp_path: Path) -> 
                                        "p95 0.700 s is not below 0.5 s")
     overridden = blast_handler(BLAST_PLAN, Override("ic-on-call", "known slow"), probe=fake_probe(120, 0.7))(ctx)
     assert overridden.halt is None and not overridden.ok and "overridden by IC ic-on-call" in overridden.summary
+
+
+def test_the_blast_step_runs_the_probe_on_the_load_generator_it_was_given(tmp_path: Path) -> None:
+    load = ScriptedLoad(latency_s=0.7)
+    outcome = blast_handler(BLAST_PLAN, load=load)(context(BLAST_PLAN, StepKind.BLAST_RADIUS, tmp_path))
+    assert load.runs == [("http://127.0.0.1:9/api/quotes", 150, 50, 20, 10.0)]
+    assert not outcome.ok and outcome.halt == "blast radius FAIL: p95 0.700 s is not below 0.5 s"
+    assert outcome.details["text"].startswith("MICRO BLAST RADIUS TEST")
+    with pytest.raises(ValueError, match="no load generator"):
+        blast_handler(BLAST_PLAN)
 
 
 def test_without_a_url_the_blast_step_is_only_recorded(tmp_path: Path) -> None:

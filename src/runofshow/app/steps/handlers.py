@@ -115,7 +115,10 @@ def blast_handler(plan: Plan, override: Override | None = None,
         raise ValueError("blast_handler: timeline.blast_radius.url is set but no load generator was given")
 
     def run_probe(*args: Any, **kw: Any) -> blast.BlastResult:
-        return probe(*args, **kw) if probe is not None else blast.probe(*args, load=load, **kw)
+        if probe is not None:
+            return probe(*args, **kw)
+        assert load is not None, "checked when the handler was built"
+        return blast.probe(*args, load=load, **kw)
 
     def run(ctx: StepContext) -> StepOutcome:
         if not cfg.url:
