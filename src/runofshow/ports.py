@@ -1,8 +1,9 @@
 """The ports: one small `typing.Protocol` per role the core needs from the world.
 
 Signatures use domain types and stdlib types only. Real adapters live in `runofshow.adapters`
-(named for the system they talk to); in-memory fakes live in `runofshow.adapters.memory` and pass
-the same contract tests. Only `runofshow.app.bootstrap` builds adapters.
+(named for the system they talk to); in-memory fakes live in `runofshow.adapters.memory` (and, for
+the T-minus steps' tools, `runofshow.adapters.memory_steps`) and pass the same contract tests.
+Only `runofshow.app.bootstrap` builds adapters.
 """
 
 from __future__ import annotations
