@@ -126,8 +126,8 @@ def blast_handler(plan: Plan, override: Override | None = None,
                                         "note": "timeline.blast_radius.url is not set"},
                                summary="not configured (timeline.blast_radius.url)")
         result = run_probe(cfg.url, plan.release.version, cfg.seconds, cfg.rate, cfg.concurrency,
-                       now=lambda: _wall(ctx), evidence_dir=ctx.evidence_dir,
-                       success_min_pct=cfg.success_min_pct, p95_max_s=cfg.p95_max_s)
+                           now=lambda: _wall(ctx), evidence_dir=ctx.evidence_dir,
+                           success_min_pct=cfg.success_min_pct, p95_max_s=cfg.p95_max_s)
         reasons = result.reasons(cfg.success_min_pct, cfg.p95_max_s)
         details: dict[str, Any] = {
             "url": cfg.url, "passed": not reasons, "reasons": reasons, "requests": result.requests,
