@@ -19,9 +19,6 @@ import asyncio
 from collections import Counter
 from collections.abc import Callable
 
-import aiohttp
-from hdrh.histogram import HdrHistogram
-
 from runofshow.ports import LoadResult
 
 _HIGHEST_US = 3_600_000_000  # one hour
@@ -32,7 +29,8 @@ Progress = Callable[[int, int], None]
 
 class AiohttpLoadGenerator:
     """A `LoadGenerator`. Blocks the calling thread (runs its own event loop); bounded by the
-    send time plus `timeout_s` plus shutdown."""
+    send time plus `timeout_s` plus shutdown. aiohttp and hdrh are imported when a run starts, so
+    that building one (every run's world does) costs nothing."""
 
     def run(self, url: str, requests: int, rate: float, concurrency: int, timeout_s: float,
             on_progress: Progress | None = None) -> LoadResult:
@@ -46,6 +44,8 @@ class AiohttpLoadGenerator:
 
 class _Tally:
     def __init__(self) -> None:
+        from hdrh.histogram import HdrHistogram
+
         self.latency = HdrHistogram(1, _HIGHEST_US, 3)
         self.service = HdrHistogram(1, _HIGHEST_US, 3)
         self.succeeded = 0
@@ -78,6 +78,8 @@ def _us(seconds: float) -> int:
 
 async def _load(url: str, planned: int, rate: float, concurrency: int, timeout_s: float,
                 on_progress: Progress | None) -> _Tally:
+    import aiohttp
+
     loop = asyncio.get_running_loop()
     tally = _Tally()
     slots = asyncio.Semaphore(concurrency)
