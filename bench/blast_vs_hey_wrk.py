@@ -86,9 +86,11 @@ def start_server(tmp: Path, delay_ms: float) -> tuple[subprocess.Popen[bytes], s
 
 
 def ours(url: str, seconds: float, rate: float, concurrency: int) -> Figures:
+    from runofshow.app.bootstrap import load_generator
     from runofshow.app.steps.blast import probe
 
-    r = probe(url, "v0.0.0", seconds, rate, concurrency, now=lambda: datetime.now(UTC), evidence_dir=None)
+    r = probe(url, "v0.0.0", seconds, rate, concurrency, now=lambda: datetime.now(UTC), load=load_generator(),
+              evidence_dir=None)
     return Figures(r.achieved_rate, r.p95_s * 1000, r.success_pct)
 
 

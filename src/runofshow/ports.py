@@ -1,18 +1,22 @@
 """The ports: one small `typing.Protocol` per role the core needs from the world.
 
 Signatures use domain types and stdlib types only. Real adapters live in `runofshow.adapters`
-(named for the system they talk to); in-memory fakes live in `runofshow.adapters.memory` and pass
-the same contract tests. Only `runofshow.app.bootstrap` builds adapters.
+(named for the system they talk to); in-memory fakes live in `runofshow.adapters.memory` (and, for
+the T-minus steps' tools, `runofshow.adapters.memory_steps`; for communications,
+`runofshow.adapters.fakes_comms`) and pass the same contract tests. Only `runofshow.app.bootstrap`
+builds adapters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol, runtime_checkable
 
+from runofshow.domain.freeze import FreezeRecord, PullRequest
 from runofshow.domain.tick import Alert, TrackSample
+from runofshow.domain.windows import MarketDay
 
 
 @runtime_checkable
@@ -135,10 +139,7 @@ class Ledger(Protocol):
 # --------------------------------------------------------------------------- market calendar, PR host
 # (issue 4: market-aware windows and the change freeze)
 
-from datetime import date  # noqa: E402
 
-from runofshow.domain.freeze import PullRequest  # noqa: E402
-from runofshow.domain.windows import MarketDay  # noqa: E402
 
 
 @runtime_checkable
@@ -196,6 +197,94 @@ class PullRequestHost(Protocol):
         self, sha: str, state: str, description: str, context: str, target_url: str | None = None,
     ) -> None:
         """Set a commit status (state: success, failure, error or pending) on commit `sha`."""
+        ...
+
+
+# --------------------------------------------------------------------------- the T-minus steps' tools
+# (preflight: an HTTP probe and a command runner; blast radius: a load generator; the freeze record)
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    """What a URL answered: its status and the start of its body (decoded text)."""
+
+    status: int
+    text: str = ""
+
+
+@runtime_checkable
+class HttpProbe(Protocol):
+    """Asks a URL whether it is there (the preflight's artifact, health, backup and webhook URLs)."""
+
+    def fetch(self, method: str, url: str, timeout_s: float) -> HttpAnswer:
+        """GET or HEAD `url`, redirects followed, reading at most the start of the body. A transport
+        failure (refused, timeout, DNS) raises `AdapterError` with a one-line message naming the host."""
+        ...
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """How a command ended. `exit_code` None: it was killed after its timeout."""
+
+    exit_code: int | None
+    stdout: str = ""
+    stderr: str = ""
+
+
+@runtime_checkable
+class CommandRunner(Protocol):
+    """Runs a local command (the preflight's backup check)."""
+
+    def run(self, argv: Sequence[str], timeout_s: float) -> CommandResult:
+        """Run `argv` and wait at most `timeout_s`; past that it is killed with every process it
+        started. A command that cannot start raises `AdapterError`."""
+        ...
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What an open-loop load run saw. Latencies in seconds from each request's intended send
+    time, over every planned request (failed ones too); `service_p95_s` from the actual send."""
+
+    requests: int
+    succeeded: int
+    failures: Mapping[str, int]
+    elapsed_s: float
+    p50_s: float
+    p95_s: float
+    p99_s: float
+    max_s: float
+    service_p95_s: float
+
+
+@runtime_checkable
+class LoadGenerator(Protocol):
+    """Sends constant-rate load at one URL (the blast-radius probe)."""
+
+    def run(
+        self, url: str, requests: int, rate: float, concurrency: int, timeout_s: float,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> LoadResult:
+        """Send `requests` GETs at `rate` per second whether or not earlier ones have answered, at
+        most `concurrency` in flight; `on_progress(finished, planned)` about ten times a second."""
+        ...
+
+
+@runtime_checkable
+class FreezeStore(Protocol):
+    """The change freeze's own record, kept between `freeze start` and `freeze end`."""
+
+    @property
+    def location(self) -> str:
+        """Where the record is kept, for messages (a file path)."""
+        ...
+
+    def load(self) -> FreezeRecord | None:
+        """The record; None when there is none. An unreadable one raises `EvidenceError`."""
+        ...
+
+    def save(self, record: FreezeRecord) -> None:
+        """Replace the record, atomically."""
         ...
 
 

@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
+from runofshow.adapters.freeze_file import JsonFreezeStore
 from runofshow.adapters.github import GitHubPullRequestHost
 from runofshow.adapters.memory import InMemoryPullRequestHost
 from runofshow.app.steps.freeze import end_freeze, start_freeze
@@ -484,14 +485,14 @@ def test_freeze_partial_failure_and_rerun_over_http(fake: FakeGitHub, tmp_path: 
     for _ in range(2):
         fake.fail_next.append(("POST", r"/repos/.*/issues/4/labels", 500, {}, {"message": "Server Error"}))
     with github_host(fake, max_attempts=2) as h, pytest.raises(PullRequestHostError, match="part-way"):
-        start_freeze(h, rules, "v1.4.0", tmp_path, t0)
+        start_freeze(h, rules, "v1.4.0", tmp_path, t0, store=JsonFreezeStore(tmp_path))
     state = json.loads((tmp_path / "freeze_state.json").read_text())
     assert state["labelled"] == [1, 2] and state["to_label"] == [1, 2, 4, 5] and state["status"] == "starting"
     with github_host(fake) as h:
-        res = start_freeze(h, rules, "v1.4.0", tmp_path, t0)
+        res = start_freeze(h, rules, "v1.4.0", tmp_path, t0, store=JsonFreezeStore(tmp_path))
         assert res.newly_labelled == (4, 5) and res.record.held_by_hand == [3]
         assert sorted(n for n, p in fake.prs.items() if "hold-for-canary" in p.labels) == [1, 2, 3, 4, 5]
-        end = end_freeze(h, tmp_path, t0 + timedelta(hours=24))
+        end = end_freeze(h, tmp_path, t0 + timedelta(hours=24), store=JsonFreezeStore(tmp_path))
     assert end.record.released == [1, 2, 4, 5]
     assert [n for n, p in fake.prs.items() if "hold-for-canary" in p.labels] == [3]
     assert "PRs released: 4" in (tmp_path / "freeze_window_end.txt").read_text()

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 from aiohttp import web
 
+from runofshow.adapters.load_generator import AiohttpLoadGenerator
 from runofshow.app.steps.blast import BlastResult, probe, render_evidence
 from runofshow.errors import EvidenceError
 from runofshow.loopback import free_port
@@ -97,6 +98,7 @@ def server() -> Iterator[LoopbackServer]:
 
 def run(url: str, seconds: float = 1.0, rate: float = 50, concurrency: int = 20, **kw) -> BlastResult:
     kw.setdefault("evidence_dir", None)
+    kw.setdefault("load", AiohttpLoadGenerator())
     return probe(url, "v1.4.0", seconds, rate, concurrency, now=fixed_now, **kw)
 
 

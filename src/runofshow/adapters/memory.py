@@ -210,135 +210,13 @@ class StaticAlerts:
 
 
 # --------------------------------------------------------------------------- market calendar, PR host
-# (issue 4; self-contained block)
+# (issue 4) live in `runofshow.adapters.memory_steps` with the other T-minus steps' fakes; named
+# here too, where the other fakes are looked for.
 
-from collections.abc import Sequence  # noqa: E402
-from datetime import date, time, timedelta  # noqa: E402
-from zoneinfo import ZoneInfo  # noqa: E402
-
-from runofshow.domain.freeze import PullRequest  # noqa: E402
-from runofshow.domain.windows import MarketDay  # noqa: E402
-from runofshow.errors import PullRequestHostError  # noqa: E402
-
-
-class FixedMarketCalendar:
-    """A `MarketCalendar` from fixed facts, XIST-shaped by default: Monday-Friday sessions
-    10:00-18:00 in `timezone`, except `holidays` (date -> name); `early_closes` (date -> close
-    time) close early. Days outside [first, last] are unknown (possibly trading)."""
-
-    def __init__(
-        self, *, holidays: Mapping[date, str] | None = None,
-        early_closes: Mapping[date, time] | None = None, first: date = date(2000, 1, 3),
-        last: date = date(2099, 12, 31), timezone: str = "Europe/Istanbul",
-        open_time: time = time(10), close_time: time = time(18), name: str = "FIXED",
-    ) -> None:
-        self._holidays = dict(holidays or {})
-        self._early = dict(early_closes or {})
-        self._first, self._last = first, last
-        self._tz = ZoneInfo(timezone)
-        self._open, self._close = open_time, close_time
-        self._name = name
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    def bounds(self) -> tuple[date, date]:
-        return self._first, self._last
-
-    def market_day(self, day: date) -> MarketDay:
-        if not self._first <= day <= self._last:
-            return MarketDay(day=day, known=False, note=f"is outside the {self._name} calendar")
-        if day.weekday() >= 5:
-            return MarketDay(day=day)
-        if day in self._holidays:
-            return MarketDay(day=day, holiday=self._holidays[day])
-        close = self._early.get(day, self._close)
-        return MarketDay(
-            day=day, session=True, open_at=datetime.combine(day, self._open, tzinfo=self._tz),
-            close_at=datetime.combine(day, close, tzinfo=self._tz), early_close=day in self._early,
-            note="half day" if day in self._early else "",
-        )
-
-
-class InMemoryPullRequestHost:
-    """A `PullRequestHost` held in memory. `fail_adds_after=N` makes every `add_label` after the
-    first N successful ones raise `PullRequestHostError` (a failure part-way); set it back to None
-    to "recover". `statuses` records every commit status set; `calls` every write."""
-
-    def __init__(
-        self, repo: str = "acme/spark-trading", prs: Iterable[PullRequest] = (),
-        files: Mapping[int, Sequence[str]] | None = None, *, fail_adds_after: int | None = None,
-        fail_removes_after: int | None = None,
-    ) -> None:
-        self._repo = repo
-        self.prs: dict[int, PullRequest] = {p.number: p for p in prs}
-        self.files: dict[int, list[str]] = {k: list(v) for k, v in (files or {}).items()}
-        self.fail_adds_after = fail_adds_after
-        self.fail_removes_after = fail_removes_after
-        self.statuses: list[dict[str, Any]] = []
-        self.calls: list[tuple[str, int, str]] = []
-        self._lock = threading.Lock()
-
-    @property
-    def repo(self) -> str:
-        return self._repo
-
-    def _get(self, number: int) -> PullRequest:
-        if number not in self.prs:
-            raise PullRequestHostError(f"memory: no pull request #{number} in {self._repo}",
-                                       adapter="memory", target=self._repo)
-        return self.prs[number]
-
-    def open_pull_requests(self) -> list[PullRequest]:
-        return [p for _, p in sorted(self.prs.items()) if p.state == "open"]
-
-    def pull_request(self, number: int) -> PullRequest:
-        return self._get(number)
-
-    def changed_files(self, number: int) -> list[str]:
-        self._get(number)
-        return list(self.files.get(number, []))
-
-    def labels(self, number: int) -> tuple[str, ...]:
-        return self._get(number).labels
-
-    def _writes(self, kind: str) -> int:
-        return sum(1 for c in self.calls if c[0] == kind)
-
-    def add_label(self, number: int, label: str) -> tuple[str, ...]:
-        with self._lock:
-            pr = self._get(number)
-            if self.fail_adds_after is not None and self._writes("add") >= self.fail_adds_after:
-                raise PullRequestHostError(f"memory: adding '{label}' to #{number} failed",
-                                           adapter="memory", target=self._repo)
-            self.calls.append(("add", number, label))
-            if not pr.has_label(label):
-                self.prs[number] = replace(pr, labels=(*pr.labels, label))
-            return self.prs[number].labels
-
-    def remove_label(self, number: int, label: str) -> bool:
-        with self._lock:
-            pr = self._get(number)
-            if self.fail_removes_after is not None and self._writes("remove") >= self.fail_removes_after:
-                raise PullRequestHostError(f"memory: removing '{label}' from #{number} failed",
-                                           adapter="memory", target=self._repo)
-            self.calls.append(("remove", number, label))
-            if not pr.has_label(label):
-                return False
-            self.prs[number] = replace(pr, labels=tuple(x for x in pr.labels if x.lower() != label.lower()))
-            return True
-
-    def set_status(
-        self, sha: str, state: str, description: str, context: str, target_url: str | None = None,
-    ) -> None:
-        self.statuses.append({"sha": sha, "state": state, "description": description[:140],
-                              "context": context, "target_url": target_url})
-
+from runofshow.adapters.memory_steps import FixedMarketCalendar, InMemoryPullRequestHost  # noqa: E402,F401
 
 # --------------------------------------------------------------------------- notifier, annotator
 # (issue 5; self-contained block)
-
 from runofshow.errors import NotifierError  # noqa: E402
 
 
@@ -399,6 +277,7 @@ import heapq  # noqa: E402
 import itertools  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from datetime import UTC as _UTC  # noqa: E402
+from datetime import timedelta  # noqa: E402
 
 
 class FakeClock:

@@ -44,10 +44,20 @@ from runofshow.app.run.steps import StepHandler
 from runofshow.app.run.world import World, closer_of
 from runofshow.app.steps.handlers import blast_handler, freeze_handlers, preflight_handler, war_room_handler
 from runofshow.app.steps.preflight import Override
+from runofshow.app.steps.probes import PreflightTools
 from runofshow.domain.plan import Plan
 from runofshow.domain.timeline import StepKind
 from runofshow.errors import AdapterError, InputError
-from runofshow.ports import AlertFeed, Ledger, MarketCalendar, MetricsSource, PullRequestHost, TrafficRouter
+from runofshow.ports import (
+    AlertFeed,
+    FreezeStore,
+    Ledger,
+    LoadGenerator,
+    MarketCalendar,
+    MetricsSource,
+    PullRequestHost,
+    TrafficRouter,
+)
 
 STATE_ENV = "RUNOFSHOW_STATE"
 #: Prometheus needs two scrapes inside a rate() window; compressed runs never ask for less
@@ -150,6 +160,31 @@ def alert_rules_check(plan: Plan, environ: Mapping[str, str]) -> Any:
         raise InputError(f"alert rules are read from Prometheus; metrics_source is {src.kind}")
     return alert_rules_loaded(src, plan.preflight.alert_rules, plan.alert_source.match_labels,
                               settings.prometheus_credentials(src, environ))
+
+
+def freeze_store(evidence_dir: str | Path) -> FreezeStore:
+    """The change freeze's record in `evidence_dir` (freeze_state.json)."""
+    from runofshow.adapters.freeze_file import JsonFreezeStore
+
+    return JsonFreezeStore(evidence_dir)
+
+
+def load_generator() -> LoadGenerator:
+    """The blast radius' open-loop load (aiohttp, HDR histograms)."""
+    from runofshow.adapters.load_generator import AiohttpLoadGenerator
+
+    return AiohttpLoadGenerator()
+
+
+def preflight_tools(environ: Mapping[str, str] | None = None) -> PreflightTools:
+    """What the preflight asks the world with: HTTP, commands, and this module's factories."""
+    from runofshow.adapters.http_probe import HttpxProbe
+    from runofshow.adapters.local_process import LocalCommandRunner
+
+    return PreflightTools(
+        http=HttpxProbe(), commands=LocalCommandRunner(), router=build_router, metrics=build_metrics,
+        calendar=market_calendar, alert_rules=alert_rules_check, freeze_store=freeze_store,
+        environ=settings.environment(environ))
 
 
 def pull_request_host(repo: str, github: settings.GitHubSettings) -> PullRequestHost:
@@ -308,15 +343,15 @@ def build_world(
         watch = BurnWatch(plan, clock, ratio=_error_ratio(plan, metrics), min_window_s=floor)
         handlers: dict[StepKind, StepHandler] = {
             StepKind.WAR_ROOM: war_room_handler(plan),
-            StepKind.PREFLIGHT: preflight_handler(override, env),
-            StepKind.BLAST_RADIUS: blast_handler(plan, override),
+            StepKind.PREFLIGHT: preflight_handler(override, preflight_tools(env)),
+            StepKind.BLAST_RADIUS: blast_handler(plan, override, load=load_generator()),
             StepKind.FIRST_NIGHT: watch.step_handler,
         }
         hosts = overrides.pop("pull_requests", None)
         if hosts is None and options.repo:
             hosts = pull_request_host(options.repo, settings.github_settings(env))
         if hosts is not None:
-            handlers.update(freeze_handlers(plan, hosts))
+            handlers.update(freeze_handlers(plan, hosts, freeze_store))
         handlers.update(overrides.pop("step_handlers", {}))
         overrides.setdefault("first_night_watch", watch)
         poll = options.ledger_poll_s if getattr(clock, "realtime", False) else None
@@ -400,6 +435,6 @@ def resume_run(run_id: str, options: RunOptions = RunOptions(), *,
 
 
 __all__ = ["RunOptions", "World", "alert_rules_check", "build_metrics", "build_notifications", "build_router",
-           "build_world",
-           "demo_pull_requests", "load_run", "market_calendar", "open_ledger", "pull_request_host",
-           "resolve_state_url", "resume_run", "start_local_proxy", "start_run"]
+           "build_world", "demo_pull_requests", "freeze_store", "load_generator", "load_run",
+           "market_calendar", "open_ledger", "preflight_tools", "pull_request_host", "resolve_state_url",
+           "resume_run", "start_local_proxy", "start_run"]

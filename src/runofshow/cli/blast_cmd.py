@@ -44,6 +44,7 @@ def blast(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
+    from runofshow.app.bootstrap import load_generator
     from runofshow.app.steps.blast import check_inputs, probe
     from runofshow.cli.exit_codes import ExitCode
 
@@ -58,7 +59,7 @@ def blast(
             bar.update(task, completed=done, total=planned)
 
         result = probe(
-            url, version, seconds, rate, concurrency, now=lambda: datetime.now(UTC),
+            url, version, seconds, rate, concurrency, now=lambda: datetime.now(UTC), load=load_generator(),
             evidence_dir=evidence_dir, timeout_s=timeout, success_min_pct=success_min,
             p95_max_s=p95_max, on_progress=on_progress,
         )

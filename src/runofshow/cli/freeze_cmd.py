@@ -62,10 +62,12 @@ def start(
 
     Example: GITHUB_TOKEN=... runofshow freeze start --repo acme/spark-trading --release v1.4.0
     """
+    from runofshow.app.bootstrap import freeze_store
     from runofshow.app.steps.freeze import start_freeze
 
     with _setup(repo, plan_path, evidence_dir, api_url) as (plan, host, evidence):
-        res = start_freeze(host, plan.freeze, release or plan.release.version, evidence, datetime.now(UTC))
+        res = start_freeze(host, plan.freeze, release or plan.release.version, evidence, datetime.now(UTC),
+                           store=freeze_store(evidence))
     rec = res.record
     if res.note:
         print(res.note)
@@ -84,10 +86,11 @@ def end(
 
     Example: runofshow freeze end --repo acme/spark-trading
     """
+    from runofshow.app.bootstrap import freeze_store
     from runofshow.app.steps.freeze import end_freeze
 
     with _setup(repo, plan_path, evidence_dir, api_url) as (_plan, host, evidence):
-        res = end_freeze(host, evidence, datetime.now(UTC))
+        res = end_freeze(host, evidence, datetime.now(UTC), store=freeze_store(evidence))
     if res.note:
         print(res.note)
         raise typer.Exit(0)
@@ -109,14 +112,15 @@ def status(
 
     Example: runofshow freeze status --repo acme/spark-trading --json
     """
+    from runofshow.app.bootstrap import freeze_store
     from runofshow.app.steps.freeze import freeze_status
 
     if offline:
         plan = load_plan_or_default(plan_path)
-        st = freeze_status(evidence_dir or Path(plan.evidence_dir))
+        st = freeze_status(freeze_store(evidence_dir or Path(plan.evidence_dir)))
     else:
         with _setup(repo, plan_path, evidence_dir, api_url) as (plan, host, evidence):
-            st = freeze_status(evidence, host, plan.freeze.label)
+            st = freeze_status(freeze_store(evidence), host, plan.freeze.label)
     if json_out:
         import json
 
@@ -158,7 +162,7 @@ def check(
 
     Example: runofshow freeze check --repo acme/spark-trading --pr 42 --post-status
     """
-    from runofshow.app.bootstrap import market_calendar
+    from runofshow.app.bootstrap import freeze_store, market_calendar
     from runofshow.app.steps.freeze import check_pull_request
     from runofshow.cli.plan_cmd import parse_instant
     from runofshow.errors import InputError
@@ -168,7 +172,7 @@ def check(
     when = parse_instant(at, "--at") if at else datetime.now(UTC)
     with _setup(repo, plan_path, evidence_dir, api_url) as (plan, host, evidence):
         res = check_pull_request(
-            host, plan, market_calendar(plan), pr, when, evidence, mode=freeze,  # type: ignore[arg-type]
+            host, plan, market_calendar(plan), pr, when, freeze_store(evidence), mode=freeze,  # type: ignore[arg-type]
             post_status=post_status, target_url=target_url,
         )
     c = res.classification

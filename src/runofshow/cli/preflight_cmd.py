@@ -21,6 +21,7 @@ def preflight(
 
     Example: runofshow preflight plan.yaml --evidence-dir evidence
     """
+    from runofshow.app.bootstrap import preflight_tools
     from runofshow.app.plan_file import load_plan
     from runofshow.app.steps.preflight import run_preflight
     from runofshow.app.steps.probes import PreflightWiring
@@ -28,7 +29,7 @@ def preflight(
 
     plan = load_plan(plan_path)
     folder = evidence_dir if evidence_dir is not None else Path(plan.evidence_dir)
-    with PreflightWiring(plan, folder) as wiring:
+    with PreflightWiring(plan, folder, preflight_tools()) as wiring:
         report = run_preflight(wiring.context)
     path = report.write(folder)
     code = ExitCode.OK if report.passed else ExitCode.ROLLED_BACK

@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -294,3 +294,41 @@ def classify(
     if cls in rules.blocked:
         return Classification(cls, False, f"{cls.value} ({why}) is blocked during the freeze")
     return Classification(cls, False, f"{cls.value} ({why}) is not on the freeze's allowed list")
+
+
+# --------------------------------------------------------------------------- the freeze's own record
+
+FreezeStatus = Literal["starting", "active", "ending", "ended"]
+
+
+@dataclass
+class FreezeRecord:
+    """What one change freeze did, kept between `freeze start` and `freeze end` (a `FreezeStore`).
+    PR numbers are sorted lists so the stored JSON stays readable."""
+
+    repo: str
+    release: str
+    label: str
+    started_at: str
+    status: FreezeStatus = "starting"
+    to_label: list[int] = field(default_factory=list)  # intent: open PRs without the label at start
+    labelled: list[int] = field(default_factory=list)  # confirmed: this freeze put the label on
+    held_by_hand: list[int] = field(default_factory=list)  # had the label before the freeze
+    released: list[int] = field(default_factory=list)  # end took the label off
+    already_released: list[int] = field(default_factory=list)  # label gone before end got there
+    active_at: str | None = None
+    ended_at: str | None = None
+    last_error: str | None = None
+    version: int = 1
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("starting", "active", "ending")
+
+    def add(self, name: str, numbers: Iterable[int]) -> None:
+        setattr(self, name, sorted(set(getattr(self, name)) | set(numbers)))
+
+    @property
+    def ours(self) -> list[int]:
+        """PRs whose label belongs to this freeze (labelled, or meant to be and maybe landed)."""
+        return sorted((set(self.labelled) | set(self.to_label)) - set(self.held_by_hand))

@@ -1,5 +1,5 @@
-"""The blast-radius probe's verdict, evidence name and input checks. Against a server:
-tests/integration/test_blast_probe.py."""
+"""The blast-radius probe's verdict and evidence, from what a scripted load generator saw (no
+servers: the probe against a real loopback server is in tests/integration/test_blast_probe.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from runofshow.adapters.memory_steps import ScriptedLoad
 from runofshow.app.steps.blast import BlastResult, evidence_name, probe
 from runofshow.errors import InputError
 
@@ -61,6 +62,18 @@ def test_passed_is_strict_and_pure(kw, passed):
     ],
 )
 def test_bad_input_is_an_input_error(args, message, tmp_path):
+    load = ScriptedLoad()
     with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        probe(*args, now=fixed_now, evidence_dir=tmp_path)
-    assert os.listdir(tmp_path) == []
+        probe(*args, now=fixed_now, load=load, evidence_dir=tmp_path)
+    assert os.listdir(tmp_path) == [] and load.runs == []
+
+
+def test_the_verdict_comes_from_what_the_load_generator_saw(tmp_path):
+    load = ScriptedLoad(latency_s=0.2, failing=range(0, 150, 10))  # 15 of 150 fail: 90 %
+    r = probe("http://canary.test/health", "v1.4.0", 3, 50, 20, now=fixed_now, load=load,
+              evidence_dir=tmp_path, timeout_s=4)
+    assert load.runs == [("http://canary.test/health", 150, 50, 20, 4)]
+    assert (r.requests, r.succeeded, dict(r.failures)) == (150, 135, {"HTTP 503": 15})
+    assert r.p95_s == 0.2 and not r.passed() and r.passed(success_min_pct=89)
+    text = r.evidence_path.read_text()
+    assert "Success: 90.00 %" in text and "Result: FAIL" in text and "success 90.00 % is not above 95 %" in text

@@ -8,12 +8,11 @@ from datetime import UTC, date, datetime, time
 
 import pytest
 
+from runofshow.adapters.freeze_file import STATE_FILE, JsonFreezeStore
 from runofshow.adapters.memory import FixedMarketCalendar, InMemoryPullRequestHost
 from runofshow.app.steps.freeze import (
     END_FILE,
     START_FILE,
-    STATE_FILE,
-    FreezeStore,
     check_pull_request,
     end_freeze,
     freeze_status,
@@ -50,7 +49,7 @@ def labelled(h: InMemoryPullRequestHost) -> list[int]:
 
 def test_start_labels_every_open_pr_and_writes_evidence(tmp_path):
     h = host()
-    res = start_freeze(h, RULES, "v1.4.0", tmp_path, T_START)
+    res = start_freeze(h, RULES, "v1.4.0", tmp_path, T_START, store=JsonFreezeStore(tmp_path))
     assert labelled(h) == [1, 2, 3, 4]  # closed #5 untouched
     assert res.newly_labelled == (1, 2, 4)
     rec = res.record
@@ -67,26 +66,26 @@ def test_start_labels_every_open_pr_and_writes_evidence(tmp_path):
 
 def test_start_is_idempotent_and_holds_prs_opened_since(tmp_path):
     h = host()
-    start_freeze(h, RULES, "v1.4.0", tmp_path, T_START)
+    start_freeze(h, RULES, "v1.4.0", tmp_path, T_START, store=JsonFreezeStore(tmp_path))
     adds = len(h.calls)
-    again = start_freeze(h, RULES, "v1.4.0", tmp_path, T_START)
+    again = start_freeze(h, RULES, "v1.4.0", tmp_path, T_START, store=JsonFreezeStore(tmp_path))
     assert len(h.calls) == adds and again.newly_labelled == ()
     assert "already active" in again.note
     h.prs[6] = PullRequest(6, "feat: new", (), "sha6")
-    third = start_freeze(h, RULES, "v1.4.0", tmp_path, T_START)
+    third = start_freeze(h, RULES, "v1.4.0", tmp_path, T_START, store=JsonFreezeStore(tmp_path))
     assert third.newly_labelled == (6,) and third.record.labelled == [1, 2, 4, 6]
 
 
 def test_failure_part_way_leaves_a_record_and_a_rerun_completes(tmp_path):
     h = host(fail_adds_after=1)
     with pytest.raises(PullRequestHostError, match="part-way.*run it again"):
-        start_freeze(h, RULES, "v1.4.0", tmp_path, T_START)
-    rec = FreezeStore(tmp_path).load()
+        start_freeze(h, RULES, "v1.4.0", tmp_path, T_START, store=JsonFreezeStore(tmp_path))
+    rec = JsonFreezeStore(tmp_path).load()
     assert rec.status == "starting" and rec.labelled == [1] and rec.to_label == [1, 2, 4]
     assert rec.last_error and "adding" in rec.last_error
     assert not (tmp_path / START_FILE).exists()
     h.fail_adds_after = None
-    res = start_freeze(h, RULES, "v1.9.9", tmp_path, T_END)  # release and start time stay the first's
+    res = start_freeze(h, RULES, "v1.9.9", tmp_path, T_END, store=JsonFreezeStore(tmp_path))  # release and start time stay the first's
     assert res.record.status == "active" and res.record.labelled == [1, 2, 4]
     assert res.newly_labelled == (2, 4) and res.record.release == "v1.4.0"
     assert res.record.started_at == "2026-12-05T03:30:00Z" and res.record.last_error is None
@@ -95,20 +94,20 @@ def test_failure_part_way_leaves_a_record_and_a_rerun_completes(tmp_path):
 
 def test_a_label_that_landed_before_the_crash_is_still_ours(tmp_path):
     h = host()
-    store = FreezeStore(tmp_path)
-    start_freeze(h, RULES, "v1.4.0", tmp_path, T_START)
+    store = JsonFreezeStore(tmp_path)
+    start_freeze(h, RULES, "v1.4.0", tmp_path, T_START, store=JsonFreezeStore(tmp_path))
     rec = store.load()  # pretend the record was saved before #2's label was confirmed
     rec.labelled, rec.status = [1, 4], "starting"
     store.save(rec)
-    res = start_freeze(h, RULES, "v1.4.0", tmp_path, T_START)
+    res = start_freeze(h, RULES, "v1.4.0", tmp_path, T_START, store=JsonFreezeStore(tmp_path))
     assert res.record.labelled == [1, 2, 4] and res.record.held_by_hand == [3]
 
 
 def test_end_removes_only_what_this_freeze_labelled(tmp_path):
     h = host()
-    start_freeze(h, RULES, "v1.4.0", tmp_path, T_START)
+    start_freeze(h, RULES, "v1.4.0", tmp_path, T_START, store=JsonFreezeStore(tmp_path))
     h.remove_label(4, LABEL)  # someone lifted #4 by hand during the freeze
-    res = end_freeze(h, tmp_path, T_END)
+    res = end_freeze(h, tmp_path, T_END, store=JsonFreezeStore(tmp_path))
     assert labelled(h) == [3]  # the hand label stays
     rec = res.record
     assert rec.status == "ended" and rec.released == [1, 2] and rec.already_released == [4]
@@ -116,39 +115,39 @@ def test_end_removes_only_what_this_freeze_labelled(tmp_path):
     assert "FREEZE WINDOW END" in text and "PRs released: 2 (#1, #2)" in text
     assert "Duration: 26h 15m" in text and "Left on hold (labelled by hand): 1 (#3)" in text
     removes = [c for c in h.calls if c[0] == "remove"]
-    again = end_freeze(h, tmp_path, T_END)
+    again = end_freeze(h, tmp_path, T_END, store=JsonFreezeStore(tmp_path))
     assert "already ended" in again.note and [c for c in h.calls if c[0] == "remove"] == removes
 
 
 def test_end_failure_part_way_then_rerun(tmp_path):
     h = host()
-    start_freeze(h, RULES, "v1.4.0", tmp_path, T_START)
+    start_freeze(h, RULES, "v1.4.0", tmp_path, T_START, store=JsonFreezeStore(tmp_path))
     h.fail_removes_after = 1
     with pytest.raises(PullRequestHostError, match="end stopped part-way"):
-        end_freeze(h, tmp_path, T_END)
-    assert FreezeStore(tmp_path).load().released == [1]
+        end_freeze(h, tmp_path, T_END, store=JsonFreezeStore(tmp_path))
+    assert JsonFreezeStore(tmp_path).load().released == [1]
     with pytest.raises(InputError, match="part-way through ending"):
-        start_freeze(h, RULES, "v1.4.0", tmp_path, T_END)
+        start_freeze(h, RULES, "v1.4.0", tmp_path, T_END, store=JsonFreezeStore(tmp_path))
     h.fail_removes_after = None
-    res = end_freeze(h, tmp_path, T_END)
+    res = end_freeze(h, tmp_path, T_END, store=JsonFreezeStore(tmp_path))
     assert res.record.released == [1, 2, 4] and labelled(h) == [3]
 
 
 def test_end_without_a_record_and_another_repo(tmp_path):
     with pytest.raises(InputError, match="nothing to end"):
-        end_freeze(host(), tmp_path, T_END)
-    start_freeze(host(), RULES, "v1.4.0", tmp_path, T_START)
+        end_freeze(host(), tmp_path, T_END, store=JsonFreezeStore(tmp_path))
+    start_freeze(host(), RULES, "v1.4.0", tmp_path, T_START, store=JsonFreezeStore(tmp_path))
     other = InMemoryPullRequestHost("acme/other")
     with pytest.raises(InputError, match="acme/spark-trading"):
-        start_freeze(other, RULES, "v1.4.0", tmp_path, T_START)
+        start_freeze(other, RULES, "v1.4.0", tmp_path, T_START, store=JsonFreezeStore(tmp_path))
 
 
 def test_status_reads_the_record_and_the_labels_now(tmp_path):
     h = host()
-    assert freeze_status(tmp_path) == {"record": str(tmp_path / STATE_FILE), "active": False}
-    assert freeze_status(tmp_path, h, LABEL)["on_hold_now"] == [3]
-    start_freeze(h, RULES, "v1.4.0", tmp_path, T_START)
-    st = freeze_status(tmp_path, h)
+    assert freeze_status(JsonFreezeStore(tmp_path)) == {"record": str(tmp_path / STATE_FILE), "active": False}
+    assert freeze_status(JsonFreezeStore(tmp_path), h, LABEL)["on_hold_now"] == [3]
+    start_freeze(h, RULES, "v1.4.0", tmp_path, T_START, store=JsonFreezeStore(tmp_path))
+    st = freeze_status(JsonFreezeStore(tmp_path), h)
     assert st["active"] and st["labelled"] == [1, 2, 4] and st["pending"] == []
     assert st["on_hold_now"] == [1, 2, 3, 4]
 
@@ -156,7 +155,7 @@ def test_status_reads_the_record_and_the_labels_now(tmp_path):
 def test_unreadable_record_is_an_evidence_error(tmp_path):
     (tmp_path / STATE_FILE).write_text("{not json")
     with pytest.raises(EvidenceError, match="unreadable freeze record"):
-        freeze_status(tmp_path)
+        freeze_status(JsonFreezeStore(tmp_path))
 
 
 # --------------------------------------------------------------------------- the gate
@@ -183,8 +182,8 @@ def gate_host() -> InMemoryPullRequestHost:
 ])
 def test_gate_during_a_freeze(tmp_path, number, allowed, cls):
     h = gate_host()
-    start_freeze(h, RULES, "v1.4.0", tmp_path, T_START)
-    res = check_pull_request(h, PLAN, CAL, number, OFF_HOURS, tmp_path, post_status=True,
+    start_freeze(h, RULES, "v1.4.0", tmp_path, T_START, store=JsonFreezeStore(tmp_path))
+    res = check_pull_request(h, PLAN, CAL, number, OFF_HOURS, JsonFreezeStore(tmp_path), post_status=True,
                              target_url="https://ci.example/run/1")
     assert res.allowed is allowed and res.classification.change_class is cls
     assert res.freeze_active and "freeze record" in res.freeze_source
@@ -196,9 +195,9 @@ def test_gate_during_a_freeze(tmp_path, number, allowed, cls):
 
 def test_gate_without_a_freeze_blocks_only_migrations_in_market_hours(tmp_path):
     h = gate_host()
-    assert check_pull_request(h, PLAN, CAL, 11, MARKET, tmp_path).allowed
-    assert check_pull_request(h, PLAN, CAL, 12, OFF_HOURS, tmp_path).allowed
-    res = check_pull_request(h, PLAN, CAL, 12, MARKET, tmp_path)
+    assert check_pull_request(h, PLAN, CAL, 11, MARKET, JsonFreezeStore(tmp_path)).allowed
+    assert check_pull_request(h, PLAN, CAL, 12, OFF_HOURS, JsonFreezeStore(tmp_path)).allowed
+    res = check_pull_request(h, PLAN, CAL, 12, MARKET, JsonFreezeStore(tmp_path))
     assert not res.allowed and res.market_open and not res.freeze_active
     assert "market hours" in res.classification.reason and h.statuses == []
 
@@ -206,17 +205,17 @@ def test_gate_without_a_freeze_blocks_only_migrations_in_market_hours(tmp_path):
 def test_gate_sees_a_freeze_from_the_prs_label_when_there_is_no_record(tmp_path):
     h = gate_host()
     h.add_label(11, LABEL)  # e.g. in CI: no local record, but freeze start labelled the PR
-    res = check_pull_request(h, PLAN, CAL, 11, OFF_HOURS, tmp_path)
+    res = check_pull_request(h, PLAN, CAL, 11, OFF_HOURS, JsonFreezeStore(tmp_path))
     assert res.freeze_active and not res.allowed and LABEL in res.freeze_source
-    assert check_pull_request(h, PLAN, CAL, 10, OFF_HOURS, tmp_path).allowed  # #10 is not held
-    forced = check_pull_request(h, PLAN, CAL, 11, OFF_HOURS, tmp_path, mode="inactive")
+    assert check_pull_request(h, PLAN, CAL, 10, OFF_HOURS, JsonFreezeStore(tmp_path)).allowed  # #10 is not held
+    forced = check_pull_request(h, PLAN, CAL, 11, OFF_HOURS, JsonFreezeStore(tmp_path), mode="inactive")
     assert forced.allowed and not forced.freeze_active
-    assert not check_pull_request(gate_host(), PLAN, CAL, 11, OFF_HOURS, tmp_path, mode="active").allowed
+    assert not check_pull_request(gate_host(), PLAN, CAL, 11, OFF_HOURS, JsonFreezeStore(tmp_path), mode="active").allowed
 
 
 def test_an_ended_freeze_record_does_not_hold(tmp_path):
     h = gate_host()
-    start_freeze(h, RULES, "v1.4.0", tmp_path, T_START)
-    end_freeze(h, tmp_path, T_END)
-    res = check_pull_request(h, PLAN, CAL, 11, OFF_HOURS, tmp_path)
+    start_freeze(h, RULES, "v1.4.0", tmp_path, T_START, store=JsonFreezeStore(tmp_path))
+    end_freeze(h, tmp_path, T_END, store=JsonFreezeStore(tmp_path))
+    res = check_pull_request(h, PLAN, CAL, 11, OFF_HOURS, JsonFreezeStore(tmp_path))
     assert res.allowed and not res.freeze_active

@@ -1,6 +1,5 @@
-"""The real preflight probes that need no server: a freeze record, a refused connection, the alert
-rules check and the T-10 step handler. Against a server and /bin/sh:
-tests/integration/test_preflight_probes.py."""
+"""The preflight probes on their fakes (and the freeze record file). Against a loopback HTTP server
+and /bin/sh: tests/integration/test_preflight_probes.py."""
 
 from __future__ import annotations
 
@@ -8,8 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from runofshow.adapters.freeze_file import JsonFreezeStore
+from runofshow.adapters.memory_steps import ScriptedCommands, ScriptedHttp
 from runofshow.app.run.steps import StepContext
-from runofshow.app.steps.freeze import FreezeRecord, FreezeStore
 from runofshow.app.steps.preflight import (
     CheckError,
     NotConfigured,
@@ -21,24 +21,46 @@ from runofshow.app.steps.probes import (
     alert_rules_probe,
     freeze_probe,
     http_fetch,
+    shell_command,
     step_handler,
 )
+from runofshow.domain.freeze import FreezeRecord
 from runofshow.domain.plan import Plan, Preflight
 from runofshow.domain.timeline import StepKind, schedule
-from runofshow.loopback import free_port
+from runofshow.ports import CommandResult, HttpAnswer
 
 
-def test_http_fetch_turns_transport_errors_into_one_line():
-    url = f"http://127.0.0.1:{free_port()}/x"
-    with pytest.raises(CheckError, match=r"^127\.0\.0\.1:\d+: ConnectError"):
-        http_fetch(1.0)("GET", url)
+def test_http_fetch_asks_with_the_plan_timeout_and_keeps_the_message():
+    http = ScriptedHttp({"http://a.test/x": HttpAnswer(204)})
+    assert http_fetch(http, 1.5)("HEAD", "http://a.test/x").status == 204
+    assert http.asked == [("HEAD", "http://a.test/x", 1.5)]
+    with pytest.raises(CheckError, match=r"^b\.test: ConnectError"):
+        http_fetch(http, 1.5)("GET", "http://b.test/y")
+
+
+def test_shell_command_reads_the_runners_result():
+    runner = ScriptedCommands({
+        "ok": CommandResult(0, "2026-12-05T01:30:00Z\n"), "quiet": CommandResult(1, "", "  \n"),
+        "out-only": CommandResult(2, "first line\nsecond\n"), "slow": CommandResult(None, "partial"),
+    })
+    run = shell_command(runner)
+    assert run("ok", 5) == "2026-12-05T01:30:00Z\n" and runner.ran == [(("/bin/sh", "-c", "ok"), 5)]
+    with pytest.raises(CheckError, match="^backup command exited 1: no output$"):
+        run("quiet", 5)
+    with pytest.raises(CheckError, match="^backup command exited 2: first line$"):
+        run("out-only", 5)
+    with pytest.raises(CheckError, match="^backup command timed out after 2.5 s$"):
+        run("slow", 2.5)
+    with pytest.raises(CheckError, match="^cannot run the backup command: .*missing"):
+        run("missing", 5)
 
 
 def test_freeze_probe_reads_the_freeze_record(tmp_path):
-    probe = freeze_probe(tmp_path)
+    store = JsonFreezeStore(tmp_path)
+    probe = freeze_probe(store)
     ok, detail = probe()
     assert not ok and "no freeze record" in detail and "runofshow freeze start" in detail
-    store = FreezeStore(tmp_path)
+    assert str(tmp_path / "freeze_state.json") in detail
     rec = FreezeRecord(repo="acme/spark", release="v1.4.0", label="hold-for-canary",
                        started_at="2026-12-05T03:30:00Z", status="active", labelled=[4, 7],
                        active_at="2026-12-05T03:30:05Z")
@@ -106,7 +128,12 @@ def test_alert_rules_probe(rules, expected):
 
 
 def test_alert_rules_need_prometheus():
-    from runofshow.domain.connections import WebJsonSettings
+    from runofshow.domain.connections import WebJsonSettings as WebJsonSource
 
     with pytest.raises(NotConfigured, match="metrics_source is web_json"):
-        alert_rules_probe(Plan(metrics_source=WebJsonSettings()), {}, lambda p, e: Rules())()
+        alert_rules_probe(Plan(metrics_source=WebJsonSource()), {}, lambda p, e: Rules())()
+
+
+def test_alert_rules_unwired_fail_closed():
+    with pytest.raises(NotConfigured, match="not wired"):
+        alert_rules_probe(Plan(), {}, None)()

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
+from runofshow.adapters.freeze_file import JsonFreezeStore
 from runofshow.adapters.memory import FakeClock, InMemoryPullRequestHost
+from runofshow.adapters.memory_steps import ScriptedLoad
 from runofshow.app.run.clock import CompressedClock
 from runofshow.app.run.first_night import GATE_SOURCE, BurnWatch, gate_ratios
 from runofshow.app.run.steps import StepContext
@@ -88,6 +90,16 @@ def test_the_blast_probe_passes_fails_halts_or_is_overridden(tmp_path: Path) -> 
     assert overridden.halt is None and not overridden.ok and "overridden by IC ic-on-call" in overridden.summary
 
 
+def test_the_blast_step_runs_the_probe_on_the_load_generator_it_was_given(tmp_path: Path) -> None:
+    load = ScriptedLoad(latency_s=0.7)
+    outcome = blast_handler(BLAST_PLAN, load=load)(context(BLAST_PLAN, StepKind.BLAST_RADIUS, tmp_path))
+    assert load.runs == [("http://127.0.0.1:9/api/quotes", 150, 50, 20, 10.0)]
+    assert not outcome.ok and outcome.halt == "blast radius FAIL: p95 0.700 s is not below 0.5 s"
+    assert outcome.details["text"].startswith("MICRO BLAST RADIUS TEST")
+    with pytest.raises(ValueError, match="no load generator"):
+        blast_handler(BLAST_PLAN)
+
+
 def test_without_a_url_the_blast_step_is_only_recorded(tmp_path: Path) -> None:
     outcome = blast_handler(Plan())(context(Plan(), StepKind.BLAST_RADIUS, tmp_path))
     assert outcome.ok and outcome.details["handler"] == "record_only" and list(tmp_path.iterdir()) == []
@@ -103,7 +115,7 @@ def test_the_war_room_opens_with_its_channel_and_commanders(tmp_path: Path) -> N
 def test_the_freeze_handlers_keep_the_file_they_wrote_for_the_bundle(tmp_path: Path) -> None:
     host = InMemoryPullRequestHost("acme/spark-trading", [PullRequest(12, "feat: x"), PullRequest(15, "fix: y")])
     plan = Plan()
-    handlers = freeze_handlers(plan, host)
+    handlers = freeze_handlers(plan, host, JsonFreezeStore)
     start = handlers[StepKind.FREEZE_START](context(plan, StepKind.FREEZE_START, tmp_path))
     assert start.summary == "2 PR(s) on hold (hold-for-canary) in acme/spark-trading"
     written = (tmp_path / "freeze_window_start.txt").read_text()
@@ -121,7 +133,8 @@ def test_the_freeze_handlers_keep_the_file_they_wrote_for_the_bundle(tmp_path: P
             return StepCompleted(step_kind="freeze_start", details=dict(start.details), at=AT)
 
     assert freeze_start_text(View()) == written  # type: ignore[arg-type]
-    kept = freeze_handlers(Plan.model_validate({"timeline": {"lift_freeze_after_rollback": False}}), host)
+    kept = freeze_handlers(Plan.model_validate({"timeline": {"lift_freeze_after_rollback": False}}), host,
+                           JsonFreezeStore)
     outcome = kept[StepKind.CLOSE_OUT](context(plan, StepKind.CLOSE_OUT, tmp_path, after_rollback=True))
     assert outcome.summary == "freeze kept after the rollback"
 

@@ -3,28 +3,34 @@
 `start_freeze` labels every open PR `hold-for-canary` (the plan's `freeze.label`) and writes
 `freeze_window_start.txt`; `end_freeze` removes the label only from the PRs this freeze labelled (a
 label a person put on by hand stays) and writes `freeze_window_end.txt`. The freeze record -- which
-PRs this freeze set out to label, which it labelled, which it released -- lives in
-`<evidence>/freeze_state.json`, rewritten atomically after every change, so a failure part-way
-leaves an exact record and running `start` (or `end`) again finishes the job.
+PRs this freeze set out to label, which it labelled, which it released -- is a `FreezeRecord` in a
+`FreezeStore` (`<evidence>/freeze_state.json`, `runofshow.adapters.freeze_file`, handed in by
+`runofshow.app.bootstrap.freeze_store`), saved after every change, so a failure part-way leaves an
+exact record and running `start` (or `end`) again finishes the job.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from runofshow.domain.freeze import ChangeClass, Classification, FreezeRules, PullRequest, classify
+from runofshow.domain.freeze import (
+    ChangeClass,
+    Classification,
+    FreezeRecord,
+    FreezeRules,
+    PullRequest,
+    classify,
+)
 from runofshow.domain.plan import Plan
 from runofshow.domain.windows import evaluate_at
-from runofshow.errors import EvidenceError, InputError, PullRequestHostError
+from runofshow.errors import InputError, PullRequestHostError
 from runofshow.files import atomic_write_text
-from runofshow.ports import MarketCalendar, PullRequestHost
+from runofshow.ports import FreezeStore, MarketCalendar, PullRequestHost
 
-STATE_FILE = "freeze_state.json"
 START_FILE = "freeze_window_start.txt"
 END_FILE = "freeze_window_end.txt"
 STATUS_CONTEXT = "runofshow/freeze-gate"
@@ -39,59 +45,6 @@ CLASS_TEXT = {
     ChangeClass.DEPENDENCY_UPDATE: "Dependency updates",
     ChangeClass.REFACTORING: "Refactoring",
 }
-
-
-Status = Literal["starting", "active", "ending", "ended"]
-
-
-@dataclass
-class FreezeRecord:
-    """What this freeze did. PR numbers are sorted lists so the JSON stays readable."""
-
-    repo: str
-    release: str
-    label: str
-    started_at: str
-    status: Status = "starting"
-    to_label: list[int] = field(default_factory=list)  # intent: open PRs without the label at start
-    labelled: list[int] = field(default_factory=list)  # confirmed: this freeze put the label on
-    held_by_hand: list[int] = field(default_factory=list)  # had the label before the freeze
-    released: list[int] = field(default_factory=list)  # end took the label off
-    already_released: list[int] = field(default_factory=list)  # label gone before end got there
-    active_at: str | None = None
-    ended_at: str | None = None
-    last_error: str | None = None
-    version: int = 1
-
-    @property
-    def active(self) -> bool:
-        return self.status in ("starting", "active", "ending")
-
-    def add(self, name: str, numbers: Iterable[int]) -> None:
-        setattr(self, name, sorted(set(getattr(self, name)) | set(numbers)))
-
-    @property
-    def ours(self) -> list[int]:
-        """PRs whose label belongs to this freeze (labelled, or meant to be and maybe landed)."""
-        return sorted((set(self.labelled) | set(self.to_label)) - set(self.held_by_hand))
-
-
-class FreezeStore:
-    def __init__(self, evidence_dir: Path) -> None:
-        self.dir = Path(evidence_dir)
-        self.path = self.dir / STATE_FILE
-
-    def load(self) -> FreezeRecord | None:
-        if not self.path.exists():
-            return None
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            return FreezeRecord(**data)
-        except (OSError, ValueError, TypeError) as ex:
-            raise EvidenceError(f"{self.path}: unreadable freeze record: {ex}") from None
-
-    def save(self, rec: FreezeRecord) -> None:
-        atomic_write_text(self.path, json.dumps(asdict(rec), indent=2, sort_keys=True) + "\n")
 
 
 def _ts(at: datetime) -> str:
@@ -121,11 +74,11 @@ def _check_repo(rec: FreezeRecord, repo: str) -> None:
 
 
 def start_freeze(
-    host: PullRequestHost, rules: FreezeRules, release: str, evidence_dir: Path, now: datetime,
+    host: PullRequestHost, rules: FreezeRules, release: str, evidence_dir: Path, now: datetime, *,
+    store: FreezeStore,
 ) -> FreezeResult:
-    """Label every open PR and write freeze_window_start.txt. Running it again completes a
-    part-way start, and labels PRs opened since."""
-    store = FreezeStore(evidence_dir)
+    """Label every open PR and write freeze_window_start.txt into `evidence_dir`. Running it again
+    completes a part-way start, and labels PRs opened since."""
     rec = store.load()
     if rec is not None and rec.active:
         _check_repo(rec, host.repo)
@@ -169,7 +122,7 @@ def start_freeze(
     rec.active_at = rec.active_at or _ts(now)
     store.save(rec)
     on_hold = sorted((set(rec.labelled) | set(rec.held_by_hand)) & open_numbers)
-    path = store.dir / START_FILE
+    path = Path(evidence_dir) / START_FILE
     atomic_write_text(path, start_text(rec, rules, on_hold))
     note = ""
     if was_active:
@@ -197,13 +150,14 @@ def start_text(rec: FreezeRecord, rules: FreezeRules, on_hold: list[int]) -> str
 # --------------------------------------------------------------------------- end
 
 
-def end_freeze(host: PullRequestHost, evidence_dir: Path, now: datetime) -> FreezeResult:
-    """Remove the label from the PRs this freeze labelled and write freeze_window_end.txt.
-    Idempotent: a second run after a complete end changes nothing."""
-    store = FreezeStore(evidence_dir)
+def end_freeze(
+    host: PullRequestHost, evidence_dir: Path, now: datetime, *, store: FreezeStore,
+) -> FreezeResult:
+    """Remove the label from the PRs this freeze labelled and write freeze_window_end.txt into
+    `evidence_dir`. Idempotent: a second run after a complete end changes nothing."""
     rec = store.load()
     if rec is None:
-        raise InputError(f"no freeze record in {store.path}: nothing to end")
+        raise InputError(f"no freeze record in {store.location}: nothing to end")
     _check_repo(rec, host.repo)
     if rec.status == "ended":
         return FreezeResult(rec, note=f"freeze already ended at {rec.ended_at}")
@@ -233,7 +187,7 @@ def end_freeze(host: PullRequestHost, evidence_dir: Path, now: datetime) -> Free
         ) from ex
     rec.status, rec.ended_at, rec.last_error = "ended", _ts(now), None
     store.save(rec)
-    path = store.dir / END_FILE
+    path = Path(evidence_dir) / END_FILE
     atomic_write_text(path, end_text(rec, now))
     return FreezeResult(rec, (), tuple(newly), path)
 
@@ -260,13 +214,12 @@ def end_text(rec: FreezeRecord, now: datetime) -> str:
 
 
 def freeze_status(
-    evidence_dir: Path, host: PullRequestHost | None = None, label: str = "hold-for-canary",
+    store: FreezeStore, host: PullRequestHost | None = None, label: str = "hold-for-canary",
 ) -> dict[str, Any]:
     """The freeze record, and (with a host) the open PRs carrying the label now (the record's
     label, else `label`)."""
-    store = FreezeStore(evidence_dir)
     rec = store.load()
-    out: dict[str, Any] = {"record": str(store.path), "active": bool(rec and rec.active)}
+    out: dict[str, Any] = {"record": store.location, "active": bool(rec and rec.active)}
     if rec is not None:
         if host is not None:
             _check_repo(rec, host.repo)
@@ -300,7 +253,7 @@ class GateResult:
 
 
 def freeze_is_active(
-    host: PullRequestHost, pr: PullRequest, label: str, evidence_dir: Path, mode: FreezeMode,
+    host: PullRequestHost, pr: PullRequest, label: str, store: FreezeStore, mode: FreezeMode,
 ) -> tuple[bool, str]:
     """Is a freeze on for this PR, and how we know.
 
@@ -310,9 +263,9 @@ def freeze_is_active(
     """
     if mode != "auto":
         return mode == "active", f"--freeze {mode}"
-    rec = FreezeStore(evidence_dir).load()
+    rec = store.load()
     if rec is not None and rec.repo == host.repo and rec.active:
-        return True, f"freeze record {evidence_dir / STATE_FILE}"
+        return True, f"freeze record {store.location}"
     if pr.has_label(label):
         return True, f"#{pr.number} carries '{label}'"
     return False, f"no active freeze record and #{pr.number} is not labelled '{label}'"
@@ -320,13 +273,13 @@ def freeze_is_active(
 
 def check_pull_request(
     host: PullRequestHost, plan: Plan, calendar: MarketCalendar, number: int, at: datetime,
-    evidence_dir: Path, *, mode: FreezeMode = "auto", post_status: bool = False,
+    store: FreezeStore, *, mode: FreezeMode = "auto", post_status: bool = False,
     target_url: str | None = None,
 ) -> GateResult:
     """Classify PR `number` at `at`; with `post_status`, set a commit status on its head."""
     pr = host.pull_request(number)
     files = host.changed_files(number)
-    active, source = freeze_is_active(host, pr, plan.freeze.label, evidence_dir, mode)
+    active, source = freeze_is_active(host, pr, plan.freeze.label, store, mode)
     market_open = evaluate_at(at, plan.market, calendar.market_day).market_open
     c = classify(pr, files, plan.freeze, freeze_active=active, market_open=market_open)
     posted = False

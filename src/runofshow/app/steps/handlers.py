@@ -17,7 +17,7 @@ again): the freeze record makes start and end resumable, the preflight and the p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from runofshow.app.steps import probes as preflight_probes
 from runofshow.app.steps.preflight import Override, PreflightContext
 from runofshow.domain.plan import Plan
 from runofshow.domain.timeline import StepKind
-from runofshow.ports import PullRequestHost
+from runofshow.ports import FreezeStore, LoadGenerator, PullRequestHost
 
 
 def _text(path: str | Path | None) -> str | None:
@@ -42,12 +42,16 @@ def _wall(ctx: StepContext) -> datetime:
     return ctx.wall_at or datetime.now(UTC)
 
 
-def freeze_handlers(plan: Plan, host: PullRequestHost) -> dict[StepKind, StepHandler]:
-    """T-30 freeze start and the close-out's freeze end on `host`'s pull requests."""
+def freeze_handlers(
+    plan: Plan, host: PullRequestHost, stores: Callable[[Path], FreezeStore],
+) -> dict[StepKind, StepHandler]:
+    """T-30 freeze start and the close-out's freeze end on `host`'s pull requests; `stores(folder)`
+    is the freeze record of the run's evidence folder."""
     from runofshow.app.steps.freeze import end_freeze, start_freeze
 
     def start(ctx: StepContext) -> StepOutcome:
-        result = start_freeze(host, plan.freeze, plan.release.version, Path(ctx.evidence_dir), ctx.at)
+        folder = Path(ctx.evidence_dir)
+        result = start_freeze(host, plan.freeze, plan.release.version, folder, ctx.at, store=stores(folder))
         held = len(result.record.labelled) + len(result.record.held_by_hand)
         return StepOutcome(
             details={"repo": host.repo, "newly_labelled": list(result.newly_labelled),
@@ -59,7 +63,8 @@ def freeze_handlers(plan: Plan, host: PullRequestHost) -> dict[StepKind, StepHan
         if ctx.after_rollback and not plan.timeline.lift_freeze_after_rollback:
             return StepOutcome(details={"freeze": "kept after the rollback (lift_freeze_after_rollback)"},
                                summary="freeze kept after the rollback")
-        result = end_freeze(host, Path(ctx.evidence_dir), ctx.at)
+        folder = Path(ctx.evidence_dir)
+        result = end_freeze(host, folder, ctx.at, store=stores(folder))
         return StepOutcome(
             details={"repo": host.repo, "released": list(result.newly_released),
                      "evidence": str(result.evidence or ""), "note": result.note,
@@ -80,11 +85,11 @@ def war_room_handler(plan: Plan) -> StepHandler:
 
 
 def preflight_handler(
-    override: Override | None = None, environ: Mapping[str, str] | None = None,
+    override: Override | None = None, tools: preflight_probes.PreflightTools | None = None,
     build: Callable[[StepContext], PreflightContext] | None = None,
 ) -> StepHandler:
     """The nine T-10 checks (`runofshow.app.steps.probes.step_handler`) with a war-room summary."""
-    inner = preflight_probes.step_handler(build=build, override=override, environ=environ)
+    inner = preflight_probes.step_handler(build=build, override=override, tools=tools)
 
     def run(ctx: StepContext) -> StepOutcome:
         outcome = inner(ctx)
@@ -101,18 +106,28 @@ def preflight_handler(
 
 
 def blast_handler(plan: Plan, override: Override | None = None,
-                  probe: Callable[..., blast.BlastResult] = blast.probe) -> StepHandler:
-    """The blast-radius probe on timeline.blast_radius.url (recorded only when no URL is set)."""
+                  probe: Callable[..., blast.BlastResult] | None = None,
+                  load: LoadGenerator | None = None) -> StepHandler:
+    """The blast-radius probe on timeline.blast_radius.url (recorded only when no URL is set):
+    `blast.probe` with `load` (handed down by bootstrap), unless another `probe` is given."""
     cfg = plan.timeline.blast_radius
+    if probe is None and load is None and cfg.url:
+        raise ValueError("blast_handler: timeline.blast_radius.url is set but no load generator was given")
+
+    def run_probe(*args: Any, **kw: Any) -> blast.BlastResult:
+        if probe is not None:
+            return probe(*args, **kw)
+        assert load is not None, "checked when the handler was built"
+        return blast.probe(*args, load=load, **kw)
 
     def run(ctx: StepContext) -> StepOutcome:
         if not cfg.url:
             return StepOutcome(details={"does": ctx.step.does, "handler": "record_only",
                                         "note": "timeline.blast_radius.url is not set"},
                                summary="not configured (timeline.blast_radius.url)")
-        result = probe(cfg.url, plan.release.version, cfg.seconds, cfg.rate, cfg.concurrency,
-                       now=lambda: _wall(ctx), evidence_dir=ctx.evidence_dir,
-                       success_min_pct=cfg.success_min_pct, p95_max_s=cfg.p95_max_s)
+        result = run_probe(cfg.url, plan.release.version, cfg.seconds, cfg.rate, cfg.concurrency,
+                           now=lambda: _wall(ctx), evidence_dir=ctx.evidence_dir,
+                           success_min_pct=cfg.success_min_pct, p95_max_s=cfg.p95_max_s)
         reasons = result.reasons(cfg.success_min_pct, cfg.p95_max_s)
         details: dict[str, Any] = {
             "url": cfg.url, "passed": not reasons, "reasons": reasons, "requests": result.requests,

@@ -27,23 +27,17 @@ from pathlib import Path
 from typing import Any
 
 from runofshow.domain.plan import Plan
-from runofshow.ports import MetricsSource, TrafficRouter
+from runofshow.ports import HttpAnswer, MetricsSource, TrafficRouter
 
 PREFLIGHT_FILE = "preflight.txt"
 Outcome = tuple[bool, str]
 Probe = Callable[[], Outcome]
 
 
-@dataclass(frozen=True)
-class HttpAnswer:
-    status: int
-    text: str = ""
-
-
 #: (method, url) -> the answer; raises on a transport error (refused, timeout, DNS).
 HttpFetch = Callable[[str, str], HttpAnswer]
 #: (command, timeout_s) -> its standard output; raises when it fails or times out.
-CommandRunner = Callable[[str, float], str]
+RunCommand = Callable[[str, float], str]
 
 
 @dataclass(frozen=True)
@@ -56,7 +50,7 @@ class PreflightContext:
     metrics: MetricsSource | None = None
     alert_rules: Probe | None = None
     router: TrafficRouter | None = None
-    run_command: CommandRunner | None = None
+    run_command: RunCommand | None = None
     schema_window: Callable[[datetime], Outcome] | None = None  # may a schema change run at `at`?
     freeze_active: Probe | None = None
     notifier: Probe | None = None
@@ -208,7 +202,7 @@ def _age(delta: timedelta) -> str:
 def check_backup(ctx: PreflightContext) -> Outcome:
     pf = ctx.plan.preflight
     if pf.backup_check_command:
-        run: CommandRunner = _need(ctx.run_command, "no command runner")
+        run: RunCommand = _need(ctx.run_command, "no command runner")
         text, source = run(pf.backup_check_command, pf.timeout_s), "command"
     elif pf.backup_check_url:
         answer = _http_ok(ctx, pf.backup_check_url)
@@ -398,7 +392,7 @@ def run_preflight(
 
 
 __all__ = [
-    "CHECKS", "PREFLIGHT_FILE", "CheckError", "CheckResult", "CheckSpec", "CommandRunner", "HttpAnswer",
-    "HttpFetch", "NotConfigured", "Outcome", "Override", "PreflightContext", "PreflightReport", "Probe",
+    "CHECKS", "PREFLIGHT_FILE", "CheckError", "CheckResult", "CheckSpec", "HttpAnswer", "HttpFetch",
+    "NotConfigured", "Outcome", "Override", "PreflightContext", "PreflightReport", "Probe", "RunCommand",
     "parse_backup_time", "register_check", "run_check", "run_preflight",
 ]

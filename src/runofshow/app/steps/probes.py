@@ -1,26 +1,25 @@
 """The real things behind the preflight checks: HTTP, the backup command, the freeze record, the
 notification channels, Prometheus' alert rules, the market calendar, and the plan's router and
-metrics source. Adapters come from `runofshow.app.bootstrap` (the only module that may build them):
-`build_router`, `build_metrics` and `alert_rules_check`.
+metrics source.
 
-`preflight_context(plan, evidence_dir)` wires them into a `PreflightContext`. Adapters are built
-lazily, inside the check that needs them, so an adapter that cannot even be built (a missing token,
-an unknown calendar) fails its own check and not the whole preflight.
+This module builds nothing that talks to the world: `runofshow.app.bootstrap.preflight_tools`
+hands it a `PreflightTools` (an `HttpProbe`, a `CommandRunner`, and factories for the router, the
+metrics source, the market calendar, the alert-rules check and the freeze record), and
+`PreflightWiring(plan, evidence_dir, tools)` wires them into a `PreflightContext`. The router,
+metrics source and calendar are built lazily, inside the check that needs them, so an adapter that
+cannot even be built (a missing token, an unknown calendar) fails its own check and not the whole
+preflight.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import signal
-import subprocess
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from runofshow.app import settings
 from runofshow.app.run.steps import StepContext, StepOutcome
@@ -33,33 +32,50 @@ from runofshow.app.steps.preflight import (
     Override,
     PreflightContext,
     Probe,
+    RunCommand,
     run_preflight,
 )
 from runofshow.domain.plan import Plan
 from runofshow.domain.tick import TrackSample
+from runofshow.errors import AdapterError
+from runofshow.ports import (
+    CommandRunner,
+    FreezeStore,
+    HttpProbe,
+    MarketCalendar,
+    MetricsSource,
+    TrafficRouter,
+)
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 64 * 1024
+#: (plan, environ) -> which rules are loaded: an object with `found`, `missing`, `unhealthy` (tuples
+#: of names) and `ok`, like `adapters.prometheus.RulesCheck` (`app.bootstrap.alert_rules_check`).
+RulesCheckFn = Callable[[Plan, Mapping[str, str]], Any]
 
 
-def http_fetch(timeout_s: float, transport: httpx.BaseTransport | None = None) -> HttpFetch:
-    """GET/HEAD with redirects followed, reading at most 64 KiB of the body."""
+@dataclass(frozen=True)
+class PreflightTools:
+    """What the preflight asks the world with, handed down by `app.bootstrap.preflight_tools`."""
+
+    http: HttpProbe
+    commands: CommandRunner
+    router: Callable[[Plan, Mapping[str, str]], TrafficRouter]
+    metrics: Callable[[Plan, Mapping[str, str]], MetricsSource]
+    calendar: Callable[[Plan], MarketCalendar]
+    alert_rules: RulesCheckFn
+    freeze_store: Callable[[Path], FreezeStore]
+    environ: Mapping[str, str]
+
+
+def http_fetch(probe: HttpProbe, timeout_s: float) -> HttpFetch:
+    """GET/HEAD through `probe` with the plan's timeout; a transport error is a one-line CheckError."""
 
     def fetch(method: str, url: str) -> HttpAnswer:
         try:
-            with httpx.Client(timeout=timeout_s, follow_redirects=True, transport=transport,
-                              headers={"User-Agent": "runofshow-preflight"}) as client:
-                with client.stream(method, url) as response:
-                    body = b""
-                    for chunk in response.iter_bytes():
-                        body += chunk
-                        if len(body) >= MAX_BODY:
-                            break
-                    return HttpAnswer(response.status_code,
-                                      body[:MAX_BODY].decode(response.encoding or "utf-8", "replace"))
-        except httpx.HTTPError as err:
-            raise CheckError(f"{_host(url)}: {type(err).__name__}: {err}") from None
+            return probe.fetch(method, url, timeout_s)
+        except AdapterError as err:
+            raise CheckError(str(err)) from None
 
     return fetch
 
@@ -69,40 +85,33 @@ def _host(url: str) -> str:
     return parts.netloc or url
 
 
-def shell_command(command: str, timeout_s: float) -> str:
-    """Run `command` with /bin/sh in its own process group; its stdout, or CheckError. On timeout
-    the whole group is killed, so a pipeline's children cannot keep it waiting."""
-    try:
-        proc = subprocess.Popen(["/bin/sh", "-c", command], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, start_new_session=True)
-    except OSError as err:
-        raise CheckError(f"cannot run the backup command: {err}") from None
-    try:
-        out, err_text = proc.communicate(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
+def shell_command(runner: CommandRunner) -> RunCommand:
+    """(command, timeout_s) -> its stdout: `command` run with /bin/sh through `runner`; a failure
+    to start, a non-zero exit or the timeout is a one-line CheckError."""
+
+    def run(command: str, timeout_s: float) -> str:
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            log.debug("backup check command %s ended before it was killed", proc.pid)
-        proc.communicate()
-        raise CheckError(f"backup command timed out after {timeout_s:g} s") from None
-    if proc.returncode != 0:
-        lines = [ln for ln in (err_text or out).splitlines() if ln.strip()]
-        why = lines[0].strip() if lines else "no output"
-        raise CheckError(f"backup command exited {proc.returncode}: {why}")
-    return out
+            done = runner.run(["/bin/sh", "-c", command], timeout_s)
+        except AdapterError as err:
+            raise CheckError(f"cannot run the backup command: {err}") from None
+        if done.exit_code is None:
+            raise CheckError(f"backup command timed out after {timeout_s:g} s")
+        if done.exit_code != 0:
+            lines = [ln for ln in (done.stderr or done.stdout).splitlines() if ln.strip()]
+            why = lines[0].strip() if lines else "no output"
+            raise CheckError(f"backup command exited {done.exit_code}: {why}")
+        return done.stdout
+
+    return run
 
 
-def freeze_probe(evidence_dir: str | Path) -> Probe:
-    """Active when the freeze record (`runofshow freeze start`) in the evidence folder says so."""
+def freeze_probe(store: FreezeStore) -> Probe:
+    """Active when the freeze record (`runofshow freeze start`) says so."""
 
     def probe() -> Outcome:
-        from runofshow.app.steps.freeze import STATE_FILE, FreezeStore
-
-        rec = FreezeStore(Path(evidence_dir)).load()
-        path = Path(evidence_dir) / STATE_FILE
+        rec = store.load()
         if rec is None:
-            return False, f"no freeze record ({path}): run `runofshow freeze start` first"
+            return False, f"no freeze record ({store.location}): run `runofshow freeze start` first"
         if not rec.active:
             return False, f"the freeze of {rec.repo} ended at {rec.ended_at}"
         held = len(set(rec.labelled) | set(rec.held_by_hand))
@@ -149,28 +158,21 @@ def notifier_probe(plan: Plan, environ: Mapping[str, str], fetch: HttpFetch) -> 
     return probe
 
 
-#: (plan, environ) -> which rules are loaded: an object with `found`, `missing`, `unhealthy` (tuples
-#: of names) and `ok`, like `adapters.prometheus.RulesCheck`. Built by `app.bootstrap`.
-RulesCheckFn = Callable[[Plan, Mapping[str, str]], Any]
-
-
 def alert_rules_probe(
     plan: Plan, environ: Mapping[str, str], rules_check: RulesCheckFn | None = None,
 ) -> Probe:
     """The auto-rollback rules are loaded and healthy in Prometheus: by name (preflight.alert_rules)
-    or, with no names, any alerting rule carrying alert_source.match_labels. `rules_check` defaults
-    to `app.bootstrap.alert_rules_check` (only bootstrap may build the Prometheus adapter)."""
+    or, with no names, any alerting rule carrying alert_source.match_labels. `rules_check` asks
+    Prometheus (`app.bootstrap.alert_rules_check`); without one the check is not wired and fails."""
 
     def probe() -> Outcome:
         src = plan.metrics_source
         if src.kind != "prometheus":
             raise NotConfigured("not configured: alert rules are read from Prometheus, "
                                 f"metrics_source is {src.kind}")
-        from runofshow.app import bootstrap
-        check = rules_check or getattr(bootstrap, "alert_rules_check", None)
-        if check is None:
-            raise NotConfigured("not wired: app.bootstrap has no alert_rules_check(plan, environ)")
-        rc = check(plan, environ)
+        if rules_check is None:
+            raise NotConfigured("not wired: no alert-rules check was handed to the preflight")
+        rc = rules_check(plan, environ)
         labels = dict(plan.alert_source.match_labels)
         if rc.ok:
             return True, f"{len(rc.found)} rule(s) loaded: {_few(rc.found)}"
@@ -188,17 +190,19 @@ def _few(items: tuple[str, ...], n: int = 4) -> str:
     return ", ".join(items[:n]) + (f" (+{len(items) - n} more)" if len(items) > n else "")
 
 
-def schema_window_probe(plan: Plan) -> Callable[[datetime], Outcome]:
-    """May a schema change run at `at`? The plan's market hours on the exchange calendar."""
-    calendar: list[Any] = []
+def schema_window_probe(
+    plan: Plan, calendar: Callable[[Plan], MarketCalendar],
+) -> Callable[[datetime], Outcome]:
+    """May a schema change run at `at`? The plan's market hours on the exchange calendar, built by
+    `calendar(plan)` on first use."""
+    built: list[MarketCalendar] = []
 
     def check(at: datetime) -> Outcome:
-        from runofshow.app.bootstrap import market_calendar
         from runofshow.domain.windows import evaluate_at
 
-        if not calendar:
-            calendar.append(market_calendar(plan))
-        verdict = evaluate_at(at, plan.market, calendar[0].market_day)
+        if not built:
+            built.append(calendar(plan))
+        verdict = evaluate_at(at, plan.market, built[0].market_day)
         why = next((r for r in verdict.reasons if "market hours" in r), "; ".join(verdict.reasons[:1]))
         return verdict.schema_change, why
 
@@ -237,20 +241,21 @@ class LazyMetrics(_Lazy):
 
 
 class PreflightWiring:
-    """A `PreflightContext` with the real probes, and `close()` for the adapters it built."""
+    """A `PreflightContext` with the real probes from `tools`, and `close()` for the adapters it built."""
 
-    def __init__(self, plan: Plan, evidence_dir: str | Path, environ: Mapping[str, str] | None = None,
-                 now: Callable[[], datetime] | None = None, rules_check: RulesCheckFn | None = None) -> None:
-        from runofshow.app import bootstrap
-        env = settings.environment(environ)
-        fetch = http_fetch(plan.preflight.timeout_s)
-        self.router = LazyRouter(lambda: bootstrap.build_router(plan, env))
-        self.metrics = LazyMetrics(lambda: bootstrap.build_metrics(plan, env))
+    def __init__(self, plan: Plan, evidence_dir: str | Path, tools: PreflightTools,
+                 now: Callable[[], datetime] | None = None) -> None:
+        env = tools.environ
+        fetch = http_fetch(tools.http, plan.preflight.timeout_s)
+        self.router = LazyRouter(lambda: tools.router(plan, env))
+        self.metrics = LazyMetrics(lambda: tools.metrics(plan, env))
         self.context = PreflightContext(
             plan=plan, now=now or (lambda: datetime.now(UTC)), http=fetch, metrics=self.metrics,
-            alert_rules=alert_rules_probe(plan, env, rules_check), router=self.router,
-            run_command=shell_command, schema_window=schema_window_probe(plan),
-            freeze_active=freeze_probe(evidence_dir), notifier=notifier_probe(plan, env, fetch),
+            alert_rules=alert_rules_probe(plan, env, tools.alert_rules), router=self.router,
+            run_command=shell_command(tools.commands),
+            schema_window=schema_window_probe(plan, tools.calendar),
+            freeze_active=freeze_probe(tools.freeze_store(Path(evidence_dir))),
+            notifier=notifier_probe(plan, env, fetch),
         )
 
     def close(self) -> None:
@@ -269,19 +274,22 @@ class PreflightWiring:
 
 def step_handler(
     build: Callable[[StepContext], PreflightContext] | None = None, override: Override | None = None,
-    environ: Mapping[str, str] | None = None,
+    tools: PreflightTools | None = None,
 ) -> Callable[[StepContext], StepOutcome]:
-    """The runner's handler for the preflight step (register it for `StepKind.PREFLIGHT` in
+    """The runner's handler for the preflight step (registered for `StepKind.PREFLIGHT` in
     `app.bootstrap`): run the checks, write preflight.txt, and halt before T0 unless 9/9 or
     `override` (the incident commander's recorded reason). `build(step_context)` gives the
-    context; by default the real probes of `PreflightWiring`. The report goes into the
-    `step_completed` details (`PreflightReport.to_json()`), so evidence can be rebuilt from it."""
+    context; by default `PreflightWiring` with `tools` (without either, every check fails "not
+    configured"). The report goes into the `step_completed` details (`PreflightReport.to_json()`),
+    so evidence can be rebuilt from it."""
 
     def handle(step_ctx: StepContext) -> StepOutcome:
         if build is not None:
             report = run_preflight(build(step_ctx))
+        elif tools is None:
+            report = run_preflight(PreflightContext(plan=step_ctx.plan))
         else:
-            with PreflightWiring(step_ctx.plan, step_ctx.evidence_dir, environ) as wiring:
+            with PreflightWiring(step_ctx.plan, step_ctx.evidence_dir, tools) as wiring:
                 report = run_preflight(wiring.context)
         if override is not None and not report.passed:
             report = report.with_override(override.by, override.reason)
@@ -293,5 +301,6 @@ def step_handler(
     return handle
 
 
-__all__ = ["LazyMetrics", "LazyRouter", "PreflightWiring", "alert_rules_probe", "freeze_probe",
-           "http_fetch", "notifier_probe", "schema_window_probe", "shell_command", "step_handler"]
+__all__ = ["LazyMetrics", "LazyRouter", "PreflightTools", "PreflightWiring", "alert_rules_probe",
+           "freeze_probe", "http_fetch", "notifier_probe", "schema_window_probe", "shell_command",
+           "step_handler"]
