@@ -274,7 +274,7 @@ def _build_notifications(plan: Plan, environ: Mapping[str, str], world: World) -
 
 def demo_pull_requests() -> PullRequestHost:
     """The demo's pull requests, in memory: three open PRs for the freeze to hold and release."""
-    from runofshow.adapters.memory import InMemoryPullRequestHost
+    from runofshow.adapters.memory_steps import InMemoryPullRequestHost
     from runofshow.domain.freeze import PullRequest
 
     return InMemoryPullRequestHost("acme/spark-trading", [

@@ -219,7 +219,8 @@ class Communications:
 
 def _plain(snapshot: PagerSnapshot) -> dict[str, Any]:
     """The snapshot as JSON-ready data (what the ledger keeps)."""
-    return json.loads(json.dumps({k: dict(v) for k, v in snapshot.services.items()}))
+    plain: dict[str, Any] = json.loads(json.dumps({k: dict(v) for k, v in snapshot.services.items()}))
+    return plain
 
 
 __all__ = ["IN_PROGRESS", "CommsPorts", "CommsResult", "Communications", "StatusView", "decision_buttons",
