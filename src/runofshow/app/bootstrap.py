@@ -46,7 +46,15 @@ from runofshow.app.steps.preflight import Override
 from runofshow.domain.plan import Plan
 from runofshow.domain.timeline import StepKind
 from runofshow.errors import AdapterError, InputError, LedgerError
-from runofshow.ports import AlertFeed, Ledger, MarketCalendar, MetricsSource, PullRequestHost, TrafficRouter
+from runofshow.ports import (
+    AlertFeed,
+    Ledger,
+    MarketCalendar,
+    MetricsSource,
+    PullRequestHost,
+    TokenStore,
+    TrafficRouter,
+)
 
 STATE_ENV = "RUNOFSHOW_STATE"
 #: Prometheus needs two scrapes inside a rate() window; compressed runs never ask for less
@@ -94,6 +102,25 @@ def open_ledger(url: str) -> Ledger:
     from runofshow.adapters.ledger_sql import SqlLedger
 
     return SqlLedger(ledger_url(url))
+
+
+def open_war_room(url: str) -> tuple[Ledger, TokenStore]:
+    """The ledger and, beside it in the same database, the web app's API token hashes."""
+    from runofshow.adapters.ledger_sql import SqlLedger
+
+    store = SqlLedger(ledger_url(url))
+    return store, store
+
+
+def decision_ports(plan: Plan, action: str, environ: Mapping[str, str]) -> dict[str, Any]:
+    """What an incident commander's decision needs besides the ledger, as `runofshow decide` builds
+    it: for a rollback the plan's router (unless it lives in the runner: memory) and notifications."""
+    if action != "rollback":
+        return {}
+    fanout = build_notifications(plan, environ)
+    remote = plan.traffic_router.kind != "memory"
+    return {"router": (lambda p: build_router(p, environ)) if remote else None, "notifier": fanout,
+            "annotator": fanout}
 
 
 def build_router(plan: Plan, environ: Mapping[str, str]) -> TrafficRouter:
@@ -404,5 +431,6 @@ def resume_run(run_id: str, options: RunOptions = RunOptions(), *,
 
 __all__ = ["RunOptions", "World", "alert_rules_check", "build_metrics", "build_notifications", "build_router",
            "build_world",
-           "demo_pull_requests", "load_run", "market_calendar", "open_ledger", "pull_request_host",
+           "decision_ports", "demo_pull_requests", "load_run", "market_calendar", "open_ledger",
+           "open_war_room", "pull_request_host",
            "resolve_state_url", "resume_run", "start_local_proxy", "start_run"]

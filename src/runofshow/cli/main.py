@@ -52,6 +52,7 @@ COMMAND_MODULES = [
     "runofshow.cli.evidence_cmd",
     "runofshow.cli.report_cmd",
     "runofshow.cli.warroom_cmd",
+    "runofshow.cli.serve_cmd",
 ]
 
 

@@ -1,0 +1,261 @@
+"""The JSON API and the event stream.
+
+    GET  /api/runs                       every run's board row
+    GET  /api/runs/{id}                  one run: board row, war-room lines, parking lot, gates
+    GET  /api/runs/{id}/events?after=N   the events after seq N (JSON); with `Accept:
+                                         text/event-stream` a live stream whose event ids are the
+                                         ledger seqs (`Last-Event-ID` resumes after that seq)
+    POST /api/runs/{id}/decisions        {"decision": "proceed|hold|rollback", "reason": "..."} (role ic)
+    POST /api/runs/{id}/notes            {"text": "..."} (role ic or member)
+
+Errors are `{"error": "one line"}`: 400 malformed JSON, 422 unknown decision / empty reason or
+text, 401 no identity, 403 wrong role (both recorded as `ic_refused`), 404 unknown run, 409 a
+decision the rules refuse (recorded by the use case, as `runofshow decide` does), 413 body > 64 KiB.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from runofshow.app.run.state import fold
+from runofshow.app.warroom import commander
+from runofshow.app.warroom.identity import Identity, Role, decide_as, note_as
+from runofshow.errors import InputError, LedgerError
+from runofshow.ports import LedgerEvent, RunRecord
+from runofshow.web import views
+from runofshow.web.auth import deps, require
+
+router = APIRouter()
+
+
+def event_json(e: LedgerEvent) -> dict[str, Any]:
+    return {"seq": e.seq, "at": e.at.isoformat(), "kind": e.kind, "payload": dict(e.payload), "hash": e.hash}
+
+
+def load(request: Request, run_id: str) -> tuple[RunRecord, list[LedgerEvent]]:
+    """The run and its events; 404 when the ledger has no such run."""
+    ledger = deps(request).ledger
+    try:
+        return ledger.run(run_id), ledger.events(run_id)
+    except LedgerError as err:
+        if "no run" in str(err):
+            raise HTTPException(404, f"no run '{run_id}'") from None
+        raise
+
+
+async def load_async(request: Request, run_id: str) -> tuple[RunRecord, list[LedgerEvent]]:
+    return await run_in_threadpool(load, request, run_id)
+
+
+@router.get("/api/runs")
+async def list_runs(request: Request) -> list[dict[str, Any]]:
+    def rows() -> list[dict[str, Any]]:
+        ledger = deps(request).ledger
+        return [views.summary(r, ledger.events(r.run_id)).json() for r in ledger.runs()]
+
+    return await run_in_threadpool(rows)
+
+
+@router.get("/api/runs/{run_id}")
+async def one_run(request: Request, run_id: str) -> dict[str, Any]:
+    record, events = await load_async(request, run_id)
+    page = await run_in_threadpool(views.run_page, record, events)
+    return {
+        **page.summary.json(),
+        "gates": page.gates,
+        "war_room": page.war_room,
+        "parking_lot": page.parking_lot,
+        "ic": page.ic_decisions,
+        "weights": page.weights,
+        "timeline": page.timeline,
+        "evidence": {
+            "folder": page.evidence_dir,
+            "status": page.evidence_status,
+            "files": [f.__dict__ for f in page.evidence_files],
+        },
+    }
+
+
+@router.get("/api/runs/{run_id}/figures")
+async def run_figures(request: Request, run_id: str) -> dict[str, Any]:
+    """The run page's plotly figures: traffic, and each gate canary against baseline with its threshold."""
+    _, events = await load_async(request, run_id)
+    figures: dict[str, Any] = await run_in_threadpool(views.run_figures, events)
+    return figures
+
+
+def _after(request: Request, after: int) -> int:
+    last = request.headers.get("last-event-id", "").strip()
+    if last:
+        if not last.isdigit():
+            raise HTTPException(400, "Last-Event-ID: not a ledger sequence number")
+        return int(last)
+    return after
+
+
+async def stream(request: Request, run_id: str, after: int) -> AsyncIterator[str]:
+    """New events as server-sent events, polling the ledger by seq; ends after stream_max_s (the
+    browser reconnects with Last-Event-ID)."""
+    d = deps(request)
+    s = d.settings
+    gauge = request.app.state.metrics.sse_clients
+    gauge.inc()
+    try:
+        yield "retry: 1000\n\n"
+        opened = last_sent = time.monotonic()
+        while True:
+            events = await run_in_threadpool(d.ledger.events, run_id, after)
+            for e in events:
+                data = json.dumps(event_json(e), separators=(",", ":"))
+                yield f"id: {e.seq}\nevent: ledger\ndata: {data}\n\n"
+                after = e.seq
+                last_sent = time.monotonic()
+            now = time.monotonic()
+            if now - opened >= s.stream_max_s:
+                return
+            if now - last_sent >= s.keepalive_s:
+                yield ": keepalive\n\n"
+                last_sent = now
+            await asyncio.sleep(s.poll_s)
+    finally:
+        gauge.dec()
+
+
+@router.get("/api/runs/{run_id}/events", response_model=None)
+async def run_events(request: Request, run_id: str, after: int = 0) -> Response | list[dict[str, Any]]:
+    await load_async(request, run_id)
+    start = _after(request, after)
+    if "text/event-stream" in request.headers.get("accept", ""):
+        return StreamingResponse(
+            stream(request, run_id, start),
+            media_type="text/event-stream",
+            headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
+        )
+    events = await run_in_threadpool(deps(request).ledger.events, run_id, start)
+    return [event_json(e) for e in events]
+
+
+async def json_body(request: Request) -> Mapping[str, Any]:
+    try:
+        body = json.loads(await request.body() or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise HTTPException(400, "malformed JSON") from None
+    if not isinstance(body, dict):
+        raise HTTPException(400, "the body must be a JSON object")
+    return body
+
+
+def text_field(body: Mapping[str, Any], name: str, what: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise HTTPException(422, f"{name}: {what}")
+    return value
+
+
+def check_decision(action: Any, reason: Any) -> tuple[str, str]:
+    if not isinstance(action, str) or action.strip().lower() not in commander.ACTIONS:
+        raise HTTPException(422, f"decision: must be one of {', '.join(commander.ACTIONS)}")
+    if not isinstance(reason, str) or not reason.strip():
+        raise HTTPException(422, "reason: say why (it is recorded with the decision)")
+    return action.strip().lower(), reason
+
+
+async def decide(request: Request, run_id: str, who: Identity, action: str, reason: str) -> tuple[int, Any]:
+    """The decision through the same use case as `runofshow decide`: (status, body)."""
+    d = deps(request)
+
+    def work() -> tuple[int, Any]:
+        plan = fold(d.ledger.events(run_id)).plan()
+        ports = d.decision_ports(plan, action) if d.decision_ports is not None else {}
+        try:
+            result = decide_as(who, run_id, action, reason, ledger=d.ledger, **ports)
+        finally:
+            fanout = ports.get("notifier")
+            if fanout is not None and callable(getattr(fanout, "close", None)):
+                fanout.close(1.0)
+        event = next((e for e in d.ledger.events(run_id, (result.seq or 1) - 1) if e.seq == result.seq), None)
+        body = {
+            "accepted": result.accepted,
+            "message": result.message,
+            "weight": result.weight,
+            "event": None if event is None else event_json(event),
+        }
+        _refresh(d.ledger, run_id, plan.evidence_dir, ("war_room", "timeline"))
+        if result.accepted:
+            return 201, body
+        return (409 if commander.is_incident_commander(plan, who.name) else 403), body
+
+    try:
+        status, body = await run_in_threadpool(work)
+    except InputError as err:
+        raise HTTPException(422, str(err)) from None
+    request.app.state.metrics.decisions.labels(action, "accepted" if status == 201 else "refused").inc()
+    return status, body
+
+
+async def note(request: Request, run_id: str, who: Identity, text: str) -> LedgerEvent:
+    d = deps(request)
+
+    def work() -> LedgerEvent:
+        event = note_as(who, run_id, text, ledger=d.ledger)
+        plan = fold(d.ledger.events(run_id)).plan()
+        _refresh(d.ledger, run_id, plan.evidence_dir, ("parking_lot",))
+        return event
+
+    try:
+        event = await run_in_threadpool(work)
+    except InputError as err:
+        raise HTTPException(422, str(err)) from None
+    request.app.state.metrics.notes.inc()
+    return event
+
+
+def _refresh(ledger: Any, run_id: str, folder: str, targets: tuple[str, ...]) -> None:
+    """The evidence files the new events change, as `runofshow decide` rewrites them."""
+    from runofshow.reports.evidence_live import write_live
+
+    try:
+        write_live(ledger.events(run_id), folder, targets)
+    except Exception:  # noqa: BLE001 - the ledger has it; the runner and the bundle rewrite the files
+        pass
+
+
+@router.post("/api/runs/{run_id}/decisions", status_code=201)
+async def post_decision(request: Request, run_id: str) -> JSONResponse:
+    await load_async(request, run_id)
+    who = await require(request, run_id, "decide", lambda r: r.may_decide)
+    body = await json_body(request)
+    action, reason = check_decision(body.get("decision"), body.get("reason"))
+    status, result = await decide(request, run_id, who, action, reason)
+    return JSONResponse(result, status_code=status)
+
+
+@router.post("/api/runs/{run_id}/notes", status_code=201)
+async def post_note(request: Request, run_id: str) -> JSONResponse:
+    await load_async(request, run_id)
+    who = await require(request, run_id, "note", lambda r: r.may_note)
+    body = await json_body(request)
+    text = text_field(body, "text", "the note is empty")
+    event = await note(request, run_id, who, text)
+    return JSONResponse(event_json(event), status_code=201)
+
+
+@router.get("/api/whoami")
+async def whoami(request: Request) -> dict[str, Any]:
+    from runofshow.web.auth import identity_of
+
+    who = identity_of(request)
+    if who is None:
+        raise HTTPException(401, "no identity")
+    return {**who.payload(), "may_decide": who.role is Role.IC, "may_note": who.role.may_note}
+
+
+__all__ = ["router"]
