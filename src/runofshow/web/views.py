@@ -87,7 +87,7 @@ def summary(record: RunRecord, events: Sequence[LedgerEvent], wall_now: datetime
     if state.stage_started_t_s is not None and now_t is not None and not state.ended:
         in_stage = now_t - state.stage_started_t_s
     if state.ic_hold:
-        holds = f"held by IC {state.ic_hold}"
+        holds = f"held by {state.ic_hold}"  # "IC alice"
     elif state.holding:
         holds = f"hold {state.holds} (until {t_label(state.hold_until_t_s)})"
     else:
