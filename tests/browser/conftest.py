@@ -21,6 +21,7 @@ from runofshow.app.warroom.identity import create_token
 from runofshow.domain.plan import Plan
 from runofshow.web import WebDeps, create_app, web_settings
 from tests.helpers import free_port, wait_until
+from tests.oidc_provider import OidcProvider
 from tests.report_runs import SplitTraffic, stand_in_handlers
 
 CHROMIUM = "/usr/bin/chromium"
@@ -50,7 +51,13 @@ def chromium_path() -> str:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def idp() -> Iterator[OidcProvider]:
+    with OidcProvider(client_id="war-room", client_secret="browser-test-secret") as provider:
+        yield provider
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, idp: OidcProvider) -> Iterator[Served]:
     import uvicorn
 
     tmp = tmp_path_factory.mktemp("browser")
@@ -65,7 +72,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
                               metrics=SplitTraffic(router, None), step_handlers=stand_in_handlers())
     tokens = {role: create_token(ledger, name, role)[0]
               for name, role in (("alice", "ic"), ("bob", "member"), ("carol", "observer"))}
-    settings = web_settings({}, poll_s=0.1, stream_max_s=3.0)  # streams end often: reconnects are exercised
+    env = {"RUNOFSHOW_OIDC_ISSUER": idp.issuer, "RUNOFSHOW_OIDC_CLIENT_ID": "war-room",
+           "RUNOFSHOW_OIDC_CLIENT_SECRET": "browser-test-secret", "RUNOFSHOW_OIDC_ROLES": "dana@example.com=member"}
+    settings = web_settings(env, poll_s=0.1, stream_max_s=3.0)  # streams end often: reconnects are exercised
     app = create_app(WebDeps(ledger=ledger, tokens=ledger, settings=settings))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",

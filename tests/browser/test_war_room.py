@@ -10,6 +10,7 @@ import pytest
 
 from tests.browser.conftest import Served, login, screenshot
 from tests.helpers import wait_until
+from tests.oidc_provider import OidcProvider
 
 pytestmark = pytest.mark.browser
 
@@ -110,3 +111,22 @@ def test_a_reconnect_resumes_from_last_event_id(browser: Any, served: Served) ->
     wait_until(lambda: int(page.locator("#stream-log li").last.inner_text()) >= last, timeout=10,
                what="the page to catch up with the ledger")
     page.context.close()
+
+
+def test_oidc_login_in_the_browser(browser: Any, served: Served, idp: OidcProvider) -> None:
+    idp.user = {"sub": "u-dana", "email": "dana@example.com", "preferred_username": "dana"}
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{served.url}/login")
+    page.click("#oidc-login")  # to the provider (PKCE), which signs dana in and sends her back
+    page.wait_for_url(f"{served.url}/")
+    assert live_text(page, "#whoami") == "dana (member, oidc)"
+    page.goto(f"{served.url}/runs/{served.run_id}")
+    assert page.locator("#btn-note").count() == 1 and page.locator("#btn-hold").count() == 0
+    page.fill("#note-text", "signed in through the IdP")
+    page.click("#btn-note")
+    wait_until(lambda: "dana (oidc): signed in through the IdP" in live_text(page, "#parking-lot"), timeout=20,
+               what="dana's note")
+    note = next(e for e in reversed(served.ledger.events(served.run_id)) if e.kind == "parking_lot")
+    assert note.payload["identity"] == {"name": "dana", "subject": "oidc:u-dana", "proof": "oidc", "role": "member"}
+    context.close()

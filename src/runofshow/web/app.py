@@ -129,7 +129,7 @@ def create_app(deps: WebDeps) -> FastAPI:
         SessionMiddleware,
         secret_key=deps.settings.secret,
         session_cookie=SESSION_COOKIE,
-        same_site="strict",
+        same_site="lax",  # Lax: the way back from a company IdP is a cross-site GET; POSTs need CSRF
         https_only=deps.settings.secure_cookie,
         max_age=12 * 3600,
     )
@@ -190,6 +190,10 @@ def create_app(deps: WebDeps) -> FastAPI:
 
         return PlainTextResponse(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    if deps.settings.oidc is not None:
+        from runofshow.web import oidc
+
+        oidc.install(app, deps.settings.oidc)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)

@@ -86,7 +86,8 @@ async def evidence_file(request: Request, run_id: str, name: str) -> Response:
 
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request) -> Response:
-    return render(request, "login.html", {"login_csrf": csrf_token(request), "error": ""})
+    oidc = deps(request).settings.oidc is not None
+    return render(request, "login.html", {"login_csrf": csrf_token(request), "error": "", "oidc": oidc})
 
 
 @router.post("/login", response_class=HTMLResponse)

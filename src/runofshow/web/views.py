@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from runofshow.app.run import minutes
-from runofshow.app.run.state import RunState, fold
+from runofshow.app.run.state import RunState, fold, next_move
+from runofshow.domain.timeline import schedule
 from runofshow.ports import LedgerEvent, RunRecord
 from runofshow.reports import evidence, evidence_steps, report_figures
 from runofshow.reports.evidence_render import RunView, parking_lot, ts, war_room_lines
 from runofshow.reports.html import decision_rows
 
-#: a running run with no new event for this many wall seconds (and one due) looks stalled
+#: a running run whose next move is overdue by this many wall seconds looks stalled (runner down?)
 STALE_S = 10.0
 
 
@@ -52,6 +53,29 @@ def plan_now_t_s(state: RunState, wall_now: datetime) -> float | None:
     plan_anchor = datetime.fromisoformat(clock.get("plan_anchor_at") or clock["anchor_at"])
     plan_now = plan_anchor + (wall_now - anchor) * float(clock.get("speed", 1.0))
     return (plan_now - state.t0_at).total_seconds()
+
+
+def overdue_s(
+    state: RunState, events: Sequence[LedgerEvent], now_t: float | None, wall_now: datetime
+) -> float:
+    """Wall seconds the runner's next move is overdue (0 when nothing is due, or the run is ended or
+    paused): a runner that has gone down shows as a tick that does not come."""
+    if not state.started or state.ended or state.status.value == "paused" or not events or now_t is None:
+        return 0.0
+    plan = state.plan()
+    nxt = next_move(
+        state,
+        schedule(plan),
+        tick_s=plan.decision.tick_interval_s,
+        checkin_s=plan.timeline.checkin_every_min * 60,
+        first_night_s=plan.timeline.first_night_h * 3600,
+    )
+    if nxt is None:
+        return 0.0
+    since_last = (wall_now - events[-1].at).total_seconds()
+    if nxt.due_t_s is None:  # due at once: the runner should have moved since its last event
+        return max(0.0, since_last)
+    return max(0.0, min(since_last, (now_t - nxt.due_t_s) / max(state.speed, 1e-9)))
 
 
 @dataclass(frozen=True)
@@ -94,7 +118,7 @@ def summary(record: RunRecord, events: Sequence[LedgerEvent], wall_now: datetime
         holds = str(state.holds) if state.holds else "none"
     lines = [e.payload for e in events if e.kind == "war_room" and e.payload.get("decision")]
     last_line = minutes.line(lines[-1]) if lines else "-"
-    stalled = not state.ended and bool(events) and (wall_now - events[-1].at).total_seconds() > STALE_S
+    stalled = overdue_s(state, events, now_t, wall_now) > STALE_S
     return Summary(
         run_id=record.run_id,
         release=record.release,

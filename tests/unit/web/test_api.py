@@ -15,6 +15,13 @@ def test_board_and_run_are_listed(room: WarRoom) -> None:
     assert len(one["gates"]) == 6
 
 
+def test_a_run_whose_runner_is_gone_shows_as_stalled(room: WarRoom) -> None:
+    # the fixture's runner started the run (on a fake clock, a day ago) and never moved again
+    [row] = room.client.get("/api/runs").json()
+    assert row["stalled"] is True
+    assert "is the runner alive?" in room.client.get("/").text
+
+
 def test_unknown_run_is_a_404_in_json_and_as_a_page(room: WarRoom) -> None:
     r = room.client.get("/api/runs/nope")
     assert r.status_code == 404 and r.json() == {"error": "no run 'nope'"}

@@ -3,6 +3,7 @@
     Identity(name, subject, proof, role)   proof: token (an API token), oidc (a company IdP) or local
     create_token(store, name, role)        -> (the token, shown once; its record, hash only)
     identify(store, token)                 -> the Identity of a live token, or None
+    oidc_identity(claims, roles, ics)      -> the Identity a company IdP's verified ID token proves
     decide_as(identity, run_id, ...)       the incident commander's decision (the same use case as
     note_as(identity, run_id, text, ...)   `runofshow decide` / `note`), with the identity recorded in
                                            the event's payload (`identity`)
@@ -142,6 +143,26 @@ def identify(store: TokenStore, token: str | None) -> Identity | None:
     if record is None or record.revoked_at is not None or not hmac.compare_digest(record.token_hash, digest):
         return None
     return Identity(record.name, f"token:{record.token_id}", Proof.TOKEN, Role(record.role))
+
+
+def oidc_identity(
+    claims: Mapping[str, Any], roles: Mapping[str, str], incident_commanders: tuple[str, ...] = ()
+) -> Identity:
+    """The identity an IdP's verified ID token proves: the name is `preferred_username`, else the
+    email, else the subject; the role is the one `roles` gives the email or the name, else `ic` for
+    the plan's incident commanders, else observer."""
+    sub = str(claims.get("sub") or "").strip()
+    if not sub:
+        raise InputError("OIDC: the ID token has no subject")
+    email = str(claims.get("email") or "").strip()
+    name = " ".join(str(claims.get("preferred_username") or email or sub).split())
+    keys = [k.casefold() for k in (email, name) if k]
+    by_key = {k.strip().casefold(): v for k, v in roles.items()}
+    role = next((role_of(by_key[k]) for k in keys if k in by_key), None)
+    if role is None:
+        ics = {ic.casefold() for ic in incident_commanders}
+        role = Role.IC if any(k in ics for k in keys) else Role.OBSERVER
+    return Identity(name, f"oidc:{sub}", Proof.OIDC, role)
 
 
 def still_valid(store: TokenStore, identity: Identity) -> bool:
