@@ -18,56 +18,73 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from runofshow.app.run.state import fold
+from runofshow.app.run.state import RunState, fold
 from runofshow.app.warroom import commander
 from runofshow.app.warroom.identity import Identity, Role, decide_as, note_as
 from runofshow.errors import InputError, LedgerError
 from runofshow.ports import LedgerEvent, RunRecord
 from runofshow.web import views
 from runofshow.web.auth import deps, require
+from runofshow.web.cache import RunCache
 
 router = APIRouter()
+T = TypeVar("T")
 
 
 def event_json(e: LedgerEvent) -> dict[str, Any]:
     return {"seq": e.seq, "at": e.at.isoformat(), "kind": e.kind, "payload": dict(e.payload), "hash": e.hash}
 
 
-def load(request: Request, run_id: str) -> tuple[RunRecord, list[LedgerEvent]]:
-    """The run and its events; 404 when the ledger has no such run."""
-    ledger = deps(request).ledger
+def _not_found(err: LedgerError, run_id: str) -> HTTPException:
+    if "no run" in str(err):
+        return HTTPException(404, f"no run '{run_id}'")
+    raise err
+
+
+async def view(request: Request, run_id: str, fn: Callable[[RunRecord, list[LedgerEvent], RunState], T]) -> T:
+    """`fn(record, events, state)` for the run now (incremental: `runofshow.web.cache`); 404 when the
+    ledger has no such run."""
+    cache: RunCache = request.app.state.cache
     try:
-        return ledger.run(run_id), ledger.events(run_id)
+        result: T = await run_in_threadpool(cache.view, run_id, fn)
     except LedgerError as err:
-        if "no run" in str(err):
-            raise HTTPException(404, f"no run '{run_id}'") from None
-        raise
+        raise _not_found(err, run_id) from None
+    return result
 
 
-async def load_async(request: Request, run_id: str) -> tuple[RunRecord, list[LedgerEvent]]:
-    return await run_in_threadpool(load, request, run_id)
+async def exists(request: Request, run_id: str) -> RunRecord:
+    try:
+        record: RunRecord = await run_in_threadpool(deps(request).ledger.run, run_id)
+    except LedgerError as err:
+        raise _not_found(err, run_id) from None
+    return record
+
+
+async def events_of(request: Request, run_id: str) -> list[LedgerEvent]:
+    return await view(request, run_id, lambda _r, events, _s: list(events))
 
 
 @router.get("/api/runs")
 async def list_runs(request: Request) -> list[dict[str, Any]]:
+    cache: RunCache = request.app.state.cache
+
     def rows() -> list[dict[str, Any]]:
-        ledger = deps(request).ledger
-        return [views.summary(r, ledger.events(r.run_id)).json() for r in ledger.runs()]
+        return [cache.view(r.run_id, lambda rec, ev, st: views.summary(rec, ev, state=st).json())
+                for r in deps(request).ledger.runs()]
 
     return await run_in_threadpool(rows)
 
 
 @router.get("/api/runs/{run_id}")
 async def one_run(request: Request, run_id: str) -> dict[str, Any]:
-    record, events = await load_async(request, run_id)
-    page = await run_in_threadpool(views.run_page, record, events)
+    page = await view(request, run_id, lambda r, e, st: views.run_page(r, e, state=st))
     return {
         **page.summary.json(),
         "gates": page.gates,
@@ -87,8 +104,9 @@ async def one_run(request: Request, run_id: str) -> dict[str, Any]:
 @router.get("/api/runs/{run_id}/figures")
 async def run_figures(request: Request, run_id: str) -> dict[str, Any]:
     """The run page's plotly figures: traffic, and each gate canary against baseline with its threshold."""
-    _, events = await load_async(request, run_id)
-    figures: dict[str, Any] = await run_in_threadpool(views.run_figures, events)
+    await exists(request, run_id)
+    cache: RunCache = request.app.state.cache
+    figures: dict[str, Any] = await run_in_threadpool(cache.figures, run_id, views.run_figures)
     return figures
 
 
@@ -131,7 +149,7 @@ async def stream(request: Request, run_id: str, after: int) -> AsyncIterator[str
 
 @router.get("/api/runs/{run_id}/events", response_model=None)
 async def run_events(request: Request, run_id: str, after: int = 0) -> Response | list[dict[str, Any]]:
-    await load_async(request, run_id)
+    await exists(request, run_id)
     start = _after(request, after)
     if "text/event-stream" in request.headers.get("accept", ""):
         return StreamingResponse(
@@ -230,7 +248,7 @@ def _refresh(ledger: Any, run_id: str, folder: str, targets: tuple[str, ...]) ->
 
 @router.post("/api/runs/{run_id}/decisions", status_code=201)
 async def post_decision(request: Request, run_id: str) -> JSONResponse:
-    await load_async(request, run_id)
+    await exists(request, run_id)
     who = await require(request, run_id, "decide", lambda r: r.may_decide)
     body = await json_body(request)
     action, reason = check_decision(body.get("decision"), body.get("reason"))
@@ -240,7 +258,7 @@ async def post_decision(request: Request, run_id: str) -> JSONResponse:
 
 @router.post("/api/runs/{run_id}/notes", status_code=201)
 async def post_note(request: Request, run_id: str) -> JSONResponse:
-    await load_async(request, run_id)
+    await exists(request, run_id)
     who = await require(request, run_id, "note", lambda r: r.may_note)
     body = await json_body(request)
     text = text_field(body, "text", "the note is empty")

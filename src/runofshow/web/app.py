@@ -29,6 +29,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from runofshow.web.cache import RunCache
 from runofshow.web.config import WebDeps
 from runofshow.web.metrics import WebMetrics
 
@@ -122,6 +123,7 @@ def create_app(deps: WebDeps) -> FastAPI:
     )
     app.state.deps = deps
     app.state.metrics = WebMetrics(deps.ledger)
+    app.state.cache = RunCache(deps.ledger)
     app.state.templates = Jinja2Templates(
         env=jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
     )

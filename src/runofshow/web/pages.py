@@ -45,8 +45,7 @@ async def board_rows(request: Request) -> Response:
 
 
 async def _page(request: Request, run_id: str) -> views.RunPage:
-    record, events = await api.load_async(request, run_id)
-    return await run_in_threadpool(views.run_page, record, events)
+    return await api.view(request, run_id, lambda r, e, st: views.run_page(r, e, state=st))
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
@@ -65,15 +64,14 @@ async def live(request: Request, run_id: str) -> Response:
 async def report(request: Request, run_id: str) -> Response:
     from runofshow.reports.html import render_report
 
-    _, events = await api.load_async(request, run_id)
+    events = await api.events_of(request, run_id)
     html = await run_in_threadpool(render_report, events)
     return HTMLResponse(html, headers={"content-security-policy": REPORT_CSP})
 
 
 @router.get("/runs/{run_id}/evidence/{name:path}")
 async def evidence_file(request: Request, run_id: str, name: str) -> Response:
-    record, events = await api.load_async(request, run_id)
-    path = await run_in_threadpool(views.evidence_path, record, events, name)
+    path = await api.view(request, run_id, lambda r, e, _s: views.evidence_path(r, e, name))
     if path is None:
         raise HTTPException(404, f"no evidence file '{name}' for run '{run_id}'")
     return FileResponse(
@@ -127,7 +125,7 @@ async def decide_form(
     confirm: str = Form(""),
     csrf: str = Form(""),
 ) -> Response:
-    await api.load_async(request, run_id)
+    await api.exists(request, run_id)
     who = await require(request, run_id, "decide", lambda r: r.may_decide, csrf)
     action, why = api.check_decision(decision, reason)
     if action == "rollback" and confirm != "yes":
@@ -143,7 +141,7 @@ async def decide_form(
 
 @router.post("/runs/{run_id}/note", response_class=HTMLResponse)
 async def note_form(request: Request, run_id: str, text: str = Form(""), csrf: str = Form("")) -> Response:
-    await api.load_async(request, run_id)
+    await api.exists(request, run_id)
     who = await require(request, run_id, "note", lambda r: r.may_note, csrf)
     if not text.strip():
         raise HTTPException(422, "text: the note is empty")

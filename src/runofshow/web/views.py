@@ -100,9 +100,14 @@ class Summary:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-def summary(record: RunRecord, events: Sequence[LedgerEvent], wall_now: datetime | None = None) -> Summary:
+def summary(
+    record: RunRecord,
+    events: Sequence[LedgerEvent],
+    wall_now: datetime | None = None,
+    state: RunState | None = None,
+) -> Summary:
     wall_now = wall_now or datetime.now(UTC)
-    state = fold(events)
+    state = state if state is not None else fold(events)
     now_t = plan_now_t_s(state, wall_now)
     stages = len(state.started.get("plan", {}).get("stages", []) or [])
     stage = "-" if state.stage is None else f"{state.stage + 1}/{stages}" if stages else str(state.stage + 1)
@@ -257,9 +262,14 @@ def run_figures(events: Sequence[LedgerEvent]) -> dict[str, Any]:
     return figures
 
 
-def run_page(record: RunRecord, events: Sequence[LedgerEvent], wall_now: datetime | None = None) -> RunPage:
+def run_page(
+    record: RunRecord,
+    events: Sequence[LedgerEvent],
+    wall_now: datetime | None = None,
+    state: RunState | None = None,
+) -> RunPage:
     wall_now = wall_now or datetime.now(UTC)
-    state = fold(events)
+    state = state if state is not None else fold(events)
     v = RunView.of(events)
     now_t = plan_now_t_s(state, wall_now)
     blast = evidence_steps.blast_file(v) if state.started else None
@@ -293,7 +303,7 @@ def run_page(record: RunRecord, events: Sequence[LedgerEvent], wall_now: datetim
         for e in v.of_kind("ic_decision", "ic_refused")
     ]
     return RunPage(
-        summary=summary(record, events, wall_now),
+        summary=summary(record, events, wall_now, state),
         timeline=_timeline(state, now_t),
         weights=_weights(events),
         gates=_gates(v) if state.started else [],
