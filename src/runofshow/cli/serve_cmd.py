@@ -3,8 +3,9 @@ log in, with which role)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -79,6 +80,45 @@ def serve(
         close = getattr(ledger, "close", None)
         if callable(close):
             close()
+
+
+def serve_beside(ledger: Any, plan: Any, listen: str = DEFAULT_LISTEN) -> tuple[str, str, Callable[[], None]]:
+    """The war room on the web in this process, beside a run (`runofshow demo`): a new IC token for
+    the plan's first incident commander; returns (URL, token, stop). A busy port: a free one."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from runofshow.app import bootstrap, settings
+    from runofshow.app.warroom.identity import create_token
+    from runofshow.web import WebDeps, create_app, web_settings
+
+    host, port = host_port(listen)
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            probe.bind((host, 0))
+            port = int(probe.getsockname()[1])
+    env = settings.environment()
+    token, _ = create_token(ledger, plan.war_room.incident_commanders[0], "ic")
+    deps = WebDeps(ledger=ledger, tokens=ledger, settings=web_settings(env), plan=plan,
+                   decision_ports=lambda p, action: bootstrap.decision_ports(p, action, env))
+    server = uvicorn.Server(uvicorn.Config(create_app(deps), host=host, port=port, log_level="warning",
+                                           timeout_graceful_shutdown=1))
+    thread = threading.Thread(target=server.run, name="war-room-web", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(5)
+
+    return f"http://{host}:{port}/", token, stop
 
 
 token_app = typer.Typer(
