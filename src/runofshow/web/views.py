@@ -21,7 +21,7 @@ from runofshow.reports.evidence_render import RunView, parking_lot, ts, war_room
 from runofshow.reports.html import decision_rows
 
 #: a running run whose next move is overdue by this many wall seconds looks stalled (runner down?)
-STALE_S = 10.0
+STALE_S = 7.0
 
 
 def t_label(t_s: float | None) -> str:
