@@ -15,7 +15,6 @@ decision the rules refuse (recorded by the use case, as `runofshow decide` does)
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -33,6 +32,7 @@ from runofshow.ports import LedgerEvent, RunRecord
 from runofshow.web import views
 from runofshow.web.auth import deps, require
 from runofshow.web.cache import RunCache
+from runofshow.web.feed import Feed
 
 router = APIRouter()
 T = TypeVar("T")
@@ -120,30 +120,35 @@ def _after(request: Request, after: int) -> int:
 
 
 async def stream(request: Request, run_id: str, after: int) -> AsyncIterator[str]:
-    """New events as server-sent events, polling the ledger by seq; ends after stream_max_s (the
+    """New events as server-sent events: first what the ledger has after `after`, then what this
+    process's one poller of the run finds (`runofshow.web.feed`); ends after stream_max_s (the
     browser reconnects with Last-Event-ID)."""
-    d = deps(request)
-    s = d.settings
+    s = deps(request).settings
+    feed: Feed = request.app.state.feed
     gauge = request.app.state.metrics.sse_clients
     gauge.inc()
+    watching = False
     try:
         yield "retry: 1000\n\n"
-        opened = last_sent = time.monotonic()
+        opened = time.monotonic()
+        events = await feed.read(run_id, after)
         while True:
-            events = await run_in_threadpool(d.ledger.events, run_id, after)
             for e in events:
                 data = json.dumps(event_json(e), separators=(",", ":"))
                 yield f"id: {e.seq}\nevent: ledger\ndata: {data}\n\n"
                 after = e.seq
-                last_sent = time.monotonic()
-            now = time.monotonic()
-            if now - opened >= s.stream_max_s:
+            if not watching:
+                feed.watch(run_id, after)
+                watching = True
+            left = s.stream_max_s - (time.monotonic() - opened)
+            if left <= 0:
                 return
-            if now - last_sent >= s.keepalive_s:
+            events = await feed.after(run_id, after, min(left, s.keepalive_s))
+            if not events and time.monotonic() - opened < s.stream_max_s:
                 yield ": keepalive\n\n"
-                last_sent = now
-            await asyncio.sleep(s.poll_s)
     finally:
+        if watching:
+            feed.unwatch(run_id)
         gauge.dec()
 
 

@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runofshow.web.cache import RunCache
 from runofshow.web.config import WebDeps
+from runofshow.web.feed import Feed
 from runofshow.web.metrics import WebMetrics
 
 HERE = Path(__file__).resolve().parent
@@ -124,6 +125,7 @@ def create_app(deps: WebDeps) -> FastAPI:
     app.state.deps = deps
     app.state.metrics = WebMetrics(deps.ledger)
     app.state.cache = RunCache(deps.ledger)
+    app.state.feed = Feed(deps.ledger.events, deps.settings.poll_s)
     app.state.templates = Jinja2Templates(
         env=jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
     )
