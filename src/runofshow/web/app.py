@@ -118,7 +118,7 @@ def create_app(deps: WebDeps) -> FastAPI:
     app = FastAPI(
         title="runofshow war room",
         version="1",
-        docs_url="/api/docs",
+        docs_url=None,  # Swagger UI comes from a CDN with inline script: not under this CSP
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )

@@ -149,3 +149,9 @@ def test_assets_are_served_locally(room: WarRoom) -> None:
     for path in ("/static/htmx.min.js", "/static/sse.min.js", "/static/app.js", "/assets/plotly.min.js"):
         r = room.client.get(path)
         assert r.status_code == 200 and len(r.content) > 1000, path
+
+
+def test_openapi_is_served_and_no_cdn_docs_page(room: WarRoom) -> None:
+    spec = room.client.get("/api/openapi.json").json()
+    assert "/api/runs/{run_id}/decisions" in spec["paths"]
+    assert room.client.get("/api/docs").status_code == 404
