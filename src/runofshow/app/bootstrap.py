@@ -46,15 +46,7 @@ from runofshow.app.steps.preflight import Override
 from runofshow.domain.plan import Plan
 from runofshow.domain.timeline import StepKind
 from runofshow.errors import AdapterError, InputError, LedgerError
-from runofshow.ports import (
-    AlertFeed,
-    Ledger,
-    MarketCalendar,
-    MetricsSource,
-    PullRequestHost,
-    TokenStore,
-    TrafficRouter,
-)
+from runofshow.ports import AlertFeed, Ledger, MarketCalendar, MetricsSource, PullRequestHost, TrafficRouter
 
 STATE_ENV = "RUNOFSHOW_STATE"
 #: Prometheus needs two scrapes inside a rate() window; compressed runs never ask for less
@@ -104,8 +96,8 @@ def open_ledger(url: str) -> Ledger:
     return SqlLedger(ledger_url(url))
 
 
-def open_war_room(url: str) -> tuple[Ledger, TokenStore]:
-    """The ledger and, beside it in the same database, the web app's API token hashes."""
+def open_war_room(url: str) -> tuple[Ledger, Any]:
+    """The ledger and, beside it in the same database, the web app's API token hashes (a TokenStore)."""
     from runofshow.adapters.ledger_sql import SqlLedger
 
     store = SqlLedger(ledger_url(url))
