@@ -5,6 +5,7 @@
    promote, time per replay).
 2. Alert-to-zero latency with real Prometheus and Alertmanager on loopback.
 3. The blast-radius probe next to `hey` (achieved rate) and `wrk` (p95).
+4. The war room on the web (`runofshow serve`): run page load, SSE delivery to 50 clients.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ def main() -> int:
     failures += step("Alert to weight 0 (real Prometheus + Alertmanager)", alert) != 0
     blast = [sys.executable, "bench/blast_vs_hey_wrk.py"]
     failures += step("Blast-radius probe vs hey and wrk", blast) != 0
+    web = [sys.executable, "bench/web_war_room.py"]
+    failures += step("The war room on the web: page load, SSE latency with 50 clients", web) != 0
     print(f"\n{failures} benchmark step(s) failed" if failures else "\nall benchmarks ran")
     return 1 if failures else 0
 

@@ -136,6 +136,38 @@ class Ledger(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class ApiToken:
+    """An API token of the war-room web app: who it names and their role. Only the token's hash is
+    kept (`token_hash`, sha256 hex); the token itself is shown once, when it is created."""
+
+    token_id: str
+    name: str
+    role: str  # ic, member or observer
+    token_hash: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+@runtime_checkable
+class TokenStore(Protocol):
+    """Where API tokens are kept (beside the ledger): create, find by hash, list, revoke."""
+
+    def add_token(self, token: ApiToken) -> None:
+        ...
+
+    def token_by_hash(self, token_hash: str) -> ApiToken | None:
+        """The token with this hash (revoked ones too: the caller checks `revoked_at`)."""
+        ...
+
+    def tokens(self) -> list[ApiToken]:
+        ...
+
+    def revoke_token(self, token_id: str, at: datetime) -> bool:
+        """Revoke by id; False when there is no such live token."""
+        ...
+
+
 # --------------------------------------------------------------------------- market calendar, PR host
 # (issue 4: market-aware windows and the change freeze)
 

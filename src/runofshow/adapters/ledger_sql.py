@@ -1,6 +1,7 @@
 """The ledger in SQLite or PostgreSQL, through one SQLAlchemy Core code path.
 
-Tables: `runs`, `events` (hash-chained, unique per run_id + seq) and `schema_version`. Numbered
+Tables: `runs`, `events` (hash-chained, unique per run_id + seq), `api_tokens` (the web app's token
+hashes: the `TokenStore` port) and `schema_version`. Numbered
 migrations are applied in order when the ledger opens, each recorded in `schema_version` in the
 same transaction as its DDL; two processes opening at once retry until one of them has applied
 them. Appends lock the run's row (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite transactions
@@ -46,7 +47,7 @@ from sqlalchemy.types import TypeDecorator
 
 from runofshow.errors import LedgerError, RunNotFoundError
 from runofshow.ledger_chain import GENESIS, chain_problems, event_hash, normalise_payload, utc
-from runofshow.ports import LedgerEvent, RunRecord
+from runofshow.ports import ApiToken, LedgerEvent, RunRecord
 
 STATE_FILE = "runofshow.db"
 
@@ -105,6 +106,16 @@ events = Table(
     UniqueConstraint("run_id", "seq", name="uq_events_run_seq"),
 )
 
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("token_id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+)
+
 
 def _m1_runs_and_events(conn: Connection) -> None:
     runs.create(conn)
@@ -115,10 +126,15 @@ def _m2_index_events_by_time(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX ix_events_run_at ON events (run_id, at)"))
 
 
+def _m3_api_tokens(conn: Connection) -> None:
+    api_tokens.create(conn)
+
+
 # Append only: never edit or reorder an entry that has shipped.
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("runs and hash-chained events", _m1_runs_and_events),
     ("index events by run and time", _m2_index_events_by_time),
+    ("api tokens of the war-room web app (hashes only)", _m3_api_tokens),
 ]
 
 
@@ -348,3 +364,34 @@ class SqlLedger:
     def verify_chain(self, run_id: str) -> list[str]:
         """One line per broken link of the run's hash chain; an empty list when it verifies."""
         return chain_problems(self.events(run_id))
+
+    # ------------------------------------------------------------------ API tokens (the TokenStore port)
+
+    @staticmethod
+    def _token(row: Any) -> ApiToken:
+        return ApiToken(token_id=row.token_id, name=row.name, role=row.role, token_hash=row.token_hash,
+                        created_at=row.created_at, revoked_at=row.revoked_at)
+
+    def add_token(self, token: ApiToken) -> None:
+        with self._tx(f"add token {token.token_id}") as conn:
+            conn.execute(insert(api_tokens).values(
+                token_id=token.token_id, name=token.name, role=token.role, token_hash=token.token_hash,
+                created_at=token.created_at, revoked_at=token.revoked_at))
+
+    def token_by_hash(self, token_hash: str) -> ApiToken | None:
+        with self._tx("find token", read_only=True) as conn:
+            row = conn.execute(select(api_tokens).where(api_tokens.c.token_hash == token_hash)).first()
+        return None if row is None else self._token(row)
+
+    def tokens(self) -> list[ApiToken]:
+        with self._tx("list tokens", read_only=True) as conn:
+            t = api_tokens.c
+            rows = conn.execute(select(api_tokens).order_by(t.created_at, t.token_id)).all()
+        return [self._token(r) for r in rows]
+
+    def revoke_token(self, token_id: str, at: datetime) -> bool:
+        with self._tx(f"revoke token {token_id}") as conn:
+            t = api_tokens.c
+            found = conn.execute(update(api_tokens).where(t.token_id == token_id, t.revoked_at.is_(None))
+                                 .values(revoked_at=utc(at)))
+        return bool(found.rowcount)

@@ -20,7 +20,7 @@ from runofshow.domain.tick import Alert, TrackSample
 from runofshow.errors import LedgerError, RouterError, RunNotFoundError
 from runofshow.ledger_chain import chain_problems, event_hash, normalise_payload
 from runofshow.ledger_chain import utc as ledger_utc
-from runofshow.ports import LedgerEvent, RunRecord
+from runofshow.ports import ApiToken, LedgerEvent, RunRecord
 
 # --------------------------------------------------------------------------- traffic router
 
@@ -145,6 +145,38 @@ class InMemoryLedger:
     def verify_chain(self, run_id: str) -> list[str]:
         """One line per broken link of the run's hash chain; an empty list when it verifies."""
         return chain_problems(self.events(run_id))
+
+
+class InMemoryTokenStore:
+    """The `TokenStore` port in memory (the web app's API token hashes)."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, ApiToken] = {}
+        self._lock = threading.Lock()
+
+    def add_token(self, token: ApiToken) -> None:
+        with self._lock:
+            if token.token_id in self._tokens or any(
+                    t.token_hash == token.token_hash for t in self._tokens.values()):
+                raise LedgerError(f"tokens: {token.token_id} already exists", adapter="memory",
+                                  target="memory")
+            self._tokens[token.token_id] = token
+
+    def token_by_hash(self, token_hash: str) -> ApiToken | None:
+        with self._lock:
+            return next((t for t in self._tokens.values() if t.token_hash == token_hash), None)
+
+    def tokens(self) -> list[ApiToken]:
+        with self._lock:
+            return sorted(self._tokens.values(), key=lambda t: (t.created_at, t.token_id))
+
+    def revoke_token(self, token_id: str, at: datetime) -> bool:
+        with self._lock:
+            token = self._tokens.get(token_id)
+            if token is None or token.revoked_at is not None:
+                return False
+            self._tokens[token_id] = replace(token, revoked_at=ledger_utc(at))
+            return True
 
 
 TrackPair = tuple[TrackSample | None, TrackSample | None]

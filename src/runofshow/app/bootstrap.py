@@ -107,6 +107,25 @@ def open_ledger(url: str) -> Ledger:
     return SqlLedger(ledger_url(url))
 
 
+def open_war_room(url: str) -> tuple[Ledger, Any]:
+    """The ledger and, beside it in the same database, the web app's API token hashes (a TokenStore)."""
+    from runofshow.adapters.ledger_sql import SqlLedger
+
+    store = SqlLedger(ledger_url(url))
+    return store, store
+
+
+def decision_ports(plan: Plan, action: str, environ: Mapping[str, str]) -> dict[str, Any]:
+    """What an incident commander's decision needs besides the ledger, as `runofshow decide` builds
+    it: for a rollback the plan's router (unless it lives in the runner: memory) and notifications."""
+    if action != "rollback":
+        return {}
+    fanout = build_notifications(plan, environ)
+    remote = plan.traffic_router.kind != "memory"
+    return {"router": (lambda p: build_router(p, environ)) if remote else None, "notifier": fanout,
+            "annotator": fanout}
+
+
 def build_router(plan: Plan, environ: Mapping[str, str]) -> TrafficRouter:
     s = plan.traffic_router
     if s.kind == "local_proxy":
@@ -434,7 +453,9 @@ def resume_run(run_id: str, options: RunOptions = RunOptions(), *,
     return world, world.attach(runner)
 
 
-__all__ = ["RunOptions", "World", "alert_rules_check", "build_metrics", "build_notifications", "build_router",
-           "build_world", "demo_pull_requests", "freeze_store", "load_generator", "load_run",
-           "market_calendar", "open_ledger", "preflight_tools", "pull_request_host", "resolve_state_url",
-           "resume_run", "start_local_proxy", "start_run"]
+__all__ = [
+    "RunOptions", "World", "alert_rules_check", "build_metrics", "build_notifications", "build_router",
+    "build_world", "decision_ports", "demo_pull_requests", "freeze_store", "load_generator", "load_run",
+    "market_calendar", "open_ledger", "open_war_room", "preflight_tools", "pull_request_host",
+    "resolve_state_url", "resume_run", "start_local_proxy", "start_run",
+]

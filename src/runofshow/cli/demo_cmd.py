@@ -150,6 +150,8 @@ def demo(
     speed: SpeedOpt = 60.0,
     night_speed: NightOpt = 3600.0,
     no_prometheus: NoPromOpt = False,
+    no_serve: Annotated[bool, typer.Option(
+        "--no-serve", help="leave out the war room on the web (runofshow serve on 127.0.0.1:8700)")] = False,
 ) -> int:
     """Run a compressed canary (T-30 .. T+24h) against local sample services, with a live view.
 
@@ -201,6 +203,7 @@ def demo(
         for note in session.notes:
             print(note, flush=True)
         print(f"run {runner.state.run_id}: plan {session.out / 'plan.yaml'}", flush=True)
+        stop_web = _serve(runner) if not no_serve else None
         with interrupts_to(runner):
             if live_ok:
                 with Live(view, console=console, refresh_per_second=8, transient=False):
@@ -212,12 +215,25 @@ def demo(
         print(f"run {s.run_id}: {s.status.value} (exit {code}) in {time.monotonic() - started:.1f} s"
               + (f": {s.end_reason}" if s.end_reason else ""), flush=True)
         finish(runner)
+        if stop_web is not None:
+            stop_web()
         if session.sink is not None:
             print(f"notifications: {len(session.sink.received)} delivered to the local webhook sink "
                   f"({session.out / 'notifications.jsonl'})", flush=True)
     where = state or f"sqlite:///{session.out / 'runofshow.db'}"
     print(f"events: runofshow events {s.run_id} --state {where}", flush=True)
     return int(code)
+
+
+def _serve(runner: Runner) -> Any:
+    """The war room on the web beside the demo run, with a demo IC token (printed once)."""
+    from runofshow.cli.serve_cmd import serve_beside
+
+    url, token, stop = serve_beside(runner.ports.ledger, runner.plan)
+    ic = runner.plan.war_room.incident_commanders[0]
+    print(f"war room: {url}runs/{runner.state.run_id} (log in as {ic}, IC, with the demo token {token})",
+          flush=True)
+    return stop
 
 
 def register(app: typer.Typer) -> None:

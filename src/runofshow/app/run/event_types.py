@@ -270,6 +270,8 @@ class RollbackStarted(Event):
     weight: float | None = float_field()
     by: str | None = str_field()
     ic_seq: int | None = int_field(omit_none=True)
+    #: who proved they are `by` (name, subject, proof: token / oidc / slack / local), when known
+    identity: dict[str, Any] | None = payload_field(read=opt_dict, omit_none=True)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -293,6 +295,8 @@ class IcDecision(Event):
     action: str = str_field("")
     by: str = str_field("")
     reason: str = str_field("")
+    #: who proved they are `by` (name, subject, proof: token / oidc / slack / local), when known
+    identity: dict[str, Any] | None = payload_field(read=opt_dict, omit_none=True)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -302,6 +306,8 @@ class IcRefused(Event):
     by: str = str_field("")
     reason: str = str_field("")
     why: str = str_field("")
+    #: who proved they are `by` (name, subject, proof: token / oidc / slack / local), when known
+    identity: dict[str, Any] | None = payload_field(read=opt_dict, omit_none=True)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -309,6 +315,8 @@ class ParkingLot(Event):
     KIND: ClassVar[str] = "parking_lot"
     text: str = str_field("")
     by: str = str_field("")
+    #: who proved they are `by` (name, subject, proof: token / oidc / slack / local), when known
+    identity: dict[str, Any] | None = payload_field(read=opt_dict, omit_none=True)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -317,6 +325,8 @@ class UserFeedback(Event):
     sentiment: str = str_field("")
     note: str = str_field("")
     by: str = str_field("")
+    #: who proved they are `by` (name, subject, proof: token / oidc / slack / local), when known
+    identity: dict[str, Any] | None = payload_field(read=opt_dict, omit_none=True)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,0 +1,211 @@
+"""The war room on the web under load (`runofshow serve` in its own process, SQLite ledger):
+
+1. Run page first load for a run with about 2,000 ledger events (goal <= 300 ms), and its figures.
+2. Event appended -> received by 50 concurrent SSE clients (goal p95 <= 1 s).
+3. The runner's write path (a ledger append, what every tick ends with) with and without the 50
+   clients polling the same ledger: they should add no measurable delay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from runofshow.adapters.ledger_sql import SqlLedger
+from runofshow.adapters.memory import FakeClock, InMemoryRouter, ScriptedMetrics, StaticAlerts
+from runofshow.app.bootstrap import RunOptions, start_run
+from runofshow.domain.plan import Plan
+from runofshow.domain.tick import TrackSample
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the stand-in T-minus steps of the report tests (no network)
+BIN = Path(sys.executable).parent
+CLIENTS = 50
+HEALTHY = {
+    "http_p95_ms": 150.0,
+    "http_5xx_pct": 0.05,
+    "ws_lag_s": 3.0,
+    "idempotency_conflict_pct": 0.1,
+    "csp_violations": 1.0,
+    "pgbouncer_pool_util_pct": 40.0,
+}
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def stand_in_handlers() -> dict:  # type: ignore[type-arg]
+    from tests.report_runs import stand_in_handlers as handlers
+
+    return handlers()
+
+
+def big_run(ledger: SqlLedger, folder: Path) -> str:
+    """A whole promoted run ticking every 3 plan seconds: about 2,000 events."""
+    plan = Plan.model_validate(
+        {
+            "traffic_router": {"kind": "memory"},
+            "evidence_dir": str(folder / "evidence"),
+            "decision": {"tick_interval_s": 3},
+        }
+    )
+    sample = TrackSample(HEALTHY, requests=3000)
+    metrics = ScriptedMetrics([(sample, sample)])
+    _, runner = start_run(
+        plan,
+        RunOptions(check_windows=False),
+        environ={},
+        ledger=ledger,
+        clock=FakeClock(),
+        router=InMemoryRouter(),
+        metrics=metrics,
+        alerts=StaticAlerts(),
+        notifier=None,
+        annotator=None,
+        step_handlers=stand_in_handlers(),
+    )
+    runner.run()
+    return runner.state.run_id
+
+
+def appends(ledger: SqlLedger, run_id: str, n: int) -> list[float]:
+    took = []
+    for i in range(n):
+        started = time.perf_counter()
+        ledger.append(
+            run_id, "parking_lot", {"text": f"bench {i}", "by": "bench", "t_s": None}, datetime.now(UTC)
+        )
+        took.append(time.perf_counter() - started)
+        time.sleep(0.02)
+    return took
+
+
+async def sse_client(
+    url: str, last: int, want: int, got: dict[int, list[float]], ready: asyncio.Event, opened: list[int]
+) -> None:
+    async with (
+        httpx.AsyncClient(timeout=60) as client,
+        client.stream("GET", url, headers={"Accept": "text/event-stream", "Last-Event-ID": str(last)}) as r,
+    ):
+        opened.append(1)
+        if len(opened) == CLIENTS:
+            ready.set()
+        seen = 0
+        async for line in r.aiter_lines():
+            if line.startswith("id: "):
+                got.setdefault(int(line[4:]), []).append(time.time())
+                seen += 1
+                if seen >= want:
+                    return
+
+
+async def fan_out(base: str, ledger: SqlLedger, run_id: str, n: int) -> tuple[list[float], list[float]]:
+    last = ledger.events(run_id)[-1].seq
+    got: dict[int, list[float]] = {}
+    ready, opened = asyncio.Event(), []
+    url = f"{base}/api/runs/{run_id}/events"
+    tasks = [asyncio.create_task(sse_client(url, last, n, got, ready, opened)) for _ in range(CLIENTS)]
+    await asyncio.wait_for(ready.wait(), 60)
+    await asyncio.sleep(1.0)  # every stream is polling
+    appended: dict[int, float] = {}
+    took: list[float] = []
+
+    def write() -> None:
+        for _ in range(n):
+            started = time.perf_counter()
+            e = ledger.append(
+                run_id, "parking_lot", {"text": "live", "by": "bench", "t_s": None}, datetime.now(UTC)
+            )
+            took.append(time.perf_counter() - started)
+            appended[e.seq] = time.time()
+            time.sleep(0.1)
+
+    await asyncio.to_thread(write)
+    await asyncio.wait_for(asyncio.gather(*tasks), 60)
+    delays = [t - appended[seq] for seq, times in got.items() for t in times if seq in appended]
+    return delays, took
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        url = f"sqlite:///{folder / 'runofshow.db'}"
+        ledger = SqlLedger(url)
+        run_id = big_run(ledger, folder)
+        n_events = len(ledger.events(run_id))
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = subprocess.Popen(
+            [str(BIN / "runofshow"), "serve", "--state", url, "--listen", f"127.0.0.1:{port}"],
+            env={**os.environ, "RUNOFSHOW_WEB_SECRET": "bench-" + "x" * 32},
+        )
+        try:
+            for _ in range(100):
+                try:
+                    if httpx.get(f"{base}/healthz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            page, figs = [], []
+            with httpx.Client(timeout=30) as client:
+                started = time.perf_counter()
+                client.get(f"{base}/runs/{run_id}")  # a fresh process: reads and folds every event
+                cold = time.perf_counter() - started
+                started = time.perf_counter()
+                client.get(f"{base}/api/runs/{run_id}/figures")
+                cold_figs = time.perf_counter() - started
+                for _ in range(10):
+                    started = time.perf_counter()
+                    assert client.get(f"{base}/runs/{run_id}").status_code == 200
+                    page.append(time.perf_counter() - started)
+                    started = time.perf_counter()
+                    assert client.get(f"{base}/api/runs/{run_id}/figures").status_code == 200
+                    figs.append(time.perf_counter() - started)
+            print(
+                f"run page load, {n_events} events: {cold * 1000:.0f} ms from a fresh server process "
+                f"(reads and folds every event); then p50 {statistics.median(page) * 1000:.0f} ms, "
+                f"p95 {pct(page, 95) * 1000:.0f} ms (goal <= 300 ms)"
+            )
+            print(
+                f"its 7 plotly charts' data: {cold_figs * 1000:.0f} ms the first time (plotly builds the "
+                f"figures), then p50 {statistics.median(figs) * 1000:.0f} ms (kept per ledger seq)"
+            )
+            quiet = appends(ledger, run_id, 100)
+            delays, busy = asyncio.run(fan_out(base, ledger, run_id, 30))
+            print(
+                f"event appended -> received, {CLIENTS} SSE clients, {len(delays)} deliveries: "
+                f"p50 {statistics.median(delays) * 1000:.0f} ms, p95 {pct(delays, 95) * 1000:.0f} ms "
+                f"(goal p95 <= 1000 ms)"
+            )
+            print(
+                f"runner's ledger append: p50 {statistics.median(quiet) * 1000:.1f} ms without clients, "
+                f"{statistics.median(busy) * 1000:.1f} ms with {CLIENTS} SSE clients "
+                f"(p95 {pct(quiet, 95) * 1000:.1f} / {pct(busy, 95) * 1000:.1f} ms)"
+            )
+        finally:
+            server.terminate()
+            server.wait(10)
+            ledger.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

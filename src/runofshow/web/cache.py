@@ -1,0 +1,96 @@
+"""What this process has already read of each run: its events and their fold, topped up by seq.
+
+The ledger is append-only and hash-chained, so a run's events up to seq N never change: a request
+reads only the events after the last one seen (one small query) and applies them to the folded
+state, instead of reading and folding thousands of events again. Nothing here is state a replica
+needs: a cold process (or another replica) reads the ledger from the start and gets the same answers.
+
+The plotly figures take seconds for a long run: while they are recomputed for a new seq, other
+requests get the previous ones (a second later the next request gets the new ones).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from runofshow.app.run.state import RunState
+from runofshow.ports import Ledger, LedgerEvent, RunRecord
+
+T = TypeVar("T")
+MAX_RUNS = 64
+
+
+@dataclass
+class _Run:
+    events: list[LedgerEvent] = field(default_factory=list)
+    state: RunState = field(default_factory=RunState)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    figures_lock: threading.Lock = field(default_factory=threading.Lock)
+    memo: dict[str, tuple[int, Any]] = field(default_factory=dict)
+
+    @property
+    def last_seq(self) -> int:
+        return self.events[-1].seq if self.events else 0
+
+
+class RunCache:
+    def __init__(self, ledger: Ledger, max_runs: int = MAX_RUNS) -> None:
+        self._ledger = ledger
+        self._runs: OrderedDict[str, _Run] = OrderedDict()
+        self._lock = threading.Lock()
+        self._max = max_runs
+
+    def _entry(self, run_id: str) -> _Run:
+        with self._lock:
+            entry = self._runs.get(run_id)
+            if entry is None:
+                entry = self._runs[run_id] = _Run()
+                while len(self._runs) > self._max:
+                    self._runs.popitem(last=False)
+            self._runs.move_to_end(run_id)
+            return entry
+
+    def _top_up(self, entry: _Run, run_id: str) -> None:
+        for event in self._ledger.events(run_id, entry.last_seq):  # raises LedgerError: no run
+            if event.seq != entry.last_seq + 1:  # never expected of the ledger: start again
+                entry.events, entry.state, entry.memo = [], RunState(), {}
+                self._top_up(entry, run_id)
+                return
+            entry.events.append(event)
+            entry.state.apply(event)
+
+    def view(self, run_id: str, fn: Callable[[RunRecord, list[LedgerEvent], RunState], T]) -> T:
+        """`fn(record, events, state)` for the run as the ledger has it now (under the run's lock:
+        the state is not changed while `fn` reads it)."""
+        entry = self._entry(run_id)
+        record = self._ledger.run(run_id)
+        with entry.lock:
+            self._top_up(entry, run_id)
+            return fn(record, entry.events, entry.state)
+
+    def figures(self, run_id: str, fn: Callable[[list[LedgerEvent]], T]) -> T:
+        """The run's figures for its last seq; while they are being recomputed, the previous ones."""
+        entry = self._entry(run_id)
+        with entry.lock:
+            self._top_up(entry, run_id)
+            events = list(entry.events)
+            seen = entry.memo.get("figures")
+        last = events[-1].seq if events else 0
+        if seen is not None and seen[0] == last:
+            return seen[1]  # type: ignore[no-any-return]
+        if not entry.figures_lock.acquire(blocking=seen is None):
+            return seen[1]  # type: ignore[index,no-any-return]
+        try:
+            result = fn(events)
+            with entry.lock:
+                entry.memo["figures"] = (last, result)
+            return result
+        finally:
+            entry.figures_lock.release()
+
+
+__all__ = ["RunCache"]
