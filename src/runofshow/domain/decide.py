@@ -35,6 +35,7 @@ import math
 from collections.abc import Mapping, Sequence
 from statistics import NormalDist
 
+from runofshow.domain.counts import binomial_tail_z, poisson_tail_z
 from runofshow.domain.gates import clean_value, fmt, threshold_verdict, valid_requests
 from runofshow.domain.judge import (
     BASELINE_HISTORY_TICKS,
@@ -43,11 +44,9 @@ from runofshow.domain.judge import (
     Pair,
     Scale,
     baseline_rate,
-    binomial_tail_z,
     compare,
     min_effect,
     pair_at,
-    poisson_tail_z,
     recent_pairs,
     robustness,
     scale_of,

@@ -15,7 +15,7 @@ How each gate kind is read (the noise model was fitted to the replay examples' c
 * rate (5xx %, idempotency %): counts = pct / 100 * requests on each track. Given the total
   count of a tick, the canary's share is binomial with p = n_c r / (n_c r + n_b) where r is the
   canary/baseline rate ratio; a stratified (per tick) likelihood-ratio test of r > r0, never
-  stronger than the exact conditional test of the same counts (`_exact_z`: small counts), and a
+  stronger than the exact conditional test of the same counts (`exact_z`: small counts), and a
   rate never rolls back on a handful of canary events (RATE_MIN_EVENTS), however quiet the baseline.
 * count (CSP reports per tick): the same test with requests as the exposure.
 * gauge: percentages (pool utilisation) by their difference in points, other levels (WebSocket
@@ -35,9 +35,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from statistics import NormalDist
 
-import numpy as np
-from scipy.special import betainc, gammainc, gammaln, ndtri
-
+from runofshow.domain.counts import (
+    Row,
+    capped,
+    exact_z,
+    loglik,
+    root,
+    score,
+)
 from runofshow.domain.gates import clean_value, valid_requests
 from runofshow.domain.plan import Direction, Gate, GateKind
 from runofshow.domain.tick import Tick
@@ -193,7 +198,7 @@ With a quiet baseline (0 errors in 90 000 requests) a few canary errors (4 in 90
 beyond chance, but a handful of errors is what one client's retries or one malformed request
 produce: too few to roll back on. No tick counts for more than half of them, so a one-tick burst
 plus a stray error or two is not enough either. (The floor is on the events as counted: the test's
-own cap (`_capped`) holds a tick to less than one event when the baseline is quiet, and a real
+own cap (`capped`) holds a tick to less than one event when the baseline is quiet, and a real
 regression on a small canary, an error in every tick of 5-10 requests, must still get through.)"""
 
 # Tuned on generated scenarios (bench/generate.py), checked on a separately seeded set.
@@ -243,8 +248,6 @@ def _gauss_z(terms: Sequence[tuple[float, float]], tol: float, rb: Robustness) -
     return (est - tol) * math.sqrt(den), raw / den
 
 
-Row = tuple[float, float, float, float]  # canary events, canary requests, baseline events, baseline requests
-
 PRIOR_EVENTS = 3.0
 """Pseudo-events of the baseline's long-run rate added to every tick's baseline, so that a tick
 with only a few baseline events (a 50/50 split of a rare error) still has a steady reference,
@@ -286,89 +289,6 @@ def baseline_rate(history: Sequence[Tick], name: str, gate: Gate, limit: int) ->
     return sum(k for k, _ in kept), sum(n for _, n in kept)
 
 
-def poisson_cap(mu: float, z: float) -> float:
-    """The count whose one-sided signed-root likelihood ratio against Poisson(mu) is `z`: the
-    most one tick may contribute (winsorising counts the way CLIP winsorises the others)."""
-    mu = max(mu, 1e-9)
-    target = z * z / 2
-    k = mu + z * math.sqrt(mu) + target
-    for _ in range(40):
-        f = k * math.log(k / mu) - k + mu - target
-        step = f / math.log(k / mu)
-        k = max(k - step, mu * 1.000001)
-        if abs(step) < 1e-9:
-            break
-    return k
-
-
-Z_MAX = 37.0  # the z of the smallest p-value a float holds (1e-300): "beyond doubt"
-
-
-def tail_z(p: float) -> float:
-    """A one-sided p-value on the standard-normal scale: 0 for p >= 0.5."""
-    if not p < 0.5:
-        return 0.0
-    return min(Z_MAX, float(-ndtri(max(p, 1e-300))))
-
-
-def binomial_tail_z(k: float, n: float, p: float, mid: bool = False) -> float:
-    """z of P(X >= k), X ~ Binomial(n, p): exact at whole counts, continuous in between
-    (the regularised incomplete beta function), so fractional counts are fine. `mid`: the
-    mid-p value, P(X > k) + P(X = k) / 2, which is not conservative on average."""
-    if k <= 0 or n <= 0 or p >= 1:
-        return 0.0
-    if p <= 0:
-        return Z_MAX
-    k = min(k, n)
-    tail = float(betainc(k, n - k + 1, p))
-    if mid:
-        above = float(betainc(k + 1, n - k, p)) if k + 1 <= n else 0.0
-        tail = (tail + above) / 2
-    return tail_z(tail)
-
-
-def poisson_tail_z(k: float, mu: float) -> float:
-    """z of P(X >= k), X ~ Poisson(mu) (the regularised lower incomplete gamma function)."""
-    if k <= 0:
-        return 0.0
-    if mu <= 0:
-        return Z_MAX
-    return tail_z(float(gammainc(k, mu)))
-
-
-EXACT_MAX_EVENTS = 200
-"""Above this many events in a window the likelihood-ratio z is accurate on its own."""
-
-
-def _exact_z(rows: Sequence[Row], rho0: float) -> float:
-    """The exact conditional test of rate ratio > rho0, stratified by tick: given a tick's total
-    events (rounded to whole events), the canary's count in it is binomial with the canary's share
-    of the tick's exposure, n_c rho0 / (n_c rho0 + n_b); the sum over the window is convolved
-    exactly and its mid-p tail at the canary's count is the p-value. Small counts are where the
-    likelihood-ratio z overstates: 4 canary events against 0 at equal exposure is p=0.06 exact,
-    0.03 mid-p (z 1.5-1.9), where the likelihood ratio says z 2.3. The mid-p value keeps moderate
-    counts as sensitive as the likelihood ratio. Z_MAX (no limit) above EXACT_MAX_EVENTS."""
-    strata = [
-        (math.floor(kc + 0.5), math.floor(kb + 0.5), min(nc * rho0 / (nc * rho0 + nb), 1 - 1e-15))
-        for kc, nc, kb, nb in rows
-    ]
-    t = sum(c for c, _, _ in strata)
-    if t <= 0:
-        return 0.0
-    if sum(c + b for c, b, _ in strata) > EXACT_MAX_EVENTS:
-        return Z_MAX
-    pmf = np.ones(1)
-    for c, b, share in strata:
-        n = c + b
-        if n == 0:
-            continue
-        k = np.arange(n + 1)
-        log_pmf = gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
-        log_pmf += k * math.log(share) + (n - k) * math.log1p(-share)
-        pmf = np.convolve(pmf, np.exp(log_pmf))
-    return tail_z(float(pmf[t + 1 :].sum() + 0.5 * pmf[t]))
-
-
 def _with_prior(rows: Sequence[Row], prior: tuple[float, float] | None) -> list[Row]:
     """Add the long-run baseline pseudo-events to every tick that agrees with the long run."""
     if prior is None or prior[1] <= 0:
@@ -384,58 +304,10 @@ def _with_prior(rows: Sequence[Row], prior: tuple[float, float] | None) -> list[
     return out
 
 
-def _capped(rows: Sequence[Row], rho0: float, clip: float) -> list[Row]:
-    """Winsorise each tick's canary count at `clip` standard errors: a burst counts as one clearly
-    bad tick, not as ten."""
-    return [(min(kc, poisson_cap(rho0 * nc * (kb + 0.5) / nb, clip)), nc, kb, nb) for kc, nc, kb, nb in rows]
-
-
-def _loglik(rows: Sequence[Row], theta: float) -> float:
-    total = 0.0
-    for kc, nc, kb, nb in rows:
-        a = math.log(nc) + theta
-        b = math.log(nb)
-        m = max(a, b)
-        lse = m + math.log(math.exp(a - m) + math.exp(b - m))
-        total += kc * (a - lse) + kb * (b - lse)
-    return total
-
-
-def _score(rows: Sequence[Row], theta: float) -> tuple[float, float]:
-    u = info = 0.0
-    for kc, nc, kb, nb in rows:
-        pi = 1 / (1 + math.exp(min(700.0, math.log(nb / nc) - theta)))
-        k = kc + kb
-        u += kc - k * pi
-        info += k * pi * (1 - pi)
-    return u, info
-
-
-def _root(rows: Sequence[Row], lo: float, hi: float) -> float:
-    """The maximum-likelihood log ratio in [lo, hi]: the score is decreasing, so a safeguarded
-    Newton iteration inside a shrinking bracket always converges."""
-    if _score(rows, hi)[0] >= 0:
-        return hi
-    theta = lo
-    for _ in range(60):
-        u, info = _score(rows, theta)
-        if u > 0:
-            lo = theta
-        else:
-            hi = theta
-        nxt = theta + u / info if info > 1e-12 else (lo + hi) / 2
-        if not lo < nxt < hi:
-            nxt = (lo + hi) / 2
-        if abs(nxt - theta) < 1e-9:
-            return nxt
-        theta = nxt
-    return theta
-
-
 def _binom_z(rows: Sequence[Row], rho0: float, rb: Robustness | None) -> tuple[float, float, float]:
     """Stratified conditional-binomial likelihood-ratio test of rate ratio > rho0, after leaving
     out the ticks with the largest canary excess and winsorising the rest, checked by the exact
-    conditional test (`_exact_z`) where counts are small: (the smaller z, estimated ratio - 1
+    conditional test (`exact_z`) where counts are small: (the smaller z, estimated ratio - 1
     from the kept ticks' raw counts, the same z before the floor). With fewer canary events than
     `min_events` the z is 0: a lean worth confirming at most, never a rollback."""
     theta0 = math.log(rho0)
@@ -451,13 +323,13 @@ def _binom_z(rows: Sequence[Row], rho0: float, rb: Robustness | None) -> tuple[f
         kept = [r for i, r in enumerate(rows) if i not in drop]
         if sum(1 for r in kept if r[0] > 0) < rb.min_event_ticks:
             return 0.0, 0.0, 0.0
-    capped = _capped(kept, rho0, rb.clip if rb is not None else CLIP)
-    effect = math.exp(_root(kept, -12.0, 12.0)) - 1 if sum(r[0] for r in kept) > 0 else -1.0
-    if sum(r[0] for r in capped) < MIN_EVENTS or _score(capped, theta0)[0] <= 0:
+    held = capped(kept, rho0, rb.clip if rb is not None else CLIP)
+    effect = math.exp(root(kept, -12.0, 12.0)) - 1 if sum(r[0] for r in kept) > 0 else -1.0
+    if sum(r[0] for r in held) < MIN_EVENTS or score(held, theta0)[0] <= 0:
         return 0.0, effect, 0.0
-    theta = _root(capped, theta0, 12.0)
-    llr = _loglik(capped, theta) - _loglik(capped, theta0)
-    z = min(math.sqrt(max(0.0, 2 * llr)), _exact_z(capped, rho0))
+    theta = root(held, theta0, 12.0)
+    llr = loglik(held, theta) - loglik(held, theta0)
+    z = min(math.sqrt(max(0.0, 2 * llr)), exact_z(held, rho0))
     if rb is not None and sum(min(r[0], rb.min_events / 2) for r in kept) < rb.min_events - 1e-9:
         return 0.0, effect, z
     return z, effect, z
