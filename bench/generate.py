@@ -395,6 +395,8 @@ def render(w: World, b: Base) -> list[dict[str, Any]]:
                 "requests": req,
             }
             raw[side].append((req, errs, idem_req, idems, csp, p95))
+            if w.idem_share < 1:
+                vals["denominators"] = {"idempotency_conflict_pct": idem_req}
             tick[side] = vals
         _spikes(w, i, tick)
         ticks.append(tick)
@@ -462,7 +464,7 @@ def _damage(w: World, ticks: list[dict[str, Any]]) -> None:
                     if rng.random() < 0.3:
                         ticks[i][side] = None
                     else:
-                        ticks[i][side] = {k: None for k in ticks[i][side]}
+                        ticks[i][side] = {k: None for k in ticks[i][side] if k != "denominators"}
                 elif ticks[i][side] is not None:
                     ticks[i][side][metrics] = None
     for i, kind, side in w.glitches:
@@ -570,7 +572,11 @@ def scenario(
     for k, wt in zip(lengths, stage_weights, strict=True):
         stages.append({"weight": wt, "from_t": i * 60, "to_t": (i + k - 1) * 60})
         i += k
-    scen = {"name": name, "interval_s": 60, "gates": GATES, "stages": stages,
+    gates: dict[str, dict[str, Any]] = {k: dict(v) for k, v in GATES.items()}
+    if w.window > 1:  # what the plan knows of its queries' ranges: `[k*interval]`
+        for m in ("http_p95_ms", "http_5xx_pct", "idempotency_conflict_pct", "csp_violations"):
+            gates[m]["window_s"] = 60 * w.window
+    scen = {"name": name, "interval_s": 60, "gates": gates, "stages": stages,
             "alerts": sorted(w.alerts, key=lambda a: a["t"]), "ticks": ticks}
     truth = {"name": name, "label": label, "onset_t": None if onset is None else onset * 60,
              "kind": kind, "effect": eff, "nuisance": w.nuisance}

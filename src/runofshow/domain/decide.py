@@ -53,13 +53,14 @@ from runofshow.domain.judge import (
 )
 from runofshow.domain.plan import Direction, Gate, GateKind, Plan
 from runofshow.domain.tick import Action, Decision, MetricVerdict, Tick, Verdict
-from runofshow.domain.trends import projected_crossing, rising, theil_sen
+from runofshow.domain.trends import mann_kendall_z, projected_crossing, rising, theil_sen
 
 ENGINE_VERSION = "1.0.0"
 STALE_BASELINE_TICKS = 3
 SUSPECT_WINDOW_Z = 1.5  # a canary-only breach clear this tick (at `confidence`) holds when the rest of
 # the window leans worse too; alone it is an isolated spike
 TREND_MIN_Z = 2.0  # a trend holds only when the canary already leans worse than the baseline
+TREND_CONFIDENCE = 0.95  # ...and the gap to the baseline rises this surely (Mann-Kendall)
 HOLDING = (Verdict.NODATA, Verdict.TREND, Verdict.SUSPECT)
 
 
@@ -243,6 +244,21 @@ def _baseline_now(
     return None, False
 
 
+def overlap_ticks(plan: Plan, gate: Gate) -> float:
+    """How many ticks one reading of `gate` covers: its window over the tick (at least 1)."""
+    if gate.window_s is None:
+        return 1.0
+    return max(1.0, gate.window_s / plan.decision.tick_interval_s)
+
+
+def warmup_of(plan: Plan, gate: Gate) -> int:
+    """The first ticks of the rollout not judged on `gate`: the canary's warm-up (cold caches, new
+    connections, first errors of a fresh process), plus the ticks a longer window still shows it."""
+    if plan.decision.warmup_ticks == 0:
+        return 0
+    return plan.decision.warmup_ticks + math.ceil(overlap_ticks(plan, gate) - 1 - 1e-9)
+
+
 def _shared(plan: Plan, gate: Gate, b: float | None) -> bool:
     """The baseline is at `shared_level` of the threshold too: a breach now is not the canary's."""
     return b is not None and gate.badness(b) >= plan.decision.shared_level * gate.badness(gate.threshold)
@@ -278,16 +294,20 @@ def _comparative_gate(plan: Plan, history: Sequence[Tick], name: str, gate: Gate
     b, stale = _baseline_now(history, name, gate)
     if c is None:
         return MetricVerdict(name, Verdict.NODATA, None, b, f"{name}: no canary data")
-    warm = gate.kind is GateKind.LATENCY and idx < rules.warmup_ticks
+    overlap = overlap_ticks(plan, gate)
+    warmup = warmup_of(plan, gate)
+    warm = idx < warmup
     now_pair = pair_at(tick, idx, name, gate)
     ev: Evidence | None = None
     if now_pair is not None and not warm:
-        skip = rules.warmup_ticks if gate.kind is GateKind.LATENCY else 0
-        pairs = recent_pairs(history, name, gate, rules.judge_window_ticks, skip_first=skip)
+        pairs = recent_pairs(history, name, gate, rules.judge_window_ticks, skip_first=warmup)
         prior = None
         if scale_of(gate) is Scale.COUNTS:
             prior = baseline_rate(history, name, gate, BASELINE_HISTORY_TICKS)
-        ev = compare(name, gate, pairs, rules.min_relative_effect, rules.judge_window_ticks, prior)
+        ev = compare(
+            name, gate, pairs, rules.min_relative_effect, rules.judge_window_ticks, prior,
+            overlap=overlap, min_events=float(rules.min_canary_events), shared_level=rules.shared_level,
+        )
     cs, bs = fmt(gate, c), fmt(gate, b)
     limit = fmt(gate, gate.threshold)
     over = gate.breaches(c)
@@ -309,7 +329,7 @@ def _comparative_gate(plan: Plan, history: Sequence[Tick], name: str, gate: Gate
         return MetricVerdict(name, Verdict.FAIL, c, b, why, ev.p_value, ev.effect)
     p_value = ev.p_value if ev is not None else None
     effect = ev.effect if ev is not None else None
-    if warm:
+    if warm and (gate.kind is GateKind.LATENCY or now_pair is not None):
         why = f"{name} canary {cs}, {base_txt}: first minutes of the canary (warm-up), not judged yet"
         return MetricVerdict(name, Verdict.PASS, c, b, why)
     if over:
@@ -348,33 +368,49 @@ def _comparative_gate(plan: Plan, history: Sequence[Tick], name: str, gate: Gate
 def _canary_trend(
     plan: Plan, history: Sequence[Tick], name: str, gate: Gate, ev: Evidence | None
 ) -> str | None:
-    """A hold reason when the canary alone is heading over its threshold within the hold time."""
+    """A hold reason when the canary is pulling away from the baseline and heading over its
+    threshold within the hold time. A hold is a decision that needs evidence too:
+    - the canary already leans worse than the baseline (TREND_MIN_Z on the pooled comparison);
+    - the gap canary - baseline (log ratio, or points) rises, with TREND_CONFIDENCE that it does
+      (Mann-Kendall over the trend window): a slope fitted to noise is not a trend;
+    - the baseline now plus the gap's Theil-Sen line crosses the threshold within `hold_min`.
+    Rates and counts have no per-tick trend worth holding for (a few events a tick are noise): their
+    pooled counts decide. Re-evaluated every tick: a hold the next ticks do not confirm ends there."""
     rules = plan.decision
-    if ev is None or ev.hold_z < TREND_MIN_Z:
+    if ev is None or ev.hold_z < TREND_MIN_Z or ev.scale is Scale.COUNTS:
         return None
-    if ev.scale is Scale.COUNTS:
-        n = history[-1].canary.requests if history[-1].canary else None
-        if n is None or n < rules.min_canary_requests:
-            return None  # a rate on a handful of requests has no per-tick trend worth holding for
-    pairs: list[Pair] = recent_pairs(history, name, gate, rules.trend_window_ticks)
+    pairs: list[Pair] = recent_pairs(history, name, gate, rules.trend_window_ticks, warmup_of(plan, gate))
     if len(pairs) < 5:
         return None
     ts = [p.t_s for p in pairs]
-    cs = [gate.badness(p.canary) for p in pairs]
-    bs = [gate.badness(p.baseline) for p in pairs]
-    horizon = rules.hold_min * 60
+    log = ev.scale is Scale.LOG
+    off = 0.01 * abs(gate.threshold)
+
+    def gap_of(p: Pair) -> float:
+        c, b = gate.badness(p.canary), gate.badness(p.baseline)
+        return math.log((abs(c) + off) / (abs(b) + off)) if log else c - b
+
+    gaps = [gap_of(p) for p in pairs]
+    sure = mann_kendall_z(gaps)
+    line = theil_sen(ts, gaps)
+    if line is None or line.slope <= 0 or sure < NormalDist().inv_cdf(TREND_CONFIDENCE):
+        return None
+    b_now = gate.badness(pairs[-1].baseline)
     limit = gate.badness(gate.threshold)
-    cross = projected_crossing(ts, cs, limit, horizon)
-    if cross is None or projected_crossing(ts, bs, limit, horizon) is not None:
+    need = math.log((abs(limit) + off) / (abs(b_now) + off)) if log else limit - b_now
+    if line.level >= need:
+        return None  # already over: the breach rules decide
+    cross = (need - line.level) / line.slope
+    if cross > rules.hold_min * 60:
         return None
-    gap = theil_sen(ts, [c - b for c, b in zip(cs, bs, strict=True)])
-    if gap is None or gap.slope <= 0:
-        return None
-    c_now = pairs[-1].canary
-    per_min = gap.slope * 60
+    per_min = line.slope * 60
+    rate = f"{100 * math.expm1(per_min):+.1f} %/min" if log else f"{per_min:+.2g} {gate.unit}/min"
+    conf = 100 * NormalDist().cdf(sure)
     return (
-        f"{name} canary {fmt(gate, c_now)} pulling away from baseline {fmt(gate, pairs[-1].baseline)} "
-        f"({per_min:+.3g}/min), projected over {fmt(gate, gate.threshold)} in {cross / 60:.0f} min: holding"
+        f"{name} canary {fmt(gate, pairs[-1].canary)} pulling away from baseline "
+        f"{fmt(gate, pairs[-1].baseline)} ({rate} relative to it over {len(pairs)} ticks, "
+        f"{conf:.0f} % sure it rises), projected over {fmt(gate, gate.threshold)} in {cross / 60:.0f} min: "
+        "holding"
     )
 
 

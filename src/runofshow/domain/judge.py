@@ -43,7 +43,7 @@ from runofshow.domain.counts import (
     root,
     score,
 )
-from runofshow.domain.gates import clean_value, valid_requests
+from runofshow.domain.gates import clean_value, valid_denominator, valid_requests
 from runofshow.domain.plan import Direction, Gate, GateKind
 from runofshow.domain.tick import Tick
 
@@ -102,6 +102,8 @@ def pair_at(tick: Tick, index: int, name: str, gate: Gate) -> Pair | None:
     if c is None or b is None:
         return None
     nc, nb = valid_requests(tick.canary), valid_requests(tick.baseline)
+    if gate.kind is GateKind.RATE:  # a rate divides by its own denominator when it names one
+        nc, nb = valid_denominator(tick.canary, name), valid_denominator(tick.baseline, name)
     if scale_of(gate) is Scale.COUNTS and (nc is None or nb is None):
         return None
     return Pair(index, tick.t_s, tick.weight, c, b, nc, nb)
@@ -132,7 +134,17 @@ class Evidence:
     ticks: int  # length of the window that gave z
     tick_z: float  # the current tick alone
     scale: Scale
-    lean_z: float = -math.inf  # like z, before a rate's floor of events (RATE_MIN_EVENTS): for holds
+    lean_z: float = -math.inf  # like z, before a rate's floor of events (min_events): for holds
+    se: float = math.inf  # standard error of the effect on the judged scale (log ratio or points)
+    n: float = 0.0  # canary requests in the window (overlap discounted); 0 when unknown
+    events: float = 0.0  # counts: canary events in the window's kept ticks (overlap discounted)
+
+    def interval(self, z: float) -> tuple[float, float]:
+        """The effect's two-sided interval at `z` standard errors, on the effect's scale."""
+        if self.scale is Scale.POINTS:
+            return self.effect - z * self.se, self.effect + z * self.se
+        centre = math.log1p(max(self.effect, -0.999999))
+        return math.expm1(centre - z * self.se), math.expm1(min(centre + z * self.se, 700.0))
 
     @property
     def hold_z(self) -> float:
@@ -208,6 +220,7 @@ LOG_GAUGE_ROBUST = Robustness(trim=0.0, clip=2.5, bar_offset=-0.5)  # lag: heavy
 RATE_ROBUST = Robustness(trim=None, clip=3.0, min_events=RATE_MIN_EVENTS)  # 5xx / conflicts: sparse:
 # every tick counts, capped; never on a handful of events
 COUNT_ROBUST = Robustness(trim=1 / 3, clip=3.0, min_event_ticks=2, bar_offset=-0.5)  # CSP: bursts
+# (its floor of events is DecisionRules.min_canary_events, passed to `compare`)
 
 
 def robustness(gate: Gate) -> Robustness:
@@ -232,8 +245,10 @@ def _dropped(scores: Sequence[float], rb: Robustness) -> set[int]:
     return set(sorted(range(len(scores)), key=scores.__getitem__)[len(scores) - k:]) if k else set()
 
 
-def _gauss_z(terms: Sequence[tuple[float, float]], tol: float, rb: Robustness) -> tuple[float, float]:
-    """Leave out the most adverse tick(s), winsorise the rest, pool: (z, estimate)."""
+def _gauss_z(
+    terms: Sequence[tuple[float, float]], tol: float, rb: Robustness
+) -> tuple[float, float, float]:
+    """Leave out the most adverse tick(s), winsorise the rest, pool: (z, estimate, its se)."""
     scores = [(d - tol) / math.sqrt(v) for d, v in terms]
     drop = _dropped(scores, rb)
     num = den = raw = 0.0
@@ -245,7 +260,7 @@ def _gauss_z(terms: Sequence[tuple[float, float]], tol: float, rb: Robustness) -
         raw += d / var
         den += 1 / var
     est = num / den
-    return (est - tol) * math.sqrt(den), raw / den
+    return (est - tol) * math.sqrt(den), raw / den, 1 / math.sqrt(den)
 
 
 PRIOR_EVENTS = 3.0
@@ -258,11 +273,16 @@ BASELINE_HISTORY_TICKS = 12
 MIN_EVENTS = 3.0  # fewer canary events than this (capped) in a window prove nothing
 
 
-def _counts(gate: Gate, p: Pair) -> Row:
+def _counts(gate: Gate, p: Pair, overlap: float = 1.0, incident: bool = False) -> Row:
+    """The tick as counts, each divided by the overlap; in a shared incident the canary's exposure
+    is stretched by SHARED_SLACK (the canary may be that much worse before it counts)."""
     assert p.nc is not None and p.nb is not None
     if gate.kind is GateKind.RATE:
-        return p.canary / 100 * p.nc, p.nc, p.baseline / 100 * p.nb, p.nb
-    return p.canary, p.nc, p.baseline, p.nb
+        kc, kb = p.canary / 100 * p.nc, p.baseline / 100 * p.nb
+    else:
+        kc, kb = p.canary, p.baseline
+    slack = SHARED_SLACK if incident else 1.0
+    return kc / overlap, p.nc * slack / overlap, kb / overlap, p.nb / overlap
 
 
 def baseline_rate(history: Sequence[Tick], name: str, gate: Gate, limit: int) -> tuple[float, float]:
@@ -304,7 +324,9 @@ def _with_prior(rows: Sequence[Row], prior: tuple[float, float] | None) -> list[
     return out
 
 
-def _binom_z(rows: Sequence[Row], rho0: float, rb: Robustness | None) -> tuple[float, float, float]:
+def _binom_z(
+    rows: Sequence[Row], rho0: float, rb: Robustness | None, min_events: float | None = None
+) -> tuple[float, float, float]:
     """Stratified conditional-binomial likelihood-ratio test of rate ratio > rho0, after leaving
     out the ticks with the largest canary excess and winsorising the rest, checked by the exact
     conditional test (`exact_z`) where counts are small: (the smaller z, estimated ratio - 1
@@ -330,7 +352,8 @@ def _binom_z(rows: Sequence[Row], rho0: float, rb: Robustness | None) -> tuple[f
     theta = root(held, theta0, 12.0)
     llr = loglik(held, theta) - loglik(held, theta0)
     z = min(math.sqrt(max(0.0, 2 * llr)), exact_z(held, rho0))
-    if rb is not None and sum(min(r[0], rb.min_events / 2) for r in kept) < rb.min_events - 1e-9:
+    floor = rb.min_events if rb is not None and min_events is None else (min_events or 0.0)
+    if rb is not None and sum(min(r[0], floor / 2) for r in kept) < floor - 1e-9:
         return 0.0, effect, z
     return z, effect, z
 
@@ -350,13 +373,29 @@ def compare(
     min_relative_effect: float,
     max_window: int,
     baseline_prior: tuple[float, float] | None = None,
+    *,
+    overlap: float = 1.0,
+    min_events: float | None = None,
+    shared_level: float | None = None,
 ) -> Evidence | None:
     """Pooled evidence over windows of 2..max_window of `pairs` ending at the last one.
 
     The window with the strongest evidence wins. None without pairs.
+    overlap: ticks each reading covers (a query range longer than the tick): consecutive readings
+    share their events, so every tick counts for 1/overlap of itself (counts divided, variances
+    multiplied): the same event is never counted twice.
+    min_events: canary events (after the overlap discount) below which a rate or count proves
+    nothing (DecisionRules.min_canary_events); default the reading's own floor.
+    shared_level: a tick whose baseline is at this share of the threshold or over it is in a
+    shared incident; there the canary must be clearly worse beyond the incident's own spread
+    (SHARED_SLACK) before it counts against it.
     """
     if not pairs:
         return None
+    overlap = max(1.0, overlap)
+    if min_events is not None:  # never below the reading's own floor (RATE_MIN_EVENTS)
+        min_events = max(min_events, robustness(gate).min_events)
+    incident = [_in_incident(gate, p, shared_level) for p in pairs]
     sc = scale_of(gate)
     tol = tolerance(gate, min_relative_effect)
     best_z, best_effect, best_w = -math.inf, 0.0, 1
@@ -364,26 +403,47 @@ def compare(
     rb = robustness(gate)
     if sc is Scale.COUNTS:
         rho0 = 1 + min_relative_effect / 2
-        rows = _with_prior([_counts(gate, p) for p in pairs], baseline_prior)
+        rows = _with_prior([_counts(gate, p, overlap, sh) for p, sh in zip(pairs, incident, strict=True)],
+                           baseline_prior)
         tick_z, tick_eff, _ = _binom_z(rows[-1:], rho0, None)
         for w in range(2, min(max_window, len(rows)) + 1):
-            z, eff, lz = _binom_z(rows[-w:], rho0, rb)
+            z, eff, lz = _binom_z(rows[-w:], rho0, rb, min_events)
             lean = max(lean, lz)
             if z > best_z:
                 best_z, best_effect, best_w = z, eff, w
         if best_w == 1:
             best_z, best_effect, lean = 0.0, tick_eff, 0.0
+        win = rows[-best_w:]
+        kc, kb = sum(r[0] for r in win), sum(r[2] for r in win)
+        se = math.sqrt(1 / (kc + 0.5) + 1 / (kb + 0.5))
+        n = sum(r[1] for r in win)
     else:
-        terms = _gauss_terms(gate, pairs)
-        tick_z, tick_d = _gauss_z(terms[-1:], tol, Robustness(trim=None, clip=CLIP))
+        slack = SHARED_SLACK_POINTS * abs(gate.threshold) if sc is Scale.POINTS else math.log(SHARED_SLACK)
+        terms = [(d - (slack if sh else 0.0), v * overlap)
+                 for (d, v), sh in zip(_gauss_terms(gate, pairs), incident, strict=True)]
+        tick_z, tick_d, se = _gauss_z(terms[-1:], tol, Robustness(trim=None, clip=CLIP))
         for w in range(2, min(max_window, len(terms)) + 1):
-            z, est = _gauss_z(terms[-w:], tol, rb)
+            z, est, w_se = _gauss_z(terms[-w:], tol, rb)
             if z > best_z:
-                best_z, best_effect, best_w = z, est, w
+                best_z, best_effect, best_w, se = z, est, w, w_se
         if best_w == 1:
             best_z, best_effect = min(0.0, tick_z), tick_d
         best_effect = best_effect if sc is Scale.POINTS else math.exp(best_effect) - 1
-    return Evidence(name, best_z, best_effect, best_w, tick_z, sc, lean)
+        kc = 0.0
+        n = sum(p.nc or 0.0 for p in pairs[-best_w:]) / overlap
+    return Evidence(name, best_z, best_effect, best_w, tick_z, sc, lean, se, n, kc)
+
+
+SHARED_SLACK = 1.3
+"""In a shared incident (the baseline itself near its threshold) the canary may be this much worse
+(ratio) before it counts against it: an incident hits the tracks unevenly, by chance."""
+SHARED_SLACK_POINTS = 0.1  # the same for percentages judged in points: this share of the threshold
+
+
+def _in_incident(gate: Gate, p: Pair, shared_level: float | None) -> bool:
+    if shared_level is None:
+        return False
+    return gate.badness(p.baseline) >= shared_level * gate.badness(gate.threshold)
 
 
 def min_effect(gate: Gate, min_relative_effect: float) -> float:

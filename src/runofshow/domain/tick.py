@@ -17,9 +17,16 @@ class TrackSample:
 
     values: Mapping[str, float | None]
     requests: float | None = None
+    denominators: Mapping[str, float | None] = field(default_factory=dict)
+    """Per rate metric, what its percentage divides by when that is not `requests` (a gate's
+    `count_query`: idempotent requests, say). Missing: `requests`."""
 
     def value(self, metric: str) -> float | None:
         return self.values.get(metric)
+
+    def denominator(self, metric: str) -> float | None:
+        """The count a rate metric divides by: its own denominator if reported, else requests."""
+        return self.denominators[metric] if metric in self.denominators else self.requests
 
 
 @dataclass(frozen=True)
