@@ -35,8 +35,15 @@ import math
 from collections.abc import Mapping, Sequence
 from statistics import NormalDist
 
-from runofshow.domain.counts import binomial_tail_z, poisson_tail_z
-from runofshow.domain.gates import clean_value, fmt, threshold_verdict, valid_requests
+from runofshow.domain.absolute import (
+    absolute_gate,
+    absolute_trend,
+    baseline_now,
+    no_baseline,
+    recent_canary,
+    shared_breach,
+)
+from runofshow.domain.gates import clean_value, fmt, threshold_verdict
 from runofshow.domain.judge import (
     BASELINE_HISTORY_TICKS,
     FULL_WEIGHT,
@@ -51,12 +58,11 @@ from runofshow.domain.judge import (
     robustness,
     scale_of,
 )
-from runofshow.domain.plan import Direction, Gate, GateKind, Plan
+from runofshow.domain.plan import Gate, GateKind, Plan
 from runofshow.domain.tick import Action, Decision, MetricVerdict, Tick, Verdict
 from runofshow.domain.trends import mann_kendall_z, projected_crossing, rising, theil_sen
 
 ENGINE_VERSION = "1.0.0"
-STALE_BASELINE_TICKS = 3
 SUSPECT_WINDOW_Z = 1.5  # a canary-only breach clear this tick (at `confidence`) holds when the rest of
 # the window leans worse too; alone it is an isolated spike
 TREND_MIN_Z = 2.0  # a trend holds only when the canary already leans worse than the baseline
@@ -196,7 +202,7 @@ def _threshold_gate(plan: Plan, history: Sequence[Tick], name: str, gate: Gate) 
     v = threshold_verdict(name, gate, c, b)
     if v.verdict is not Verdict.PASS or c is None:
         return v
-    ts, ys = _recent_canary(history, name, gate, plan.decision.trend_window_ticks)
+    ts, ys = recent_canary(history, name, gate, plan.decision.trend_window_ticks)
     horizon = plan.decision.hold_min * 60
     if rising(ys, 3) and projected_crossing(ts, ys, gate.badness(gate.threshold), horizon) is not None:
         return MetricVerdict(
@@ -206,42 +212,7 @@ def _threshold_gate(plan: Plan, history: Sequence[Tick], name: str, gate: Gate) 
     return v
 
 
-def _recent_canary(
-    history: Sequence[Tick], name: str, gate: Gate, limit: int
-) -> tuple[list[float], list[float]]:
-    ts: list[float] = []
-    ys: list[float] = []
-    for t in reversed(history):
-        v = clean_value(gate, t.canary, name)
-        if v is not None:
-            ts.append(t.t_s)
-            ys.append(gate.badness(v))
-            if len(ts) >= limit:
-                break
-    ts.reverse()
-    ys.reverse()
-    return ts, ys
-
-
 # --------------------------------------------------------------------------- comparative judge
-
-
-def _baseline_now(
-    history: Sequence[Tick], name: str, gate: Gate, end: int | None = None
-) -> tuple[float | None, bool]:
-    """The baseline value at `history[end]` (default: now), or the last one within
-    STALE_BASELINE_TICKS before it (stale=True). None at 100 % weight: no baseline traffic."""
-    end = len(history) - 1 if end is None else end
-    for k in range(STALE_BASELINE_TICKS + 1):
-        if end - k < 0:
-            break
-        t = history[end - k]
-        if t.weight >= FULL_WEIGHT:
-            break
-        b = clean_value(gate, t.baseline, name)
-        if b is not None:
-            return b, k > 0
-    return None, False
 
 
 def overlap_ticks(plan: Plan, gate: Gate) -> float:
@@ -257,22 +228,6 @@ def warmup_of(plan: Plan, gate: Gate) -> int:
     if plan.decision.warmup_ticks == 0:
         return 0
     return plan.decision.warmup_ticks + math.ceil(overlap_ticks(plan, gate) - 1 - 1e-9)
-
-
-def _shared(plan: Plan, gate: Gate, b: float | None) -> bool:
-    """The baseline is at `shared_level` of the threshold too: a breach now is not the canary's."""
-    return b is not None and gate.badness(b) >= plan.decision.shared_level * gate.badness(gate.threshold)
-
-
-def _no_baseline(tick: Tick, name: str, gate: Gate) -> str | None:
-    """Why this tick has no baseline to compare the canary with on `name`; None when it has one."""
-    if tick.weight >= FULL_WEIGHT:
-        return f"{tick.weight:g} % on canary"
-    if clean_value(gate, tick.baseline, name) is None:
-        return "baseline no data"
-    if scale_of(gate) is Scale.COUNTS and valid_requests(tick.baseline) is None:
-        return "baseline requests unknown"
-    return None
 
 
 def _effect_text(gate: Gate, ev: Evidence) -> str:
@@ -291,7 +246,7 @@ def _comparative_gate(plan: Plan, history: Sequence[Tick], name: str, gate: Gate
     tick = history[-1]
     idx = len(history) - 1
     c = clean_value(gate, tick.canary, name)
-    b, stale = _baseline_now(history, name, gate)
+    b, stale = baseline_now(history, name, gate)
     if c is None:
         return MetricVerdict(name, Verdict.NODATA, None, b, f"{name}: no canary data")
     overlap = overlap_ticks(plan, gate)
@@ -311,7 +266,7 @@ def _comparative_gate(plan: Plan, history: Sequence[Tick], name: str, gate: Gate
     cs, bs = fmt(gate, c), fmt(gate, b)
     limit = fmt(gate, gate.threshold)
     over = gate.breaches(c)
-    missing = _no_baseline(tick, name, gate) if ev is None else None
+    missing = no_baseline(tick, name, gate) if ev is None else None
     if tick.weight >= FULL_WEIGHT:
         base_txt = f"no baseline ({missing})"
     else:
@@ -333,9 +288,9 @@ def _comparative_gate(plan: Plan, history: Sequence[Tick], name: str, gate: Gate
         why = f"{name} canary {cs}, {base_txt}: first minutes of the canary (warm-up), not judged yet"
         return MetricVerdict(name, Verdict.PASS, c, b, why)
     if over:
-        shared = _shared(plan, gate, b)
+        shared = shared_breach(plan, gate, b)
         if ev is None and not shared and missing is not None:
-            return _absolute_gate(plan, history, name, gate, c, b, missing)
+            return absolute_gate(plan, history, name, gate, c, b, missing)
         if ev is None and not shared:
             why = f"{name} canary {cs} > {limit}, {base_txt}: cannot compare with the baseline: holding"
             return MetricVerdict(name, Verdict.SUSPECT, c, b, why, p_value, effect)
@@ -359,7 +314,7 @@ def _comparative_gate(plan: Plan, history: Sequence[Tick], name: str, gate: Gate
         return MetricVerdict(name, Verdict.PASS, c, b, why, p_value, effect)
     trend = _canary_trend(plan, history, name, gate, ev)
     if trend is None and missing is not None:
-        trend = _absolute_trend(plan, history, name, gate, c, missing)
+        trend = absolute_trend(plan, history, name, gate, c, missing)
     if trend is not None:
         return MetricVerdict(name, Verdict.TREND, c, b, trend, p_value, effect)
     return MetricVerdict(name, Verdict.PASS, c, b, f"{name} canary {cs}, {base_txt}: pass", p_value, effect)
@@ -414,104 +369,3 @@ def _canary_trend(
     )
 
 
-# --------------------------------------------------------------------------- no baseline to compare
-
-
-def _absolute_run(plan: Plan, history: Sequence[Tick], name: str, gate: Gate) -> list[tuple[Tick, float]]:
-    """The latest ticks in a row where the canary was over `name`'s threshold with no baseline to
-    compare and no recent baseline over it too (that is a shared incident, not the canary), newest
-    first. Ticks without canary data for `name` are skipped (NoData has its own rule); at most
-    `max(absolute_confirm_ticks, judge_window_ticks)` ticks, which are pooled."""
-    rules = plan.decision
-    limit = max(rules.absolute_confirm_ticks, rules.judge_window_ticks)
-    run: list[tuple[Tick, float]] = []
-    for i in range(len(history) - 1, -1, -1):
-        t = history[i]
-        c = clean_value(gate, t.canary, name)
-        if c is None:
-            continue
-        if not gate.breaches(c) or _no_baseline(t, name, gate) is None:
-            break
-        if _shared(plan, gate, _baseline_now(history, name, gate, i)[0]):
-            break
-        run.append((t, c))
-        if len(run) >= limit:
-            break
-    return run
-
-
-def _absolute_z(gate: Gate, run: Sequence[tuple[Tick, float]]) -> tuple[float, str] | None:
-    """How clear the canary's breach over `run` is against the threshold itself, for rates
-    (binomial: errors in the canary's requests against the threshold rate) and counts (Poisson
-    against the threshold per tick): (z, what was counted). None for levels (latency, gauges),
-    whose ticks over the threshold are the evidence."""
-    lower = gate.direction is Direction.LOWER_IS_BETTER
-    if gate.kind is GateKind.RATE:
-        k = n = 0.0
-        for t, c in run:
-            nc = valid_requests(t.canary)
-            if nc is not None:
-                k, n = k + c / 100 * nc, n + nc
-        p = gate.threshold / 100
-        z = binomial_tail_z(k, n, p) if lower else binomial_tail_z(n - k, n, 1 - p)
-        return z, f"{k:.0f} in {n:.0f} requests"
-    if gate.kind is GateKind.COUNT and lower:
-        k = sum(c for _, c in run)
-        return poisson_tail_z(k, gate.threshold * len(run)), f"{k:.0f} in {len(run)} ticks"
-    return None
-
-
-def _absolute_gate(
-    plan: Plan, history: Sequence[Tick], name: str, gate: Gate, c: float, b: float | None, missing: str
-) -> MetricVerdict:
-    """The seed's matrix when there is nothing to compare with (100 % on the canary, the baseline
-    exporter down): a canary over its threshold for `absolute_confirm_ticks` ticks in a row rolls
-    back, rates and counts only once that is clear against the threshold itself. Hold before.
-
-    Below 100 % the baseline is only missing, and what it would have shown may be a shared
-    incident (a database saturation that starts as the baseline's exporter drops out): the
-    confirmation then lasts as long as a canary gap is waited out, `no_data_rollback_after_ticks`."""
-    rules = plan.decision
-    need = rules.absolute_confirm_ticks
-    if history[-1].weight < FULL_WEIGHT:
-        need = max(need, rules.no_data_rollback_after_ticks)
-    run = _absolute_run(plan, history, name, gate)
-    side = ">" if gate.direction is Direction.LOWER_IS_BETTER else "<"
-    head = f"{name} canary {fmt(gate, c)} {side} {fmt(gate, gate.threshold)}"
-    ctx = f"with no baseline to compare ({missing})"
-    if len(run) < need:
-        why = f"{head} {ctx}: {len(run)} of {need} ticks, confirming: holding"
-        return MetricVerdict(name, Verdict.SUSPECT, c, b, why)
-    clear = _absolute_z(gate, run)
-    p_value = None if clear is None else 1.0 - NormalDist().cdf(clear[0])
-    if clear is not None and clear[0] < rules.rollback_z:
-        why = (
-            f"{head} for {len(run)} ticks {ctx}, not yet clear against the threshold "
-            f"({clear[1]}, p={p_value:.1g}): holding"
-        )
-        return MetricVerdict(name, Verdict.SUSPECT, c, b, why, p_value)
-    why = f"{head} for {len(run)} ticks {ctx}: rollback"
-    return MetricVerdict(name, Verdict.FAIL, c, b, why, p_value)
-
-
-def _absolute_trend(
-    plan: Plan, history: Sequence[Tick], name: str, gate: Gate, c: float, missing: str
-) -> str | None:
-    """With no baseline to compare, the seed's trend rule: the canary alone rising tick after tick
-    and projected over its threshold within `hold_min` -> hold. Per-request readings need
-    `min_canary_requests` now: on a handful of requests a rise is noise."""
-    rules = plan.decision
-    if gate.kind in (GateKind.LATENCY, GateKind.RATE, GateKind.COUNT):
-        n = valid_requests(history[-1].canary)
-        if n is None or n < rules.min_canary_requests:
-            return None
-    ts, ys = _recent_canary(history, name, gate, rules.trend_window_ticks)
-    if not rising(ys, 3):
-        return None
-    cross = projected_crossing(ts, ys, gate.badness(gate.threshold), rules.hold_min * 60)
-    if cross is None:
-        return None
-    return (
-        f"{name} canary {fmt(gate, c)} rising with no baseline to compare ({missing}), "
-        f"projected over {fmt(gate, gate.threshold)} in {cross / 60:.0f} min: holding"
-    )
