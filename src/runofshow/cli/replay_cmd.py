@@ -77,7 +77,7 @@ def _print_timeline(sc: Scenario, result: ReplayResult) -> None:
     for n in names:
         table.add_column(f"{METRIC_LABELS.get(n, n)}\ncanary/base", justify="right")
     table.add_column("decision")
-    table.add_column("reason", overflow="fold")
+    table.add_column("why (one sentence)", overflow="fold")
     for tick, d in zip(sc.ticks, result.decisions, strict=False):
         cells = []
         for n in names:
@@ -85,12 +85,14 @@ def _print_timeline(sc: Scenario, result: ReplayResult) -> None:
             b = tick.baseline.value(n) if tick.baseline else None
             cells.append(f"{_fmt(c)}/{_fmt(b)}")
         action = d.action.value
-        reason = d.reasons[0] if d.reasons else ""
+        reason = d.sentence or (d.reasons[0] if d.reasons else "")
         table.add_row(f"{tick.t_s:g}", f"{tick.weight:g}", *cells, f"[{style[action]}]{action}[/]", reason)
     console = Console(width=200)
     console.print(table)
     where = f" at t={result.rollback_t:g} s" if result.rollback_t is not None else ""
     console.print(f"verdict: {result.verdict}{where} ({len(result.decisions)} decisions)")
+    if result.decisions and result.decisions[-1].sentence:
+        console.print(f"why: {result.decisions[-1].sentence}")
 
 
 def bench(

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from statistics import NormalDist
 
 from runofshow.domain.absolute import (
@@ -59,6 +60,7 @@ from runofshow.domain.judge import (
     scale_of,
 )
 from runofshow.domain.plan import Gate, GateKind, Plan
+from runofshow.domain.sentence import explain
 from runofshow.domain.tick import Action, Decision, MetricVerdict, Tick, Verdict
 from runofshow.domain.trends import mann_kendall_z, projected_crossing, rising, theil_sen
 
@@ -75,7 +77,13 @@ def engine_name(judge: str) -> str:
 
 
 def decide(plan: Plan, history: Sequence[Tick], now_s: float | None = None) -> Decision:
-    """Decide for the last tick of `history` (the current one), using nothing after it."""
+    """Decide for the last tick of `history` (the current one), using nothing after it; with the
+    decision in one sentence (`Decision.sentence`)."""
+    d = _decide(plan, history, now_s)
+    return replace(d, sentence=explain(plan, history[-1], d))
+
+
+def _decide(plan: Plan, history: Sequence[Tick], now_s: float | None) -> Decision:
     if not history:
         raise ValueError("decide needs at least the current tick")
     tick = history[-1]
@@ -242,13 +250,25 @@ def _effect_text(gate: Gate, ev: Evidence) -> str:
 
 
 def _comparative_gate(plan: Plan, history: Sequence[Tick], name: str, gate: Gate) -> MetricVerdict:
+    """The gate's verdict, with the evidence's numbers (interval, counts, window) attached."""
+    v, ev = _verdict(plan, history, name, gate)
+    if ev is None or not math.isfinite(ev.se):
+        return v
+    z = NormalDist().inv_cdf(plan.decision.confidence)
+    return replace(v, interval=ev.interval(z), n=ev.n or None, events=ev.events if ev.scale is Scale.COUNTS
+                   else None, ticks=ev.ticks, z=ev.z)
+
+
+def _verdict(
+    plan: Plan, history: Sequence[Tick], name: str, gate: Gate
+) -> tuple[MetricVerdict, Evidence | None]:
     rules = plan.decision
     tick = history[-1]
     idx = len(history) - 1
     c = clean_value(gate, tick.canary, name)
     b, stale = baseline_now(history, name, gate)
     if c is None:
-        return MetricVerdict(name, Verdict.NODATA, None, b, f"{name}: no canary data")
+        return MetricVerdict(name, Verdict.NODATA, None, b, f"{name}: no canary data"), None
     overlap = overlap_ticks(plan, gate)
     warmup = warmup_of(plan, gate)
     warm = idx < warmup
@@ -281,43 +301,44 @@ def _comparative_gate(plan: Plan, history: Sequence[Tick], name: str, gate: Gate
                 f"{name} canary {cs} vs {base_txt} ({stats}): "
                 f"canary-only regression under the {limit} limit"
             )
-        return MetricVerdict(name, Verdict.FAIL, c, b, why, ev.p_value, ev.effect)
+        return MetricVerdict(name, Verdict.FAIL, c, b, why, ev.p_value, ev.effect), ev
     p_value = ev.p_value if ev is not None else None
     effect = ev.effect if ev is not None else None
     if warm and (gate.kind is GateKind.LATENCY or now_pair is not None):
         why = f"{name} canary {cs}, {base_txt}: first minutes of the canary (warm-up), not judged yet"
-        return MetricVerdict(name, Verdict.PASS, c, b, why)
+        return MetricVerdict(name, Verdict.PASS, c, b, why), ev
     if over:
         shared = shared_breach(plan, gate, b)
         if ev is None and not shared and missing is not None:
-            return absolute_gate(plan, history, name, gate, c, b, missing)
+            return absolute_gate(plan, history, name, gate, c, b, missing), ev
         if ev is None and not shared:
             why = f"{name} canary {cs} > {limit}, {base_txt}: cannot compare with the baseline: holding"
-            return MetricVerdict(name, Verdict.SUSPECT, c, b, why, p_value, effect)
+            return MetricVerdict(name, Verdict.SUSPECT, c, b, why, p_value, effect), ev
         if ev is not None and ev.hold_z >= SUSPECT_WINDOW_Z:
             why = f"{name} canary {cs} > {limit} and {base_txt}: canary worse, confirming: holding"
-            return MetricVerdict(name, Verdict.SUSPECT, c, b, why, p_value, effect)
+            return MetricVerdict(name, Verdict.SUSPECT, c, b, why, p_value, effect), ev
         if ev is not None and ev.tick_z >= NormalDist().inv_cdf(rules.confidence):
             why = (
                 f"{name} canary {cs} > {limit} and {base_txt}: a single-tick canary spike so far, "
                 "watching (stage not advanced)"
             )
-            return MetricVerdict(name, Verdict.PASS, c, b, why, p_value, effect)
+            return MetricVerdict(name, Verdict.PASS, c, b, why, p_value, effect), ev
         if shared:
             why = (
                 f"{name} {cs} over {limit} on baseline too ({bs}): shared incident, not the canary; "
                 "proceeding without advancing the stage"
             )
-            return MetricVerdict(name, Verdict.SHARED, c, b, why, p_value, effect)
+            return MetricVerdict(name, Verdict.SHARED, c, b, why, p_value, effect), ev
         n = f" on {tick.canary.requests:.0f} requests" if tick.canary and tick.canary.requests else ""
         why = f"{name} canary {cs} > {limit}{n}, {base_txt}: within noise of the baseline, watching"
-        return MetricVerdict(name, Verdict.PASS, c, b, why, p_value, effect)
+        return MetricVerdict(name, Verdict.PASS, c, b, why, p_value, effect), ev
     trend = _canary_trend(plan, history, name, gate, ev)
     if trend is None and missing is not None:
         trend = absolute_trend(plan, history, name, gate, c, missing)
     if trend is not None:
-        return MetricVerdict(name, Verdict.TREND, c, b, trend, p_value, effect)
-    return MetricVerdict(name, Verdict.PASS, c, b, f"{name} canary {cs}, {base_txt}: pass", p_value, effect)
+        return MetricVerdict(name, Verdict.TREND, c, b, trend, p_value, effect), ev
+    why = f"{name} canary {cs}, {base_txt}: pass"
+    return MetricVerdict(name, Verdict.PASS, c, b, why, p_value, effect), ev
 
 
 def _canary_trend(

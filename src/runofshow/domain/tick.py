@@ -80,6 +80,11 @@ class MetricVerdict:
     reason: str
     p_value: float | None = None
     effect: float | None = None  # canary relative to baseline, e.g. 0.4 = 40 % worse
+    interval: tuple[float, float] | None = None  # the effect's interval at the plan's confidence
+    n: float | None = None  # canary requests in the window that decided
+    events: float | None = None  # rates and counts: canary events in that window
+    ticks: int | None = None  # length of that window
+    z: float | None = None  # the evidence on the standard-normal scale (one-sided)
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,8 @@ class Decision:
     verdicts: tuple[MetricVerdict, ...] = ()
     stage_complete: bool = False
     engine: str = ""
+    sentence: str = ""
+    """The decision in one sentence, in the users' words and with numbers (domain/sentence.py)."""
 
     @property
     def passing(self) -> int:

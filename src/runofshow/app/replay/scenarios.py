@@ -48,7 +48,8 @@ class ReplayResult:
             "verdict": self.verdict,
             "rollback_t": _num(self.rollback_t),
             "decisions": [
-                {"t": _num(d.t_s), "decision": d.action.value, "reasons": list(d.reasons)}
+                {"t": _num(d.t_s), "decision": d.action.value, "reasons": list(d.reasons),
+                 "sentence": d.sentence}
                 for d in self.decisions
             ],
         }
