@@ -102,7 +102,8 @@ def bench(
     """Score the comparative engine and the threshold-only engine on a folder of scenarios.
 
     FRR on good scenarios, MISS and EARLY on bad ones, detection delay p50/p90 (ticks), median
-    time to promote, mean time per replay; then the score line of the comparative engine.
+    time to promote (and its nominal, without holds), holds per good canary, good canaries still
+    holding when the recording ends, mean time per replay; then each engine's score line.
     Example: runofshow bench src/runofshow/examples
     """
     from runofshow.app.replay.bench import run
@@ -126,11 +127,21 @@ def _ttp(s: Score) -> str:
     x = s.ttp_median_s
     if x is None:
         return "n/a"
-    return "never" if math.isinf(x) else f"{x / 60:.0f} min"
+    nominal = s.nominal_median_s
+    tail = f" (nominal {nominal / 60:.0f})" if nominal is not None else ""
+    return "never" if math.isinf(x) else f"{x / 60:.0f} min{tail}"
 
 
 def _holds(s: Score) -> str:
-    return "n/a" if s.mean_holds_good is None else f"{s.mean_holds_good:.2f}"
+    if s.mean_holds_good is None:
+        return "n/a"
+    nodata = s.mean_nodata_holds_good
+    return f"{s.mean_holds_good:.2f}" + (f" ({nodata:.2f} for NoData)" if nodata else "")
+
+
+def _held(s: Score) -> str:
+    share = s.held_good_share
+    return f"{s.held_good} of {len(s.good)}" + (f" ({100 * share:.1f} %)" if share is not None else "")
 
 
 def _ms(s: Score) -> str:
@@ -156,8 +167,8 @@ def _print_scores(folder: Path, scores: list[Score]) -> None:
         ("detection delay p50", lambda s: f"{_ticks(s.delay_p50)} ticks"),
         ("detection delay p90", lambda s: f"{_ticks(s.delay_p90)} ticks"),
         ("median time to promote", _ttp),
-        ("holds per promoted good run", _holds),
-        ("good runs held at the end", lambda s: str(s.held_good)),
+        ("holds per good canary (mean)", _holds),
+        ("good canaries still holding at the end", _held),
         ("mean time per replay", _ms),
     ]
     for label, get in rows:

@@ -214,7 +214,8 @@ class DecisionRules(_Model):
         default=6, ge=2, description="ticks pooled by the comparative judge (sliding window)"
     )
     warmup_ticks: int = Field(
-        default=2, ge=0, description="first ticks of the rollout whose canary is not compared with the baseline (warm-up)"
+        default=2, ge=0,
+        description="first ticks of the rollout whose canary is not compared with the baseline (warm-up)",
     )
     shared_level: float = Field(
         default=0.8, gt=0, le=1,
