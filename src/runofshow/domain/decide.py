@@ -275,7 +275,8 @@ def _verdict(
     now_pair = pair_at(tick, idx, name, gate)
     ev: Evidence | None = None
     if now_pair is not None and not warm:
-        pairs = recent_pairs(history, name, gate, rules.judge_window_ticks, skip_first=warmup)
+        limit = rules.judge_window_ticks + math.ceil(overlap - 1e-9) - 1  # compare's longest window
+        pairs = recent_pairs(history, name, gate, limit, skip_first=warmup)
         prior = None
         if scale_of(gate) is Scale.COUNTS:
             prior = baseline_rate(history, name, gate, BASELINE_HISTORY_TICKS)

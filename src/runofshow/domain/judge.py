@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from statistics import NormalDist
 
@@ -202,6 +202,7 @@ class Robustness:
     min_event_ticks: int = 0
     min_events: float = 0.0
     bar_offset: float = 0.0  # added to the rollback bar (DecisionRules.rollback_z) for this reading
+    spread: int = 1  # readings one tick's spike shows up in (overlapping windows): left out together
 
 
 RATE_MIN_EVENTS = 6.0
@@ -241,7 +242,7 @@ def left_out(ticks: int, share: float | None) -> int:
 
 def _dropped(scores: Sequence[float], rb: Robustness) -> set[int]:
     """Indices of the window's most adverse ticks that are left out (see Robustness)."""
-    k = left_out(len(scores), rb.trim)
+    k = min(left_out(len(scores), rb.trim) * rb.spread, len(scores) - 1)
     return set(sorted(range(len(scores)), key=scores.__getitem__)[len(scores) - k:]) if k else set()
 
 
@@ -396,11 +397,15 @@ def compare(
     if min_events is not None:  # never below the reading's own floor (RATE_MIN_EVENTS)
         min_events = max(min_events, robustness(gate).min_events)
     incident = [_in_incident(gate, p, shared_level) for p in pairs]
+    spread = math.ceil(overlap - 1e-9)
+    max_window += spread - 1  # a window of overlapping readings holds fewer independent ticks
     sc = scale_of(gate)
     tol = tolerance(gate, min_relative_effect)
     best_z, best_effect, best_w = -math.inf, 0.0, 1
     lean = -math.inf
-    rb = robustness(gate)
+    # a burst of events is counted whole in every reading whose window holds it: left out together;
+    # a level (p95, lag, pool) read over a longer window is diluted instead, and is left as it is
+    rb = replace(robustness(gate), spread=spread) if sc is Scale.COUNTS else robustness(gate)
     if sc is Scale.COUNTS:
         rho0 = 1 + min_relative_effect / 2
         rows = _with_prior([_counts(gate, p, overlap, sh) for p, sh in zip(pairs, incident, strict=True)],
