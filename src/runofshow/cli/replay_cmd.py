@@ -41,8 +41,9 @@ def replay(
 ) -> None:
     """Replay a recorded canary scenario through the decision engine, one decision per tick.
 
-    With --json: one JSON object on stdout ({"verdict", "rollback_t", "decisions"}), exit 0.
-    Without: a timeline table; exit 0 promoted, 3 rolled back, 4 held.
+    With --json: one JSON object on stdout ({"verdict", "rollback_t", "decisions"}, each decision
+    with its one-sentence `sentence`), exit 0.
+    Without: a timeline table with each decision's sentence; exit 0 promoted, 3 rolled back, 4 held.
     Example: runofshow replay src/runofshow/examples/ex-007.json --json
     """
     from runofshow.app.replay.scenarios import load_scenario

@@ -14,8 +14,9 @@ from statistics import NormalDist
 
 from runofshow.domain.counts import binomial_tail_z, poisson_tail_z
 from runofshow.domain.gates import clean_value, fmt, valid_requests
-from runofshow.domain.judge import FULL_WEIGHT, Scale, scale_of
+from runofshow.domain.judge import Scale, scale_of
 from runofshow.domain.plan import Direction, Gate, GateKind, Plan
+from runofshow.domain.prior import FULL_WEIGHT
 from runofshow.domain.tick import MetricVerdict, Tick, Verdict
 from runofshow.domain.trends import projected_crossing, rising
 

@@ -46,12 +46,9 @@ from runofshow.domain.absolute import (
 )
 from runofshow.domain.gates import clean_value, fmt, threshold_verdict
 from runofshow.domain.judge import (
-    BASELINE_HISTORY_TICKS,
-    FULL_WEIGHT,
     Evidence,
     Pair,
     Scale,
-    baseline_rate,
     compare,
     min_effect,
     pair_at,
@@ -60,6 +57,7 @@ from runofshow.domain.judge import (
     scale_of,
 )
 from runofshow.domain.plan import Gate, GateKind, Plan
+from runofshow.domain.prior import BASELINE_HISTORY_TICKS, FULL_WEIGHT, baseline_rate
 from runofshow.domain.sentence import explain
 from runofshow.domain.tick import Action, Decision, MetricVerdict, Tick, Verdict
 from runofshow.domain.trends import mann_kendall_z, projected_crossing, rising, theil_sen
@@ -275,8 +273,8 @@ def _verdict(
     now_pair = pair_at(tick, idx, name, gate)
     ev: Evidence | None = None
     if now_pair is not None and not warm:
-        limit = rules.judge_window_ticks + math.ceil(overlap - 1e-9) - 1  # compare's longest window
-        pairs = recent_pairs(history, name, gate, limit, skip_first=warmup)
+        longest = rules.judge_window_ticks + math.ceil(overlap - 1e-9) - 1  # compare's longest window
+        pairs = recent_pairs(history, name, gate, longest, skip_first=warmup)
         prior = None
         if scale_of(gate) is Scale.COUNTS:
             prior = baseline_rate(history, name, gate, BASELINE_HISTORY_TICKS)

@@ -45,10 +45,10 @@ from runofshow.domain.counts import (
 )
 from runofshow.domain.gates import clean_value, valid_denominator, valid_requests
 from runofshow.domain.plan import Direction, Gate, GateKind
+from runofshow.domain.prior import FULL_WEIGHT, with_prior
 from runofshow.domain.tick import Tick
 
 _N = NormalDist()
-FULL_WEIGHT = 100.0  # canary weight (%) at which the baseline has no traffic left to compare with
 CLIP = 4.0  # a single tick never counts for more than this many standard errors
 POINTS_TOLERANCE = 0.0125  # of the threshold: pool within 1 point of the baseline is the same
 
@@ -264,13 +264,6 @@ def _gauss_z(
     return (est - tol) * math.sqrt(den), raw / den, 1 / math.sqrt(den)
 
 
-PRIOR_EVENTS = 3.0
-"""Pseudo-events of the baseline's long-run rate added to every tick's baseline, so that a tick
-with only a few baseline events (a 50/50 split of a rare error) still has a steady reference,
-while a tick whose baseline has many events (a shared incident) is judged on its own."""
-PRIOR_MAX_SHARE = 4.0
-"""...but never more pseudo-requests than this many times the tick's own baseline requests."""
-BASELINE_HISTORY_TICKS = 12
 MIN_EVENTS = 3.0  # fewer canary events than this (capped) in a window prove nothing
 
 
@@ -284,45 +277,6 @@ def _counts(gate: Gate, p: Pair, overlap: float = 1.0, incident: bool = False) -
         kc, kb = p.canary, p.baseline
     slack = SHARED_SLACK if incident else 1.0
     return kc / overlap, p.nc * slack / overlap, kb / overlap, p.nb / overlap
-
-
-def baseline_rate(history: Sequence[Tick], name: str, gate: Gate, limit: int) -> tuple[float, float]:
-    """The baseline's recent events and requests over the last `limit` ticks with believable
-    baseline data, leaving out ticks far above the rest (a shared incident is judged tick by tick,
-    it must not inflate the long-run reference)."""
-    rows: list[tuple[float, float]] = []
-    for t in reversed(history):
-        if t.weight >= FULL_WEIGHT:
-            continue
-        v = clean_value(gate, t.baseline, name)
-        n = valid_requests(t.baseline)
-        if v is None or n is None:
-            continue
-        rows.append((v / 100 * n if gate.kind is GateKind.RATE else v, n))
-        if len(rows) >= limit:
-            break
-    events = sum(k for k, _ in rows)
-    exposure = sum(n for _, n in rows)
-    if not rows or exposure <= 0:
-        return 0.0, 0.0
-    rate = events / exposure
-    kept = [(k, n) for k, n in rows if (k - rate * n) / math.sqrt(rate * n + 1) <= 3]
-    return sum(k for k, _ in kept), sum(n for _, n in kept)
-
-
-def _with_prior(rows: Sequence[Row], prior: tuple[float, float] | None) -> list[Row]:
-    """Add the long-run baseline pseudo-events to every tick that agrees with the long run."""
-    if prior is None or prior[1] <= 0:
-        return list(rows)
-    rate = (prior[0] + 0.5) / prior[1]
-    out: list[Row] = []
-    for kc, nc, kb, nb in rows:
-        expect = rate * nb
-        if kb <= expect + 3 * math.sqrt(expect) + 1:
-            extra = min(PRIOR_EVENTS / rate, PRIOR_MAX_SHARE * nb)
-            kb, nb = kb + rate * extra, nb + extra
-        out.append((kc, nc, kb, nb))
-    return out
 
 
 def _binom_z(
@@ -408,7 +362,7 @@ def compare(
     rb = replace(robustness(gate), spread=spread) if sc is Scale.COUNTS else robustness(gate)
     if sc is Scale.COUNTS:
         rho0 = 1 + min_relative_effect / 2
-        rows = _with_prior([_counts(gate, p, overlap, sh) for p, sh in zip(pairs, incident, strict=True)],
+        rows = with_prior([_counts(gate, p, overlap, sh) for p, sh in zip(pairs, incident, strict=True)],
                            baseline_prior)
         tick_z, tick_eff, _ = _binom_z(rows[-1:], rho0, None)
         for w in range(2, min(max_window, len(rows)) + 1):

@@ -9,13 +9,13 @@ from runofshow.domain.counts import binomial_tail_z, exact_z, poisson_cap, poiss
 from runofshow.domain.judge import (
     RATE_MIN_EVENTS,
     Scale,
-    baseline_rate,
     compare,
     pair_at,
     recent_pairs,
     scale_of,
 )
 from runofshow.domain.plan import default_gates
+from runofshow.domain.prior import baseline_rate
 from runofshow.domain.tick import Tick, TrackSample
 
 GATES = default_gates()
