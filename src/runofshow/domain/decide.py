@@ -118,6 +118,9 @@ def _conclude(
     failed = [v.reason for v in verdicts if v.verdict is Verdict.FAIL]
     if failed:
         return Decision(tick.t_s, Action.ROLLBACK, tuple(failed), verdicts, engine=engine)
+    spread = _spread(plan, verdicts)
+    if spread is not None:
+        return Decision(tick.t_s, Action.ROLLBACK, (spread,), verdicts, engine=engine)
     gap_all = _canary_gap(plan, history, None)
     if gap_all >= rules.no_data_rollback_after_ticks:
         why = f"no canary data for {gap_all} ticks in a row: NoData is not a pass, rolling back"
@@ -153,6 +156,31 @@ def _conclude(
             summary += f": stage {tick.stage + 1} ({tick.weight:g} %) complete"
         reasons = (summary, *context)
     return Decision(tick.t_s, Action.PROCEED, reasons, verdicts, complete, engine=engine)
+
+
+SPREAD_MIN_Z = 2.0  # a gate leaning this far (no tolerance) counts toward a spread regression
+SPREAD_EXTRA_Z = 0.5  # ...and together (Stouffer) they must pass the rollback bar plus this
+
+
+def _spread(plan: Plan, verdicts: Sequence[MetricVerdict]) -> str | None:
+    """A regression spread thinly over two or more gates, none clear on its own: each leans worse
+    than the baseline (SPREAD_MIN_Z) and together they are clear (Stouffer's sum over the leaning
+    gates at `rollback_z` + SPREAD_EXTRA_Z). In a shared incident each gate already allows the
+    canary its slack (judge.SHARED_SLACK)."""
+    leaning = [v for v in verdicts if v.lean is not None and v.lean >= SPREAD_MIN_Z]
+    if len(leaning) < 2:
+        return None
+    together = sum(v.lean or 0.0 for v in leaning) / math.sqrt(len(leaning))
+    if together < plan.decision.rollback_z + SPREAD_EXTRA_Z:
+        return None
+    parts = ", ".join(
+        f"{plan.gates[v.metric].short or v.metric} (canary {fmt(plan.gates[v.metric], v.canary)} vs "
+        f"{fmt(plan.gates[v.metric], v.baseline)}, z {v.lean or 0.0:.1f})" for v in leaning
+    )
+    return (
+        f"canary worse on {len(leaning)} gates at once, none clear alone: {parts}; together z "
+        f"{together:.1f} >= {plan.decision.rollback_z + SPREAD_EXTRA_Z:g}: a regression spread over them"
+    )
 
 
 def _stage_done(plan: Plan, history: Sequence[Tick], now_s: float | None) -> bool:
@@ -254,7 +282,7 @@ def _comparative_gate(plan: Plan, history: Sequence[Tick], name: str, gate: Gate
         return v
     z = NormalDist().inv_cdf(plan.decision.confidence)
     return replace(v, interval=ev.interval(z), n=ev.n or None, events=ev.events if ev.scale is Scale.COUNTS
-                   else None, ticks=ev.ticks, z=ev.z)
+                   else None, ticks=ev.ticks, z=ev.z, lean=ev.z0)
 
 
 def _verdict(

@@ -138,6 +138,7 @@ class Evidence:
     se: float = math.inf  # standard error of the effect on the judged scale (log ratio or points)
     n: float = 0.0  # canary requests in the window (overlap discounted); 0 when unknown
     events: float = 0.0  # counts: canary events in the window's kept ticks (overlap discounted)
+    z0: float = 0.0  # the whole window against "no worse at all" (no tolerance): for spread regressions
 
     def interval(self, z: float) -> tuple[float, float]:
         """The effect's two-sided interval at `z` standard errors, on the effect's scale."""
@@ -372,6 +373,7 @@ def compare(
                 best_z, best_effect, best_w = z, eff, w
         if best_w == 1:
             best_z, best_effect, lean = 0.0, tick_eff, 0.0
+        z0 = _binom_z(rows[-max_window:], 1.0, rb, min_events)[0] if len(rows) >= 2 else 0.0
         win = rows[-best_w:]
         kc, kb = sum(r[0] for r in win), sum(r[2] for r in win)
         se = math.sqrt(1 / (kc + 0.5) + 1 / (kb + 0.5))
@@ -390,7 +392,8 @@ def compare(
         best_effect = best_effect if sc is Scale.POINTS else math.exp(best_effect) - 1
         kc = 0.0
         n = sum(p.nc or 0.0 for p in pairs[-best_w:]) / overlap
-    return Evidence(name, best_z, best_effect, best_w, tick_z, sc, lean, se, n, kc)
+        z0 = _gauss_z(terms[-max_window:], 0.0, rb)[0] if len(terms) >= 2 else 0.0
+    return Evidence(name, best_z, best_effect, best_w, tick_z, sc, lean, se, n, kc, z0)
 
 
 SHARED_SLACK = 1.3

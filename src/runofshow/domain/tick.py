@@ -85,6 +85,7 @@ class MetricVerdict:
     events: float | None = None  # rates and counts: canary events in that window
     ticks: int | None = None  # length of that window
     z: float | None = None  # the evidence on the standard-normal scale (one-sided)
+    lean: float | None = None  # the same against "no worse at all": read with the other gates'
 
 
 @dataclass(frozen=True)

@@ -60,3 +60,20 @@ def test_every_decision_has_one_sentence_with_numbers():
     rb = next(d for d in ds if d.action is Action.ROLLBACK)
     assert rb.sentence.startswith("rollback at 5 %: canary idemp ")
     assert "99 % CI" in rb.sentence and "events in" in rb.sentence and "rule: clearly worse" in rb.sentence
+
+
+def test_a_regression_spread_thinly_over_two_gates_rolls_back_and_one_alone_does_not():
+    """p95 +20 % and pool +3 points on a busy 50 % canary: neither clears its own bar (effect under
+    the minimum), together they are clear."""
+    from tests.unit.domain.test_decide import tick
+
+    p = Plan(stages=(Stage(weight=50, hold_min=30), Stage(weight=100)))
+    good = [tick(i, weight=50, stage=0, nc=20000, nb=20000) for i in range(4)]
+    both = good + [tick(4 + i, {"http_p95_ms": 180.0, "pgbouncer_pool_util_pct": 33.0}, weight=50, stage=0,
+                        nc=20000, nb=20000) for i in range(6)]
+    one = good + [tick(4 + i, {"http_p95_ms": 180.0}, weight=50, stage=0, nc=20000, nb=20000) for i in range(6)]
+    assert "rollback" not in actions(p, one)
+    ds = [decide(p, both[: i + 1]) for i in range(len(both))]
+    rb = next(d for d in ds if d.action is Action.ROLLBACK)
+    assert "2 gates at once, none clear alone" in rb.reasons[0]
+    assert rb.sentence.startswith("rollback at 50 %: canary worse on 2 gates at once")
