@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import gen_kinds as more
 import numpy as np
 
 WEIGHTS = (1, 5, 25, 50)
@@ -49,10 +50,11 @@ GATES = {
     "pgbouncer_pool_util_pct": {"max": 80},
 }
 METRICS = tuple(GATES)
-GOOD_KINDS = ("plain", "surge", "incident", "glitchy", "decoy_alert", "shared_drift", "warmup", "spikes")
+GOOD_KINDS = ("plain", "surge", "incident", "glitchy", "decoy_alert", "shared_drift", "warmup", "spikes",
+              *more.NEW_GOOD)
 BAD_KINDS = (
     "latency_step", "errors_step", "leak_drift", "alert", "bad_in_surge", "csp_spike",
-    "idempotency_step", "ws_lag_step",
+    "idempotency_step", "ws_lag_step", "regression", "regression", "regression", "spread",
 )
 DECOYS = (
     ("MarketOpenLatencyHigh", {"auto_rollback": "false", "severity": "warning", "track": "all"}),
@@ -97,6 +99,9 @@ class World:
     gaps: list[tuple[int, int, tuple[str, ...], str]] = field(default_factory=list)
     glitches: list[tuple[int, str, str]] = field(default_factory=list)
     spikes: list[tuple[int, str]] = field(default_factory=list)
+    window: int = 1  # ticks each reported rate / count covers (overlapping query windows)
+    idem_share: float = 1.0  # idempotent requests as a share of all (the conflict rate's denominator)
+    err_power: float = 0.5  # how 5xx grows with load (a hot surge: faster than the load)
 
 
 def _stages(rng: np.random.Generator, weights: tuple[int, ...] = WEIGHTS) -> list[int]:
@@ -224,6 +229,13 @@ def random_nuisances(w: World, rich: bool) -> None:
         warmup(w, int(rng.integers(1, 3)), rng.uniform(1.3, 1.8))
     if rng.random() < 0.3:
         spikes(w, int(rng.integers(1, 3)))
+    if rng.random() < 0.12:
+        more.incident_canary_worse(w, int(rng.integers(1, n - 3)), int(rng.integers(2, 6)),
+                                   str(rng.choice(["broker_backlog", "downstream_errors", "db_saturation"])))
+    if rng.random() < 0.12:
+        more.metric_drift(w, int(rng.integers(0, n // 2)))
+    if rng.random() < 0.15:
+        more.warmup_mixed(w)
 
 
 # --------------------------------------------------------------------------- effects (bad)
@@ -340,6 +352,7 @@ class Base:
 def render(w: World, b: Base) -> list[dict[str, Any]]:
     rng, n = w.rng, w.n
     ticks: list[dict[str, Any]] = []
+    raw: dict[str, list[tuple[int, ...]]] = {"baseline": [], "canary": []}
     walk = np.exp(np.cumsum(rng.normal(0, 0.015, n)))
     for i in range(n):
         weight = float(w.weights[i])
@@ -350,14 +363,16 @@ def render(w: World, b: Base) -> list[dict[str, Any]]:
             share = weight / 100 if side == "canary" else 1 - weight / 100
             if share <= 0:
                 tick[side] = _idle_baseline(rng, b)
+                raw[side].append((0, 0, 0, 0, 0, 0.0))
                 continue
             req = int(rng.poisson(b.total * load ** 0.9 * share))
             lat_level = b.lat * load ** 0.75 * shared_lat * tr.lat[i] * math.exp(rng.normal(0, 0.04))
             p95 = _p95(rng, lat_level, req, b.lat_sigma)
-            err_rate = min(0.9, (b.err * load ** 0.5 + tr.err_add[i]) * tr.err_mult[i])
+            err_rate = min(0.9, (b.err * load ** w.err_power + tr.err_add[i]) * tr.err_mult[i])
             idem_rate = min(0.9, (b.idem + tr.idem_add[i]) * tr.idem_mult[i])
             errs = int(rng.binomial(max(req, 0), err_rate))
-            idems = int(rng.binomial(max(req, 0), idem_rate))
+            idem_req = int(rng.binomial(max(req, 0), w.idem_share)) if w.idem_share < 1 else req
+            idems = int(rng.binomial(max(idem_req, 0), idem_rate))
             csp = int(rng.poisson((b.csp_per_1k + tr.csp_add_per_1k[i]) * req / 1000))
             if rng.random() < 0.01:
                 csp += int(rng.integers(7, 22))  # natural CSP burst (a browser extension, a bot)
@@ -374,16 +389,38 @@ def render(w: World, b: Base) -> list[dict[str, Any]]:
                 "http_p95_ms": round(p95, 1),
                 "http_5xx_pct": round(100 * errs / req, 3) if req > 0 else None,
                 "ws_lag_s": round(ws, 2),
-                "idempotency_conflict_pct": round(100 * idems / req, 3) if req > 0 else None,
+                "idempotency_conflict_pct": round(100 * idems / idem_req, 3) if idem_req > 0 else None,
                 "csp_violations": csp,
                 "pgbouncer_pool_util_pct": round(pool, 1),
                 "requests": req,
             }
+            raw[side].append((req, errs, idem_req, idems, csp, p95))
+            if w.idem_share < 1:
+                vals["denominators"] = {"idempotency_conflict_pct": idem_req}
             tick[side] = vals
         _spikes(w, i, tick)
         ticks.append(tick)
+    if w.window > 1:
+        _windows(w.window, ticks, raw)
     _damage(w, ticks)
     return ticks
+
+
+def _windows(k: int, ticks: list[dict[str, Any]], raw: dict[str, list[tuple[int, ...]]]) -> None:
+    """Each tick's rates and counts over its last k ticks (a `[k*interval]` query), requests per tick."""
+    for side, rows in raw.items():
+        for i in range(len(rows)):
+            s = ticks[i][side]
+            if s is None or len(rows) != len(ticks):
+                continue
+            win = rows[max(0, i - k + 1): i + 1]
+            req, err, ireq, idem = (sum(r[j] for r in win) for j in range(4))
+            s["http_5xx_pct"] = round(100 * err / req, 3) if req > 0 else None
+            s["idempotency_conflict_pct"] = round(100 * idem / ireq, 3) if ireq > 0 else None
+            s["csp_violations"] = int(sum(r[4] for r in win))
+            logs = [(r[0], math.log(r[5])) for r in win if r[0] > 0 and r[5] > 0]
+            if logs and req > 0:
+                s["http_p95_ms"] = round(math.exp(sum(n * x for n, x in logs) / sum(n for n, _ in logs)), 1)
 
 
 def _idle_baseline(rng: np.random.Generator, b: Base) -> dict[str, Any] | None:
@@ -427,7 +464,7 @@ def _damage(w: World, ticks: list[dict[str, Any]]) -> None:
                     if rng.random() < 0.3:
                         ticks[i][side] = None
                     else:
-                        ticks[i][side] = {k: None for k in ticks[i][side]}
+                        ticks[i][side] = {k: None for k in ticks[i][side] if k != "denominators"}
                 elif ticks[i][side] is not None:
                     ticks[i][side][metrics] = None
     for i, kind, side in w.glitches:
@@ -494,6 +531,18 @@ def scenario(
             warmup(w, int(rng.integers(1, 3)), rng.uniform(1.4, 1.9))
         elif kind == "spikes":
             spikes(w, int(rng.integers(1, 4)))
+        elif kind == "incident_canary_worse":
+            for _ in range(int(rng.integers(1, 3))):
+                more.incident_canary_worse(
+                    w, int(rng.integers(1, n - 3)), int(rng.integers(2, 8)),
+                    str(rng.choice(["broker_backlog", "downstream_errors", "db_saturation"])))
+        elif kind == "hot_surge":
+            more.hot_surge(w, surge, int(rng.integers(2, n - 8)))
+        elif kind == "metric_drift":
+            more.metric_drift(w, int(rng.integers(0, n // 2)))
+        elif kind == "warmup_mixed":
+            more.warmup_mixed(w)
+        more.styles(w, b, force=kind)
         random_nuisances(w, rich=kind == "glitchy")
     else:
         if kind == "alert":
@@ -509,6 +558,11 @@ def scenario(
             onset, eff = bad_effect(w, b, sub, at=onset)  # the regression starts with the surge
             apply_effect(w, sub, eff, onset)
             kind = f"bad_in_surge/{sub}"
+        elif kind in ("regression", "spread"):
+            more.styles(w, b)
+            onset, eff = more.regression(w, b) if kind == "regression" else more.spread(w, b)
+            if kind == "regression":
+                kind = f"regression/{eff['metric']}/{eff['shape']}"
         else:
             onset, eff = bad_effect(w, b, kind)
             apply_effect(w, kind, eff, onset)
@@ -518,7 +572,11 @@ def scenario(
     for k, wt in zip(lengths, stage_weights, strict=True):
         stages.append({"weight": wt, "from_t": i * 60, "to_t": (i + k - 1) * 60})
         i += k
-    scen = {"name": name, "interval_s": 60, "gates": GATES, "stages": stages,
+    gates: dict[str, dict[str, Any]] = {k: dict(v) for k, v in GATES.items()}
+    if w.window > 1:  # what the plan knows of its queries' ranges: `[k*interval]`
+        for m in ("http_p95_ms", "http_5xx_pct", "idempotency_conflict_pct", "csp_violations"):
+            gates[m]["window_s"] = 60 * w.window
+    scen = {"name": name, "interval_s": 60, "gates": gates, "stages": stages,
             "alerts": sorted(w.alerts, key=lambda a: a["t"]), "ticks": ticks}
     truth = {"name": name, "label": label, "onset_t": None if onset is None else onset * 60,
              "kind": kind, "effect": eff, "nuisance": w.nuisance}

@@ -163,6 +163,7 @@ class PrometheusMetricsSource:
         self.client = PrometheusClient(settings, credentials, transport=transport, backoff_s=backoff_s)
         self.queries = {name: g.query for name, g in gates.items() if g.query is not None}
         self.missing = tuple(name for name, g in gates.items() if g.query is None)
+        self.count_queries = {name: g.count_query for name, g in gates.items() if g.count_query is not None}
         self.requests_query = requests_query
 
     @staticmethod
@@ -176,7 +177,11 @@ class PrometheusMetricsSource:
         requests = None
         if self.requests_query is not None:
             requests = self.client.instant(self.render(getattr(self.requests_query, track), window_s), at)
-        return TrackSample(values=values, requests=requests)
+        denominators = {  # a rate that divides by its own count (Gate.count_query), not by requests
+            name: self.client.instant(self.render(getattr(q, track), window_s), at)
+            for name, q in self.count_queries.items()
+        }
+        return TrackSample(values=values, requests=requests, denominators=denominators)
 
     def observe(self, at: datetime, window_s: float) -> tuple[TrackSample | None, TrackSample | None]:
         return self._track("baseline", at, window_s), self._track("canary", at, window_s)

@@ -82,4 +82,10 @@ def load_plan(path: str | Path) -> Plan:
         raise PlanError(f"{p}: (file): no such file") from None
     except (OSError, UnicodeDecodeError) as ex:
         raise PlanError(f"{p}: (file): cannot read: {ex}") from None
-    return parse_plan(text, source=str(path))
+    plan = parse_plan(text, source=str(path))
+    from runofshow.app.query_windows import with_query_windows
+
+    try:
+        return with_query_windows(plan)
+    except PlanError as ex:
+        raise PlanError(f"{p}: {ex}") from None

@@ -42,6 +42,7 @@ def init(
 def validate(path: Annotated[Path, typer.Argument(help="plan file")]) -> None:
     """Check a plan: exit 0, or print every problem as `file: field: problem` and exit 2."""
     from runofshow.app.plan_file import load_plan
+    from runofshow.app.query_windows import overlap_line
 
     plan = load_plan(path)
     print(
@@ -49,6 +50,9 @@ def validate(path: Annotated[Path, typer.Argument(help="plan file")]) -> None:
         f"{len(plan.stages)} stages ({' -> '.join(f'{s.weight:g}%' for s in plan.stages)}), "
         f"{len(plan.gates)} gates"
     )
+    line = overlap_line(plan)
+    if line:
+        print(f"{path}: note: {line}")
 
 
 def plan(

@@ -43,8 +43,9 @@ def replay(
 ) -> None:
     """Replay a recorded canary scenario through the decision engine, one decision per tick.
 
-    With --json: one JSON object on stdout ({"verdict", "rollback_t", "decisions"}), exit 0.
-    Without: a timeline table; exit 0 promoted, 3 rolled back, 4 held.
+    With --json: one JSON object on stdout ({"verdict", "rollback_t", "decisions"}, each decision
+    with its one-sentence `sentence`), exit 0.
+    Without: a timeline table with each decision's sentence; exit 0 promoted, 3 rolled back, 4 held.
     Example: runofshow replay src/runofshow/examples/ex-007.json --json
     """
     from runofshow.app.replay.scenarios import load_scenario
@@ -79,7 +80,7 @@ def _print_timeline(sc: Scenario, result: ReplayResult) -> None:
     for n in names:
         table.add_column(f"{METRIC_LABELS.get(n, n)}\ncanary/base", justify="right")
     table.add_column("decision")
-    table.add_column("reason", overflow="fold")
+    table.add_column("why (one sentence)", overflow="fold")
     for tick, d in zip(sc.ticks, result.decisions, strict=False):
         cells = []
         for n in names:
@@ -87,12 +88,14 @@ def _print_timeline(sc: Scenario, result: ReplayResult) -> None:
             b = tick.baseline.value(n) if tick.baseline else None
             cells.append(f"{_fmt(c)}/{_fmt(b)}")
         action = d.action.value
-        reason = d.reasons[0] if d.reasons else ""
+        reason = d.sentence or (d.reasons[0] if d.reasons else "")
         table.add_row(f"{tick.t_s:g}", f"{tick.weight:g}", *cells, f"[{style[action]}]{action}[/]", reason)
     console = Console(width=200)
     console.print(table)
     where = f" at t={result.rollback_t:g} s" if result.rollback_t is not None else ""
     console.print(f"verdict: {result.verdict}{where} ({len(result.decisions)} decisions)")
+    if result.decisions and result.decisions[-1].sentence:
+        console.print(f"why: {result.decisions[-1].sentence}")
 
 
 def bench(
@@ -102,7 +105,8 @@ def bench(
     """Score the comparative engine and the threshold-only engine on a folder of scenarios.
 
     FRR on good scenarios, MISS and EARLY on bad ones, detection delay p50/p90 (ticks), median
-    time to promote, mean time per replay; then the score line of the comparative engine.
+    time to promote (and its nominal, without holds), holds per good canary, good canaries still
+    holding when the recording ends, mean time per replay; then each engine's score line.
     Example: runofshow bench src/runofshow/examples
     """
     from runofshow.app.replay.bench import run
@@ -126,11 +130,21 @@ def _ttp(s: Score) -> str:
     x = s.ttp_median_s
     if x is None:
         return "n/a"
-    return "never" if math.isinf(x) else f"{x / 60:.0f} min"
+    nominal = s.nominal_median_s
+    tail = f" (nominal {nominal / 60:.0f})" if nominal is not None else ""
+    return "never" if math.isinf(x) else f"{x / 60:.0f} min{tail}"
 
 
 def _holds(s: Score) -> str:
-    return "n/a" if s.mean_holds_good is None else f"{s.mean_holds_good:.2f}"
+    if s.mean_holds_good is None:
+        return "n/a"
+    nodata = s.mean_nodata_holds_good
+    return f"{s.mean_holds_good:.2f}" + (f" ({nodata:.2f} for NoData)" if nodata else "")
+
+
+def _held(s: Score) -> str:
+    share = s.held_good_share
+    return f"{s.held_good} of {len(s.good)}" + (f" ({100 * share:.1f} %)" if share is not None else "")
 
 
 def _ms(s: Score) -> str:
@@ -156,8 +170,8 @@ def _print_scores(folder: Path, scores: list[Score]) -> None:
         ("detection delay p50", lambda s: f"{_ticks(s.delay_p50)} ticks"),
         ("detection delay p90", lambda s: f"{_ticks(s.delay_p90)} ticks"),
         ("median time to promote", _ttp),
-        ("holds per promoted good run", _holds),
-        ("good runs held at the end", lambda s: str(s.held_good)),
+        ("holds per good canary (mean)", _holds),
+        ("good canaries still holding at the end", _held),
         ("mean time per replay", _ms),
     ]
     for label, get in rows:

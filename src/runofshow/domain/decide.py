@@ -33,34 +33,40 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from statistics import NormalDist
 
-from runofshow.domain.gates import clean_value, fmt, threshold_verdict, valid_requests
+from runofshow.domain.absolute import (
+    absolute_gate,
+    absolute_trend,
+    baseline_now,
+    no_baseline,
+    recent_canary,
+    shared_breach,
+)
+from runofshow.domain.gates import clean_value, fmt, threshold_verdict
 from runofshow.domain.judge import (
-    BASELINE_HISTORY_TICKS,
-    FULL_WEIGHT,
     Evidence,
     Pair,
     Scale,
-    baseline_rate,
-    binomial_tail_z,
     compare,
     min_effect,
     pair_at,
-    poisson_tail_z,
     recent_pairs,
     robustness,
     scale_of,
 )
-from runofshow.domain.plan import Direction, Gate, GateKind, Plan
+from runofshow.domain.plan import Gate, GateKind, Plan
+from runofshow.domain.prior import BASELINE_HISTORY_TICKS, FULL_WEIGHT, baseline_rate
+from runofshow.domain.sentence import explain
 from runofshow.domain.tick import Action, Decision, MetricVerdict, Tick, Verdict
-from runofshow.domain.trends import projected_crossing, rising, theil_sen
+from runofshow.domain.trends import mann_kendall_z, projected_crossing, rising, theil_sen
 
 ENGINE_VERSION = "1.0.0"
-STALE_BASELINE_TICKS = 3
 SUSPECT_WINDOW_Z = 1.5  # a canary-only breach clear this tick (at `confidence`) holds when the rest of
 # the window leans worse too; alone it is an isolated spike
 TREND_MIN_Z = 2.0  # a trend holds only when the canary already leans worse than the baseline
+TREND_CONFIDENCE = 0.95  # ...and the gap to the baseline rises this surely (Mann-Kendall)
 HOLDING = (Verdict.NODATA, Verdict.TREND, Verdict.SUSPECT)
 
 
@@ -69,7 +75,13 @@ def engine_name(judge: str) -> str:
 
 
 def decide(plan: Plan, history: Sequence[Tick], now_s: float | None = None) -> Decision:
-    """Decide for the last tick of `history` (the current one), using nothing after it."""
+    """Decide for the last tick of `history` (the current one), using nothing after it; with the
+    decision in one sentence (`Decision.sentence`)."""
+    d = _decide(plan, history, now_s)
+    return replace(d, sentence=explain(plan, history[-1], d))
+
+
+def _decide(plan: Plan, history: Sequence[Tick], now_s: float | None) -> Decision:
     if not history:
         raise ValueError("decide needs at least the current tick")
     tick = history[-1]
@@ -106,6 +118,9 @@ def _conclude(
     failed = [v.reason for v in verdicts if v.verdict is Verdict.FAIL]
     if failed:
         return Decision(tick.t_s, Action.ROLLBACK, tuple(failed), verdicts, engine=engine)
+    spread = _spread(plan, verdicts)
+    if spread is not None:
+        return Decision(tick.t_s, Action.ROLLBACK, (spread,), verdicts, engine=engine)
     gap_all = _canary_gap(plan, history, None)
     if gap_all >= rules.no_data_rollback_after_ticks:
         why = f"no canary data for {gap_all} ticks in a row: NoData is not a pass, rolling back"
@@ -141,6 +156,31 @@ def _conclude(
             summary += f": stage {tick.stage + 1} ({tick.weight:g} %) complete"
         reasons = (summary, *context)
     return Decision(tick.t_s, Action.PROCEED, reasons, verdicts, complete, engine=engine)
+
+
+SPREAD_MIN_Z = 2.0  # a gate leaning this far (no tolerance) counts toward a spread regression
+SPREAD_EXTRA_Z = 1.0  # ...and together (Stouffer) they must pass the rollback bar plus this
+
+
+def _spread(plan: Plan, verdicts: Sequence[MetricVerdict]) -> str | None:
+    """A regression spread thinly over two or more gates, none clear on its own: each leans worse
+    than the baseline (SPREAD_MIN_Z) and together they are clear (Stouffer's sum over the leaning
+    gates at `rollback_z` + SPREAD_EXTRA_Z). In a shared incident each gate already allows the
+    canary its slack (judge.SHARED_SLACK)."""
+    leaning = [v for v in verdicts if v.lean is not None and v.lean >= SPREAD_MIN_Z]
+    if len(leaning) < 2:
+        return None
+    together = sum(v.lean or 0.0 for v in leaning) / math.sqrt(len(leaning))
+    if together < plan.decision.rollback_z + SPREAD_EXTRA_Z:
+        return None
+    parts = ", ".join(
+        f"{plan.gates[v.metric].short or v.metric} (canary {fmt(plan.gates[v.metric], v.canary)} vs "
+        f"{fmt(plan.gates[v.metric], v.baseline)}, z {v.lean or 0.0:.1f})" for v in leaning
+    )
+    return (
+        f"canary worse on {len(leaning)} gates at once, none clear alone: {parts}; together z "
+        f"{together:.1f} >= {plan.decision.rollback_z + SPREAD_EXTRA_Z:g}: a regression spread over them"
+    )
 
 
 def _stage_done(plan: Plan, history: Sequence[Tick], now_s: float | None) -> bool:
@@ -196,7 +236,7 @@ def _threshold_gate(plan: Plan, history: Sequence[Tick], name: str, gate: Gate) 
     v = threshold_verdict(name, gate, c, b)
     if v.verdict is not Verdict.PASS or c is None:
         return v
-    ts, ys = _recent_canary(history, name, gate, plan.decision.trend_window_ticks)
+    ts, ys = recent_canary(history, name, gate, plan.decision.trend_window_ticks)
     horizon = plan.decision.hold_min * 60
     if rising(ys, 3) and projected_crossing(ts, ys, gate.badness(gate.threshold), horizon) is not None:
         return MetricVerdict(
@@ -206,58 +246,22 @@ def _threshold_gate(plan: Plan, history: Sequence[Tick], name: str, gate: Gate) 
     return v
 
 
-def _recent_canary(
-    history: Sequence[Tick], name: str, gate: Gate, limit: int
-) -> tuple[list[float], list[float]]:
-    ts: list[float] = []
-    ys: list[float] = []
-    for t in reversed(history):
-        v = clean_value(gate, t.canary, name)
-        if v is not None:
-            ts.append(t.t_s)
-            ys.append(gate.badness(v))
-            if len(ts) >= limit:
-                break
-    ts.reverse()
-    ys.reverse()
-    return ts, ys
-
-
 # --------------------------------------------------------------------------- comparative judge
 
 
-def _baseline_now(
-    history: Sequence[Tick], name: str, gate: Gate, end: int | None = None
-) -> tuple[float | None, bool]:
-    """The baseline value at `history[end]` (default: now), or the last one within
-    STALE_BASELINE_TICKS before it (stale=True). None at 100 % weight: no baseline traffic."""
-    end = len(history) - 1 if end is None else end
-    for k in range(STALE_BASELINE_TICKS + 1):
-        if end - k < 0:
-            break
-        t = history[end - k]
-        if t.weight >= FULL_WEIGHT:
-            break
-        b = clean_value(gate, t.baseline, name)
-        if b is not None:
-            return b, k > 0
-    return None, False
+def overlap_ticks(plan: Plan, gate: Gate) -> float:
+    """How many ticks one reading of `gate` covers: its window over the tick (at least 1)."""
+    if gate.window_s is None:
+        return 1.0
+    return max(1.0, gate.window_s / plan.decision.tick_interval_s)
 
 
-def _shared(plan: Plan, gate: Gate, b: float | None) -> bool:
-    """The baseline is at `shared_level` of the threshold too: a breach now is not the canary's."""
-    return b is not None and gate.badness(b) >= plan.decision.shared_level * gate.badness(gate.threshold)
-
-
-def _no_baseline(tick: Tick, name: str, gate: Gate) -> str | None:
-    """Why this tick has no baseline to compare the canary with on `name`; None when it has one."""
-    if tick.weight >= FULL_WEIGHT:
-        return f"{tick.weight:g} % on canary"
-    if clean_value(gate, tick.baseline, name) is None:
-        return "baseline no data"
-    if scale_of(gate) is Scale.COUNTS and valid_requests(tick.baseline) is None:
-        return "baseline requests unknown"
-    return None
+def warmup_of(plan: Plan, gate: Gate) -> int:
+    """The first ticks of the rollout not judged on `gate`: the canary's warm-up (cold caches, new
+    connections, first errors of a fresh process), plus the ticks a longer window still shows it."""
+    if plan.decision.warmup_ticks == 0:
+        return 0
+    return plan.decision.warmup_ticks + math.ceil(overlap_ticks(plan, gate) - 1 - 1e-9)
 
 
 def _effect_text(gate: Gate, ev: Evidence) -> str:
@@ -272,27 +276,44 @@ def _effect_text(gate: Gate, ev: Evidence) -> str:
 
 
 def _comparative_gate(plan: Plan, history: Sequence[Tick], name: str, gate: Gate) -> MetricVerdict:
+    """The gate's verdict, with the evidence's numbers (interval, counts, window) attached."""
+    v, ev = _verdict(plan, history, name, gate)
+    if ev is None or not math.isfinite(ev.se):
+        return v
+    z = NormalDist().inv_cdf(plan.decision.confidence)
+    return replace(v, interval=ev.interval(z), n=ev.n or None, events=ev.events if ev.scale is Scale.COUNTS
+                   else None, ticks=ev.ticks, z=ev.z, lean=ev.z0)
+
+
+def _verdict(
+    plan: Plan, history: Sequence[Tick], name: str, gate: Gate
+) -> tuple[MetricVerdict, Evidence | None]:
     rules = plan.decision
     tick = history[-1]
     idx = len(history) - 1
     c = clean_value(gate, tick.canary, name)
-    b, stale = _baseline_now(history, name, gate)
+    b, stale = baseline_now(history, name, gate)
     if c is None:
-        return MetricVerdict(name, Verdict.NODATA, None, b, f"{name}: no canary data")
-    warm = gate.kind is GateKind.LATENCY and idx < rules.warmup_ticks
+        return MetricVerdict(name, Verdict.NODATA, None, b, f"{name}: no canary data"), None
+    overlap = overlap_ticks(plan, gate)
+    warmup = warmup_of(plan, gate)
+    warm = idx < warmup
     now_pair = pair_at(tick, idx, name, gate)
     ev: Evidence | None = None
     if now_pair is not None and not warm:
-        skip = rules.warmup_ticks if gate.kind is GateKind.LATENCY else 0
-        pairs = recent_pairs(history, name, gate, rules.judge_window_ticks, skip_first=skip)
+        longest = rules.judge_window_ticks + math.ceil(overlap - 1e-9) - 1  # compare's longest window
+        pairs = recent_pairs(history, name, gate, longest, skip_first=warmup)
         prior = None
         if scale_of(gate) is Scale.COUNTS:
             prior = baseline_rate(history, name, gate, BASELINE_HISTORY_TICKS)
-        ev = compare(name, gate, pairs, rules.min_relative_effect, rules.judge_window_ticks, prior)
+        ev = compare(
+            name, gate, pairs, rules.min_relative_effect, rules.judge_window_ticks, prior,
+            overlap=overlap, min_events=float(rules.min_canary_events), shared_level=rules.shared_level,
+        )
     cs, bs = fmt(gate, c), fmt(gate, b)
     limit = fmt(gate, gate.threshold)
     over = gate.breaches(c)
-    missing = _no_baseline(tick, name, gate) if ev is None else None
+    missing = no_baseline(tick, name, gate) if ev is None else None
     if tick.weight >= FULL_WEIGHT:
         base_txt = f"no baseline ({missing})"
     else:
@@ -307,176 +328,92 @@ def _comparative_gate(plan: Plan, history: Sequence[Tick], name: str, gate: Gate
                 f"{name} canary {cs} vs {base_txt} ({stats}): "
                 f"canary-only regression under the {limit} limit"
             )
-        return MetricVerdict(name, Verdict.FAIL, c, b, why, ev.p_value, ev.effect)
+        return MetricVerdict(name, Verdict.FAIL, c, b, why, ev.p_value, ev.effect), ev
     p_value = ev.p_value if ev is not None else None
     effect = ev.effect if ev is not None else None
-    if warm:
+    if warm and (gate.kind is GateKind.LATENCY or now_pair is not None):
         why = f"{name} canary {cs}, {base_txt}: first minutes of the canary (warm-up), not judged yet"
-        return MetricVerdict(name, Verdict.PASS, c, b, why)
+        return MetricVerdict(name, Verdict.PASS, c, b, why), ev
     if over:
-        shared = _shared(plan, gate, b)
+        shared = shared_breach(plan, gate, b)
         if ev is None and not shared and missing is not None:
-            return _absolute_gate(plan, history, name, gate, c, b, missing)
+            return absolute_gate(plan, history, name, gate, c, b, missing), ev
         if ev is None and not shared:
             why = f"{name} canary {cs} > {limit}, {base_txt}: cannot compare with the baseline: holding"
-            return MetricVerdict(name, Verdict.SUSPECT, c, b, why, p_value, effect)
+            return MetricVerdict(name, Verdict.SUSPECT, c, b, why, p_value, effect), ev
         if ev is not None and ev.hold_z >= SUSPECT_WINDOW_Z:
             why = f"{name} canary {cs} > {limit} and {base_txt}: canary worse, confirming: holding"
-            return MetricVerdict(name, Verdict.SUSPECT, c, b, why, p_value, effect)
+            return MetricVerdict(name, Verdict.SUSPECT, c, b, why, p_value, effect), ev
         if ev is not None and ev.tick_z >= NormalDist().inv_cdf(rules.confidence):
             why = (
                 f"{name} canary {cs} > {limit} and {base_txt}: a single-tick canary spike so far, "
                 "watching (stage not advanced)"
             )
-            return MetricVerdict(name, Verdict.PASS, c, b, why, p_value, effect)
+            return MetricVerdict(name, Verdict.PASS, c, b, why, p_value, effect), ev
         if shared:
             why = (
                 f"{name} {cs} over {limit} on baseline too ({bs}): shared incident, not the canary; "
                 "proceeding without advancing the stage"
             )
-            return MetricVerdict(name, Verdict.SHARED, c, b, why, p_value, effect)
+            return MetricVerdict(name, Verdict.SHARED, c, b, why, p_value, effect), ev
         n = f" on {tick.canary.requests:.0f} requests" if tick.canary and tick.canary.requests else ""
         why = f"{name} canary {cs} > {limit}{n}, {base_txt}: within noise of the baseline, watching"
-        return MetricVerdict(name, Verdict.PASS, c, b, why, p_value, effect)
+        return MetricVerdict(name, Verdict.PASS, c, b, why, p_value, effect), ev
     trend = _canary_trend(plan, history, name, gate, ev)
     if trend is None and missing is not None:
-        trend = _absolute_trend(plan, history, name, gate, c, missing)
+        trend = absolute_trend(plan, history, name, gate, c, missing)
     if trend is not None:
-        return MetricVerdict(name, Verdict.TREND, c, b, trend, p_value, effect)
-    return MetricVerdict(name, Verdict.PASS, c, b, f"{name} canary {cs}, {base_txt}: pass", p_value, effect)
+        return MetricVerdict(name, Verdict.TREND, c, b, trend, p_value, effect), ev
+    why = f"{name} canary {cs}, {base_txt}: pass"
+    return MetricVerdict(name, Verdict.PASS, c, b, why, p_value, effect), ev
 
 
 def _canary_trend(
     plan: Plan, history: Sequence[Tick], name: str, gate: Gate, ev: Evidence | None
 ) -> str | None:
-    """A hold reason when the canary alone is heading over its threshold within the hold time."""
+    """A hold reason when the canary is pulling away from the baseline and heading over its
+    threshold within the hold time. A hold is a decision that needs evidence too:
+    - the canary already leans worse than the baseline (TREND_MIN_Z on the pooled comparison);
+    - the gap canary - baseline (log ratio, or points) rises, with TREND_CONFIDENCE that it does
+      (Mann-Kendall over the trend window): a slope fitted to noise is not a trend;
+    - the baseline now plus the gap's Theil-Sen line crosses the threshold within `hold_min`.
+    Rates and counts have no per-tick trend worth holding for (a few events a tick are noise): their
+    pooled counts decide. Re-evaluated every tick: a hold the next ticks do not confirm ends there."""
     rules = plan.decision
-    if ev is None or ev.hold_z < TREND_MIN_Z:
+    if ev is None or ev.hold_z < TREND_MIN_Z or ev.scale is Scale.COUNTS:
         return None
-    if ev.scale is Scale.COUNTS:
-        n = history[-1].canary.requests if history[-1].canary else None
-        if n is None or n < rules.min_canary_requests:
-            return None  # a rate on a handful of requests has no per-tick trend worth holding for
-    pairs: list[Pair] = recent_pairs(history, name, gate, rules.trend_window_ticks)
+    pairs: list[Pair] = recent_pairs(history, name, gate, rules.trend_window_ticks, warmup_of(plan, gate))
     if len(pairs) < 5:
         return None
     ts = [p.t_s for p in pairs]
-    cs = [gate.badness(p.canary) for p in pairs]
-    bs = [gate.badness(p.baseline) for p in pairs]
-    horizon = rules.hold_min * 60
+    log = ev.scale is Scale.LOG
+    off = 0.01 * abs(gate.threshold)
+
+    def gap_of(p: Pair) -> float:
+        c, b = gate.badness(p.canary), gate.badness(p.baseline)
+        return math.log((abs(c) + off) / (abs(b) + off)) if log else c - b
+
+    gaps = [gap_of(p) for p in pairs]
+    sure = mann_kendall_z(gaps)
+    line = theil_sen(ts, gaps)
+    if line is None or line.slope <= 0 or sure < NormalDist().inv_cdf(TREND_CONFIDENCE):
+        return None
+    b_now = gate.badness(pairs[-1].baseline)
     limit = gate.badness(gate.threshold)
-    cross = projected_crossing(ts, cs, limit, horizon)
-    if cross is None or projected_crossing(ts, bs, limit, horizon) is not None:
+    need = math.log((abs(limit) + off) / (abs(b_now) + off)) if log else limit - b_now
+    if line.level >= need:
+        return None  # already over: the breach rules decide
+    cross = (need - line.level) / line.slope
+    if cross > rules.hold_min * 60:
         return None
-    gap = theil_sen(ts, [c - b for c, b in zip(cs, bs, strict=True)])
-    if gap is None or gap.slope <= 0:
-        return None
-    c_now = pairs[-1].canary
-    per_min = gap.slope * 60
+    per_min = line.slope * 60
+    rate = f"{100 * math.expm1(per_min):+.1f} %/min" if log else f"{per_min:+.2g} {gate.unit}/min"
+    conf = 100 * NormalDist().cdf(sure)
     return (
-        f"{name} canary {fmt(gate, c_now)} pulling away from baseline {fmt(gate, pairs[-1].baseline)} "
-        f"({per_min:+.3g}/min), projected over {fmt(gate, gate.threshold)} in {cross / 60:.0f} min: holding"
+        f"{name} canary {fmt(gate, pairs[-1].canary)} pulling away from baseline "
+        f"{fmt(gate, pairs[-1].baseline)} ({rate} relative to it over {len(pairs)} ticks, "
+        f"{conf:.0f} % sure it rises), projected over {fmt(gate, gate.threshold)} in {cross / 60:.0f} min: "
+        "holding"
     )
 
 
-# --------------------------------------------------------------------------- no baseline to compare
-
-
-def _absolute_run(plan: Plan, history: Sequence[Tick], name: str, gate: Gate) -> list[tuple[Tick, float]]:
-    """The latest ticks in a row where the canary was over `name`'s threshold with no baseline to
-    compare and no recent baseline over it too (that is a shared incident, not the canary), newest
-    first. Ticks without canary data for `name` are skipped (NoData has its own rule); at most
-    `max(absolute_confirm_ticks, judge_window_ticks)` ticks, which are pooled."""
-    rules = plan.decision
-    limit = max(rules.absolute_confirm_ticks, rules.judge_window_ticks)
-    run: list[tuple[Tick, float]] = []
-    for i in range(len(history) - 1, -1, -1):
-        t = history[i]
-        c = clean_value(gate, t.canary, name)
-        if c is None:
-            continue
-        if not gate.breaches(c) or _no_baseline(t, name, gate) is None:
-            break
-        if _shared(plan, gate, _baseline_now(history, name, gate, i)[0]):
-            break
-        run.append((t, c))
-        if len(run) >= limit:
-            break
-    return run
-
-
-def _absolute_z(gate: Gate, run: Sequence[tuple[Tick, float]]) -> tuple[float, str] | None:
-    """How clear the canary's breach over `run` is against the threshold itself, for rates
-    (binomial: errors in the canary's requests against the threshold rate) and counts (Poisson
-    against the threshold per tick): (z, what was counted). None for levels (latency, gauges),
-    whose ticks over the threshold are the evidence."""
-    lower = gate.direction is Direction.LOWER_IS_BETTER
-    if gate.kind is GateKind.RATE:
-        k = n = 0.0
-        for t, c in run:
-            nc = valid_requests(t.canary)
-            if nc is not None:
-                k, n = k + c / 100 * nc, n + nc
-        p = gate.threshold / 100
-        z = binomial_tail_z(k, n, p) if lower else binomial_tail_z(n - k, n, 1 - p)
-        return z, f"{k:.0f} in {n:.0f} requests"
-    if gate.kind is GateKind.COUNT and lower:
-        k = sum(c for _, c in run)
-        return poisson_tail_z(k, gate.threshold * len(run)), f"{k:.0f} in {len(run)} ticks"
-    return None
-
-
-def _absolute_gate(
-    plan: Plan, history: Sequence[Tick], name: str, gate: Gate, c: float, b: float | None, missing: str
-) -> MetricVerdict:
-    """The seed's matrix when there is nothing to compare with (100 % on the canary, the baseline
-    exporter down): a canary over its threshold for `absolute_confirm_ticks` ticks in a row rolls
-    back, rates and counts only once that is clear against the threshold itself. Hold before.
-
-    Below 100 % the baseline is only missing, and what it would have shown may be a shared
-    incident (a database saturation that starts as the baseline's exporter drops out): the
-    confirmation then lasts as long as a canary gap is waited out, `no_data_rollback_after_ticks`."""
-    rules = plan.decision
-    need = rules.absolute_confirm_ticks
-    if history[-1].weight < FULL_WEIGHT:
-        need = max(need, rules.no_data_rollback_after_ticks)
-    run = _absolute_run(plan, history, name, gate)
-    side = ">" if gate.direction is Direction.LOWER_IS_BETTER else "<"
-    head = f"{name} canary {fmt(gate, c)} {side} {fmt(gate, gate.threshold)}"
-    ctx = f"with no baseline to compare ({missing})"
-    if len(run) < need:
-        why = f"{head} {ctx}: {len(run)} of {need} ticks, confirming: holding"
-        return MetricVerdict(name, Verdict.SUSPECT, c, b, why)
-    clear = _absolute_z(gate, run)
-    p_value = None if clear is None else 1.0 - NormalDist().cdf(clear[0])
-    if clear is not None and clear[0] < rules.rollback_z:
-        why = (
-            f"{head} for {len(run)} ticks {ctx}, not yet clear against the threshold "
-            f"({clear[1]}, p={p_value:.1g}): holding"
-        )
-        return MetricVerdict(name, Verdict.SUSPECT, c, b, why, p_value)
-    why = f"{head} for {len(run)} ticks {ctx}: rollback"
-    return MetricVerdict(name, Verdict.FAIL, c, b, why, p_value)
-
-
-def _absolute_trend(
-    plan: Plan, history: Sequence[Tick], name: str, gate: Gate, c: float, missing: str
-) -> str | None:
-    """With no baseline to compare, the seed's trend rule: the canary alone rising tick after tick
-    and projected over its threshold within `hold_min` -> hold. Per-request readings need
-    `min_canary_requests` now: on a handful of requests a rise is noise."""
-    rules = plan.decision
-    if gate.kind in (GateKind.LATENCY, GateKind.RATE, GateKind.COUNT):
-        n = valid_requests(history[-1].canary)
-        if n is None or n < rules.min_canary_requests:
-            return None
-    ts, ys = _recent_canary(history, name, gate, rules.trend_window_ticks)
-    if not rising(ys, 3):
-        return None
-    cross = projected_crossing(ts, ys, gate.badness(gate.threshold), rules.hold_min * 60)
-    if cross is None:
-        return None
-    return (
-        f"{name} canary {fmt(gate, c)} rising with no baseline to compare ({missing}), "
-        f"projected over {fmt(gate, gate.threshold)} in {cross / 60:.0f} min: holding"
-    )

@@ -28,6 +28,16 @@ def valid_requests(sample: TrackSample | None) -> float | None:
     return n
 
 
+def valid_denominator(sample: TrackSample | None, metric: str) -> float | None:
+    """What a rate metric divides by (its own denominator, else requests), if it can be believed."""
+    if sample is None:
+        return None
+    n = sample.denominator(metric)
+    if n is None or not math.isfinite(n) or n < MIN_REQUESTS:
+        return None
+    return n
+
+
 def clean_value(gate: Gate, sample: TrackSample | None, metric: str) -> float | None:
     """The metric's value if it is real data, else None (NoData).
 

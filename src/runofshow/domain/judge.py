@@ -15,7 +15,7 @@ How each gate kind is read (the noise model was fitted to the replay examples' c
 * rate (5xx %, idempotency %): counts = pct / 100 * requests on each track. Given the total
   count of a tick, the canary's share is binomial with p = n_c r / (n_c r + n_b) where r is the
   canary/baseline rate ratio; a stratified (per tick) likelihood-ratio test of r > r0, never
-  stronger than the exact conditional test of the same counts (`_exact_z`: small counts), and a
+  stronger than the exact conditional test of the same counts (`exact_z`: small counts), and a
   rate never rolls back on a handful of canary events (RATE_MIN_EVENTS), however quiet the baseline.
 * count (CSP reports per tick): the same test with requests as the exposure.
 * gauge: percentages (pool utilisation) by their difference in points, other levels (WebSocket
@@ -31,19 +31,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from statistics import NormalDist
 
-import numpy as np
-from scipy.special import betainc, gammainc, gammaln, ndtri
-
-from runofshow.domain.gates import clean_value, valid_requests
+from runofshow.domain.counts import (
+    Row,
+    capped,
+    exact_z,
+    loglik,
+    root,
+    score,
+)
+from runofshow.domain.gates import clean_value, valid_denominator, valid_requests
 from runofshow.domain.plan import Direction, Gate, GateKind
+from runofshow.domain.prior import FULL_WEIGHT, with_prior
 from runofshow.domain.tick import Tick
 
 _N = NormalDist()
-FULL_WEIGHT = 100.0  # canary weight (%) at which the baseline has no traffic left to compare with
 CLIP = 4.0  # a single tick never counts for more than this many standard errors
 POINTS_TOLERANCE = 0.0125  # of the threshold: pool within 1 point of the baseline is the same
 
@@ -97,6 +102,8 @@ def pair_at(tick: Tick, index: int, name: str, gate: Gate) -> Pair | None:
     if c is None or b is None:
         return None
     nc, nb = valid_requests(tick.canary), valid_requests(tick.baseline)
+    if gate.kind is GateKind.RATE:  # a rate divides by its own denominator when it names one
+        nc, nb = valid_denominator(tick.canary, name), valid_denominator(tick.baseline, name)
     if scale_of(gate) is Scale.COUNTS and (nc is None or nb is None):
         return None
     return Pair(index, tick.t_s, tick.weight, c, b, nc, nb)
@@ -127,7 +134,18 @@ class Evidence:
     ticks: int  # length of the window that gave z
     tick_z: float  # the current tick alone
     scale: Scale
-    lean_z: float = -math.inf  # like z, before a rate's floor of events (RATE_MIN_EVENTS): for holds
+    lean_z: float = -math.inf  # like z, before a rate's floor of events (min_events): for holds
+    se: float = math.inf  # standard error of the effect on the judged scale (log ratio or points)
+    n: float = 0.0  # canary requests in the window (overlap discounted); 0 when unknown
+    events: float = 0.0  # counts: canary events in the window's kept ticks (overlap discounted)
+    z0: float = 0.0  # the whole window against "no worse at all" (no tolerance): for spread regressions
+
+    def interval(self, z: float) -> tuple[float, float]:
+        """The effect's two-sided interval at `z` standard errors, on the effect's scale."""
+        if self.scale is Scale.POINTS:
+            return self.effect - z * self.se, self.effect + z * self.se
+        centre = math.log1p(max(self.effect, -0.999999))
+        return math.expm1(centre - z * self.se), math.expm1(min(centre + z * self.se, 700.0))
 
     @property
     def hold_z(self) -> float:
@@ -185,6 +203,7 @@ class Robustness:
     min_event_ticks: int = 0
     min_events: float = 0.0
     bar_offset: float = 0.0  # added to the rollback bar (DecisionRules.rollback_z) for this reading
+    spread: int = 1  # readings one tick's spike shows up in (overlapping windows): left out together
 
 
 RATE_MIN_EVENTS = 6.0
@@ -193,7 +212,7 @@ With a quiet baseline (0 errors in 90 000 requests) a few canary errors (4 in 90
 beyond chance, but a handful of errors is what one client's retries or one malformed request
 produce: too few to roll back on. No tick counts for more than half of them, so a one-tick burst
 plus a stray error or two is not enough either. (The floor is on the events as counted: the test's
-own cap (`_capped`) holds a tick to less than one event when the baseline is quiet, and a real
+own cap (`capped`) holds a tick to less than one event when the baseline is quiet, and a real
 regression on a small canary, an error in every tick of 5-10 requests, must still get through.)"""
 
 # Tuned on generated scenarios (bench/generate.py), checked on a separately seeded set.
@@ -203,6 +222,7 @@ LOG_GAUGE_ROBUST = Robustness(trim=0.0, clip=2.5, bar_offset=-0.5)  # lag: heavy
 RATE_ROBUST = Robustness(trim=None, clip=3.0, min_events=RATE_MIN_EVENTS)  # 5xx / conflicts: sparse:
 # every tick counts, capped; never on a handful of events
 COUNT_ROBUST = Robustness(trim=1 / 3, clip=3.0, min_event_ticks=2, bar_offset=-0.5)  # CSP: bursts
+# (its floor of events is DecisionRules.min_canary_events, passed to `compare`)
 
 
 def robustness(gate: Gate) -> Robustness:
@@ -223,12 +243,14 @@ def left_out(ticks: int, share: float | None) -> int:
 
 def _dropped(scores: Sequence[float], rb: Robustness) -> set[int]:
     """Indices of the window's most adverse ticks that are left out (see Robustness)."""
-    k = left_out(len(scores), rb.trim)
+    k = min(left_out(len(scores), rb.trim) * rb.spread, len(scores) - 1)
     return set(sorted(range(len(scores)), key=scores.__getitem__)[len(scores) - k:]) if k else set()
 
 
-def _gauss_z(terms: Sequence[tuple[float, float]], tol: float, rb: Robustness) -> tuple[float, float]:
-    """Leave out the most adverse tick(s), winsorise the rest, pool: (z, estimate)."""
+def _gauss_z(
+    terms: Sequence[tuple[float, float]], tol: float, rb: Robustness
+) -> tuple[float, float, float]:
+    """Leave out the most adverse tick(s), winsorise the rest, pool: (z, estimate, its se)."""
     scores = [(d - tol) / math.sqrt(v) for d, v in terms]
     drop = _dropped(scores, rb)
     num = den = raw = 0.0
@@ -240,202 +262,30 @@ def _gauss_z(terms: Sequence[tuple[float, float]], tol: float, rb: Robustness) -
         raw += d / var
         den += 1 / var
     est = num / den
-    return (est - tol) * math.sqrt(den), raw / den
+    return (est - tol) * math.sqrt(den), raw / den, 1 / math.sqrt(den)
 
 
-Row = tuple[float, float, float, float]  # canary events, canary requests, baseline events, baseline requests
-
-PRIOR_EVENTS = 3.0
-"""Pseudo-events of the baseline's long-run rate added to every tick's baseline, so that a tick
-with only a few baseline events (a 50/50 split of a rare error) still has a steady reference,
-while a tick whose baseline has many events (a shared incident) is judged on its own."""
-PRIOR_MAX_SHARE = 4.0
-"""...but never more pseudo-requests than this many times the tick's own baseline requests."""
-BASELINE_HISTORY_TICKS = 12
 MIN_EVENTS = 3.0  # fewer canary events than this (capped) in a window prove nothing
 
 
-def _counts(gate: Gate, p: Pair) -> Row:
+def _counts(gate: Gate, p: Pair, overlap: float = 1.0, incident: bool = False) -> Row:
+    """The tick as counts, each divided by the overlap; in a shared incident the canary's exposure
+    is stretched by SHARED_SLACK (the canary may be that much worse before it counts)."""
     assert p.nc is not None and p.nb is not None
     if gate.kind is GateKind.RATE:
-        return p.canary / 100 * p.nc, p.nc, p.baseline / 100 * p.nb, p.nb
-    return p.canary, p.nc, p.baseline, p.nb
+        kc, kb = p.canary / 100 * p.nc, p.baseline / 100 * p.nb
+    else:
+        kc, kb = p.canary, p.baseline
+    slack = SHARED_SLACK if incident else 1.0
+    return kc / overlap, p.nc * slack / overlap, kb / overlap, p.nb / overlap
 
 
-def baseline_rate(history: Sequence[Tick], name: str, gate: Gate, limit: int) -> tuple[float, float]:
-    """The baseline's recent events and requests over the last `limit` ticks with believable
-    baseline data, leaving out ticks far above the rest (a shared incident is judged tick by tick,
-    it must not inflate the long-run reference)."""
-    rows: list[tuple[float, float]] = []
-    for t in reversed(history):
-        if t.weight >= FULL_WEIGHT:
-            continue
-        v = clean_value(gate, t.baseline, name)
-        n = valid_requests(t.baseline)
-        if v is None or n is None:
-            continue
-        rows.append((v / 100 * n if gate.kind is GateKind.RATE else v, n))
-        if len(rows) >= limit:
-            break
-    events = sum(k for k, _ in rows)
-    exposure = sum(n for _, n in rows)
-    if not rows or exposure <= 0:
-        return 0.0, 0.0
-    rate = events / exposure
-    kept = [(k, n) for k, n in rows if (k - rate * n) / math.sqrt(rate * n + 1) <= 3]
-    return sum(k for k, _ in kept), sum(n for _, n in kept)
-
-
-def poisson_cap(mu: float, z: float) -> float:
-    """The count whose one-sided signed-root likelihood ratio against Poisson(mu) is `z`: the
-    most one tick may contribute (winsorising counts the way CLIP winsorises the others)."""
-    mu = max(mu, 1e-9)
-    target = z * z / 2
-    k = mu + z * math.sqrt(mu) + target
-    for _ in range(40):
-        f = k * math.log(k / mu) - k + mu - target
-        step = f / math.log(k / mu)
-        k = max(k - step, mu * 1.000001)
-        if abs(step) < 1e-9:
-            break
-    return k
-
-
-Z_MAX = 37.0  # the z of the smallest p-value a float holds (1e-300): "beyond doubt"
-
-
-def tail_z(p: float) -> float:
-    """A one-sided p-value on the standard-normal scale: 0 for p >= 0.5."""
-    if not p < 0.5:
-        return 0.0
-    return min(Z_MAX, float(-ndtri(max(p, 1e-300))))
-
-
-def binomial_tail_z(k: float, n: float, p: float, mid: bool = False) -> float:
-    """z of P(X >= k), X ~ Binomial(n, p): exact at whole counts, continuous in between
-    (the regularised incomplete beta function), so fractional counts are fine. `mid`: the
-    mid-p value, P(X > k) + P(X = k) / 2, which is not conservative on average."""
-    if k <= 0 or n <= 0 or p >= 1:
-        return 0.0
-    if p <= 0:
-        return Z_MAX
-    k = min(k, n)
-    tail = float(betainc(k, n - k + 1, p))
-    if mid:
-        above = float(betainc(k + 1, n - k, p)) if k + 1 <= n else 0.0
-        tail = (tail + above) / 2
-    return tail_z(tail)
-
-
-def poisson_tail_z(k: float, mu: float) -> float:
-    """z of P(X >= k), X ~ Poisson(mu) (the regularised lower incomplete gamma function)."""
-    if k <= 0:
-        return 0.0
-    if mu <= 0:
-        return Z_MAX
-    return tail_z(float(gammainc(k, mu)))
-
-
-EXACT_MAX_EVENTS = 200
-"""Above this many events in a window the likelihood-ratio z is accurate on its own."""
-
-
-def _exact_z(rows: Sequence[Row], rho0: float) -> float:
-    """The exact conditional test of rate ratio > rho0, stratified by tick: given a tick's total
-    events (rounded to whole events), the canary's count in it is binomial with the canary's share
-    of the tick's exposure, n_c rho0 / (n_c rho0 + n_b); the sum over the window is convolved
-    exactly and its mid-p tail at the canary's count is the p-value. Small counts are where the
-    likelihood-ratio z overstates: 4 canary events against 0 at equal exposure is p=0.06 exact,
-    0.03 mid-p (z 1.5-1.9), where the likelihood ratio says z 2.3. The mid-p value keeps moderate
-    counts as sensitive as the likelihood ratio. Z_MAX (no limit) above EXACT_MAX_EVENTS."""
-    strata = [
-        (math.floor(kc + 0.5), math.floor(kb + 0.5), min(nc * rho0 / (nc * rho0 + nb), 1 - 1e-15))
-        for kc, nc, kb, nb in rows
-    ]
-    t = sum(c for c, _, _ in strata)
-    if t <= 0:
-        return 0.0
-    if sum(c + b for c, b, _ in strata) > EXACT_MAX_EVENTS:
-        return Z_MAX
-    pmf = np.ones(1)
-    for c, b, share in strata:
-        n = c + b
-        if n == 0:
-            continue
-        k = np.arange(n + 1)
-        log_pmf = gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
-        log_pmf += k * math.log(share) + (n - k) * math.log1p(-share)
-        pmf = np.convolve(pmf, np.exp(log_pmf))
-    return tail_z(float(pmf[t + 1 :].sum() + 0.5 * pmf[t]))
-
-
-def _with_prior(rows: Sequence[Row], prior: tuple[float, float] | None) -> list[Row]:
-    """Add the long-run baseline pseudo-events to every tick that agrees with the long run."""
-    if prior is None or prior[1] <= 0:
-        return list(rows)
-    rate = (prior[0] + 0.5) / prior[1]
-    out: list[Row] = []
-    for kc, nc, kb, nb in rows:
-        expect = rate * nb
-        if kb <= expect + 3 * math.sqrt(expect) + 1:
-            extra = min(PRIOR_EVENTS / rate, PRIOR_MAX_SHARE * nb)
-            kb, nb = kb + rate * extra, nb + extra
-        out.append((kc, nc, kb, nb))
-    return out
-
-
-def _capped(rows: Sequence[Row], rho0: float, clip: float) -> list[Row]:
-    """Winsorise each tick's canary count at `clip` standard errors: a burst counts as one clearly
-    bad tick, not as ten."""
-    return [(min(kc, poisson_cap(rho0 * nc * (kb + 0.5) / nb, clip)), nc, kb, nb) for kc, nc, kb, nb in rows]
-
-
-def _loglik(rows: Sequence[Row], theta: float) -> float:
-    total = 0.0
-    for kc, nc, kb, nb in rows:
-        a = math.log(nc) + theta
-        b = math.log(nb)
-        m = max(a, b)
-        lse = m + math.log(math.exp(a - m) + math.exp(b - m))
-        total += kc * (a - lse) + kb * (b - lse)
-    return total
-
-
-def _score(rows: Sequence[Row], theta: float) -> tuple[float, float]:
-    u = info = 0.0
-    for kc, nc, kb, nb in rows:
-        pi = 1 / (1 + math.exp(min(700.0, math.log(nb / nc) - theta)))
-        k = kc + kb
-        u += kc - k * pi
-        info += k * pi * (1 - pi)
-    return u, info
-
-
-def _root(rows: Sequence[Row], lo: float, hi: float) -> float:
-    """The maximum-likelihood log ratio in [lo, hi]: the score is decreasing, so a safeguarded
-    Newton iteration inside a shrinking bracket always converges."""
-    if _score(rows, hi)[0] >= 0:
-        return hi
-    theta = lo
-    for _ in range(60):
-        u, info = _score(rows, theta)
-        if u > 0:
-            lo = theta
-        else:
-            hi = theta
-        nxt = theta + u / info if info > 1e-12 else (lo + hi) / 2
-        if not lo < nxt < hi:
-            nxt = (lo + hi) / 2
-        if abs(nxt - theta) < 1e-9:
-            return nxt
-        theta = nxt
-    return theta
-
-
-def _binom_z(rows: Sequence[Row], rho0: float, rb: Robustness | None) -> tuple[float, float, float]:
+def _binom_z(
+    rows: Sequence[Row], rho0: float, rb: Robustness | None, min_events: float | None = None
+) -> tuple[float, float, float]:
     """Stratified conditional-binomial likelihood-ratio test of rate ratio > rho0, after leaving
     out the ticks with the largest canary excess and winsorising the rest, checked by the exact
-    conditional test (`_exact_z`) where counts are small: (the smaller z, estimated ratio - 1
+    conditional test (`exact_z`) where counts are small: (the smaller z, estimated ratio - 1
     from the kept ticks' raw counts, the same z before the floor). With fewer canary events than
     `min_events` the z is 0: a lean worth confirming at most, never a rollback."""
     theta0 = math.log(rho0)
@@ -451,14 +301,15 @@ def _binom_z(rows: Sequence[Row], rho0: float, rb: Robustness | None) -> tuple[f
         kept = [r for i, r in enumerate(rows) if i not in drop]
         if sum(1 for r in kept if r[0] > 0) < rb.min_event_ticks:
             return 0.0, 0.0, 0.0
-    capped = _capped(kept, rho0, rb.clip if rb is not None else CLIP)
-    effect = math.exp(_root(kept, -12.0, 12.0)) - 1 if sum(r[0] for r in kept) > 0 else -1.0
-    if sum(r[0] for r in capped) < MIN_EVENTS or _score(capped, theta0)[0] <= 0:
+    held = capped(kept, rho0, rb.clip if rb is not None else CLIP)
+    effect = math.exp(root(kept, -12.0, 12.0)) - 1 if sum(r[0] for r in kept) > 0 else -1.0
+    if sum(r[0] for r in held) < MIN_EVENTS or score(held, theta0)[0] <= 0:
         return 0.0, effect, 0.0
-    theta = _root(capped, theta0, 12.0)
-    llr = _loglik(capped, theta) - _loglik(capped, theta0)
-    z = min(math.sqrt(max(0.0, 2 * llr)), _exact_z(capped, rho0))
-    if rb is not None and sum(min(r[0], rb.min_events / 2) for r in kept) < rb.min_events - 1e-9:
+    theta = root(held, theta0, 12.0)
+    llr = loglik(held, theta) - loglik(held, theta0)
+    z = min(math.sqrt(max(0.0, 2 * llr)), exact_z(held, rho0))
+    floor = rb.min_events if rb is not None and min_events is None else (min_events or 0.0)
+    if rb is not None and sum(min(r[0], floor / 2) for r in kept) < floor - 1e-9:
         return 0.0, effect, z
     return z, effect, z
 
@@ -478,40 +329,83 @@ def compare(
     min_relative_effect: float,
     max_window: int,
     baseline_prior: tuple[float, float] | None = None,
+    *,
+    overlap: float = 1.0,
+    min_events: float | None = None,
+    shared_level: float | None = None,
 ) -> Evidence | None:
     """Pooled evidence over windows of 2..max_window of `pairs` ending at the last one.
 
     The window with the strongest evidence wins. None without pairs.
+    overlap: ticks each reading covers (a query range longer than the tick): consecutive readings
+    share their events, so every tick counts for 1/overlap of itself (counts divided, variances
+    multiplied): the same event is never counted twice.
+    min_events: canary events (after the overlap discount) below which a rate or count proves
+    nothing (DecisionRules.min_canary_events); default the reading's own floor.
+    shared_level: a tick whose baseline is at this share of the threshold or over it is in a
+    shared incident; there the canary must be clearly worse beyond the incident's own spread
+    (SHARED_SLACK) before it counts against it.
     """
     if not pairs:
         return None
+    overlap = max(1.0, overlap)
+    if min_events is not None:  # never below the reading's own floor (RATE_MIN_EVENTS)
+        min_events = max(min_events, robustness(gate).min_events)
+    incident = [_in_incident(gate, p, shared_level) for p in pairs]
+    spread = math.ceil(overlap - 1e-9)
+    max_window += spread - 1  # a window of overlapping readings holds fewer independent ticks
     sc = scale_of(gate)
     tol = tolerance(gate, min_relative_effect)
     best_z, best_effect, best_w = -math.inf, 0.0, 1
     lean = -math.inf
-    rb = robustness(gate)
+    # a burst of events is counted whole in every reading whose window holds it: left out together;
+    # a level (p95, lag, pool) read over a longer window is diluted instead, and is left as it is
+    rb = replace(robustness(gate), spread=spread) if sc is Scale.COUNTS else robustness(gate)
     if sc is Scale.COUNTS:
         rho0 = 1 + min_relative_effect / 2
-        rows = _with_prior([_counts(gate, p) for p in pairs], baseline_prior)
+        rows = with_prior([_counts(gate, p, overlap, sh) for p, sh in zip(pairs, incident, strict=True)],
+                           baseline_prior)
         tick_z, tick_eff, _ = _binom_z(rows[-1:], rho0, None)
         for w in range(2, min(max_window, len(rows)) + 1):
-            z, eff, lz = _binom_z(rows[-w:], rho0, rb)
+            z, eff, lz = _binom_z(rows[-w:], rho0, rb, min_events)
             lean = max(lean, lz)
             if z > best_z:
                 best_z, best_effect, best_w = z, eff, w
         if best_w == 1:
             best_z, best_effect, lean = 0.0, tick_eff, 0.0
+        z0 = _binom_z(rows[-max_window:], 1.0, rb, min_events)[0] if len(rows) >= 2 else 0.0
+        win = rows[-best_w:]
+        kc, kb = sum(r[0] for r in win), sum(r[2] for r in win)
+        se = math.sqrt(1 / (kc + 0.5) + 1 / (kb + 0.5))
+        n = sum(r[1] for r in win)
     else:
-        terms = _gauss_terms(gate, pairs)
-        tick_z, tick_d = _gauss_z(terms[-1:], tol, Robustness(trim=None, clip=CLIP))
+        slack = SHARED_SLACK_POINTS * abs(gate.threshold) if sc is Scale.POINTS else math.log(SHARED_SLACK)
+        terms = [(d - (slack if sh else 0.0), v * overlap)
+                 for (d, v), sh in zip(_gauss_terms(gate, pairs), incident, strict=True)]
+        tick_z, tick_d, se = _gauss_z(terms[-1:], tol, Robustness(trim=None, clip=CLIP))
         for w in range(2, min(max_window, len(terms)) + 1):
-            z, est = _gauss_z(terms[-w:], tol, rb)
+            z, est, w_se = _gauss_z(terms[-w:], tol, rb)
             if z > best_z:
-                best_z, best_effect, best_w = z, est, w
+                best_z, best_effect, best_w, se = z, est, w, w_se
         if best_w == 1:
             best_z, best_effect = min(0.0, tick_z), tick_d
         best_effect = best_effect if sc is Scale.POINTS else math.exp(best_effect) - 1
-    return Evidence(name, best_z, best_effect, best_w, tick_z, sc, lean)
+        kc = 0.0
+        n = sum(p.nc or 0.0 for p in pairs[-best_w:]) / overlap
+        z0 = _gauss_z(terms[-max_window:], 0.0, rb)[0] if len(terms) >= 2 else 0.0
+    return Evidence(name, best_z, best_effect, best_w, tick_z, sc, lean, se, n, kc, z0)
+
+
+SHARED_SLACK = 1.3
+"""In a shared incident (the baseline itself near its threshold) the canary may be this much worse
+(ratio) before it counts against it: an incident hits the tracks unevenly, by chance."""
+SHARED_SLACK_POINTS = 0.1  # the same for percentages judged in points: this share of the threshold
+
+
+def _in_incident(gate: Gate, p: Pair, shared_level: float | None) -> bool:
+    if shared_level is None:
+        return False
+    return gate.badness(p.baseline) >= shared_level * gate.badness(gate.threshold)
 
 
 def min_effect(gate: Gate, min_relative_effect: float) -> float:

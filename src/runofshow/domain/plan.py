@@ -120,6 +120,16 @@ class Gate(_Model):
     threshold: float
     short: str = Field(default="", description="label in war-room lines, e.g. p95")
     query: TrackQueries | None = None
+    count_query: TrackQueries | None = Field(
+        default=None,
+        description="rate gates: the denominator the percentage divides by, per track (e.g. idempotent "
+        "requests); default: the requests query",
+    )
+    window_s: float | None = Field(
+        default=None, gt=0,
+        description="how many seconds each reading covers (a query's range selector); longer than the "
+        "tick, consecutive readings overlap and the judge discounts the pooled evidence; default one tick",
+    )
 
     def breaches(self, value: float) -> bool:
         """True when `value` is on the wrong side of the threshold."""
@@ -218,7 +228,8 @@ class DecisionRules(_Model):
         default=6, ge=2, description="ticks pooled by the comparative judge (sliding window)"
     )
     warmup_ticks: int = Field(
-        default=2, ge=0, description="first ticks of the rollout whose canary latency is not judged"
+        default=2, ge=0,
+        description="first ticks of the rollout whose canary is not compared with the baseline (warm-up)",
     )
     shared_level: float = Field(
         default=0.8, gt=0, le=1,
@@ -230,6 +241,11 @@ class DecisionRules(_Model):
         "once the canary is over a threshold this many ticks in a row with canary data (rates and "
         "counts: also clearly over, at rollback_z, against the threshold itself); hold until then. "
         "Below 100 %, where the baseline is only missing, at least no_data_rollback_after_ticks",
+    )
+    min_canary_events: int = Field(
+        default=5, ge=1,
+        description="a canary-only regression under the threshold of a rate or count needs at least this "
+        "many canary events (overlapping windows discounted) before it can roll back",
     )
     judge: Literal["comparative", "threshold"] = "comparative"
 

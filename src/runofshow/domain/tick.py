@@ -17,9 +17,16 @@ class TrackSample:
 
     values: Mapping[str, float | None]
     requests: float | None = None
+    denominators: Mapping[str, float | None] = field(default_factory=dict)
+    """Per rate metric, what its percentage divides by when that is not `requests` (a gate's
+    `count_query`: idempotent requests, say). Missing: `requests`."""
 
     def value(self, metric: str) -> float | None:
         return self.values.get(metric)
+
+    def denominator(self, metric: str) -> float | None:
+        """The count a rate metric divides by: its own denominator if reported, else requests."""
+        return self.denominators[metric] if metric in self.denominators else self.requests
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,12 @@ class MetricVerdict:
     reason: str
     p_value: float | None = None
     effect: float | None = None  # canary relative to baseline, e.g. 0.4 = 40 % worse
+    interval: tuple[float, float] | None = None  # the effect's interval at the plan's confidence
+    n: float | None = None  # canary requests in the window that decided
+    events: float | None = None  # rates and counts: canary events in that window
+    ticks: int | None = None  # length of that window
+    z: float | None = None  # the evidence on the standard-normal scale (one-sided)
+    lean: float | None = None  # the same against "no worse at all": read with the other gates'
 
 
 @dataclass(frozen=True)
@@ -89,6 +102,8 @@ class Decision:
     verdicts: tuple[MetricVerdict, ...] = ()
     stage_complete: bool = False
     engine: str = ""
+    sentence: str = ""
+    """The decision in one sentence, in the users' words and with numbers (domain/sentence.py)."""
 
     @property
     def passing(self) -> int:

@@ -5,6 +5,7 @@ Pure functions on plain sequences; O(n^2) Theil-Sen is fine for the few points o
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import median
@@ -80,3 +81,16 @@ def rising(values: Sequence[float], points: int = 3) -> bool:
         return False
     tail = values[-points:]
     return all(b > a for a, b in zip(tail, tail[1:], strict=False))
+
+
+def mann_kendall_z(ys: Sequence[float]) -> float:
+    """How sure we are that `ys` rise (Mann-Kendall, no ties correction): S, the count of rising
+    pairs minus falling pairs, over its standard deviation under "no trend". 0 below 3 points."""
+    n = len(ys)
+    if n < 3:
+        return 0.0
+    s = sum((ys[j] > ys[i]) - (ys[j] < ys[i]) for i in range(n) for j in range(i + 1, n))
+    var = n * (n - 1) * (2 * n + 5) / 18
+    if s == 0:
+        return 0.0
+    return (s - (1 if s > 0 else -1)) / math.sqrt(var)

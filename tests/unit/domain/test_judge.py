@@ -5,20 +5,17 @@ import math
 import pytest
 
 from runofshow.domain import judge
+from runofshow.domain.counts import binomial_tail_z, exact_z, poisson_cap, poisson_tail_z, tail_z
 from runofshow.domain.judge import (
     RATE_MIN_EVENTS,
     Scale,
-    baseline_rate,
-    binomial_tail_z,
     compare,
     pair_at,
-    poisson_cap,
-    poisson_tail_z,
     recent_pairs,
     scale_of,
-    tail_z,
 )
 from runofshow.domain.plan import default_gates
+from runofshow.domain.prior import baseline_rate
 from runofshow.domain.tick import Tick, TrackSample
 
 GATES = default_gates()
@@ -204,11 +201,11 @@ def test_small_counts_are_judged_exactly_not_by_the_likelihood_ratio():
     """4 events against 0 at equal exposure is p=0.06 (exact), not the likelihood ratio's z 2.3;
     with more events the two agree."""
     rows = [(4.0, 100.0, 0.0, 100.0)]
-    assert judge._exact_z(rows, 1.0) == pytest.approx(tail_z(1 / 32))  # mid-p
+    assert exact_z(rows, 1.0) == pytest.approx(tail_z(1 / 32))  # mid-p
     assert judge._binom_z(rows, 1.0, None)[0] == pytest.approx(tail_z(1 / 32))
     big = [(60.0, 1000.0, 20.0, 1000.0)]
     lr = judge._binom_z(big, 1.0, judge.Robustness(trim=None, clip=99.0))[0]
-    assert judge._exact_z(big, 1.0) == pytest.approx(lr, abs=0.15)
+    assert exact_z(big, 1.0) == pytest.approx(lr, abs=0.15)
 
 
 def test_real_error_regressions_are_still_clear():

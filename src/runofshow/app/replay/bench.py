@@ -43,6 +43,8 @@ class Outcome:
     seconds: float
     error: str | None = None
     holds: int = 0
+    nodata_holds: int = 0  # of the holds, those for missing canary data (NoData is never a pass)
+    nominal_s: float | None = None  # time to promote without a single hold: the last tick + interval
 
     @property
     def false_rollback(self) -> bool:
@@ -121,6 +123,20 @@ class Score:
         return sum(xs) / len(xs) if xs else None
 
     @property
+    def held_good_share(self) -> float | None:
+        return self.held_good / len(self.good) if self.good else None
+
+    @property
+    def mean_nodata_holds_good(self) -> float | None:
+        xs = [o.nodata_holds for o in self.good if o.time_to_promote_s is not None]
+        return sum(xs) / len(xs) if xs else None
+
+    @property
+    def nominal_median_s(self) -> float | None:
+        """The median time to promote of the same good runs had none of them held."""
+        return quantile([o.nominal_s for o in self.good if o.nominal_s is not None], 0.5)
+
+    @property
     def mean_seconds(self) -> float | None:
         xs = [o.seconds for o in self.outcomes]
         return sum(xs) / len(xs) if xs else None
@@ -139,8 +155,11 @@ class Score:
             "frr": self.frr, "miss": self.miss, "early": self.early,
             "delay_p50_ticks": self.delay_p50, "delay_p90_ticks": self.delay_p90,
             "median_time_to_promote_s": None if ttp is None or math.isinf(ttp) else ttp,
+            "nominal_time_to_promote_s": self.nominal_median_s,
             "held_good": self.held_good,
+            "held_good_share": self.held_good_share,
             "mean_holds_good": self.mean_holds_good,
+            "mean_nodata_holds_good": self.mean_nodata_holds_good,
             "mean_replay_s": self.mean_seconds,
             "score": self.score_line(),
             "false_rollbacks": [o.name for o in self.good if o.false_rollback],
@@ -186,7 +205,7 @@ def pairs_in(folder: Path) -> list[tuple[Path, Truth]]:
 
 
 def score_one(result: ReplayResult | None, truth: Truth, interval_s: float, seconds: float,
-              error: str | None = None) -> Outcome:
+              error: str | None = None, nominal_s: float | None = None) -> Outcome:
     """FORMAT.md section 4 for one scenario."""
     if result is None:
         return Outcome(truth.name, truth.label, truth.kind, "error", None, None, False, None, seconds, error)
@@ -202,6 +221,11 @@ def score_one(result: ReplayResult | None, truth: Truth, interval_s: float, seco
         else:
             early = True
     holds = sum(1 for d in result.decisions if d.action.value == "hold")
+    nodata = sum(
+        1 for d in result.decisions
+        if d.action.value == "hold" and any(v.verdict.value == "NODATA" for v in d.verdicts)
+        and not any(v.verdict.value in ("TREND", "SUSPECT") for v in d.verdicts)
+    )
     if truth.label == "good" and rb is None and result.decisions:
         last = result.decisions[-1]
         if result.verdict == "held" or last.action.value == "hold":
@@ -209,7 +233,8 @@ def score_one(result: ReplayResult | None, truth: Truth, interval_s: float, seco
         else:
             ttp = last.t_s + interval_s + interval_s * holds
     return Outcome(
-        truth.name, truth.label, truth.kind, result.verdict, rb, delay, early, ttp, seconds, holds=holds
+        truth.name, truth.label, truth.kind, result.verdict, rb, delay, early, ttp, seconds, holds=holds,
+        nodata_holds=nodata, nominal_s=nominal_s,
     )
 
 
@@ -224,7 +249,10 @@ def run(folder: Path, judges: Iterable[Judge] = JUDGES) -> list[Score]:
             try:
                 sc = load_scenario(path, judge)
                 res = replay(sc)
-                score.outcomes.append(score_one(res, truth, sc.interval_s, time.perf_counter() - start))
+                nominal = sc.ticks[-1].t_s + sc.interval_s
+                score.outcomes.append(
+                    score_one(res, truth, sc.interval_s, time.perf_counter() - start, nominal_s=nominal)
+                )
             except RunOfShowError as ex:
                 score.outcomes.append(score_one(None, truth, 60.0, time.perf_counter() - start, str(ex)))
         scores.append(score)

@@ -48,7 +48,8 @@ class ReplayResult:
             "verdict": self.verdict,
             "rollback_t": _num(self.rollback_t),
             "decisions": [
-                {"t": _num(d.t_s), "decision": d.action.value, "reasons": list(d.reasons)}
+                {"t": _num(d.t_s), "decision": d.action.value, "reasons": list(d.reasons),
+                 "sentence": d.sentence}
                 for d in self.decisions
             ],
         }
@@ -184,7 +185,13 @@ def _gates(o: Mapping[str, Any]) -> dict[str, Gate]:
         if name not in known:
             raise _Bad(path, f"unknown metric (known: {', '.join(known)})")
         limit = _number(_req(_obj(spec, path), "max", path), f"{path}.max")
-        out[name] = known[name].model_copy(update={"threshold": limit})
+        update: dict[str, Any] = {"threshold": limit}
+        if spec.get("window_s") is not None:  # optional: seconds each reading covers
+            window = _number(spec["window_s"], f"{path}.window_s")
+            if window <= 0:
+                raise _Bad(f"{path}.window_s", "must be more than 0")
+            update["window_s"] = window
+        out[name] = known[name].model_copy(update=update)
     return out
 
 
@@ -230,14 +237,21 @@ def _track(raw: Any, path: str, gates: Mapping[str, Gate]) -> TrackSample | None
         return None
     o = _obj(raw, path)
     values: dict[str, float | None] = {}
+    denominators: dict[str, float | None] = {}
     for key, v in o.items():
+        if key == "denominators":  # optional: what a rate divides by when it is not requests
+            for metric, n in _obj(v, f"{path}.{key}").items():
+                if metric not in gates:
+                    raise _Bad(f"{path}.{key}.{metric}", "unknown metric")
+                denominators[metric] = None if n is None else _number(n, f"{path}.{key}.{metric}")
+            continue
         if key != "requests" and key not in gates:
             raise _Bad(f"{path}.{key}", "unknown metric")
         if v is not None:
             v = _number(v, f"{path}.{key}")
         values[key] = v
     requests = values.pop("requests", None)
-    return TrackSample(values={k: values.get(k) for k in gates}, requests=requests)
+    return TrackSample(values={k: values.get(k) for k in gates}, requests=requests, denominators=denominators)
 
 
 # --------------------------------------------------------------------------- replay

@@ -1,0 +1,94 @@
+"""How much of the past each gate query reads: its range selectors, read with a real PromQL parser.
+
+A gate query such as `sum(increase(csp_violation_reports_total[5m]))` evaluated every minute
+reports five minutes of events at every tick: one event shows up in five consecutive readings.
+The judge (domain/judge.py) must not count it five times, so the plan's gates carry the window
+(`Gate.window_s`) and the judge discounts the pooled evidence by the overlap (window / tick).
+
+The parse is the library's (`promql-parser`, the Rust parser Prometheus-compatible tools use);
+the domain only ever sees the number. `$window` (the runner's own query window) is read as
+`window_s` (default: one tick). A query that is not PromQL is a plan error (fail closed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+from runofshow.domain.plan import Gate, Plan
+from runofshow.errors import PlanError
+
+
+def _durations(node: Any) -> Iterator[timedelta]:
+    import promql_parser as pp
+
+    if isinstance(node, pp.MatrixSelector | pp.SubqueryExpr) and node.range is not None:
+        yield node.range
+    for attr in ("lhs", "rhs", "expr", "args"):
+        child = getattr(node, attr, None)
+        if child is None:
+            continue
+        for c in child if isinstance(child, list) else (child,):
+            yield from _durations(c)
+
+
+def range_seconds(expr: str, window_s: float) -> float | None:
+    """The longest range selector in `expr` in seconds (`$window` read as `window_s`), None without
+    any. Raises ValueError when `expr` is not PromQL."""
+    import promql_parser as pp
+
+    text = expr.replace("$window", f"{max(1, round(window_s))}s")
+    try:
+        tree = pp.parse(text)
+    except (ValueError, RuntimeError) as ex:
+        raise ValueError(str(ex).splitlines()[0] if str(ex) else "not PromQL") from None
+    ranges = [d.total_seconds() for d in _durations(tree)]
+    return max(ranges) if ranges else None
+
+
+def gate_window_s(name: str, gate: Gate, tick_s: float, window_s: float | None = None) -> float | None:
+    """The longest range any of the gate's queries reads, None when no query has one."""
+    found: list[float] = []
+    for field, queries in (("query", gate.query), ("count_query", gate.count_query)):
+        if queries is None:
+            continue
+        for track in ("baseline", "canary"):
+            expr = getattr(queries, track)
+            try:
+                r = range_seconds(expr, window_s or tick_s)
+            except ValueError as ex:
+                raise PlanError(f"gates.{name}.{field}.{track}: not a PromQL query ({ex})") from None
+            if r is not None:
+                found.append(r)
+    return max(found) if found else None
+
+
+def with_query_windows(plan: Plan, window_s: float | None = None) -> Plan:
+    """The plan with `window_s` set on every gate whose queries read more than one tick (a gate
+    that sets `window_s` itself keeps it). Unchanged when every range is one tick or less."""
+    tick = plan.decision.tick_interval_s
+    gates: dict[str, Gate] = {}
+    changed = False
+    for name, gate in plan.gates.items():
+        w = gate_window_s(name, gate, tick, window_s)
+        if gate.window_s is None and w is not None and w > tick + 1e-9:
+            gates[name] = gate.model_copy(update={"window_s": w})
+            changed = True
+        else:
+            gates[name] = gate
+    return plan.model_copy(update={"gates": gates}) if changed else plan
+
+
+def overlap_line(plan: Plan) -> str | None:
+    """One line for `validate`: which gates' readings overlap and how the judge discounts them."""
+    tick = plan.decision.tick_interval_s
+    over = [(n, g.window_s) for n, g in plan.gates.items() if g.window_s is not None and g.window_s > tick]
+    if not over:
+        return None
+    parts = ", ".join(f"{g.short or n} {w:g} s (x{w / tick:.3g})" for n, g in plan.gates.items()
+                      for m, w in over if m == n)
+    return (
+        f"query windows longer than the {tick:g} s tick: {parts}; consecutive readings share their "
+        "events, so the judge discounts pooled evidence by that overlap"
+    )

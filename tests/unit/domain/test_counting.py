@@ -1,0 +1,79 @@
+"""The judge never counts the same events twice nor divides by a denominator the metric lacks; every
+decision comes with one sentence."""
+
+from __future__ import annotations
+
+from runofshow.domain.decide import decide
+from runofshow.domain.plan import DecisionRules, Plan, Stage
+from runofshow.domain.tick import Action, Tick, TrackSample
+from tests.unit.domain.test_decide import BASE
+
+STAGES = (Stage(weight=5, hold_min=30), Stage(weight=100))
+
+
+def plan(**gate_update: float) -> Plan:
+    p = Plan(stages=STAGES, decision=DecisionRules(warmup_ticks=0))
+    gates = {n: g.model_copy(update=gate_update) if n == "idempotency_conflict_pct" else g
+             for n, g in p.gates.items()}
+    return p.model_copy(update={"gates": gates})
+
+
+def conflicts(i: int, k_canary: float, n: float = 300, *, idem_share: float = 1.0) -> Tick:
+    """A 5 % canary with k conflicts among n * idem_share idempotent requests; the baseline has none."""
+    zero = {**BASE, "idempotency_conflict_pct": 0.0, "csp_violations": 0}
+    den_c, den_b = n * idem_share, 19 * n * idem_share
+    dens = {} if idem_share == 1.0 else {"idempotency_conflict_pct": den_c}
+    dens_b = {} if idem_share == 1.0 else {"idempotency_conflict_pct": den_b}
+    can = TrackSample({**zero, "idempotency_conflict_pct": 100 * k_canary / den_c}, n, dens)
+    return Tick(i * 60.0, 5, 0, TrackSample(zero, 19 * n, dens_b), can)
+
+
+def actions(p: Plan, hist: list[Tick]) -> list[str]:
+    return [decide(p, hist[: i + 1]).action.value for i in range(len(hist))]
+
+
+def test_two_events_seen_again_in_five_overlapping_windows_do_not_roll_back():
+    """The live finding: one or two conflicts, seen in five overlapping [5m] windows at a 1-min tick."""
+    hist = [conflicts(i, 0) for i in range(3)] + [conflicts(3 + i, 2) for i in range(5)]
+    assert "rollback" in actions(plan(), hist)  # read as five ticks of two new conflicts each: 10 events
+    assert "rollback" not in actions(plan(window_s=300), hist)  # the same two, counted once
+
+
+def test_a_rate_is_weighed_by_its_own_denominator():
+    """Conflicts per idempotent request (a tenth of all): 2 in 30, not 2 in 300."""
+    hist = [conflicts(i, 0, idem_share=0.1) for i in range(3)]
+    hist += [conflicts(3 + i, 1 if i % 2 else 0, idem_share=0.1) for i in range(6)]
+    assert "rollback" not in actions(plan(), hist)
+
+
+def test_a_handful_of_events_never_rolls_back_under_the_limit():
+    p = plan().model_copy(update={"decision": DecisionRules(warmup_ticks=0, min_canary_events=40)})
+    hist = [conflicts(i, 0, 3000) for i in range(3)] + [conflicts(3 + i, 6, 3000) for i in range(6)]
+    assert "rollback" in actions(plan(), hist)  # 36 conflicts against none: clear
+    assert "rollback" not in actions(p, hist)  # ...but fewer than the plan's 40
+
+
+def test_every_decision_has_one_sentence_with_numbers():
+    hist = [conflicts(i, 0, 3000) for i in range(3)] + [conflicts(3 + i, 6, 3000) for i in range(6)]
+    ds = [decide(plan(), hist[: i + 1]) for i in range(len(hist))]
+    assert ds[0].sentence == "proceed at 5 %: all six gates within limits"
+    rb = next(d for d in ds if d.action is Action.ROLLBACK)
+    assert rb.sentence.startswith("rollback at 5 %: canary idemp ")
+    assert "99 % CI" in rb.sentence and "events in" in rb.sentence and "rule: clearly worse" in rb.sentence
+
+
+def test_a_regression_spread_thinly_over_two_gates_rolls_back_and_one_alone_does_not():
+    """p95 +20 % and pool +3 points on a busy 50 % canary: neither clears its own bar (effect under
+    the minimum), together they are clear."""
+    from tests.unit.domain.test_decide import tick
+
+    p = Plan(stages=(Stage(weight=50, hold_min=30), Stage(weight=100)))
+    good = [tick(i, weight=50, stage=0, nc=20000, nb=20000) for i in range(4)]
+    both = good + [tick(4 + i, {"http_p95_ms": 180.0, "pgbouncer_pool_util_pct": 33.0}, weight=50, stage=0,
+                        nc=20000, nb=20000) for i in range(6)]
+    one = good + [tick(4 + i, {"http_p95_ms": 180.0}, weight=50, stage=0, nc=20000, nb=20000) for i in range(6)]
+    assert "rollback" not in actions(p, one)
+    ds = [decide(p, both[: i + 1]) for i in range(len(both))]
+    rb = next(d for d in ds if d.action is Action.ROLLBACK)
+    assert "2 gates at once, none clear alone" in rb.reasons[0]
+    assert rb.sentence.startswith("rollback at 50 %: canary worse on 2 gates at once")
