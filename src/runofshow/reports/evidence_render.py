@@ -286,6 +286,12 @@ def stage_metrics_csv(v: RunView, stage: int) -> str:
 # --------------------------------------------------------------------------- war room, parking lot
 
 
+def feedback_lines(v: RunView) -> list[str]:
+    """Every piece of user feedback (`runofshow feedback`): `T+25h neutral by carol: slow login`."""
+    return [f"{v.label(e) or '-'} {e.sentiment} by {e.by or '?'}" + (f": {e.note}" if e.note else "")
+            for e in v.of_kind(et.UserFeedback)]
+
+
 def war_room_lines(v: RunView) -> list[str]:
     """Every war-room line of the run, in order (the same function as the runner's live log)."""
     return [minutes.line(e.to_payload()) for e in v.of_kind(et.WarRoom)]
@@ -307,7 +313,8 @@ def parking_lot(v: RunView) -> str:
 
 
 __all__ = [
-    "PARKING_LOT_FILE", "RunView", "WAR_ROOM_FILE", "at", "canary_timeline", "canary_values", "metrics_text",
+    "PARKING_LOT_FILE", "RunView", "WAR_ROOM_FILE", "at", "canary_timeline", "canary_values",
+    "feedback_lines", "metrics_text",
     "num", "parking_lot", "plan_from_ledger", "stage_metrics_csv", "stage_metrics_json", "stage_summary",
     "gates_json", "tick_rows", "ts", "value_text", "war_room_lines", "war_room_log",
 ]
