@@ -96,7 +96,14 @@ def wire_communications(
     if ports.channel is None and ports.pager is None and ports.deployments is None:
         return None
     comms = RunCommunications(plan, ports, on_failure=world._notify_failed, record_later=world._record_later)
-    world.on_close(lambda: comms.close(COMMS_CLOSE_S))
+
+    def close() -> None:  # what the queue still did (a T0 deployment's id) goes in, if the run may go on
+        comms.close(COMMS_CLOSE_S)
+        runner = world.runner
+        if runner is not None and not runner.state.ended:
+            runner.recorder.record_failures()
+
+    world.on_close(close)
     handlers[StepKind.WAR_ROOM] = comms.war_room_handler(handlers[StepKind.WAR_ROOM])
 
     def state() -> Any:

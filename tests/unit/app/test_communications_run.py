@@ -147,14 +147,11 @@ def test_a_resumed_run_closes_out_from_what_the_ledger_kept() -> None:
     outside, clock, ledger, router = Outside(), FakeClock(), InMemoryLedger(), InMemoryRouter()
     world, runner = start(outside, [(good(), good())], clock=clock, ledger=ledger, router=router,
                           on_interrupt=lambda state: "pause")
-
-    def pause() -> None:  # what was queued is out (the T0 deployment recorded), then Ctrl-C
-        world.comms.fanout.flush(5.0)
-        runner.interrupt()
-
-    clock.call_at(runner.state.t0_at + timedelta(minutes=30, seconds=30), pause)
+    clock.call_at(runner.state.t0_at + timedelta(minutes=30, seconds=30), runner.interrupt)  # Ctrl-C
     assert runner.run() is RunStatus.PAUSED
-    world.close()
+    world.close()  # what the queue did meanwhile (the T0 deployment's id) is recorded on the way out
+    [recorded] = [e for e in ledger.events(runner.state.run_id) if e.kind == "communications"]
+    assert recorded.payload["details"]["deployment_id"] == outside.deployment()["id"]
     assert outside.pager.services != outside.before  # yellow while paused
     _, resumed = resume_run(runner.state.run_id, RunOptions(check_windows=False), environ={}, ledger=ledger,
                             clock=clock, router=router, metrics=ScriptedMetrics([(good(), good())]),
