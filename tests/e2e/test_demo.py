@@ -78,8 +78,10 @@ def test_a_healthy_canary_is_promoted(promoted: Demo) -> None:
 
 def test_the_promoted_run_leaves_50_plus_evidence_files_that_verify(promoted: Demo) -> None:
     evidence = promoted.out / "evidence"
-    files = sorted(p.name for p in evidence.iterdir() if p.is_file())
+    files = sorted(p.relative_to(evidence).as_posix() for p in evidence.rglob("*") if p.is_file())
     assert len(files) >= 50, files
+    for n in range(1, 6):  # the per-minute snapshots of the gates, both tracks
+        assert any(f.startswith(f"snapshots/stage_{n}_") for f in files), files
     for n in range(1, 6):
         assert {f"summary_stage_{n}.txt", f"stage_{n}_metrics.json", f"stage_{n}_metrics.csv"} <= set(files)
     assert {"warroom_log.txt", "parking_lot.txt", "canary_timeline.txt", "preflight.txt", "plan.json",

@@ -19,6 +19,7 @@ and get the same wiring otherwise.
                    24 h burn rate; with --repo (or the demo's in-memory pull requests) the freeze
                    starts at T-30 and is lifted at the close-out (after a rollback too when
                    timeline.lift_freeze_after_rollback)
+    communications Slack war room, pager yellow/green, GitHub deployments (`app.bootstrap_comms`)
     first night    the SLO burn rate at every check-in (`runofshow.app.run.first_night.BurnWatch`):
                    timeline.slo_error_ratio_query on Prometheus, else the error-rate gate
     windows        before each stage, the market-window gate (unless check_windows=False)
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from runofshow.app import settings
+from runofshow.app.bootstrap_comms import wire_communications
 from runofshow.app.run.clock import RunClock, clock_for, resumed_clock
 from runofshow.app.run.first_night import BurnWatch, ErrorRatio
 from runofshow.app.run.recorder import load_state
@@ -372,6 +374,7 @@ def build_world(
         if hosts is not None:
             handlers.update(freeze_handlers(plan, hosts, freeze_store))
         handlers.update(overrides.pop("step_handlers", {}))
+        wire_communications(plan, env, world, handlers, overrides)
         overrides.setdefault("first_night_watch", watch)
         poll = options.ledger_poll_s if getattr(clock, "realtime", False) else None
         gate = overrides.pop("stage_gate") if "stage_gate" in overrides else (
@@ -446,6 +449,8 @@ def resume_run(run_id: str, options: RunOptions = RunOptions(), *,
     clock = clock or resumed_clock(state.clock, options.speed)
     world = build_world(plan, options, environ=environ, ledger=ledger, clock=clock, **overrides)
     try:
+        if world.comms is not None:  # channel, status message, pager snapshot, deployment: from the ledger
+            world.comms.restore(ledger.events(run_id))
         runner = Runner.resume(run_id, world.ports)
     except BaseException:
         world.close()

@@ -6,8 +6,10 @@
 
 Secrets the plan names by environment variable (`*_env` fields of `runofshow.domain.connections`)
 are read here too, once, when the adapter that needs them is built; adapters get the values. A
-named variable that is not set is bad input (`InputError`), except the optional Slack webhook URL
-and Grafana token.
+named variable that is not set is bad input (`InputError`), except the optional Slack webhook URL,
+Grafana token and PagerDuty routing key. The plan's `communications` name theirs the same way
+(SLACK_BOT_TOKEN, PAGERDUTY_TOKEN, PAGERDUTY_ROUTING_KEY by default; GitHub deployments use
+GITHUB_TOKEN and GITHUB_API_URL as above).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from runofshow.domain.communications import PagerDutySettings, SlackWarRoomSettings, WebhookPagerSettings
 from runofshow.domain.connections import (
     AlertSourceSettings,
     FlagApiRouterSettings,
@@ -106,3 +109,28 @@ def grafana_token(
 ) -> str | None:
     """Grafana's service-account token (notifications.grafana_token_env); None when unset."""
     return environment(environ).get(notifications.grafana_token_env) or None
+
+
+# --------------------------------------------------------------------------- communications
+
+
+def slack_bot_token(slack: SlackWarRoomSettings, environ: Mapping[str, str] | None = None) -> str:
+    """The war-room channel's Slack bot token (communications.slack.bot_token_env)."""
+    return _required(environment(environ), slack.bot_token_env, f"slack war room #{slack.channel}",
+                     "bot_token_env")
+
+
+def pager_token(pager: PagerDutySettings | WebhookPagerSettings,
+                environ: Mapping[str, str] | None = None) -> str | None:
+    """The pager's token: PagerDuty's REST API token (required), a webhook pager's bearer token
+    (when token_env is named)."""
+    if not pager.token_env:
+        return None
+    return _required(environment(environ), pager.token_env, f"pager {pager.kind}", "token_env")
+
+
+def pagerduty_routing_key(pager: PagerDutySettings, environ: Mapping[str, str] | None = None) -> str | None:
+    """The Events API v2 integration key for change events; None when unnamed or unset (no
+    change events are sent then)."""
+    name = pager.routing_key_env
+    return (environment(environ).get(name) or None) if name else None

@@ -35,6 +35,7 @@ from runofshow.files import atomic_write_text, remove_stale_temps
 from runofshow.ledger_chain import GENESIS, canonical_json, chain_problems
 from runofshow.ports import LedgerEvent
 from runofshow.reports import evidence_render as render
+from runofshow.reports.evidence_snapshots import snapshot_files
 from runofshow.reports.evidence_steps import checkins, run_facts, step_files
 
 MANIFEST = "MANIFEST.sha256"
@@ -247,6 +248,7 @@ def render_files(events: Iterable[LedgerEvent], plan: Plan | None = None) -> dic
     files[render.WAR_ROOM_FILE] = render.war_room_log(v)
     files["parking_lot.txt"] = render.parking_lot(v)
     files.update(checkins(v))
+    files.update(snapshot_files(v))
     return files
 
 
@@ -261,7 +263,7 @@ def build_bundle(events: Iterable[LedgerEvent], plan: Plan | None, out_dir: str 
     remove_stale_temps(root)
     files = render_files(evs, plan)
     for name, text in files.items():
-        if not _SAFE_NAME.match(name):
+        if not all(_SAFE_NAME.match(part) for part in name.split("/")):  # snapshots/ is the one folder
             raise EvidenceError(f"evidence file name '{name}' is not a plain file name")
         atomic_write_text(root / name, text)
     write_chain(evs, root)

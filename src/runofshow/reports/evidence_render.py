@@ -239,12 +239,12 @@ def stage_summary(v: RunView, stage: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _gates_json(plan: Plan) -> dict[str, Any]:
+def gates_json(plan: Plan) -> dict[str, Any]:
     return {name: {"unit": g.unit, "threshold": g.threshold, "direction": g.direction.value,
                    "short": g.short, "kind": g.kind.value} for name, g in plan.gates.items()}
 
 
-def _tick_rows(v: RunView, stage: int) -> list[dict[str, Any]]:
+def tick_rows(v: RunView, stage: int) -> list[dict[str, Any]]:
     rows = []
     for e in v.decisions("stage", stage):
         base, can = e.values("baseline") or {}, e.values("canary") or {}
@@ -265,7 +265,7 @@ def _tick_rows(v: RunView, stage: int) -> list[dict[str, Any]]:
 
 def stage_metrics_json(v: RunView, stage: int) -> str:
     doc = {"run_id": v.run_id, "release": v.version, "stage": stage + 1, "weight": v.stage_weight(stage),
-           "gates": _gates_json(v.plan), "ticks": _tick_rows(v, stage)}
+           "gates": gates_json(v.plan), "ticks": tick_rows(v, stage)}
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
 
 
@@ -274,7 +274,7 @@ def stage_metrics_csv(v: RunView, stage: int) -> str:
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["seq", "at", "t_s", "label", "action", "metric", "unit", "threshold", "baseline",
                 "canary", "verdict"])
-    for row in _tick_rows(v, stage):
+    for row in tick_rows(v, stage):
         for name, m in row["metrics"].items():
             g = v.plan.gates[name]
             w.writerow([row["seq"], row["at"], row["t_s"], row["label"], row["action"], name, g.unit,
@@ -284,6 +284,12 @@ def stage_metrics_csv(v: RunView, stage: int) -> str:
 
 
 # --------------------------------------------------------------------------- war room, parking lot
+
+
+def feedback_lines(v: RunView) -> list[str]:
+    """Every piece of user feedback (`runofshow feedback`): `T+25h neutral by carol: slow login`."""
+    return [f"{v.label(e) or '-'} {e.sentiment} by {e.by or '?'}" + (f": {e.note}" if e.note else "")
+            for e in v.of_kind(et.UserFeedback)]
 
 
 def war_room_lines(v: RunView) -> list[str]:
@@ -307,7 +313,8 @@ def parking_lot(v: RunView) -> str:
 
 
 __all__ = [
-    "PARKING_LOT_FILE", "RunView", "WAR_ROOM_FILE", "at", "canary_timeline", "canary_values", "metrics_text",
+    "PARKING_LOT_FILE", "RunView", "WAR_ROOM_FILE", "at", "canary_timeline", "canary_values",
+    "feedback_lines", "metrics_text",
     "num", "parking_lot", "plan_from_ledger", "stage_metrics_csv", "stage_metrics_json", "stage_summary",
-    "ts", "value_text", "war_room_lines", "war_room_log",
+    "gates_json", "tick_rows", "ts", "value_text", "war_room_lines", "war_room_log",
 ]

@@ -243,6 +243,7 @@ def run_facts(v: RunView, evidence_files: int | None) -> RunFacts:
         war_room_lines=len(lines), war_room_missing=tuple(missing), evidence_files=evidence_files,
         first_night_h=plan.timeline.first_night_h, first_night_done_h=done_h, burn_rate_24h=_burn_24h(v),
         burn_rate_24h_max=plan.timeline.burn_rate_24h_max, degradations=_degradations(v),
+        user_feedback=tuple(e.sentiment for e in v.of_kind(et.UserFeedback)) or None,  # judged once given
     )
 
 

@@ -36,7 +36,7 @@ from runofshow.files import atomic_write_text
 from runofshow.ports import LedgerEvent
 from runofshow.reports import report_data as rd
 from runofshow.reports import report_figures as figs
-from runofshow.reports.evidence_render import RunView, reasons_text, ts, war_room_lines
+from runofshow.reports.evidence_render import RunView, feedback_lines, reasons_text, ts, war_room_lines
 from runofshow.reports.evidence_steps import run_facts
 from runofshow.reports.rca import oneliner
 
@@ -232,12 +232,22 @@ def _decision_table(v: RunView) -> str:
 
 def _checklist(criteria: Sequence[checklist.Criterion]) -> str:
     items = "".join(
-        f'<li><span class="mark {"ok" if c.passed else "bad"}">{"PASS" if c.passed else "FAIL"}</span>'
+        f'<li><span class="mark {"ok" if c.passed else "bad"}">'
+        f'{"PASS" if c.passed else "PENDING" if c.pending else "FAIL"}</span>'
         f"<b>{_e(c.name)}</b> <span class=\"sub\">{_e(c.detail)}</span></li>" for c in criteria)
     met = sum(1 for c in criteria if c.passed)
     verdict = "SUCCESS" if checklist.all_passed(criteria) else "NOT MET"
     total = f"<li><b>{met}/{len(criteria)} criteria met: {verdict}</b></li>"
     return f'<ul class="check" id="checklist">{items}{total}</ul>'
+
+
+def _feedback(v: RunView) -> str:
+    """What users said during the first night (`runofshow feedback`), when anybody said anything."""
+    lines = feedback_lines(v)
+    if not lines:
+        return ""
+    items = "".join(f"<li>{_e(line)}</li>" for line in lines)
+    return f'<h2>User feedback ({len(lines)})</h2><ul id="feedback">{items}</ul>'
 
 
 def render_report(events: Iterable[LedgerEvent], plan: Plan | None = None, *,
@@ -276,7 +286,7 @@ def render_report(events: Iterable[LedgerEvent], plan: Plan | None = None, *,
 <h2>Decisions ({len(v.of_kind(et.DecisionMade))})</h2>
 {_decision_table(v)}
 <h2>Success checklist</h2>
-{_checklist(criteria)}
+{_checklist(criteria)}{_feedback(v)}
 <details><summary>War-room log ({len(war_room_lines(v))} lines)</summary>
 <pre class="log">{_e(log)}</pre></details>
 <footer>{footer}</footer>

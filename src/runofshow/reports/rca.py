@@ -26,7 +26,7 @@ from runofshow.domain.plan import Plan
 from runofshow.files import atomic_write_text
 from runofshow.ports import LedgerEvent
 from runofshow.reports import report_data as rd
-from runofshow.reports.evidence_render import RunView, value_text
+from runofshow.reports.evidence_render import RunView, feedback_lines, value_text
 from runofshow.reports.evidence_steps import run_facts
 
 ONELINER_FILE = "release_oneliner.txt"
@@ -204,6 +204,11 @@ def _observations(v: RunView) -> list[str]:
     alerts = sorted({a.name for e in v.of_kind(et.DecisionMade) for a in e.alerts})
     if alerts:
         items.append(f"Alerts seen during the run: {', '.join(alerts)}.")
+    said = v.of_kind(et.UserFeedback)
+    if said:
+        counts = {k: sum(1 for e in said if e.sentiment == k) for k in ("positive", "neutral", "negative")}
+        items.append("User feedback: " + ", ".join(f"{n} {k}" for k, n in counts.items() if n) + " ("
+                     + "; ".join(feedback_lines(v)[:3]) + ").")
     stage_ticks, fn = len(v.decisions("stage")), len(v.decisions("first_night"))
     items.append(f"{stage_ticks} stage decisions and {fn} first-night check-ins; "
                  f"{len(v.events)} ledger events.")
@@ -263,7 +268,22 @@ def _risks(v: RunView, spans: list[rd.StageSpan], rb: rd.Rollback | None) -> lis
         "The rollback path of this release was exercised only in tests: rehearse it on staging.",
         "User feedback after the release has not been collected yet.",
     ]
+    if v.of_kind(et.UserFeedback):  # given: what it says replaces "not collected yet"
+        risks = [r for r in risks if not r.startswith("User feedback after the release")]
+    negative = _negative_feedback(v)
+    if negative:
+        risks.insert(0, negative)
     return risks[:RISKS]
+
+
+def _negative_feedback(v: RunView) -> str | None:
+    """The open risk users' negative feedback is (first among the risks), if they gave any."""
+    said = v.of_kind(et.UserFeedback)
+    negative = [line for e, line in zip(said, feedback_lines(v), strict=True) if e.sentiment == "negative"]
+    if not negative:
+        return None
+    return (f"Users gave negative feedback ({'; '.join(negative[:2])}): the first night is not a "
+            "success yet.")
 
 
 def rca_markdown(events: Iterable[LedgerEvent], plan: Plan | None = None) -> str:

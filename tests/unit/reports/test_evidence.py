@@ -28,6 +28,7 @@ from runofshow.reports.evidence import (
     EVENTS_FILE,
     MANIFEST,
     build_bundle,
+    bundle_files,
     render_files,
     verify,
     write_manifest,
@@ -202,7 +203,7 @@ def test_a_tampered_ledger_and_a_longer_ledger_are_found(tmp_path, full_run):
 def test_a_full_run_gives_over_50_files_and_a_clean_checklist_but_burn(tmp_path, full_run):
     result = build_bundle(full_run, None, tmp_path)
     names = set(result.files)
-    on_disk = {p.name for p in tmp_path.iterdir()}
+    on_disk = {*bundle_files(tmp_path), MANIFEST}
     assert names == on_disk and len(on_disk) >= 50
     for n in range(1, 6):
         assert {f"summary_stage_{n}.txt", f"stage_{n}_metrics.json", f"stage_{n}_metrics.csv"} <= names
@@ -213,6 +214,27 @@ def test_a_full_run_gives_over_50_files_and_a_clean_checklist_but_burn(tmp_path,
     assert failed == ["SLO burn rate < 1.5"]  # the runner does not record a burn rate yet
     text = (tmp_path / "success_criteria.txt").read_text()
     assert f"[x] Evidence files collected (50+): {len(on_disk)} files" in text
+
+
+def test_every_plan_minute_of_every_stage_has_a_snapshot_of_both_tracks(tmp_path, full_run):
+    """The seed's `watch -n 60 snapshot-metrics.sh`, from the decision ticks: stage_N_HHMM.json."""
+    result = build_bundle(full_run, None, tmp_path)
+    view = RunView.of(full_run)
+    t0 = datetime.fromisoformat(view.started.t0_at)
+    snaps = sorted(n for n in result.files if n.startswith("snapshots/"))
+    for stage in range(5):
+        minutes_ = {(t0 + timedelta(seconds=e.t_s or 0)).strftime("%H%M") for e in view.decisions("stage", stage)}
+        assert {n for n in snaps if n.startswith(f"snapshots/stage_{stage + 1}_")} == {
+            f"snapshots/stage_{stage + 1}_{m}.json" for m in minutes_}
+        assert len(minutes_) >= view.plan.stages[stage].hold_min - 1  # a 60 s tick: every minute
+    doc = json.loads((tmp_path / snaps[0]).read_text())
+    assert doc["stage"] == 1 and doc["weight"] == view.plan.stages[0].weight
+    assert set(doc["tick"]["metrics"]) == set(view.plan.gates)  # the six gates
+    assert all(m["canary"] is not None and m["baseline"] is not None for m in doc["tick"]["metrics"].values())
+    listed = (tmp_path / MANIFEST).read_text()
+    assert all(f"  {n}\n" in listed for n in snaps)  # counted in the manifest
+    checked = verify(tmp_path)
+    assert not checked.changed and not checked.added and not checked.missing
 
 
 def test_building_twice_gives_the_same_bytes(tmp_path, full_run):

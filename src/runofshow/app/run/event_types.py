@@ -338,6 +338,15 @@ class NotifyFailed(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CommsRecorded(Event):
+    """What the war room's outside systems did off the runner's thread (a T0 deployment's id)."""
+
+    KIND: ClassVar[str] = "communications"
+    part: str = str_field("")
+    details: dict[str, Any] = payload_field(read=opt_dict, factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Paused(Event):
     KIND: ClassVar[str] = "paused"
     reason: str = str_field("")
@@ -366,13 +375,13 @@ class RunEnded(Event):
 
 TypedEvent = (RunStarted | ClockChanged | StepStarted | StepCompleted | WeightIntent | WeightOutcome
               | DecisionMade | HoldStarted | HoldEnded | AlertReceived | RollbackStarted | WarRoom
-              | IcDecision | IcRefused | ParkingLot | UserFeedback | NotifyFailed | Paused | Resumed
-              | RunEnded | OtherEvent)
+              | IcDecision | IcRefused | ParkingLot | UserFeedback | NotifyFailed | CommsRecorded
+              | Paused | Resumed | RunEnded | OtherEvent)
 
 SCHEMAS: dict[str, type[Event]] = {cls.KIND: cls for cls in (
     RunStarted, ClockChanged, StepStarted, StepCompleted, WeightIntent, WeightOutcome, DecisionMade,
     HoldStarted, HoldEnded, AlertReceived, RollbackStarted, WarRoom, IcDecision, IcRefused, ParkingLot,
-    UserFeedback, NotifyFailed, Paused, Resumed, RunEnded)}
+    UserFeedback, NotifyFailed, CommsRecorded, Paused, Resumed, RunEnded)}
 
 
 def parse(event: LedgerEvent) -> TypedEvent:
@@ -390,7 +399,8 @@ def parse_all(events: Any) -> list[TypedEvent]:
 
 
 __all__ = [
-    "IC", "RUNNER", "SCHEMAS", "AlertReceived", "ClockChanged", "DecisionMade", "Event", "HoldEnded",
+    "IC", "RUNNER", "SCHEMAS", "AlertReceived", "ClockChanged", "CommsRecorded", "DecisionMade", "Event",
+    "HoldEnded",
     "HoldStarted", "IcDecision", "IcRefused", "NotifyFailed", "OtherEvent", "ParkingLot", "Paused",
     "Resumed", "RollbackStarted", "RunEnded", "RunStarted", "StepCompleted", "StepStarted", "TypedEvent",
     "UserFeedback", "WarRoom", "WeightIntent", "WeightOutcome", "origin_of", "parse", "parse_all",

@@ -58,6 +58,9 @@ parking_lot      theory and opinion, kept out of the war-room log (`runofshow no
 user_feedback    what users said during the first night (`runofshow feedback`): sentiment (positive,
                  neutral, negative), note, by, t_s.
 notify_failed    a notifier or annotator failed; the run went on. channel, event, error, t_s.
+communications   what the war room's outside systems did off the runner's thread, for a later step
+                 and a resumed run (`runofshow.app.steps.communications_run`): part ("deployment"),
+                 details ({deployment_id, marked_inactive} at T0), t_s.
 paused           traffic left where it is; the run can be resumed. reason, weight (read back),
                  t_s.
 resumed          a process took the run up again. weight (read back), alerts (firing now),
@@ -124,6 +127,7 @@ class EventKind(StrEnum):
     PARKING_LOT = "parking_lot"
     USER_FEEDBACK = "user_feedback"
     NOTIFY_FAILED = "notify_failed"
+    COMMUNICATIONS = "communications"
     PAUSED = "paused"
     RESUMED = "resumed"
     RUN_ENDED = "run_ended"

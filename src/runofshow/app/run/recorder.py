@@ -80,6 +80,7 @@ class Recorder:
         self.plan, self.state, self.ledger, self.clock, self.outlets = plan, state, ledger, clock, outlets
         self._lock = threading.Lock()
         self._failures: list[dict[str, str]] = []
+        self._later: list[tuple[EventKind, dict[str, Any]]] = []
 
     # ------------------------------------------------------------------ time and names
 
@@ -191,12 +192,22 @@ class Recorder:
         with self._lock:
             self._failures.append({"channel": channel, "event": event, "error": error})
 
+    def record_later(self, kind: EventKind, payload: dict[str, Any]) -> None:
+        """An event another thread has to record (a T0 deployment's id): at the next
+        `record_failures`, in the order given."""
+        with self._lock:
+            self._later.append((kind, dict(payload)))
+
     def record_failures(self) -> None:
-        """Notification failures reported by the channels' threads, into the ledger."""
+        """Notification failures reported by the channels' threads, and events they handed to
+        `record_later`, into the ledger."""
         with self._lock:
             failures, self._failures = self._failures, []
+            later, self._later = self._later, []
         for failure in failures:
             self.append(EventKind.NOTIFY_FAILED, dict(failure))
+        for kind, payload in later:
+            self.append(kind, payload)
 
     def flush_notifications(self, timeout_s: float, *, kept: bool = False) -> None:
         """Give queued notifications `timeout_s` to go out, then record what failed. With `kept`,

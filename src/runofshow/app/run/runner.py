@@ -201,6 +201,11 @@ class Runner:
         self.recorder.notify_failed(channel, event, error)
         self._wake.set()
 
+    def record_later(self, kind: EventKind, payload: dict[str, Any]) -> None:
+        """Another thread's event (the war room's communications): recorded at the next safe point."""
+        self.recorder.record_later(kind, payload)
+        self._wake.set()
+
     def ledger_changed(self) -> None:
         """Another process appended to this run's ledger (any thread): take it in at once."""
         self._ledger_dirty = True

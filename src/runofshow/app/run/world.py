@@ -21,6 +21,7 @@ class World:
         self.ports = ports
         self.webhook: Any = None
         self.fanout: Any = None
+        self.comms: Any = None  # the war room's communications (`runofshow.app.bootstrap_comms`)
         self.runner: Runner | None = None
         self._closers: list[Callable[[], None]] = []
         self._t0_targets: list[Any] = []
@@ -35,6 +36,10 @@ class World:
     def _notify_failed(self, failure: Any) -> None:
         if self.runner is not None:
             self.runner.notify_failed(failure.channel, failure.event, failure.error)
+
+    def _record_later(self, kind: Any, payload: dict[str, Any]) -> None:
+        if self.runner is not None:
+            self.runner.record_later(kind, payload)
 
     def attach(self, runner: Runner) -> Runner:
         """Route webhook alerts and notification failures to `runner`; tell feeds where T0 is."""

@@ -13,8 +13,8 @@ Each part is optional (a port that is None is skipped) and fails soft: a `Notifi
 `AdapterError`) becomes a failure in the result (`notify_failed` for the ledger) and the next part
 goes on. Every result's `details` holds what a later step needs (channel id, status message,
 pager snapshot, deployment id); the runner keeps them in the ledger, so a resumed run, or a
-close-out after a rollback, restores from the ledger, not from memory. Not wired into the runner
-yet (see README, "Communications").
+close-out after a rollback, restores from the ledger, not from memory. Wired into a run by
+`runofshow.app.steps.communications_run` (see README, "Communications").
 """
 
 from __future__ import annotations
