@@ -292,7 +292,7 @@ class Runner:
             rec.catch_up()
         if inbox:
             rec.append(EventKind.ALERT_RECEIVED, {
-                "alerts": ev.alerts_json(inbox), "source": "webhook",
+                "alerts": ev.alerts_json(self.ticks.plan_timed(inbox)), "source": "webhook",
                 "received_at": self.ports.clock.to_wall(self.ports.clock.now()).isoformat(),
             })
             if self.state.phase is not None and self.state.status is RunStatus.RUNNING:

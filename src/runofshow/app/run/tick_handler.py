@@ -13,7 +13,8 @@ line; a broken first-night watch is a line.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from runofshow.app.run import events as ev
@@ -73,11 +74,20 @@ class TickHandler:
         if alerts is None:
             return ()
         try:
-            return tuple(alerts.firing(clock.to_wall(clock.now())))
+            return self.plan_timed(alerts.firing(clock.to_wall(clock.now())))
         except Exception as err:  # a failing feed is no alerts plus a line
             if not quiet:
                 self.rec.war_room(f"Alert feed failed: {error_text(err)}")
             return ()
+
+    def plan_timed(self, alerts: Iterable[Alert]) -> tuple[Alert, ...]:
+        """`alerts` on the run's one clock: an alert whose source gave the wall instant it started
+        firing (`fired_at`) gets `fired_t_s` in plan seconds since T0, through the run clock's
+        wall -> plan mapping (under `--speed N` a wall second is N plan seconds)."""
+        clock, t0 = self.ports.clock, self.rec.state.t0_at
+        return tuple(a if a.fired_at is None else
+                     replace(a, fired_t_s=(clock.to_plan(a.fired_at) - t0).total_seconds())
+                     for a in alerts)
 
     # ------------------------------------------------------------------ one tick
 
