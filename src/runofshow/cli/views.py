@@ -60,7 +60,8 @@ def event_summary(event: LedgerEvent | et.Event) -> str:
             ok = "ok" if e.ok else f"NOT CONFIRMED ({e.error or 'read back differs'})"
             return f"outcome {e.id}: read back {_w(e.read_back)} {ok} [{e.resolved_on}]"
         case et.DecisionMade():
-            return (f"{e.trigger} at {_w(e.weight)}: {e.action} {e.passing}/{e.gates} PASS"
+            judged = f"{e.passing}/{e.gates} PASS" if e.verdicts or not e.alerts else "no gate judged"
+            return (f"{e.trigger} at {_w(e.weight)}: {e.action} {judged}"
                     + (" stage complete" if e.stage_complete else "")
                     + (f" - {'; '.join(e.reasons[:2])}" if e.action != "proceed" else ""))
         case et.HoldStarted():

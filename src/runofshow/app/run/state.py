@@ -70,6 +70,7 @@ class RunState:
     history: list[Tick] = field(default_factory=list)
     last_tick_t_s: float | None = None
     last_passing: int | None = None  # gates passing at the last decision
+    last_judged: et.DecisionMade | None = None  # the last decision that judged the gates (not an alert's)
     holds: int = 0  # holds in the current stage
     consecutive_holds: int = 0  # decisions in a row that said hold
     hold_until_t_s: float | None = None  # math.inf: an incident commander's hold (until proceed)
@@ -216,6 +217,8 @@ def _decision(s: RunState, e: et.DecisionMade) -> None:
     s.history.append(tick_from_decision(e))
     s.last_tick_t_s = _t(e)
     s.last_passing = e.passing
+    if e.verdicts:
+        s.last_judged = e
     s.consecutive_holds = s.consecutive_holds + 1 if e.action == "hold" else 0
 
 

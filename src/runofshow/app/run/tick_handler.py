@@ -131,7 +131,8 @@ class TickHandler:
             night_rollback=watch.rollback))
         if response.act is Act.ROLLBACK:
             assert response.trigger is not None
-            start_rollback(rec, response.trigger, response.reasons)
+            said = self._alert_said(tick, decision)
+            start_rollback(rec, response.trigger, response.reasons, said=said, judged=said is None)
         elif response.act is Act.HALT:
             rec.end(RunStatus.HALTED, response.reasons[0], self.mover.read_weight())
         elif response.act is Act.HOLD:
@@ -140,6 +141,14 @@ class TickHandler:
             self._checkin(decision, trigger, watch, t_s)
         elif response.act is Act.COMPLETE_STAGE:
             self.complete_stage(decision.passing, tick.t_s)
+
+    def _alert_said(self, tick: Tick, decision: Decision) -> str | None:
+        """`alert SparkCanary5xx (auto_rollback) -> rollback` when alerts, not gates, decided."""
+        match = self.plan.alert_source.match_labels
+        fired = [a for a in tick.alerts if a.matches(match)]
+        if decision.verdicts or not fired:
+            return None
+        return "; ".join(dict.fromkeys(minutes.alert_rollback(a.name, match) for a in fired))
 
     def _watch(self, history: list[Tick], t_s: float) -> NightWatch:
         watch = self.ports.first_night_watch
