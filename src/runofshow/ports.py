@@ -75,6 +75,17 @@ class AlertFeed(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class WebhookRefusal:
+    """A webhook call the alert receiver refused (401): when (wall), from which address, why. Never
+    the credentials presented."""
+
+    at: datetime
+    source: str
+    reason: str
+    path: str = ""
+
+
 @runtime_checkable
 class Notifier(Protocol):
     """A notification channel (Slack webhook, generic JSON webhook). Must not raise on delivery failure

@@ -328,6 +328,16 @@ class NotifyFailed(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class WebhookRefused(Event):
+    KIND: ClassVar[str] = "webhook_refused"
+    source: str = str_field("")
+    reason: str = str_field("")
+    path: str = str_field("")
+    refused_at: str | None = str_field()
+    suppressed: int = int_field(0)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Paused(Event):
     KIND: ClassVar[str] = "paused"
     reason: str = str_field("")
@@ -356,13 +366,13 @@ class RunEnded(Event):
 
 TypedEvent = (RunStarted | ClockChanged | StepStarted | StepCompleted | WeightIntent | WeightOutcome
               | DecisionMade | HoldStarted | HoldEnded | AlertReceived | RollbackStarted | WarRoom
-              | IcDecision | IcRefused | ParkingLot | UserFeedback | NotifyFailed | Paused | Resumed
-              | RunEnded | OtherEvent)
+              | IcDecision | IcRefused | ParkingLot | UserFeedback | NotifyFailed | WebhookRefused | Paused
+              | Resumed | RunEnded | OtherEvent)
 
 SCHEMAS: dict[str, type[Event]] = {cls.KIND: cls for cls in (
     RunStarted, ClockChanged, StepStarted, StepCompleted, WeightIntent, WeightOutcome, DecisionMade,
     HoldStarted, HoldEnded, AlertReceived, RollbackStarted, WarRoom, IcDecision, IcRefused, ParkingLot,
-    UserFeedback, NotifyFailed, Paused, Resumed, RunEnded)}
+    UserFeedback, NotifyFailed, WebhookRefused, Paused, Resumed, RunEnded)}
 
 
 def parse(event: LedgerEvent) -> TypedEvent:
@@ -383,5 +393,6 @@ __all__ = [
     "IC", "RUNNER", "SCHEMAS", "AlertReceived", "ClockChanged", "DecisionMade", "Event", "HoldEnded",
     "HoldStarted", "IcDecision", "IcRefused", "NotifyFailed", "OtherEvent", "ParkingLot", "Paused",
     "Resumed", "RollbackStarted", "RunEnded", "RunStarted", "StepCompleted", "StepStarted", "TypedEvent",
-    "UserFeedback", "WarRoom", "WeightIntent", "WeightOutcome", "origin_of", "parse", "parse_all",
+    "UserFeedback", "WarRoom", "WebhookRefused", "WeightIntent", "WeightOutcome", "origin_of", "parse",
+    "parse_all",
 ]

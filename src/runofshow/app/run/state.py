@@ -86,6 +86,8 @@ class RunState:
     exit_code: int | None = None
     end_reason: str = ""
     resumes: int = 0
+    webhook_refusals: int = 0  # webhook calls refused (401), the suppressed ones included
+    last_refusal: et.WebhookRefused | None = None
 
     # ------------------------------------------------------------------ derived
 
@@ -274,6 +276,11 @@ def _run_ended(s: RunState, e: et.RunEnded) -> None:
         s.weight = e.weight
 
 
+def _webhook_refused(s: RunState, e: et.WebhookRefused) -> None:
+    s.webhook_refusals += 1 + max(0, e.suppressed)
+    s.last_refusal = e
+
+
 def _t(e: Event) -> float:
     return 0.0 if e.t_s is None else e.t_s
 
@@ -290,6 +297,7 @@ _APPLY: dict[type, Callable[[RunState, Any], None]] = {
     et.HoldEnded: _hold_ended,
     et.RollbackStarted: _rollback_started,
     et.IcDecision: _ic_decision,
+    et.WebhookRefused: _webhook_refused,
     et.Paused: _paused,
     et.Resumed: _resumed,
     et.RunEnded: _run_ended,
