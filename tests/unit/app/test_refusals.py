@@ -7,6 +7,7 @@ import threading
 from datetime import timedelta
 
 from runofshow.adapters.memory import FakeClock, InMemoryLedger
+from runofshow.app.run import event_types as et
 from runofshow.app.run.events import EventKind, RunStatus
 from runofshow.app.run.refusals import MAX_SOURCES, OTHER_SOURCES, RefusalLog
 from runofshow.ports import WebhookRefusal
@@ -80,3 +81,7 @@ def test_a_running_run_records_a_refusal_at_once_with_its_war_room_line() -> Non
     lines = [e.payload["text"] for e in ledger.events(rid) if e.kind == EventKind.WAR_ROOM.value]
     assert "Webhook call refused from 10.0.0.7: no bearer token" in lines
     assert ledger.verify_chain(rid) == []
+    row = next(e for e in ledger.events(rid) if e.kind == EventKind.WEBHOOK_REFUSED.value)
+    typed = et.parse(row)
+    assert isinstance(typed, et.WebhookRefused) and typed.to_payload() == dict(row.payload)
+    assert (typed.source, typed.reason, typed.suppressed) == ("10.0.0.7", "no bearer token", 0)
