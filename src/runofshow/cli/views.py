@@ -103,7 +103,7 @@ def war_room_line(event: LedgerEvent | et.Event) -> str | None:
 def _refusal(e: et.WebhookRefused | None) -> dict[str, Any] | None:
     if e is None:
         return None
-    return {"at": e.refused_at, "t_s": e.t_s, "source": e.source, "reason": e.reason, "path": e.path}
+    return {"at": e.refused_at, "t_s": e.t_s, "source": e.source, "reason": e.reason}
 
 
 def status_view(record: RunRecord, state: RunState, chain_problems: list[str] | None) -> dict[str, Any]:

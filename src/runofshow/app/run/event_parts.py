@@ -188,6 +188,15 @@ class StepInfo:
         return {"index": self.index, "kind": self.kind, "label": self.label, "title": self.title,
                 "offset_s": self.offset_s, "stage": self.stage, "weight": self.weight}
 
+    @classmethod
+    def all_of(cls, value: Any) -> tuple[StepInfo, ...]:
+        """A list of steps as JSON (`run_started.steps`), read."""
+        return tuple(cls.from_json(s) for s in value or ())
+
+    @staticmethod
+    def all_json(steps: tuple[StepInfo, ...]) -> list[dict[str, Any]]:
+        return [s.to_json() for s in steps]
+
 
 def step_json(index: int, step: Step) -> dict[str, Any]:
     return StepInfo.of(index, step).to_json()

@@ -58,14 +58,6 @@ def origin_of(intent_id: str) -> str:
     return IC if intent_id.startswith("ic") else RUNNER
 
 
-def _steps_read(value: Any) -> tuple[StepInfo, ...]:
-    return tuple(StepInfo.from_json(s) for s in value or ())
-
-
-def _steps_write(steps: tuple[StepInfo, ...]) -> list[dict[str, Any]]:
-    return [s.to_json() for s in steps]
-
-
 @dataclass(frozen=True, kw_only=True)
 class RunStarted(Event):
     KIND: ClassVar[str] = "run_started"
@@ -80,7 +72,7 @@ class RunStarted(Event):
     plan_anchor_at: str | None = str_field(omit_none=True)
     t0_at: str = str_field("")
     started_at: str = str_field("")
-    steps: tuple[StepInfo, ...] = payload_field(read=_steps_read, write=_steps_write, factory=tuple)
+    steps: tuple[StepInfo, ...] = payload_field(read=StepInfo.all_of, write=StepInfo.all_json, factory=tuple)
     state: str = str_field("")
     engine: str | None = str_field()
     meta: Mapping[str, Any] = field(default_factory=dict)  # what else the starter recorded (demo ...)
@@ -332,7 +324,6 @@ class WebhookRefused(Event):
     KIND: ClassVar[str] = "webhook_refused"
     source: str = str_field("")
     reason: str = str_field("")
-    path: str = str_field("")
     refused_at: str | None = str_field()
     suppressed: int = int_field(0)
 

@@ -60,7 +60,7 @@ user_feedback    what users said during the first night (`runofshow feedback`): 
                  neutral, negative), note, by, t_s.
 notify_failed    a notifier or annotator failed; the run went on. channel, event, error, t_s.
 webhook_refused  the alert webhook answered 401 (no or a wrong bearer token; the token presented is
-                 never kept). source (the caller's address), reason, path, refused_at (wall),
+                 never kept). source (the caller's address), reason, refused_at (wall),
                  suppressed (further refusals from that address that this event stands for, not
                  recorded one by one: at most one event per address per 10 s), t_s. A war-room
                  line goes with it.

@@ -2,7 +2,7 @@
 
 The receiver (an adapter) never writes the ledger: it reports each refusal to `RefusalLog.take`
 (from its own thread), and the runner records what is due at its safe points (`record_due`), as a
-`webhook_refused` event (time, source address, reason, path; never the token presented) and a
+`webhook_refused` event (time, source address, reason; never the token presented) and a
 war-room line. A flood cannot fill the ledger: at most one event per source address per `every_s`
 wall seconds; the refusals in between are counted, and the next event for that source (the latest
 refusal) carries the count of the others (`suppressed`). Addresses are bounded too: beyond
@@ -86,7 +86,7 @@ class RefusalLog:
         for source, pending in due:
             r, suppressed = pending.last, pending.count - 1
             self.rec.append(EventKind.WEBHOOK_REFUSED, {
-                "source": source, "reason": r.reason, "path": r.path, "refused_at": r.at.isoformat(),
+                "source": source, "reason": r.reason, "refused_at": r.at.isoformat(),
                 "suppressed": suppressed,
             })
             more = f" (+{suppressed} more from there, not recorded one by one)" if suppressed else ""
