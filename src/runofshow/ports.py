@@ -59,11 +59,31 @@ class TrafficRouter(Protocol):
 
 
 @runtime_checkable
+class WeightNote(Protocol):
+    """A router that can say more about its last read-back than the number (a feature flag that
+    does not exist yet reads as 0 %: `flag spark-v140 absent`)."""
+
+    def weight_note(self) -> str | None:
+        ...
+
+
+@runtime_checkable
 class AlertFeed(Protocol):
     """Alerts that are firing now (Prometheus /api/v1/alerts poll, or an Alertmanager webhook inbox)."""
 
     def firing(self, at: datetime) -> tuple[Alert, ...]:
         ...
+
+
+@dataclass(frozen=True)
+class WebhookRefusal:
+    """A webhook call the alert receiver refused (401): when (wall), from which address, why. Never
+    the credentials presented."""
+
+    at: datetime
+    source: str
+    reason: str
+    path: str = ""
 
 
 @runtime_checkable

@@ -1,7 +1,8 @@
 """Local stand-ins for the systems the traffic routers talk to, all on 127.0.0.1 free ports.
 
 - `Upstream`: a tiny HTTP server that answers every request with its own name (stable / canary).
-- `FakeFlagApi`: the seed's feature-flag API (`POST /api/features/rollout`, `GET /api/features/<f>`).
+- `FakeFlagApi`: the seed's feature-flag API (`POST /api/features/rollout` creates or updates a flag,
+  201 when it created it; `GET /api/features/<f>` answers 404 for a flag that does not exist).
 - `FakeKubeApi`: answers like kube-apiserver for networking.k8s.io/v1 Ingresses (GET, merge-PATCH
   with resourceVersion preconditions, POST), using the response shapes recorded in `k8s_shapes`.
 - `NginxHarness`: a real nginx (the Debian binary) with its own prefix, pid, error log and temp
@@ -112,6 +113,7 @@ class FakeFlagApi(LocalServer):
     def __init__(self, token: str | None = None, fail_next: int = 0) -> None:
         self.percentages: dict[str, float] = {}
         self.posts: list[dict[str, Any]] = []
+        self.created: list[str] = []  # features the first POST created (answered 201)
         self.token, self.fail_next = token, fail_next
 
         def handle(method: str, path: str, headers: Any, body: bytes) -> Reply:
@@ -126,11 +128,17 @@ class FakeFlagApi(LocalServer):
                 if not isinstance(pct, int | float) or not 0 <= pct <= 100:
                     return json_reply(400, {"error": "percentage must be 0..100"})
                 self.posts.append(payload)
+                created = payload["feature"] not in self.percentages
                 self.percentages[payload["feature"]] = pct
-                return json_reply(200, {"ok": True, "feature": payload["feature"], "percentage": pct})
+                if created:
+                    self.created.append(payload["feature"])
+                return json_reply(201 if created else 200,
+                                  {"ok": True, "feature": payload["feature"], "percentage": pct})
             if method == "GET" and path.startswith("/api/features/"):
                 feature = path.removeprefix("/api/features/")
-                return json_reply(200, {"feature": feature, "percentage": self.percentages.get(feature, 0)})
+                if feature not in self.percentages:
+                    return json_reply(404, {"error": f"feature '{feature}' not found"})
+                return json_reply(200, {"feature": feature, "percentage": self.percentages[feature]})
             return json_reply(404, {"error": "not found"})
 
         super().__init__(handle)

@@ -2,10 +2,11 @@
 
 `AlertmanagerWebhook` listens on host:port (port 0 picks a free one; `port` is set after
 `start()`), in a background thread. Every POST must carry `Authorization: Bearer <token>`;
-anything else is answered 401 and logged with the remote address. A webhook v4 payload's firing
-alerts whose labels match the plan's `match_labels` are kept and handed to `on_alert` at once
-(so the runner can roll back without waiting for the next tick); resolved ones are dropped. It
-also implements the `AlertFeed` port: `firing(at)` is what is still firing.
+anything else is answered 401, logged with the remote address, and reported to `on_refused` as a
+`WebhookRefusal` (time, address, reason; never the token presented) for the runner to record.
+A webhook v4 payload's firing alerts whose labels match the plan's `match_labels` are kept and
+handed to `on_alert` at once (so the runner can roll back without waiting for the next tick);
+resolved ones are dropped. It also implements the `AlertFeed` port: `firing(at)` is what is still firing.
 
 Alertmanager configuration (receiver side):
 
@@ -26,7 +27,7 @@ import logging
 import socket
 import threading
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -34,6 +35,7 @@ from runofshow.adapters.prometheus import to_alert
 from runofshow.domain.connections import AlertSourceSettings
 from runofshow.domain.tick import Alert
 from runofshow.errors import AdapterError
+from runofshow.ports import WebhookRefusal
 
 log = logging.getLogger(__name__)
 
@@ -116,11 +118,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(413, "payload too large")
             return
         body = self.rfile.read(length) if length else b""
-        if not owner.authorised(self.headers.get("Authorization", "")):
-            owner.rejected += 1
-            log.warning("alertmanager webhook: rejected POST %s from %s:%s: missing or wrong bearer token",
-                        self.path, *self.client_address[:2])
+        refused = owner.refusal(self.headers.get("Authorization"))
+        if refused is not None:
+            log.warning("alertmanager webhook: rejected POST %s from %s:%s: %s",
+                        self.path, *self.client_address[:2], refused)
             self._reply(401, "unauthorised")
+            owner.refused(str(self.client_address[0]), refused, self.path)
             return
         try:
             payload = json.loads(body)
@@ -140,7 +143,8 @@ class AlertmanagerWebhook:
     def __init__(
         self, host: str = "127.0.0.1", port: int = 0, *, token: str,
         match_labels: Mapping[str, str] | None = None, on_alert: Callable[[Alert], None] | None = None,
-        t0_at: datetime | None = None,
+        t0_at: datetime | None = None, on_refused: Callable[[WebhookRefusal], None] | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         if not token:
             raise AdapterError("alertmanager webhook: an empty bearer token is not allowed",
@@ -150,6 +154,8 @@ class AlertmanagerWebhook:
         self._token = token.encode()
         self.match_labels = dict(match_labels or {})
         self.on_alert = on_alert
+        self.on_refused = on_refused
+        self._now = now
         self.t0_at = t0_at
         self.rejected = 0
         self.received = 0
@@ -162,10 +168,11 @@ class AlertmanagerWebhook:
     def from_settings(
         cls, settings: AlertSourceSettings, token: str, *,
         on_alert: Callable[[Alert], None] | None = None, t0_at: datetime | None = None,
+        on_refused: Callable[[WebhookRefusal], None] | None = None,
     ) -> AlertmanagerWebhook:
         host, port = parse_listen(settings.webhook_listen or "127.0.0.1:0")
         return cls(host, port, token=token, match_labels=settings.match_labels, on_alert=on_alert,
-                   t0_at=t0_at)
+                   t0_at=t0_at, on_refused=on_refused)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -208,8 +215,29 @@ class AlertmanagerWebhook:
     # ------------------------------------------------------------------ receiving
 
     def authorised(self, header: str) -> bool:
+        return self.refusal(header) is None
+
+    def refusal(self, header: str | None) -> str | None:
+        """Why an `Authorization` header is refused (None: it carries the right bearer token). The
+        reason never quotes what was presented."""
+        if not header:
+            return "no bearer token"
         scheme, _, credentials = header.partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(), self._token)
+        if scheme.lower() != "bearer":
+            return "not a bearer token"
+        if not hmac.compare_digest(credentials.strip().encode(), self._token):
+            return "wrong bearer token"
+        return None
+
+    def refused(self, source: str, reason: str, path: str = "") -> None:
+        """Count a refused call and report it to `on_refused` (which must not block)."""
+        with self._lock:
+            self.rejected += 1
+        if self.on_refused is not None:
+            try:
+                self.on_refused(WebhookRefusal(at=self._now(), source=source, reason=reason, path=path))
+            except Exception:  # the receiver must keep answering
+                log.exception("alertmanager webhook: on_refused failed")
 
     def receive(self, payload: Mapping[str, Any]) -> list[Alert]:
         """Apply one webhook payload; return the alerts that newly started firing (and were announced)."""

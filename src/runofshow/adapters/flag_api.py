@@ -5,6 +5,11 @@ Read-back: `GET read_url` and the number at `read_json_path` (dotted keys and li
 path segment is replaced by the feature name). Without `read_url` the percentage the last POST's
 response body reports is the read-back (so nothing can be read back before the first set).
 
+A flag the service does not know yet (`GET read_url` answers 404) is 0 % to the canary: the state
+before T0. `current_weight()` then returns 0 and `weight_note()` says `flag <feature> absent`; the
+first weight change creates it with the same `POST` (the service's create-or-update). A flag that
+goes missing after this router set it is an error, not 0 %.
+
 Setting the weight the API already reports is a no-op (one change). Transport errors, 429 and 5xx
 are retried (`adapters.http`, exponential backoff); 4xx are not. Every failure becomes a `RouterError`
 naming the URL.
@@ -29,6 +34,7 @@ from runofshow.errors import RouterError
 log = logging.getLogger(__name__)
 
 ADAPTER = "flag_api"
+_ABSENT = object()  # what a 404 on the read-back stands for
 
 
 def _json_number(value: float) -> int | float:
@@ -70,6 +76,8 @@ class FlagApiRouter:
         )
         self._sleep = sleep
         self._acknowledged: float | None = None  # the POST response's percentage, without read_url
+        self._absent = False  # the last read-back found no flag
+        self._set: float | None = None  # the last weight this router set
 
     @property
     def read_url(self) -> str | None:
@@ -88,9 +96,13 @@ class FlagApiRouter:
 
     # ------------------------------------------------------------------ HTTP with retries
 
-    def _request(self, method: str, url: str, **kwargs: Any) -> Any:
+    def _request(self, method: str, url: str, *, absent: Any = None, **kwargs: Any) -> Any:
+        """The JSON answer; `absent` (not None) is returned for a 404 instead of failing."""
+
         def once() -> Any:
             response = self._client.request(method, url, **kwargs)
+            if absent is not None and response.status_code == 404:
+                return absent
             if response.is_error:
                 raise AttemptFailed.of(response, retry_status=TOO_MANY_OR_SERVER_ERROR)
             return response.json() if response.content else None
@@ -124,7 +136,18 @@ class FlagApiRouter:
                     "nothing to read back", adapter=ADAPTER, target=self.settings.url,
                 )
             return self._acknowledged
-        return self._percentage(self._request("GET", url), url)
+        answer = self._request("GET", url, absent=_ABSENT)
+        self._absent = answer is _ABSENT
+        if not self._absent:
+            return self._percentage(answer, url)
+        if self._set:
+            raise RouterError(f"flag API: flag {self.settings.feature} is absent ({url} answered 404) "
+                              f"although it was set to {self._set:g} %", adapter=ADAPTER, target=url)
+        return 0.0
+
+    def weight_note(self) -> str | None:
+        """`flag <feature> absent` when the last read-back found no flag (0 % to the canary)."""
+        return f"flag {self.settings.feature} absent" if self._absent else None
 
     def set_weight(self, weight: float) -> None:
         w = checked_weight(weight)
@@ -136,7 +159,8 @@ class FlagApiRouter:
                 log.debug("flag API: reading back before setting %g %% failed: %s", w, err)
         url = self.settings.url
         body = {"feature": self.settings.feature, "percentage": _json_number(w)}
-        answer = self._request("POST", url, json=body)
+        answer = self._request("POST", url, json=body)  # creates the flag when it is absent
+        self._set, self._absent = w, False
         if self.read_url is None:
             self._acknowledged = self._percentage(answer, url)
 

@@ -338,6 +338,9 @@ class FakeClock:
     def to_wall(self, at: datetime) -> datetime:
         return at
 
+    def to_plan(self, wall: datetime) -> datetime:
+        return wall
+
     def call_at(self, at: datetime, fn: Callable[[], None]) -> None:
         with self._lock:
             heapq.heappush(self._timers, (at, next(self._order), fn))

@@ -221,7 +221,7 @@ def to_alert(labels: Mapping[str, Any], starts_at: Any, t0_at: datetime | None) 
     clean = {str(k): str(v) for k, v in labels.items()}
     started = _parse_time(starts_at)
     fired = (started - t0_at).total_seconds() if started is not None and t0_at is not None else 0.0
-    return Alert(name=clean.get("alertname", ""), labels=clean, fired_t_s=fired)
+    return Alert(name=clean.get("alertname", ""), labels=clean, fired_t_s=fired, fired_at=started)
 
 
 @dataclass(frozen=True)

@@ -239,7 +239,8 @@ def _build_alerts(
         token = settings.webhook_token(src, listen, environ)
         try:
             hook = AlertmanagerWebhook.from_settings(src.model_copy(update={"webhook_listen": listen}),
-                                                     token, on_alert=world._alert)
+                                                     token, on_alert=world._alert,
+                                                     on_refused=world._refused)
         except AdapterError as err:
             raise InputError(str(err)) from None
         hook.start()

@@ -60,7 +60,8 @@ def event_summary(event: LedgerEvent | et.Event) -> str:
             ok = "ok" if e.ok else f"NOT CONFIRMED ({e.error or 'read back differs'})"
             return f"outcome {e.id}: read back {_w(e.read_back)} {ok} [{e.resolved_on}]"
         case et.DecisionMade():
-            return (f"{e.trigger} at {_w(e.weight)}: {e.action} {e.passing}/{e.gates} PASS"
+            judged = f"{e.passing}/{e.gates} PASS" if e.verdicts or not e.alerts else "no gate judged"
+            return (f"{e.trigger} at {_w(e.weight)}: {e.action} {judged}"
                     + (" stage complete" if e.stage_complete else "")
                     + (f" - {'; '.join(e.reasons[:2])}" if e.action != "proceed" else ""))
         case et.HoldStarted():
@@ -79,6 +80,9 @@ def event_summary(event: LedgerEvent | et.Event) -> str:
             return f"REFUSED {e.action} from {e.by}: {e.why}"
         case et.ParkingLot():
             return f"parking lot ({e.by}): {e.text}"
+        case et.WebhookRefused():
+            more = f" (+{e.suppressed} more not recorded one by one)" if e.suppressed else ""
+            return f"webhook call refused from {e.source}: {e.reason}{more}"
         case et.NotifyFailed():
             return f"notification {e.event} via {e.channel} failed: {e.error}"
         case et.Paused():
@@ -96,6 +100,12 @@ def war_room_line(event: LedgerEvent | et.Event) -> str | None:
     return minutes.line(e.to_payload()) if isinstance(e, et.WarRoom) else None
 
 
+def _refusal(e: et.WebhookRefused | None) -> dict[str, Any] | None:
+    if e is None:
+        return None
+    return {"at": e.refused_at, "t_s": e.t_s, "source": e.source, "reason": e.reason}
+
+
 def status_view(record: RunRecord, state: RunState, chain_problems: list[str] | None) -> dict[str, Any]:
     """`runofshow status --json`: the runs row plus what the folded events say."""
     last = state.history[-1] if state.history else None
@@ -109,6 +119,7 @@ def status_view(record: RunRecord, state: RunState, chain_problems: list[str] | 
         "last_tick": None if last is None else {"t_s": last.t_s, "weight": last.weight},
         "ended": state.ended, "exit_code": state.exit_code, "reason": state.end_reason,
         "rollback_reasons": list(state.rollback_reasons),
+        "webhook_refusals": state.webhook_refusals, "last_webhook_refusal": _refusal(state.last_refusal),
         "chain_ok": None if chain_problems is None else not chain_problems,
     })
     return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -35,7 +36,8 @@ class Alert:
 
     name: str
     labels: Mapping[str, str] = field(default_factory=dict)
-    fired_t_s: float = 0.0
+    fired_t_s: float = 0.0  # plan seconds since T0 (the run's one clock)
+    fired_at: datetime | None = None  # the wall instant it started firing, when the source says
 
     def matches(self, match_labels: Mapping[str, str]) -> bool:
         """True when every label in `match_labels` is present with exactly that string value."""

@@ -9,7 +9,8 @@ duration of the plan (holds, ticks, T-minus offsets, the first night) shrinks by
     CompressedClock(N)   plan time = anchor + (wall - anchor) * N; `sleep(s)` waits s / N wall seconds
 
 Beyond the `Clock` port (`now`, `sleep`) the runner uses `speed`, `to_wall(at)` (a plan-time
-instant as wall time, for the ledger's `at` and for adapters that query real systems) and
+instant as wall time, for the ledger's `at` and for adapters that query real systems), its inverse
+`to_plan(wall)` (a wall instant the world reported, such as an alert's start, as plan time), and
 `wait(event, seconds)` (sleep that an alert or a Ctrl-C can cut short). The ledger keeps each
 run's clock (`clock_params`) so that `resume` can carry plan time on (`resumed_clock`). `FakeClock` in
 `runofshow.adapters.memory` has the same shape and moves only when told.
@@ -42,6 +43,10 @@ class RunClock(Protocol):
         """The wall-clock instant of the plan-time instant `at`."""
         ...
 
+    def to_plan(self, wall: datetime) -> datetime:
+        """The plan-time instant of the wall-clock instant `wall` (the inverse of `to_wall`)."""
+        ...
+
     def wait(self, event: threading.Event, seconds: float) -> bool:
         """Wait up to `seconds` of plan time or until `event` is set; True when it was set."""
         ...
@@ -62,6 +67,9 @@ class SystemClock:
 
     def to_wall(self, at: datetime) -> datetime:
         return at
+
+    def to_plan(self, wall: datetime) -> datetime:
+        return wall
 
     def wait(self, event: threading.Event, seconds: float) -> bool:
         return event.wait(max(0.0, seconds))
@@ -93,13 +101,16 @@ class CompressedClock:
         return bool(getattr(self._wall, "realtime", False))
 
     def now(self) -> datetime:
-        return self.plan_at + (self._wall.now() - self.anchor_at) * self.speed
+        return self.to_plan(self._wall.now())
 
     def sleep(self, seconds: float) -> None:
         self._wall.sleep(seconds / self.speed)
 
     def to_wall(self, at: datetime) -> datetime:
         return self.anchor_at + (at - self.plan_at) / self.speed
+
+    def to_plan(self, wall: datetime) -> datetime:
+        return self.plan_at + (wall - self.anchor_at) * self.speed
 
     def wait(self, event: threading.Event, seconds: float) -> bool:
         return self._wall.wait(event, seconds / self.speed)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from runofshow.domain.tick import Alert, MetricVerdict, TrackSample
@@ -71,12 +72,18 @@ def sample_from_json(data: Mapping[str, Any] | None) -> TrackSample | None:
 
 
 def alert_json(alert: Alert) -> dict[str, Any]:
-    return {"name": alert.name, "labels": dict(alert.labels), "fired_t_s": alert.fired_t_s}
+    """`fired_t_s` in plan seconds since T0; `fired_at`, the wall instant, beside it when known."""
+    out: dict[str, Any] = {"name": alert.name, "labels": dict(alert.labels), "fired_t_s": alert.fired_t_s}
+    if alert.fired_at is not None:
+        out["fired_at"] = alert.fired_at.isoformat()
+    return out
 
 
 def alert_from_json(data: Mapping[str, Any]) -> Alert:
+    fired_at = data.get("fired_at")
     return Alert(name=str(data["name"]), labels=dict(data.get("labels", {})),
-                 fired_t_s=float(data.get("fired_t_s", 0.0)))
+                 fired_t_s=float(data.get("fired_t_s", 0.0)),
+                 fired_at=datetime.fromisoformat(fired_at) if isinstance(fired_at, str) else None)
 
 
 def alerts_json(alerts: Iterable[Alert]) -> list[dict[str, Any]]:
@@ -180,6 +187,15 @@ class StepInfo:
     def to_json(self) -> dict[str, Any]:
         return {"index": self.index, "kind": self.kind, "label": self.label, "title": self.title,
                 "offset_s": self.offset_s, "stage": self.stage, "weight": self.weight}
+
+    @classmethod
+    def all_of(cls, value: Any) -> tuple[StepInfo, ...]:
+        """A list of steps as JSON (`run_started.steps`), read."""
+        return tuple(cls.from_json(s) for s in value or ())
+
+    @staticmethod
+    def all_json(steps: tuple[StepInfo, ...]) -> list[dict[str, Any]]:
+        return [s.to_json() for s in steps]
 
 
 def step_json(index: int, step: Step) -> dict[str, Any]:

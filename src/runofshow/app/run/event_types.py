@@ -58,14 +58,6 @@ def origin_of(intent_id: str) -> str:
     return IC if intent_id.startswith("ic") else RUNNER
 
 
-def _steps_read(value: Any) -> tuple[StepInfo, ...]:
-    return tuple(StepInfo.from_json(s) for s in value or ())
-
-
-def _steps_write(steps: tuple[StepInfo, ...]) -> list[dict[str, Any]]:
-    return [s.to_json() for s in steps]
-
-
 @dataclass(frozen=True, kw_only=True)
 class RunStarted(Event):
     KIND: ClassVar[str] = "run_started"
@@ -80,7 +72,7 @@ class RunStarted(Event):
     plan_anchor_at: str | None = str_field(omit_none=True)
     t0_at: str = str_field("")
     started_at: str = str_field("")
-    steps: tuple[StepInfo, ...] = payload_field(read=_steps_read, write=_steps_write, factory=tuple)
+    steps: tuple[StepInfo, ...] = payload_field(read=StepInfo.all_of, write=StepInfo.all_json, factory=tuple)
     state: str = str_field("")
     engine: str | None = str_field()
     meta: Mapping[str, Any] = field(default_factory=dict)  # what else the starter recorded (demo ...)
@@ -347,6 +339,15 @@ class CommsRecorded(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class WebhookRefused(Event):
+    KIND: ClassVar[str] = "webhook_refused"
+    source: str = str_field("")
+    reason: str = str_field("")
+    refused_at: str | None = str_field()
+    suppressed: int = int_field(0)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Paused(Event):
     KIND: ClassVar[str] = "paused"
     reason: str = str_field("")
@@ -376,12 +377,12 @@ class RunEnded(Event):
 TypedEvent = (RunStarted | ClockChanged | StepStarted | StepCompleted | WeightIntent | WeightOutcome
               | DecisionMade | HoldStarted | HoldEnded | AlertReceived | RollbackStarted | WarRoom
               | IcDecision | IcRefused | ParkingLot | UserFeedback | NotifyFailed | CommsRecorded
-              | Paused | Resumed | RunEnded | OtherEvent)
+              | WebhookRefused | Paused | Resumed | RunEnded | OtherEvent)
 
 SCHEMAS: dict[str, type[Event]] = {cls.KIND: cls for cls in (
     RunStarted, ClockChanged, StepStarted, StepCompleted, WeightIntent, WeightOutcome, DecisionMade,
     HoldStarted, HoldEnded, AlertReceived, RollbackStarted, WarRoom, IcDecision, IcRefused, ParkingLot,
-    UserFeedback, NotifyFailed, CommsRecorded, Paused, Resumed, RunEnded)}
+    UserFeedback, NotifyFailed, CommsRecorded, WebhookRefused, Paused, Resumed, RunEnded)}
 
 
 def parse(event: LedgerEvent) -> TypedEvent:
@@ -403,5 +404,6 @@ __all__ = [
     "HoldEnded",
     "HoldStarted", "IcDecision", "IcRefused", "NotifyFailed", "OtherEvent", "ParkingLot", "Paused",
     "Resumed", "RollbackStarted", "RunEnded", "RunStarted", "StepCompleted", "StepStarted", "TypedEvent",
-    "UserFeedback", "WarRoom", "WeightIntent", "WeightOutcome", "origin_of", "parse", "parse_all",
+    "UserFeedback", "WarRoom", "WebhookRefused", "WeightIntent", "WeightOutcome", "origin_of", "parse",
+    "parse_all",
 ]

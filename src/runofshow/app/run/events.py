@@ -32,7 +32,8 @@ decision         one tick of the decision engine with all its inputs. t_s, label
                  first_night), trigger (tick, alert, checkin), stage, weight, window_s (plan
                  seconds) and query_window_s (wall seconds the metrics were asked for), inputs
                  {baseline, canary: {values, requests} or None, alerts: [{name, labels,
-                 fired_t_s}]}, source_error (why the metrics source gave no data), action
+                 fired_t_s (plan seconds, like t_s), fired_at (wall, when the source said)}]},
+                 source_error (why the metrics source gave no data), action
                  (proceed, hold, rollback), reasons, verdicts [{metric, verdict, canary, baseline,
                  reason, p_value, effect}], passing, gates, stage_complete, engine, holds.
 hold_started     the stage is held. stage, n (1-based in the stage), max_holds, hold_s,
@@ -61,6 +62,11 @@ notify_failed    a notifier or annotator failed; the run went on. channel, event
 communications   what the war room's outside systems did off the runner's thread, for a later step
                  and a resumed run (`runofshow.app.steps.communications_run`): part ("deployment"),
                  details ({deployment_id, marked_inactive} at T0), t_s.
+webhook_refused  the alert webhook answered 401 (no or a wrong bearer token; the token presented is
+                 never kept). source (the caller's address), reason, refused_at (wall),
+                 suppressed (further refusals from that address that this event stands for, not
+                 recorded one by one: at most one event per address per 10 s), t_s. A war-room
+                 line goes with it.
 paused           traffic left where it is; the run can be resumed. reason, weight (read back),
                  t_s.
 resumed          a process took the run up again. weight (read back), alerts (firing now),
@@ -128,6 +134,7 @@ class EventKind(StrEnum):
     USER_FEEDBACK = "user_feedback"
     NOTIFY_FAILED = "notify_failed"
     COMMUNICATIONS = "communications"
+    WEBHOOK_REFUSED = "webhook_refused"
     PAUSED = "paused"
     RESUMED = "resumed"
     RUN_ENDED = "run_ended"

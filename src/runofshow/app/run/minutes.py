@@ -22,7 +22,7 @@ rebuilds the file from the ledger with the same function. Pure: no I/O, no clock
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from runofshow.domain.plan import Plan
@@ -74,6 +74,18 @@ def ic(name: str) -> str:
     return f"IC {' '.join(name.split())}"
 
 
+def alert_rollback(name: str, matched: Iterable[str]) -> str:
+    """What an alert did: `alert SparkCanary5xx (auto_rollback) -> rollback` (the labels it matched)."""
+    keys = ", ".join(matched)
+    return f"alert {name} ({keys}) -> rollback" if keys else f"alert {name} -> rollback"
+
+
+def judged_ago(age_s: float) -> str:
+    """How old the last judged gate values are: `last judged 12 s ago`, `last judged 3 min ago`."""
+    age = max(0.0, age_s)
+    return f"last judged {age:.0f} s ago" if age < 120 else f"last judged {num(age / 60, 1)} min ago"
+
+
 def war_room_payload(
     observation: str, *, metrics: str | None = None, gates: str | None = None, decision: str | None = None,
     by: str | None = AUTO, label: str = "",
@@ -103,5 +115,5 @@ def line(payload: Mapping[str, Any]) -> str:
     return f"{minute(payload.get('t_s'))} | {text(payload)}"
 
 
-__all__ = ["AUTO", "decided_by", "ic", "line", "metrics_text", "minute", "num", "text", "value_text",
-           "war_room_payload"]
+__all__ = ["AUTO", "alert_rollback", "decided_by", "ic", "judged_ago", "line", "metrics_text", "minute",
+           "num", "text", "value_text", "war_room_payload"]

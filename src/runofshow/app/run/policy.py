@@ -3,6 +3,7 @@
     respond(decision, situation)   -> Response    (roll back, hold, halt, check in, complete, nothing)
     respond_to_ic(action, ...)     -> IcResponse  (an incident commander's hold or proceed)
     exit_code_for(status)          -> int         (the code a run's end is recorded and exits with)
+    loop_bound(plan, steps)        -> int         (moves past which the runner's loop is broken)
 
 `decide` (`runofshow.domain.decide`) judges the canary; these rules say what that judgement means
 for the run where it stands: a hold past `max_holds` halts the stage, a hold that lasts past
@@ -19,7 +20,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from runofshow.app.run.events import Phase, RunStatus, Trigger, reasons_text
+from runofshow.domain.plan import Plan
 from runofshow.domain.tick import Action, Decision
+from runofshow.domain.timeline import Step
 
 
 class Act(StrEnum):
@@ -123,5 +126,16 @@ def exit_code_for(status: RunStatus) -> int:
     return EXIT_CODE_OF_STATUS.get(status, UNEXPECTED_EXIT_CODE)
 
 
+def loop_bound(plan: Plan, steps: Sequence[Step]) -> int:
+    """How many moves a run may take at most (every stage held to the limit, every tick of the
+    first night, with room to spare): a loop that passes it is broken."""
+    d, tick_s = plan.decision, plan.decision.tick_interval_s
+    stages_s = sum(s.hold_min for s in plan.stages) * 60
+    holds_s = len(plan.stages) * (d.max_holds + 1) * d.hold_min * 60
+    pre_s = -min(s.offset for s in steps).total_seconds()
+    ticks = (pre_s + stages_s + holds_s) / tick_s + plan.timeline.first_night_h * 3600 / tick_s
+    return int(8 * ticks) + 50 * len(steps) + 10_000
+
+
 __all__ = ["EXIT_CODE_OF_STATUS", "NOTHING", "UNEXPECTED_EXIT_CODE", "Act", "IcAct", "Response", "Situation",
-           "exit_code_for", "respond", "respond_to_ic"]
+           "exit_code_for", "loop_bound", "respond", "respond_to_ic"]

@@ -111,6 +111,16 @@ class Recorder:
         gates = None if s.last_passing is None else f"{s.last_passing}/{len(self.plan.gates)} PASS"
         return metrics, gates
 
+    def judged_signal(self) -> tuple[str | None, str | None]:
+        """The last judged gates' canary values and count with their age, for a line about a moment
+        in which no gate was judged (an alert's rollback): `6/6 PASS, last judged 12 s ago`."""
+        judged = self.state.last_judged
+        if judged is None:
+            return None, None
+        metrics = minutes.metrics_text(self.plan, judged.values())
+        age = minutes.judged_ago(self.t_s() - (judged.t_s or 0.0))
+        return metrics, f"{judged.passing}/{len(self.plan.gates)} PASS, {age}"
+
     # ------------------------------------------------------------------ the ledger
 
     def append(self, kind: EventKind, payload: dict[str, Any]) -> LedgerEvent:

@@ -20,7 +20,8 @@ the ledger: `runofshow decide` (the incident commander's hold, proceed or rollba
 is already done when the runner sees it) and `runofshow note`. The runner looks for them at every
 move and, while it waits, every `ledger_poll_s` wall seconds (or when `ledger_changed()` says so).
 The loop is bounded. Port failures are contained: a metrics source failure is NoData plus a
-war-room line, a notifier failure a `notify_failed` event; a router that cannot reach 0 % after
+war-room line, a notifier failure a `notify_failed` event, a webhook call the alert receiver
+refused a `webhook_refused` event (`refusals.take`, rate-limited); a router that cannot reach 0 % after
 every retry raises, leaving the run `rolling_back` for `resume`. `run()` returns the run's
 status; the CLI turns it into an exit code.
 """
@@ -37,7 +38,9 @@ from typing import Any
 from runofshow.app.run import events as ev
 from runofshow.app.run.clock import RunClock, clock_params
 from runofshow.app.run.events import EventKind, Phase, RunStatus, Trigger
+from runofshow.app.run.policy import loop_bound
 from runofshow.app.run.recorder import Recorder, error_text
+from runofshow.app.run.refusals import RefusalLog
 from runofshow.app.run.state import Move, Next, RunState, fold, next_move
 from runofshow.app.run.step_runner import StepRunner
 from runofshow.app.run.steps import StepHandler, default_handlers
@@ -115,6 +118,7 @@ class Runner:
         self.step_runner = StepRunner(plan, self.steps, self.recorder, self.mover, ports)
         self.ticks = TickHandler(plan, self.steps, self.recorder, self.mover, ports)
         self._wake = threading.Event()
+        self.refusals = RefusalLog(self.recorder, ports.clock, wake=self._wake)  # `take` from any thread
         self._lock = threading.Lock()
         self._inbox: list[Alert] = []
         self._interrupted = False
@@ -226,14 +230,6 @@ class Runner:
     def t_s(self) -> float:
         return self.recorder.t_s()
 
-    def _bound(self) -> int:
-        d = self.plan.decision
-        stages_s = sum(s.hold_min for s in self.plan.stages) * 60
-        holds_s = len(self.plan.stages) * (d.max_holds + 1) * d.hold_min * 60
-        pre_s = -min(s.offset for s in self.steps).total_seconds()
-        ticks = (pre_s + stages_s + holds_s) / self.tick_s + self.first_night_s / self.tick_s
-        return int(8 * ticks) + 50 * len(self.steps) + 10_000
-
     def run(self) -> RunStatus:
         """Run until the end or a pause; return the run's status (promoted, rolled back, halted,
         paused)."""
@@ -241,7 +237,7 @@ class Runner:
             return self.state.status
         self.recorder.sync_record()
         try:
-            for _ in range(self._bound()):
+            for _ in range(loop_bound(self.plan, self.steps)):
                 self._wake.clear()
                 if self._handle_requests():
                     break
@@ -292,12 +288,13 @@ class Runner:
         with self._lock:
             inbox, self._inbox = self._inbox, []
         rec.record_failures()
+        self.refusals.record_due()
         if self.ports.ledger_poll_s or self._ledger_dirty:
             self._ledger_dirty = False
             rec.catch_up()
         if inbox:
             rec.append(EventKind.ALERT_RECEIVED, {
-                "alerts": ev.alerts_json(inbox), "source": "webhook",
+                "alerts": ev.alerts_json(self.ticks.plan_timed(inbox)), "source": "webhook",
                 "received_at": self.ports.clock.to_wall(self.ports.clock.now()).isoformat(),
             })
             if self.state.phase is not None and self.state.status is RunStatus.RUNNING:

@@ -70,6 +70,7 @@ class RunState:
     history: list[Tick] = field(default_factory=list)
     last_tick_t_s: float | None = None
     last_passing: int | None = None  # gates passing at the last decision
+    last_judged: et.DecisionMade | None = None  # the last decision that judged the gates (not an alert's)
     holds: int = 0  # holds in the current stage
     consecutive_holds: int = 0  # decisions in a row that said hold
     hold_until_t_s: float | None = None  # math.inf: an incident commander's hold (until proceed)
@@ -85,6 +86,8 @@ class RunState:
     exit_code: int | None = None
     end_reason: str = ""
     resumes: int = 0
+    webhook_refusals: int = 0  # webhook calls refused (401), the suppressed ones included
+    last_refusal: et.WebhookRefused | None = None
 
     # ------------------------------------------------------------------ derived
 
@@ -216,6 +219,8 @@ def _decision(s: RunState, e: et.DecisionMade) -> None:
     s.history.append(tick_from_decision(e))
     s.last_tick_t_s = _t(e)
     s.last_passing = e.passing
+    if e.verdicts:
+        s.last_judged = e
     s.consecutive_holds = s.consecutive_holds + 1 if e.action == "hold" else 0
 
 
@@ -271,6 +276,11 @@ def _run_ended(s: RunState, e: et.RunEnded) -> None:
         s.weight = e.weight
 
 
+def _webhook_refused(s: RunState, e: et.WebhookRefused) -> None:
+    s.webhook_refusals += 1 + max(0, e.suppressed)
+    s.last_refusal = e
+
+
 def _t(e: Event) -> float:
     return 0.0 if e.t_s is None else e.t_s
 
@@ -287,6 +297,7 @@ _APPLY: dict[type, Callable[[RunState, Any], None]] = {
     et.HoldEnded: _hold_ended,
     et.RollbackStarted: _rollback_started,
     et.IcDecision: _ic_decision,
+    et.WebhookRefused: _webhook_refused,
     et.Paused: _paused,
     et.Resumed: _resumed,
     et.RunEnded: _run_ended,

@@ -13,7 +13,8 @@ line; a broken first-night watch is a line.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from runofshow.app.run import events as ev
@@ -73,11 +74,20 @@ class TickHandler:
         if alerts is None:
             return ()
         try:
-            return tuple(alerts.firing(clock.to_wall(clock.now())))
+            return self.plan_timed(alerts.firing(clock.to_wall(clock.now())))
         except Exception as err:  # a failing feed is no alerts plus a line
             if not quiet:
                 self.rec.war_room(f"Alert feed failed: {error_text(err)}")
             return ()
+
+    def plan_timed(self, alerts: Iterable[Alert]) -> tuple[Alert, ...]:
+        """`alerts` on the run's one clock: an alert whose source gave the wall instant it started
+        firing (`fired_at`) gets `fired_t_s` in plan seconds since T0, through the run clock's
+        wall -> plan mapping (under `--speed N` a wall second is N plan seconds)."""
+        clock, t0 = self.ports.clock, self.rec.state.t0_at
+        return tuple(a if a.fired_at is None else
+                     replace(a, fired_t_s=(clock.to_plan(a.fired_at) - t0).total_seconds())
+                     for a in alerts)
 
     # ------------------------------------------------------------------ one tick
 
@@ -121,7 +131,8 @@ class TickHandler:
             night_rollback=watch.rollback))
         if response.act is Act.ROLLBACK:
             assert response.trigger is not None
-            start_rollback(rec, response.trigger, response.reasons)
+            said = self._alert_said(tick, decision)
+            start_rollback(rec, response.trigger, response.reasons, said=said, judged=said is None)
         elif response.act is Act.HALT:
             rec.end(RunStatus.HALTED, response.reasons[0], self.mover.read_weight())
         elif response.act is Act.HOLD:
@@ -130,6 +141,14 @@ class TickHandler:
             self._checkin(decision, trigger, watch, t_s)
         elif response.act is Act.COMPLETE_STAGE:
             self.complete_stage(decision.passing, tick.t_s)
+
+    def _alert_said(self, tick: Tick, decision: Decision) -> str | None:
+        """`alert SparkCanary5xx (auto_rollback) -> rollback` when alerts, not gates, decided."""
+        match = self.plan.alert_source.match_labels
+        fired = [a for a in tick.alerts if a.matches(match)]
+        if decision.verdicts or not fired:
+            return None
+        return "; ".join(dict.fromkeys(minutes.alert_rollback(a.name, match) for a in fired))
 
     def _watch(self, history: list[Tick], t_s: float) -> NightWatch:
         watch = self.ports.first_night_watch

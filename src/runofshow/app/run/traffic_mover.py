@@ -46,11 +46,14 @@ class Moved:
 
 
 def start_rollback(rec: Recorder, trigger: Trigger, reasons: Sequence[str], *, by: str = minutes.AUTO,
-                   said: str | None = None, ic_seq: int | None = None, always: bool = False) -> None:
+                   said: str | None = None, ic_seq: int | None = None, always: bool = False,
+                   judged: bool = True) -> None:
     """Record that the run rolls back (`rollback_started`) and its war-room line (`said`: the line's
     reason, by default the reasons). Nothing if it already is (perhaps by another process), unless
-    `always` (an incident commander's rollback is recorded whatever runs). The act follows: the
-    runner's `roll_back_to_zero`, or the incident commander's `try_rollback`."""
+    `always` (an incident commander's rollback is recorded whatever runs). `judged=False`: no gate
+    was judged in this instant (an alert's rollback), so the line shows the last judged values with
+    their age. The act follows: the runner's `roll_back_to_zero`, or the incident commander's
+    `try_rollback`."""
     if rec.state.status is RunStatus.ROLLING_BACK and not always:
         return
     reasons = tuple(reasons) or ("rollback",)
@@ -59,7 +62,7 @@ def start_rollback(rec: Recorder, trigger: Trigger, reasons: Sequence[str], *, b
     if ic_seq is not None:
         payload["ic_seq"] = ic_seq
     rec.append(EventKind.ROLLBACK_STARTED, payload)
-    metrics, gates = rec.last_signal()
+    metrics, gates = rec.last_signal() if judged else rec.judged_signal()
     shown = reasons_text(reasons) if said is None else said
     rec.war_room(f"{rec.stage_title()} ROLLBACK ({trigger.value}): {shown}",
                  metrics=metrics, gates=gates, decision="Rollback", by=by)

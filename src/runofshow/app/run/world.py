@@ -10,6 +10,7 @@ from typing import Any
 
 from runofshow.app.run.runner import Runner, RunPorts
 from runofshow.domain.tick import Alert
+from runofshow.ports import WebhookRefusal
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ class World:
         self.runner: Runner | None = None
         self._closers: list[Callable[[], None]] = []
         self._t0_targets: list[Any] = []
+        self._early_refusals: list[WebhookRefusal] = []  # before a runner is attached (bounded)
 
     def on_close(self, fn: Callable[[], None]) -> None:
         self._closers.append(fn)
@@ -32,6 +34,14 @@ class World:
     def _alert(self, alert: Alert) -> None:
         if self.runner is not None:
             self.runner.alert_arrived(alert)
+
+    def _refused(self, refusal: WebhookRefusal) -> None:
+        """The alert webhook refused a call: the runner records it (rate-limited)."""
+        runner = self.runner
+        if runner is not None:
+            runner.refusals.take(refusal)
+        elif len(self._early_refusals) < 100:
+            self._early_refusals.append(refusal)
 
     def _notify_failed(self, failure: Any) -> None:
         if self.runner is not None:
@@ -42,8 +52,11 @@ class World:
             self.runner.record_later(kind, payload)
 
     def attach(self, runner: Runner) -> Runner:
-        """Route webhook alerts and notification failures to `runner`; tell feeds where T0 is."""
+        """Route webhook alerts, refusals and notification failures to `runner`; tell feeds where T0 is."""
         self.runner = runner
+        early, self._early_refusals = self._early_refusals, []
+        for refusal in early:
+            runner.refusals.take(refusal)
         t0_wall = self.ports.clock.to_wall(runner.state.t0_at)
         for target in self._t0_targets:
             target.t0_at = t0_wall

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from runofshow.domain.plan import Plan
-from runofshow.ports import HttpAnswer, MetricsSource, TrafficRouter
+from runofshow.ports import HttpAnswer, MetricsSource, TrafficRouter, WeightNote
 
 PREFLIGHT_FILE = "preflight.txt"
 Outcome = tuple[bool, str]
@@ -159,7 +159,8 @@ def check_traffic_router(ctx: PreflightContext) -> Outcome:
     kind = ctx.plan.traffic_router.kind
     if abs(weight) > 1e-9:
         return False, f"{kind}: canary at {weight:g} %, expected 0 %"
-    return True, f"{kind}: reachable, canary at 0 %"
+    note = router.weight_note() if isinstance(router, WeightNote) else None
+    return True, f"{note}: canary at 0 %" if note else f"{kind}: reachable, canary at 0 %"
 
 
 _BACKUP_KEYS = ("last_backup_at", "backup_at", "completed_at", "finished_at", "timestamp", "time", "at")

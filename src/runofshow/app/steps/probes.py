@@ -45,6 +45,7 @@ from runofshow.ports import (
     MarketCalendar,
     MetricsSource,
     TrafficRouter,
+    WeightNote,
 )
 
 log = logging.getLogger(__name__)
@@ -232,6 +233,10 @@ class LazyRouter(_Lazy):
 
     def current_weight(self) -> float:
         return float(self._get().current_weight())
+
+    def weight_note(self) -> str | None:
+        router = self._get()
+        return router.weight_note() if isinstance(router, WeightNote) else None
 
 
 class LazyMetrics(_Lazy):

@@ -99,6 +99,9 @@ class _WallClock:
     def to_wall(self, at: datetime) -> datetime:
         return at
 
+    def to_plan(self, wall: datetime) -> datetime:
+        return wall
+
     def wait(self, event: threading.Event, seconds: float) -> bool:
         return event.wait(max(0.0, seconds))
 
