@@ -63,7 +63,7 @@ class NginxFileRouterSettings(_Settings):
     config_path: str = "/etc/nginx/conf.d/runofshow-canary.conf"
     stable_servers: tuple[str, ...] = Field(min_length=1)
     canary_servers: tuple[str, ...] = Field(min_length=1)
-    listen: ListenAddress = "127.0.0.1:8080"
+    listen: str = Field(default="127.0.0.1:8080", description="nginx listen syntax: 8080, [::]:80, ...")
     nginx_bin: str = "nginx"
     nginx_conf: str | None = Field(default=None, description="main nginx.conf for nginx -t / -s reload")
     nginx_prefix: str | None = Field(default=None, description="nginx -p for nginx -t / -s reload")

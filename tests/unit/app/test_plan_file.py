@@ -71,7 +71,6 @@ def test_template_documents_every_field():
         ("traffic_router: {kind: local_proxy, listen: '127.0.0.1:http'}", "plan.yaml: traffic_router.listen: '127.0.0.1:http' needs a port"),
         ("traffic_router: {kind: flag_api, url: 'localhost:4001/api', feature: f}", "plan.yaml: traffic_router.url: needs http:// or https://"),
         ("traffic_router: {kind: flag_api, url: 'http://x/', read_url: 'x/{feature}', feature: f}", "plan.yaml: traffic_router.read_url: needs http://"),
-        ("traffic_router: {kind: nginx_file, stable_servers: [a:1], canary_servers: [b:1], listen: ':8080'}", "plan.yaml: traffic_router.listen: ':8080' needs host and port"),
         ("metrics_source: {kind: prometheus, url: localhost}", "plan.yaml: metrics_source.url: needs http:// or https://"),
         ("metrics_source: {kind: prometheus, url: 'http://127.0.0.1:99999'}", "plan.yaml: metrics_source.url: 'http://127.0.0.1:99999' has a port that is not"),
         ("metrics_source: {kind: web_json, metrics: {p95: {baseline: {url: 'b:1/x', path: p}, canary: {url: 'http://c/x', path: p}}}}", "plan.yaml: metrics_source.metrics.p95.baseline.url: needs http://"),
