@@ -44,7 +44,7 @@ from runofshow.app.run.runner import Runner, RunPorts
 from runofshow.app.run.state import RunState
 from runofshow.app.run.steps import StepHandler
 from runofshow.app.run.world import World, closer_of
-from runofshow.app.steps.handlers import blast_handler, freeze_handlers, preflight_handler, war_room_handler
+from runofshow.app.steps.handlers import blast_handler, freeze_steps, preflight_handler, war_room_handler
 from runofshow.app.steps.preflight import Override
 from runofshow.app.steps.probes import PreflightTools
 from runofshow.domain.plan import Plan
@@ -77,6 +77,7 @@ class RunOptions:
     listen: str | None = None  # Alertmanager webhook host:port
     check_windows: bool = True
     repo: str | None = None  # OWNER/NAME whose PRs the freeze labels
+    no_freeze: bool = False  # skip the freeze steps whatever the plan says (--no-freeze)
     min_query_window_s: float | None = None
     min_checkin_window_s: float = 0.0  # a first-night check-in looks back at least this long (wall s)
     preflight_override: Override | None = None  # the IC opens T0 despite failed T-10 checks
@@ -370,10 +371,9 @@ def build_world(
             StepKind.FIRST_NIGHT: watch.step_handler,
         }
         hosts = overrides.pop("pull_requests", None)
-        if hosts is None and options.repo:
+        if hosts is None and options.repo and plan.freeze.enabled and not options.no_freeze:
             hosts = pull_request_host(options.repo, settings.github_settings(env))
-        if hosts is not None:
-            handlers.update(freeze_handlers(plan, hosts, freeze_store))
+        handlers.update(freeze_steps(plan, hosts, freeze_store, no_freeze=options.no_freeze))
         handlers.update(overrides.pop("step_handlers", {}))
         wire_communications(plan, env, world, handlers, overrides)
         overrides.setdefault("first_night_watch", watch)
@@ -407,6 +407,8 @@ def start_run(plan: Plan, options: RunOptions = RunOptions(), *, environ: Mappin
               meta: dict[str, Any] | None = None, **overrides: Any) -> tuple[World, Runner]:
     """A new run: build its world, record `run_started`, and wire webhook alerts to it."""
     url = resolve_state_url(options.state_url, plan, settings.environment(environ))
+    if options.no_freeze and plan.freeze.enabled:  # recorded with the plan, so a resumed run keeps it
+        plan = plan.model_copy(update={"freeze": plan.freeze.model_copy(update={"enabled": False})})
     if options.preflight_override is not None:
         from runofshow.app.warroom.commander import check_override
 

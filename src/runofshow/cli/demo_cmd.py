@@ -140,6 +140,8 @@ NightOpt = Annotated[float, typer.Option(
     "--night-speed", min=1.0, help="compression before T0 and of the first night (3600: 24 h in 24 s)")]
 NoPromOpt = Annotated[bool, typer.Option(
     "--no-prometheus", help="use the services' /metrics.json even when Prometheus is on PATH")]
+NoFreezeOpt = Annotated[bool, typer.Option(
+    "--no-freeze", help="skip the freeze steps (the demo's in-memory pull requests); recorded as skipped")]
 
 
 def demo(
@@ -152,6 +154,7 @@ def demo(
     no_prometheus: NoPromOpt = False,
     no_serve: Annotated[bool, typer.Option(
         "--no-serve", help="leave out the war room on the web (runofshow serve on 127.0.0.1:8700)")] = False,
+    no_freeze: NoFreezeOpt = False,
 ) -> int:
     """Run a compressed canary (T-30 .. T+24h) against local sample services, with a live view.
 
@@ -178,7 +181,7 @@ def demo(
     console = Console()
     live_ok = console.is_terminal
     options = DemoOptions(out_dir=out, fault=fault, speed=speed, night_speed=night_speed, state_url=state,
-                          resume=resume, use_prometheus=not no_prometheus)
+                          resume=resume, use_prometheus=not no_prometheus, no_freeze=no_freeze)
     view = DemoView(f"runofshow demo  fault={fault}  speed {speed:g}x (night {night_speed:g}x)", "")
 
     def on_event(event: LedgerEvent, st: RunState) -> None:

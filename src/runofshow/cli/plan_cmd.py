@@ -39,8 +39,19 @@ def init(
     print(f"wrote {path}; check it with: runofshow validate {path}")
 
 
-def validate(path: Annotated[Path, typer.Argument(help="plan file")]) -> None:
-    """Check a plan: exit 0, or print every problem as `file: field: problem` and exit 2."""
+def validate(
+    path: Annotated[Path, typer.Argument(help="plan file")],
+    check_metrics: Annotated[bool, typer.Option(
+        "--check-metrics", help="also run each gate's queries once against the plan's metrics source "
+        "and say which return no series (exit 3 if any)")] = False,
+) -> None:
+    """Check a plan: exit 0, or print every problem as `file: field: problem` and exit 2.
+
+    With --check-metrics, each gate's baseline and canary query runs once against the configured
+    Prometheus (or web_json source), one line per gate; exit 3 when any returns nothing.
+
+    Example: runofshow validate plan.yaml --check-metrics
+    """
     from runofshow.app.plan_file import load_plan
     from runofshow.app.query_windows import overlap_line
 
@@ -53,6 +64,16 @@ def validate(path: Annotated[Path, typer.Argument(help="plan file")]) -> None:
     line = overlap_line(plan)
     if line:
         print(f"{path}: note: {line}")
+    if check_metrics:
+        from runofshow.app.bootstrap import build_metrics
+        from runofshow.app.metrics_check import check_plan_metrics
+        from runofshow.cli.exit_codes import ExitCode
+
+        report = check_plan_metrics(plan, build_metrics)
+        for line in report.lines():
+            print(line)
+        if not report.ok:
+            raise typer.Exit(int(ExitCode.ROLLED_BACK))
 
 
 def plan(

@@ -116,7 +116,8 @@ def drive(runner: Runner) -> int:
 
 
 def _options(state: str | None, speed: float | None, listen: str | None, repo: str | None = None,
-             windows: bool = True, override: str | None = None, by: str | None = None) -> RunOptions:
+             windows: bool = True, override: str | None = None, by: str | None = None,
+             no_freeze: bool = False) -> RunOptions:
     from runofshow.app.bootstrap import RunOptions
     from runofshow.app.steps.preflight import Override
     from runofshow.errors import InputError
@@ -126,11 +127,18 @@ def _options(state: str | None, speed: float | None, listen: str | None, repo: s
     if override is not None and not override.strip():
         raise InputError("--override-preflight: say why (the reason is recorded)")
     ov = None if override is None else Override(by or "", " ".join(override.split()))
+    if no_freeze and repo:
+        raise InputError("--no-freeze with --repo: the freeze is what --repo is for; pick one")
     return RunOptions(state_url=state, speed=speed, listen=listen, repo=repo, check_windows=windows,
-                      preflight_override=ov)
+                      preflight_override=ov, no_freeze=no_freeze)
 
 
 # --------------------------------------------------------------------------- commands
+
+
+NoFreezeOpt = Annotated[bool, typer.Option(
+    "--no-freeze", help="skip the T-30 freeze and its close-out (a drill, code not on GitHub); "
+    "recorded as skipped, as with freeze: {enabled: false} in the plan")]
 
 
 def run(
@@ -145,6 +153,7 @@ def run(
         "--no-window-check", help="start stages whatever the market window says (drills, demos)")] = False,
     override_preflight: OverrideOpt = None,
     as_: AsOpt = None,
+    no_freeze: NoFreezeOpt = False,
 ) -> int:
     """Walk the plan's timeline T-30 .. T+24h, recording every step and decision in the ledger.
 
@@ -164,7 +173,7 @@ def run(
 
     plan = load_plan(plan_path)
     live = LiveEvidence(plan.evidence_dir)
-    options = _options(state, speed, listen, repo, not no_window_check, override_preflight, as_)
+    options = _options(state, speed, listen, repo, not no_window_check, override_preflight, as_, no_freeze)
     world, runner = start_run(plan, options, on_event=both(print_lines, live.on_event),
                               on_interrupt=ask_on_interrupt)
     live.attach(world.ports.ledger)

@@ -120,6 +120,7 @@ class DemoOptions:
     load_rate: float = 600.0
     fault_stage: int | None = None  # 0-based; default: the middle stage
     scrape_s: float = SCRAPE_S  # Prometheus scrape and rule evaluation interval
+    no_freeze: bool = False  # skip the freeze steps (recorded as skipped)
 
 
 class ServiceAlertFeed:
@@ -363,7 +364,7 @@ class DemoSession:
         options = RunOptions(state_url=self._state_url(), speed=None if o.resume else o.pre_t0_speed,
                              check_windows=False, min_query_window_s=self.min_window_s,
                              min_checkin_window_s=CHECKIN_WINDOW_S,
-                             preflight_override=override)
+                             preflight_override=override, no_freeze=o.no_freeze)
         if o.resume:
             world, runner = bootstrap.resume_run(o.resume, options, environ=self._environ,
                                                  plan_override=lambda _: plan, **overrides)

@@ -13,10 +13,13 @@ the commented examples in the plan template do.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from runofshow.domain.addresses import HttpUrlText, ListenAddress
 
 
 class _Settings(BaseModel):
@@ -30,10 +33,10 @@ class LocalProxyRouterSettings(_Settings):
     """The demo's weighted reverse proxy, steered over its admin endpoint."""
 
     kind: Literal["local_proxy"] = "local_proxy"
-    listen: str = "127.0.0.1:8080"
-    stable_url: str = "http://127.0.0.1:8081"
-    canary_url: str = "http://127.0.0.1:8082"
-    admin_url: str | None = None
+    listen: ListenAddress = "127.0.0.1:8080"
+    stable_url: HttpUrlText = "http://127.0.0.1:8081"
+    canary_url: HttpUrlText = "http://127.0.0.1:8082"
+    admin_url: HttpUrlText | None = None
     timeout_s: float = Field(default=5.0, gt=0, description="per admin request")
     retries: int = Field(default=3, ge=1, description="attempts per admin request")
 
@@ -60,7 +63,7 @@ class NginxFileRouterSettings(_Settings):
     config_path: str = "/etc/nginx/conf.d/runofshow-canary.conf"
     stable_servers: tuple[str, ...] = Field(min_length=1)
     canary_servers: tuple[str, ...] = Field(min_length=1)
-    listen: str = "127.0.0.1:8080"
+    listen: str = Field(default="127.0.0.1:8080", description="nginx listen syntax: 8080, [::]:80, ...")
     nginx_bin: str = "nginx"
     nginx_conf: str | None = Field(default=None, description="main nginx.conf for nginx -t / -s reload")
     nginx_prefix: str | None = Field(default=None, description="nginx -p for nginx -t / -s reload")
@@ -73,9 +76,9 @@ class FlagApiRouterSettings(_Settings):
     """A feature-flag HTTP API: POST {feature, percentage}; read back from `read_url`."""
 
     kind: Literal["flag_api"] = "flag_api"
-    url: str = Field(min_length=1)
+    url: HttpUrlText
     feature: str = Field(min_length=1)
-    read_url: str | None = Field(default=None, description="GET endpoint returning the percentage")
+    read_url: HttpUrlText | None = Field(default=None, description="GET endpoint returning the percentage")
     read_json_path: str = "percentage"
     token_env: str | None = Field(default=None, description="environment variable holding a bearer token")
     timeout_s: float = Field(default=5.0, gt=0, description="per request")
@@ -99,9 +102,44 @@ TrafficRouterSettings = Annotated[
 # --------------------------------------------------------------------------- metrics sources
 
 
+LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+class MetricLabels(_Settings):
+    """How the series of the service tell the tracks apart: the label that names the service (its
+    value is `release.service`), the label that names the track, and that label's value on the
+    canary and on the baseline. The default gate, request and SLO queries select with these."""
+
+    service: str = Field(default="service", description="label holding release.service, e.g. app, job")
+    track: str = Field(default="track", description="label telling canary from baseline, e.g. version")
+    canary: str = Field(default="canary", min_length=1, description="the track label's value on the canary")
+    baseline: str = Field(default="baseline", min_length=1, description="... and on the baseline")
+
+    @field_validator("service", "track")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not LABEL_NAME.match(v):
+            raise ValueError(f"'{v}' is not a Prometheus label name (letters, digits, _)")
+        return v
+
+    def selector(self, service: str, track: str | None = None) -> str:
+        """`service="spark-trading",track="canary"` for `track` "canary" (or "baseline"); without a
+        track, the service only."""
+        sel = f'{self.service}="{_quoted(service)}"'
+        if track is not None:
+            value = self.canary if track == "canary" else self.baseline
+            sel += f',{self.track}="{_quoted(value)}"'
+        return sel
+
+
+def _quoted(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 class PrometheusSettings(_Settings):
     kind: Literal["prometheus"] = "prometheus"
-    url: str = "http://127.0.0.1:9090"
+    url: HttpUrlText = "http://127.0.0.1:9090"
+    labels: MetricLabels = MetricLabels()
     timeout_s: float = Field(default=5, gt=0)
     retries: int = Field(default=3, ge=0)
     bearer_token_env: str | None = None
@@ -123,7 +161,7 @@ class PrometheusCredentials:
 
 
 class JsonEndpoint(_Settings):
-    url: str
+    url: HttpUrlText
     path: str = Field(description="dotted JSON path, e.g. data.p95_ms")
 
 
@@ -146,7 +184,8 @@ MetricsSourceSettings = Annotated[PrometheusSettings | WebJsonSettings, Field(di
 
 class AlertSourceSettings(_Settings):
     match_labels: dict[str, str] = Field(default_factory=lambda: {"auto_rollback": "true"})
-    webhook_listen: str | None = Field(default=None, description="host:port for Alertmanager webhooks")
+    webhook_listen: ListenAddress | None = Field(
+        default=None, description="host:port for Alertmanager webhooks")
     webhook_token_env: str = "RUNOFSHOW_WEBHOOK_TOKEN"
     poll_prometheus: bool = True
 
@@ -155,15 +194,16 @@ class NotificationSettings(_Settings):
     deploys_channel: str = "#spark-deploys"
     war_room_channel: str = "#spark-warroom-v140"
     slack_webhook_url_env: str | None = "SLACK_WEBHOOK_URL"
-    webhook_url: str | None = None
-    grafana_url: str | None = None
+    webhook_url: HttpUrlText | None = None
+    grafana_url: HttpUrlText | None = None
     grafana_token_env: str = "GRAFANA_TOKEN"
     grafana_dashboard_uid: str = "risk-idempotency-pitr"
 
 
 __all__ = [
     "AlertSourceSettings", "FlagApiRouterSettings", "IngressNginxRouterSettings", "JsonEndpoint",
-    "LocalProxyRouterSettings", "MemoryRouterSettings", "MetricsSourceSettings", "NginxFileRouterSettings",
+    "LocalProxyRouterSettings", "MemoryRouterSettings", "MetricLabels", "MetricsSourceSettings",
+    "NginxFileRouterSettings",
     "NotificationSettings", "PrometheusCredentials", "PrometheusSettings", "TrafficRouterSettings",
     "WebJsonMetric", "WebJsonSettings",
 ]

@@ -50,6 +50,7 @@ class FreezeRules(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    enabled: bool = Field(default=True, description="false: no freeze (a drill, code not on GitHub)")
     label: str = "hold-for-canary"
     allowed: tuple[ChangeClass, ...] = (
         ChangeClass.HOTFIX, ChangeClass.CANARY_ROLLBACK, ChangeClass.MONITORING,

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from runofshow.domain.addresses import HttpUrlText
 from runofshow.domain.communications import CommunicationsSettings
 from runofshow.domain.connections import (
     AlertSourceSettings,
     LocalProxyRouterSettings,
+    MetricLabels,
     MetricsSourceSettings,
     NotificationSettings,
     PrometheusSettings,
@@ -142,43 +144,53 @@ class Gate(_Model):
         return value if self.direction is Direction.LOWER_IS_BETTER else -value
 
 
-def _q(expr: str) -> TrackQueries:
+SEL = "SELECTOR"  # stands for the track's label selector in the default queries below
+
+
+def _q(expr: str, labels: MetricLabels, service: str) -> TrackQueries:
     return TrackQueries(
-        baseline=expr.replace("TRACK", "baseline"), canary=expr.replace("TRACK", "canary")
+        baseline=expr.replace(SEL, labels.selector(service, "baseline")),
+        canary=expr.replace(SEL, labels.selector(service, "canary")),
     )
 
 
-def default_gates() -> dict[str, Gate]:
-    """The six gates of the run-of-show, with queries for the demo's (and a typical) exporter."""
-    sel = 'service="spark-trading",track="TRACK"'
+def default_gates(labels: MetricLabels | None = None, service: str = "spark-trading") -> dict[str, Gate]:
+    """The six gates of the run-of-show, with queries for the demo's (and a typical) exporter; the
+    series are selected with `labels` (`metrics_source.labels`) and `service` (`release.service`)."""
+    chosen = labels or MetricLabels()
+
+    def q(expr: str) -> TrackQueries:
+        return _q(expr, chosen, service)
+
+    sel = SEL
     reqs = f"sum(rate(http_requests_total{{{sel}}}[$window]))"
     return {
         "http_p95_ms": Gate(
             unit="ms", kind=GateKind.LATENCY, threshold=300, short="p95",
-            query=_q(
+            query=q(
                 "1000 * histogram_quantile(0.95, sum by (le) "
                 f"(rate(http_request_duration_seconds_bucket{{{sel}}}[$window])))"
             ),
         ),
         "http_5xx_pct": Gate(
             unit="%", kind=GateKind.RATE, threshold=1.0, short="5xx",
-            query=_q(f'100 * sum(rate(http_requests_total{{{sel},code=~"5.."}}[$window])) / {reqs}'),
+            query=q(f'100 * sum(rate(http_requests_total{{{sel},code=~"5.."}}[$window])) / {reqs}'),
         ),
         "ws_lag_s": Gate(
             unit="s", kind=GateKind.GAUGE, threshold=30, short="ws",
-            query=_q(f"max(ws_message_lag_seconds{{{sel}}})"),
+            query=q(f"max(ws_message_lag_seconds{{{sel}}})"),
         ),
         "idempotency_conflict_pct": Gate(
             unit="%", kind=GateKind.RATE, threshold=1.0, short="idemp",
-            query=_q(f"100 * sum(rate(idempotency_conflicts_total{{{sel}}}[$window])) / {reqs}"),
+            query=q(f"100 * sum(rate(idempotency_conflicts_total{{{sel}}}[$window])) / {reqs}"),
         ),
         "csp_violations": Gate(
             unit="per tick", kind=GateKind.COUNT, threshold=10, short="csp",
-            query=_q(f"sum(increase(csp_violation_reports_total{{{sel}}}[$window]))"),
+            query=q(f"sum(increase(csp_violation_reports_total{{{sel}}}[$window]))"),
         ),
         "pgbouncer_pool_util_pct": Gate(
             unit="%", kind=GateKind.GAUGE, threshold=80, short="pool",
-            query=_q(
+            query=q(
                 f"100 * max(pgbouncer_pool_active_connections{{{sel}}}) "
                 f"/ max(pgbouncer_pool_max_connections{{{sel}}})"
             ),
@@ -186,8 +198,16 @@ def default_gates() -> dict[str, Gate]:
     }
 
 
-def default_requests_query() -> TrackQueries:
-    return _q('sum(increase(http_requests_total{service="spark-trading",track="TRACK"}[$window]))')
+def default_requests_query(
+    labels: MetricLabels | None = None, service: str = "spark-trading",
+) -> TrackQueries:
+    return _q(f"sum(increase(http_requests_total{{{SEL}}}[$window]))", labels or MetricLabels(), service)
+
+
+def default_slo_error_ratio_query(labels: MetricLabels | None = None, service: str = "spark-trading") -> str:
+    sel = (labels or MetricLabels()).selector(service)
+    return (f'sum(rate(http_requests_total{{{sel},code=~"5.."}}[$window]))'
+            f" / sum(rate(http_requests_total{{{sel}}}[$window]))")
 
 
 # --------------------------------------------------------------------------- decision rules
@@ -254,7 +274,7 @@ class DecisionRules(_Model):
 
 
 class BlastRadius(_Model):
-    url: str | None = None
+    url: HttpUrlText | None = None
     seconds: float = Field(default=30, gt=0)
     rate: float = Field(default=50, gt=0)
     concurrency: int = Field(default=50, ge=1)
@@ -276,10 +296,7 @@ class Timeline(_Model):
     slo_target_pct: float = Field(default=99.9, gt=0, lt=100)
     burn_rate_24h_max: float = Field(default=1.5, gt=0)
     slo_error_ratio_query: str = Field(
-        default=(
-            'sum(rate(http_requests_total{service="spark-trading",code=~"5.."}[$window]))'
-            ' / sum(rate(http_requests_total{service="spark-trading"}[$window]))'
-        ),
+        default_factory=default_slo_error_ratio_query,
         min_length=1,
         description="PromQL error ratio (0..1) for the SLO burn rate; $window is each burn window",
     )
@@ -306,10 +323,10 @@ class WarRoom(_Model):
 
 
 class Preflight(_Model):
-    artifact_url: str | None = None
-    canary_health_url: str | None = None
+    artifact_url: HttpUrlText | None = None
+    canary_health_url: HttpUrlText | None = None
     backup_check_command: str | None = None
-    backup_check_url: str | None = None
+    backup_check_url: HttpUrlText | None = None
     backup_max_age_h: float = Field(default=24, gt=0)
     schema_change_at: str | None = Field(default=None, description="ISO time of a planned schema change")
     alert_rules: tuple[str, ...] = Field(
@@ -319,6 +336,20 @@ class Preflight(_Model):
 
 
 # --------------------------------------------------------------------------- the plan
+
+
+def _labels_and_service(data: dict[str, Any]) -> tuple[MetricLabels | None, str]:
+    """The plan's `metrics_source.labels` and `release.service` (defaults where absent); None for
+    labels that do not validate."""
+    source, release = data.get("metrics_source"), data.get("release")
+    raw = source.get("labels") if isinstance(source, dict) else getattr(source, "labels", None)
+    service = release.get("service") if isinstance(release, dict) else getattr(release, "service", None)
+    try:
+        labels = raw if isinstance(raw, MetricLabels) else MetricLabels.model_validate(raw or {})
+    except ValueError:
+        labels = None
+    return labels, service if isinstance(service, str) and service else Release().service
+
 
 
 class Plan(_Model):
@@ -339,6 +370,31 @@ class Plan(_Model):
     communications: CommunicationsSettings = CommunicationsSettings()  # Slack war room, pager, deployments
     evidence_dir: str = "evidence"
     state: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite beside evidence")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _queries_from_labels(cls, data: Any) -> Any:
+        """Queries the plan leaves out (gates, requests_query, the SLO error ratio) are the default
+        ones, selecting the series with `metrics_source.labels` and `release.service`."""
+        if not isinstance(data, dict):
+            return data
+        labels, service = _labels_and_service(data)
+        if labels is None:
+            return data  # a bad labels section: reported by its own validation
+        out = dict(data)
+        if "gates" not in out:
+            out["gates"] = default_gates(labels, service)
+        if "requests_query" not in out:
+            out["requests_query"] = default_requests_query(labels, service)
+        timeline = out.get("timeline")
+        slo = default_slo_error_ratio_query(labels, service)
+        if timeline is None:
+            out["timeline"] = {"slo_error_ratio_query": slo}
+        elif isinstance(timeline, dict) and "slo_error_ratio_query" not in timeline:
+            out["timeline"] = {**timeline, "slo_error_ratio_query": slo}
+        elif isinstance(timeline, Timeline) and "slo_error_ratio_query" not in timeline.model_fields_set:
+            out["timeline"] = timeline.model_copy(update={"slo_error_ratio_query": slo})
+        return out
 
     @field_validator("stages")
     @classmethod

@@ -62,6 +62,24 @@ def test_template_documents_every_field():
         ("decision: {tick_interval_s: -60}", "plan.yaml: decision.tick_interval_s: input should be greater than 0"),
         ("war_room: {incident_commanders: []}", "plan.yaml: war_room.incident_commanders: name at least one incident commander"),
         ("freeze: {allowed: [hotfix], blocked: [hotfix]}", "plan.yaml: freeze: hotfix cannot be both allowed and blocked"),
+        # addresses that cannot work (issue 10 item 1)
+        ("traffic_router: {kind: local_proxy, stable_url: '127.0.0.1:8081'}", "plan.yaml: traffic_router.stable_url: needs http:// or https://"),
+        ("traffic_router: {kind: local_proxy, canary_url: 'ftp://127.0.0.1/x'}", "plan.yaml: traffic_router.canary_url: needs http:// or https://"),
+        ("traffic_router: {kind: local_proxy, admin_url: 'http://'}", "plan.yaml: traffic_router.admin_url: 'http://' has no host"),
+        ("traffic_router: {kind: local_proxy, listen: '8080'}", "plan.yaml: traffic_router.listen: '8080' needs host and port"),
+        ("traffic_router: {kind: local_proxy, listen: '::1:8080'}", "plan.yaml: traffic_router.listen: '::1:8080': an IPv6 address goes in brackets"),
+        ("traffic_router: {kind: local_proxy, listen: '127.0.0.1:http'}", "plan.yaml: traffic_router.listen: '127.0.0.1:http' needs a port"),
+        ("traffic_router: {kind: flag_api, url: 'localhost:4001/api', feature: f}", "plan.yaml: traffic_router.url: needs http:// or https://"),
+        ("traffic_router: {kind: flag_api, url: 'http://x/', read_url: 'x/{feature}', feature: f}", "plan.yaml: traffic_router.read_url: needs http://"),
+        ("metrics_source: {kind: prometheus, url: localhost}", "plan.yaml: metrics_source.url: needs http:// or https://"),
+        ("metrics_source: {kind: prometheus, url: 'http://127.0.0.1:99999'}", "plan.yaml: metrics_source.url: 'http://127.0.0.1:99999' has a port that is not"),
+        ("metrics_source: {kind: web_json, metrics: {p95: {baseline: {url: 'b:1/x', path: p}, canary: {url: 'http://c/x', path: p}}}}", "plan.yaml: metrics_source.metrics.p95.baseline.url: needs http://"),
+        ("alert_source: {webhook_listen: 'localhost'}", "plan.yaml: alert_source.webhook_listen: 'localhost' needs host and port"),
+        ("alert_source: {webhook_listen: '[127.0.0.1]:9095'}", "plan.yaml: alert_source.webhook_listen: '[127.0.0.1]:9095': only an IPv6 address goes in brackets"),
+        ("notifications: {webhook_url: 'hooks.example/x'}", "plan.yaml: notifications.webhook_url: needs http:// or https://"),
+        ("notifications: {grafana_url: 'grafana:3000'}", "plan.yaml: notifications.grafana_url: needs http:// or https://"),
+        ("preflight: {canary_health_url: '127.0.0.1:8082/healthz'}", "plan.yaml: preflight.canary_health_url: needs http:// or https://"),
+        ("timeline: {blast_radius: {url: 'http:/x'}}", "plan.yaml: timeline.blast_radius.url: needs http:// or https://"),
     ],
 )
 def test_each_kind_of_bad_plan_is_one_clear_line(text, expected):
@@ -81,6 +99,12 @@ def test_every_problem_is_reported():
 def test_missing_file(tmp_path):
     with pytest.raises(PlanError, match="no such file"):
         load_plan(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("listen", ["127.0.0.1:8080", "[::1]:8080", "localhost:0", "0.0.0.0:9095"])
+def test_listen_addresses_that_work_pass(listen):
+    plan = parse_plan(f"traffic_router: {{kind: local_proxy, listen: '{listen}'}}\nalert_source: {{webhook_listen: '{listen}'}}")
+    assert plan.alert_source.webhook_listen == listen
 
 
 def test_empty_file_is_the_default_plan(tmp_path):

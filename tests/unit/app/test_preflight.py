@@ -19,6 +19,7 @@ from runofshow.app.steps.preflight import (
     parse_backup_time,
     run_preflight,
 )
+from runofshow.domain.freeze import FreezeRules
 from runofshow.domain.plan import Plan, Preflight
 from runofshow.domain.tick import TrackSample
 from runofshow.errors import MetricsUnavailableError
@@ -272,3 +273,13 @@ def test_a_schema_change_time_that_cannot_be_read_fails(when, detail):
     report = run_preflight(context(plan(schema_change_at=when)))
     r = next(r for r in report.results if r.name == "schema_window")
     assert not r.passed and r.detail == detail
+
+
+def test_with_the_freeze_disabled_the_freeze_check_passes_without_a_record():
+    """A run without a repository (freeze: {enabled: false}) is not kept from T0 by a freeze it
+    never started."""
+    off = plan().model_copy(update={"freeze": FreezeRules(enabled=False)})
+    report = run_preflight(context(off, freeze_active=lambda: (False, "no freeze record")))
+    assert report.score == "9/9"
+    details = {r.name: r.detail for r in report.results}
+    assert details["freeze"].startswith("skipped: freeze disabled")

@@ -37,6 +37,19 @@ def test_validate_bad_plan_exits_2_with_one_line_per_problem(tmp_path, capsys):
     assert "Traceback" not in err
 
 
+def test_validate_refuses_addresses_that_cannot_work(tmp_path, capsys):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("traffic_router: {kind: local_proxy, listen: '8080', stable_url: 127.0.0.1:8081}\n"
+                    "metrics_source: {kind: prometheus, url: localhost}\n")
+    code, out, err = run(["validate", str(plan)], capsys)
+    assert code == 2 and "ok" not in out
+    assert sorted(err.strip().splitlines()) == [
+        f"{plan}: metrics_source.url: needs http:// or https://",
+        f"{plan}: traffic_router.listen: '8080' needs host and port, e.g. 127.0.0.1:8080",
+        f"{plan}: traffic_router.stable_url: needs http:// or https://",
+    ]
+
+
 def test_plan_prints_istanbul_and_utc(tmp_path, capsys):
     plan = tmp_path / "plan.yaml"
     plan.write_text("")

@@ -132,7 +132,7 @@ class StepRunner:
         else:
             rec.war_room(f"{step.title} FAILED", metrics=summary or str(outcome.details.get("error", "")))
             return
-        if step.kind is StepKind.FREEZE_START and did:
+        if step.kind is StepKind.FREEZE_START and did and "skipped" not in outcome.details:
             rec.notify(notify.Event.FREEZE_OPEN, notify.freeze_open(version))
         elif step.kind is StepKind.PREFLIGHT:
             checks = list(outcome.details.get("checks") or ())

@@ -8,6 +8,8 @@
                          (unless the IC overrode the T-10 checks); not configured: recorded only
     T+24h first_night    the 24 h SLO burn rate (`runofshow.app.run.first_night.BurnWatch`)
     close-out            lift the freeze (after a rollback too, when the plan says so)
+    (freeze disabled: `freeze: {enabled: false}` or --no-freeze: both freeze steps recorded as
+    skipped, and their evidence files say so)
 
 Each handler returns what it did in `details`, including the text of any evidence file it wrote
 (`text`), so that `runofshow evidence build` rebuilds the very same file from the ledger, and a
@@ -72,6 +74,34 @@ def freeze_handlers(
             summary=f"freeze lifted, {len(result.newly_released)} PR(s) released")
 
     return {StepKind.FREEZE_START: start, StepKind.CLOSE_OUT: close_out}
+
+
+def freeze_skipped_handlers(reason: str) -> dict[StepKind, StepHandler]:
+    """T-30 freeze start and the close-out's freeze end when the run manages no freeze (`freeze:
+    {enabled: false}` or --no-freeze): each is recorded as skipped, with `reason`, and its evidence
+    file says so."""
+
+    def skipped(title: str) -> StepHandler:
+        def handler(ctx: StepContext) -> StepOutcome:
+            head = f"FREEZE WINDOW {title}"
+            text = (f"{head}\n{'=' * len(head)}\nTimestamp: {ctx.at.isoformat()}\n"
+                    f"Release: {ctx.plan.release.version}\nfreeze: skipped (disabled)\nReason: {reason}\n")
+            return StepOutcome(details={"skipped": reason, "text": text}, summary=f"skipped: {reason}")
+        return handler
+
+    return {StepKind.FREEZE_START: skipped("START"), StepKind.CLOSE_OUT: skipped("END")}
+
+
+def freeze_steps(
+    plan: Plan, host: PullRequestHost | None, stores: Callable[[Path], FreezeStore], *,
+    no_freeze: bool = False,
+) -> dict[StepKind, StepHandler]:
+    """The freeze steps' handlers: skipped (with why) when the freeze is disabled by `no_freeze`
+    (--no-freeze) or the plan, the real ones with a pull-request host, else none (recorded only)."""
+    if no_freeze or not plan.freeze.enabled:
+        return freeze_skipped_handlers("freeze disabled (--no-freeze)" if no_freeze else
+                                       "freeze disabled in the plan")
+    return freeze_handlers(plan, host, stores) if host is not None else {}
 
 
 def war_room_handler(plan: Plan) -> StepHandler:
@@ -147,4 +177,5 @@ def blast_handler(plan: Plan, override: Override | None = None,
     return run
 
 
-__all__ = ["blast_handler", "freeze_handlers", "preflight_handler", "war_room_handler"]
+__all__ = ["blast_handler", "freeze_handlers", "freeze_skipped_handlers", "freeze_steps", "preflight_handler",
+           "war_room_handler"]

@@ -243,6 +243,8 @@ def check_schema_window(ctx: PreflightContext) -> Outcome:
 
 @register_check("freeze", "change freeze active")
 def check_freeze(ctx: PreflightContext) -> Outcome:
+    if not ctx.plan.freeze.enabled:
+        return True, "skipped: freeze disabled (freeze.enabled: false or --no-freeze)"
     probe: Probe = _need(ctx.freeze_active, "no freeze probe")
     return probe()
 
