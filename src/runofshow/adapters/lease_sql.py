@@ -121,7 +121,8 @@ class SqlLeases:
         return result
 
     def _lost(self, conn: Connection, lease: Lease) -> LeaseLostError:
-        now = conn.execute(select(leases.c.epoch, leases.c.owner).where(leases.c.run_id == lease.run_id)).first()
+        now = conn.execute(select(leases.c.epoch, leases.c.owner)
+                           .where(leases.c.run_id == lease.run_id)).first()
         held = "no lease" if now is None else f"epoch {now.epoch} held by {now.owner}"
         return LeaseLostError(f"run {lease.run_id}: lease_lost: epoch {lease.epoch} of {lease.owner} is "
                               f"stale ({held})", adapter="lease_sql", target=self.ledger.name)

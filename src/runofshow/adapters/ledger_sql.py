@@ -40,8 +40,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    create_engine,
     column,
+    create_engine,
     event,
     exists,
     insert,
@@ -337,13 +337,15 @@ class SqlLedger:
         if weight is not None:
             values["weight"] = weight
         with self._tx(f"update run {run_id}") as conn:
-            if values and epoch is not None:
+            if values and epoch is not None:  # after the row lock, as an append: a fresh snapshot
+                conn.execute(select(runs.c.run_id).where(runs.c.run_id == run_id).with_for_update())
                 if conn.execute(update(runs).where(runs.c.run_id == run_id, holds_epoch(run_id, epoch))
                                 .values(**values)).rowcount == 0:
                     self._lost_or_unknown(conn, run_id, epoch)
                 found = True
             elif values:
-                found = conn.execute(update(runs).where(runs.c.run_id == run_id).values(**values)).rowcount
+                changed = conn.execute(update(runs).where(runs.c.run_id == run_id).values(**values))
+                found = changed.rowcount > 0
             else:
                 found = conn.execute(select(runs.c.run_id).where(runs.c.run_id == run_id)).first() is not None
         if not found:

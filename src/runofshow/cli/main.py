@@ -42,6 +42,7 @@ COMMAND_MODULES = [
     "runofshow.cli.report_cmd",
     "runofshow.cli.warroom_cmd",
     "runofshow.cli.feedback_cmd",
+    "runofshow.cli.team_cmd",
 ]
 
 

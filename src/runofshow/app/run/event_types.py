@@ -345,6 +345,16 @@ class Resumed(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Takeover(Event):
+    """Team mode: a worker took the run over from another (dead, stalled or stopped) one."""
+
+    KIND: ClassVar[str] = "takeover"
+    old_owner: str = str_field("")
+    new_owner: str = str_field("")
+    epoch: int | None = int_field()
+
+
+@dataclass(frozen=True, kw_only=True)
 class RunEnded(Event):
     KIND: ClassVar[str] = "run_ended"
     status: str = str_field("")
@@ -357,12 +367,12 @@ class RunEnded(Event):
 TypedEvent = (RunStarted | ClockChanged | StepStarted | StepCompleted | WeightIntent | WeightOutcome
               | DecisionMade | HoldStarted | HoldEnded | AlertReceived | RollbackStarted | WarRoom
               | IcDecision | IcRefused | ParkingLot | UserFeedback | NotifyFailed | Paused | Resumed
-              | RunEnded | OtherEvent)
+              | Takeover | RunEnded | OtherEvent)
 
 SCHEMAS: dict[str, type[Event]] = {cls.KIND: cls for cls in (
     RunStarted, ClockChanged, StepStarted, StepCompleted, WeightIntent, WeightOutcome, DecisionMade,
     HoldStarted, HoldEnded, AlertReceived, RollbackStarted, WarRoom, IcDecision, IcRefused, ParkingLot,
-    UserFeedback, NotifyFailed, Paused, Resumed, RunEnded)}
+    UserFeedback, NotifyFailed, Paused, Resumed, Takeover, RunEnded)}
 
 
 def parse(event: LedgerEvent) -> TypedEvent:
@@ -382,6 +392,7 @@ def parse_all(events: Any) -> list[TypedEvent]:
 __all__ = [
     "IC", "RUNNER", "SCHEMAS", "AlertReceived", "ClockChanged", "DecisionMade", "Event", "HoldEnded",
     "HoldStarted", "IcDecision", "IcRefused", "NotifyFailed", "OtherEvent", "ParkingLot", "Paused",
-    "Resumed", "RollbackStarted", "RunEnded", "RunStarted", "StepCompleted", "StepStarted", "TypedEvent",
-    "UserFeedback", "WarRoom", "WeightIntent", "WeightOutcome", "origin_of", "parse", "parse_all",
+    "Resumed", "RollbackStarted", "RunEnded", "RunStarted", "StepCompleted", "StepStarted", "Takeover",
+    "TypedEvent", "UserFeedback", "WarRoom", "WeightIntent", "WeightOutcome", "origin_of", "parse",
+    "parse_all",
 ]
