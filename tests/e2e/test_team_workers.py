@@ -178,6 +178,7 @@ def test_a_dead_or_stalled_worker_is_taken_over_and_fenced(tmp_path: Path, pg: s
         a.send_signal(signal.SIGKILL if how == "kill" else signal.SIGSTOP)
         assert wait_for_line(b_log, f"claimed {rid}", timeout=TTL_S + 10), b_log.read_text()
         takeover_s = time.monotonic() - stopped_at
+        print(f"takeover after {how}: {takeover_s:.2f} s (TTL {TTL_S:g} s)")
         assert takeover_s <= TTL_S + 2.0, takeover_s
         if how == "stop":
             assert wait_for_line(b_log, "Taken over by worker wb", timeout=30), b_log.read_text()

@@ -22,10 +22,10 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from runofshow.app import bootstrap
+from runofshow.app.run.clock import resumed_clock
 from runofshow.app.run.events import EventKind
 from runofshow.app.run.recorder import error_text
 from runofshow.app.run.runner import Runner
@@ -160,9 +160,12 @@ class Worker:
         if lease.previous_owner is not None:
             state = bootstrap.load_run(rid, fenced)[1]
             if not state.ended:
+                clock = resumed_clock(state.clock, options.speed)  # where the run's plan time is now
+                now = clock.now()
                 fenced.append(rid, EventKind.TAKEOVER.value, {
                     "old_owner": old, "new_owner": s.name, "epoch": lease.epoch,
-                }, datetime.now(UTC))
+                    "t_s": (now - state.t0_at).total_seconds(),
+                }, clock.to_wall(now))
         world, runner = bootstrap.resume_run(rid, options, **kwargs)
         if lease.previous_owner is not None and not runner.state.ended:
             runner.recorder.war_room(f"Taken over by worker {s.name} from {old} (epoch {lease.epoch})",
