@@ -260,16 +260,19 @@ def status(
     """
     from runofshow.app.bootstrap import load_run
     from runofshow.app.bootstrap_team import open_leases
-    from runofshow.cli.views import status_view
+    from runofshow.cli.views import run_row, status_view
 
     with _ledger(state) as ledger:
-        _, folded = load_run(run_id, ledger)
-        record = ledger.run(run_id)
-        verify = getattr(ledger, "verify_chain", None)
-        problems = verify(run_id) if callable(verify) else None
         leases = open_leases(ledger)
         lease = leases.current(run_id) if leases is not None else None
-    view = status_view(record, folded, problems, lease)
+        if lease is not None and lease.status == "queued" and lease.epoch == 0:
+            view = run_row(ledger.run(run_id), lease)  # submitted, no worker has claimed it yet
+        else:
+            _, folded = load_run(run_id, ledger)
+            record = ledger.run(run_id)
+            verify = getattr(ledger, "verify_chain", None)
+            problems = verify(run_id) if callable(verify) else None
+            view = status_view(record, folded, problems, lease)
     if json_out:
         print(json.dumps(view, indent=2))
         return

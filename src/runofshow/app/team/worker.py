@@ -178,6 +178,8 @@ class Worker:
             try:
                 self.leases.renew(lease, self.settings.lease_ttl_s)
             except LeaseLostError as err:
+                if done.is_set():
+                    return  # the run ended and its lease was released meanwhile: nothing was lost
                 lost.set()
                 self.say(f"worker {self.settings.name}: {lease.run_id}: lease_lost at renewal: {err}")
                 with self._lock:
