@@ -13,6 +13,7 @@ that they outlive the workers, as they do in production.
 from __future__ import annotations
 
 import json
+import random
 import signal
 import subprocess
 import time
@@ -22,11 +23,13 @@ from typing import Any
 
 import pytest
 
+from runofshow.adapters.lease_sql import SqlLeases
 from runofshow.adapters.ledger_sql import SqlLedger
 from runofshow.adapters.local_proxy import LocalProxy
 from tests.e2e.test_crash_resume import (
     LOOPBACK,
     OVERRIDE,
+    SEED,
     MetricsEndpoint,
     cli,
     start,
@@ -148,6 +151,8 @@ def test_two_workers_share_submitted_runs(tmp_path: Path, pg: str) -> None:
                                            check=True).stdout)
         assert {r["run_id"]: (r["status"], r["owner"], r["epoch"]) for r in queued} == {
             rid: ("queued", None, 0) for rid in ids}
+        waiting = status(pg, ids[0])
+        assert (waiting["status"], waiting["owner"], waiting["epoch"]) == ("queued", None, 0)
         w1 = worker(pg, "w1", tmp_path / "w1.log")
         w2 = worker(pg, "w2", tmp_path / "w2.log")
         views = wait_ended(pg, ids, RUN_WALL_S * 3 + 60)
@@ -212,3 +217,60 @@ def test_bad_input_is_refused_with_one_line(tmp_path: Path, pg: str) -> None:
         assert len(out.stderr.strip().splitlines()) == 1, out.stderr
     assert "team mode needs PostgreSQL" in subprocess.run(cli("worker", "--state", sqlite), capture_output=True,
                                                           text=True, timeout=60).stderr
+
+
+KILLS = 10
+
+
+@pytest.mark.timeout(900)
+def test_three_workers_ten_runs_ten_kills(tmp_path: Path, pg: str) -> None:
+    """SIGKILL the worker that owns runs at seeded random moments (10 kills), starting a new worker
+    after each: every run is still promoted, each router moved once per stage, in order."""
+    rng = random.Random(SEED)
+    releases = [Release(tmp_path, n) for n in range(10)]
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    started = 0
+
+    def spawn() -> None:
+        nonlocal started
+        name = f"w{started}"
+        started += 1
+        procs[name] = start(cli("worker", "--state", pg, "--name", name, "--lease-ttl", f"{TTL_S:g}",
+                                "--max-runs", "4"), tmp_path / f"{name}.log")
+
+    try:
+        ids = [submit(r, pg) for r in releases]
+        for _ in range(3):
+            spawn()
+        kills = 0
+        with SqlLedger(pg) as ledger:
+            leases = SqlLeases(ledger)
+            deadline = time.monotonic() + 600
+            while kills < KILLS and time.monotonic() < deadline:
+                time.sleep(rng.uniform(1.0, 3.0))
+                owners = {x.owner for x in leases.all() if x.status == "running"} & {
+                    n for n, p in procs.items() if p.poll() is None}
+                if not owners:
+                    if all(ledger.run(rid).status in FINAL for rid in ids):
+                        break
+                    continue
+                victim = rng.choice(sorted(owners))
+                procs[victim].send_signal(signal.SIGKILL)
+                procs[victim].wait(10)
+                kills += 1
+                spawn()
+        views = wait_ended(pg, ids, 600)
+        assert kills >= KILLS, f"only {kills} kills before every run ended"
+        takeovers = 0
+        for release in releases:
+            evs = events(pg, release.run_id)
+            check_promoted(release, views[release.run_id], evs)
+            epochs = [e["payload"]["epoch"] for e in evs if e["kind"] == "takeover"]
+            assert epochs == sorted(set(epochs)) and views[release.run_id]["epoch"] >= len(epochs) + 1
+            takeovers += len(epochs)
+        assert takeovers >= 1
+        print(f"{kills} kills, {takeovers} takeovers over {len(ids)} runs")
+    finally:
+        stop_all(*procs.values())
+        for r in releases:
+            r.close()
