@@ -14,6 +14,7 @@
     │   ├── PullRequestHostError        GitHub (or another PR host) failed
     │   ├── NotifierError               a notification channel failed
     │   └── LedgerError                 the ledger (SQLite / PostgreSQL) failed
+    │       └── LeaseLostError          team mode: another worker took the run over (a newer epoch)
     └── EvidenceError                   evidence cannot be written or does not verify
 
 The CLI maps them to exit codes in one place (`runofshow.cli.main`).
@@ -83,6 +84,11 @@ class LedgerError(AdapterError):
     """The ledger could not be read or written."""
 
 
+class LeaseLostError(LedgerError):
+    """Team mode: the run's lease was taken over (a newer epoch); the database refused the write or
+    the renewal. The worker stops driving that run (`lease_lost` in its log)."""
+
+
 class RunNotFoundError(InputError, LedgerError):
     """No run with that id in the ledger: a person gave a wrong run id (exit 2). The ledgers raise
     it, so it is a `LedgerError` too."""
@@ -96,6 +102,7 @@ __all__ = [
     "AdapterError",
     "EvidenceError",
     "InputError",
+    "LeaseLostError",
     "LedgerError",
     "MetricsUnavailableError",
     "NotAuthorisedError",

@@ -42,7 +42,7 @@ def pg_url() -> Iterator[str]:
 def _reset_pg(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
-        for table in ("events", "runs", "api_tokens", "schema_version"):
+        for table in ("leases", "events", "runs", "api_tokens", "schema_version"):
             conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
     engine.dispose()
 

@@ -122,8 +122,8 @@ class _Handler(BaseHTTPRequestHandler):
         if refused is not None:
             log.warning("alertmanager webhook: rejected POST %s from %s:%s: %s",
                         self.path, *self.client_address[:2], refused)
-            self._reply(401, "unauthorised")
-            owner.refused(str(self.client_address[0]), refused, self.path)
+            owner.refused(str(self.client_address[0]), refused, self.path)  # before the answer: a caller
+            self._reply(401, "unauthorised")  # that has its 401 finds the refusal already taken in
             return
         try:
             payload = json.loads(body)

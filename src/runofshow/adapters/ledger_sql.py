@@ -1,13 +1,20 @@
 """The ledger in SQLite or PostgreSQL, through one SQLAlchemy Core code path.
 
 Tables: `runs`, `events` (hash-chained, unique per run_id + seq), `api_tokens` (the web app's token
-hashes: the `TokenStore` port) and `schema_version`. Numbered
+hashes: the `TokenStore` port), `leases` (team mode: who drives a run, under which epoch;
+`runofshow.adapters.lease_sql`) and `schema_version`. Numbered
 migrations are applied in order when the ledger opens, each recorded in `schema_version` in the
 same transaction as its DDL; two processes opening at once retry until one of them has applied
 them. Appends lock the run's row (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite transactions
 start with `BEGIN IMMEDIATE`), so seq stays dense and unique under concurrent appenders; a unique
 violation that slips through is retried. SQLite runs in WAL mode with `synchronous=FULL`, so a
 committed event survives SIGKILL (and power loss).
+
+Fencing (team mode): an append or a runs-row update made with `epoch=N` is one conditional
+statement (`INSERT ... SELECT ... WHERE EXISTS (lease of the run with epoch N)`), executed after
+the run's row is locked -- the lock a takeover takes too -- so the database itself refuses a writer
+whose lease was taken over (`LeaseLostError`), whatever that writer believes. `epoch=None` (a
+single `runofshow run`, `runofshow decide`) writes as before.
 """
 
 from __future__ import annotations
@@ -34,18 +41,22 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    column,
     create_engine,
     event,
+    exists,
     insert,
+    literal,
     make_url,
     select,
+    table,
     text,
     update,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.types import TypeDecorator
 
-from runofshow.errors import LedgerError, RunNotFoundError
+from runofshow.errors import LeaseLostError, LedgerError, RunNotFoundError
 from runofshow.ledger_chain import GENESIS, chain_problems, event_hash, normalise_payload, utc
 from runofshow.ports import ApiToken, LedgerEvent, RunRecord
 
@@ -117,6 +128,22 @@ api_tokens = Table(
 )
 
 
+leases = Table(
+    "leases", metadata,
+    Column("run_id", String(200), ForeignKey("runs.run_id"), primary_key=True),
+    Column("status", String(20), nullable=False),  # queued, running, done
+    Column("owner", String(200), nullable=True),  # the worker driving it (or that last did)
+    Column("epoch", Integer, nullable=False),  # grows at every claim: the fencing token
+    Column("expires_at", UtcDateTime, nullable=True),
+    Column("submitted_at", UtcDateTime, nullable=False),
+    Column("options", Text, nullable=False),  # JSON: what `runofshow submit` was asked (speed, ...)
+)
+
+#: `events` with the `epoch` column migration 4 adds (the `events` Table is migration 1's shape)
+events_epoch = table("events", *(column(c.name, c.type) for c in events.columns if c.name != "id"),
+                     column("epoch", Integer()))
+
+
 def _m1_runs_and_events(conn: Connection) -> None:
     runs.create(conn)
     events.create(conn)
@@ -130,12 +157,25 @@ def _m3_api_tokens(conn: Connection) -> None:
     api_tokens.create(conn)
 
 
+def _m4_leases_and_fenced_events(conn: Connection) -> None:
+    """Team mode: one lease per submitted run, and the epoch each event was written under."""
+    leases.create(conn)
+    conn.execute(text("CREATE INDEX ix_leases_status ON leases (status, submitted_at)"))
+    conn.execute(text("ALTER TABLE events ADD COLUMN epoch INTEGER"))
+
+
 # Append only: never edit or reorder an entry that has shipped.
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("runs and hash-chained events", _m1_runs_and_events),
     ("index events by run and time", _m2_index_events_by_time),
     ("api tokens of the war-room web app (hashes only)", _m3_api_tokens),
+    ("leases and fenced events (team mode)", _m4_leases_and_fenced_events),
 ]
+
+
+def holds_epoch(run_id: str, epoch: int) -> Any:
+    """SQL: the run's lease is at `epoch` (no newer claim took it over)."""
+    return exists(select(leases.c.run_id).where(leases.c.run_id == run_id, leases.c.epoch == epoch))
 
 
 def _first_line(exc: BaseException) -> str:
@@ -303,7 +343,7 @@ class SqlLedger:
 
     def update_run(
         self, run_id: str, *, status: str | None = None, stage: int | None = None,
-        weight: float | None = None,
+        weight: float | None = None, epoch: int | None = None,
     ) -> None:
         values: dict[str, Any] = {}
         if status is not None:
@@ -313,8 +353,15 @@ class SqlLedger:
         if weight is not None:
             values["weight"] = weight
         with self._tx(f"update run {run_id}") as conn:
-            if values:
-                found = conn.execute(update(runs).where(runs.c.run_id == run_id).values(**values)).rowcount
+            if values and epoch is not None:  # after the row lock, as an append: a fresh snapshot
+                conn.execute(select(runs.c.run_id).where(runs.c.run_id == run_id).with_for_update())
+                if conn.execute(update(runs).where(runs.c.run_id == run_id, holds_epoch(run_id, epoch))
+                                .values(**values)).rowcount == 0:
+                    self._lost_or_unknown(conn, run_id, epoch)
+                found = True
+            elif values:
+                changed = conn.execute(update(runs).where(runs.c.run_id == run_id).values(**values))
+                found = changed.rowcount > 0
             else:
                 found = conn.execute(select(runs.c.run_id).where(runs.c.run_id == run_id)).first() is not None
         if not found:
@@ -322,7 +369,18 @@ class SqlLedger:
 
     # ------------------------------------------------------------------ events
 
-    def append(self, run_id: str, kind: str, payload: Mapping[str, Any], at: datetime) -> LedgerEvent:
+    def _lost_or_unknown(self, conn: Connection, run_id: str, epoch: int) -> None:
+        if conn.execute(select(runs.c.run_id).where(runs.c.run_id == run_id)).first() is None:
+            raise self._unknown(run_id)
+        now = conn.execute(select(leases.c.epoch, leases.c.owner).where(leases.c.run_id == run_id)).first()
+        held = "no lease" if now is None else f"epoch {now.epoch} held by {now.owner}"
+        raise LeaseLostError(f"ledger {self.name}: run {run_id}: lease_lost: epoch {epoch} is stale ({held})",
+                             adapter="ledger_sql", target=self.name)
+
+    def append(self, run_id: str, kind: str, payload: Mapping[str, Any], at: datetime,
+               *, epoch: int | None = None) -> LedgerEvent:
+        """Append one event. With `epoch`, the database refuses it (`LeaseLostError`) unless the
+        run's lease is still at that epoch: the check is part of the INSERT, after the row lock."""
         at_utc = utc(at)
         text, normalised = normalise_payload(payload, self.name)
 
@@ -339,8 +397,17 @@ class SqlLedger:
                 ).first()
                 seq, prev = (last.seq + 1, last.hash) if last else (1, GENESIS)
                 digest = event_hash(prev, seq, at_utc, kind, normalised)
-                conn.execute(insert(events).values(
-                    run_id=run_id, seq=seq, at=at_utc, kind=kind, payload=text, prev_hash=prev, hash=digest))
+                row = {"run_id": run_id, "seq": seq, "at": at_utc, "kind": kind, "payload": text,
+                       "prev_hash": prev, "hash": digest}
+                if epoch is None:
+                    conn.execute(insert(events).values(**row))
+                else:
+                    cols = [*row, "epoch"]
+                    source = select(*(literal(v, events_epoch.c[k].type) for k, v in row.items()),
+                                    literal(epoch, Integer())).where(holds_epoch(run_id, epoch))
+                    written = insert(events_epoch).from_select(cols, source).returning(events_epoch.c.seq)
+                    if conn.execute(written).first() is None:
+                        self._lost_or_unknown(conn, run_id, epoch)
             return LedgerEvent(run_id=run_id, seq=seq, at=at_utc, kind=kind, payload=normalised,
                                prev_hash=prev, hash=digest)
 

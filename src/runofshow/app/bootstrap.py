@@ -404,8 +404,10 @@ def _redacted(url: str) -> str:
 
 def start_run(plan: Plan, options: RunOptions = RunOptions(), *, environ: Mapping[str, str] | None = None,
               ledger: Ledger | None = None, clock: RunClock | None = None, run_id: str | None = None,
-              meta: dict[str, Any] | None = None, **overrides: Any) -> tuple[World, Runner]:
-    """A new run: build its world, record `run_started`, and wire webhook alerts to it."""
+              meta: dict[str, Any] | None = None, submitted: bool = False,
+              **overrides: Any) -> tuple[World, Runner]:
+    """A new run: build its world, record `run_started`, and wire webhook alerts to it. A
+    `submitted` run (team mode) is in the runs table already, under `run_id`."""
     url = resolve_state_url(options.state_url, plan, settings.environment(environ))
     if options.no_freeze and plan.freeze.enabled:  # recorded with the plan, so a resumed run keeps it
         plan = plan.model_copy(update={"freeze": plan.freeze.model_copy(update={"enabled": False})})
@@ -419,7 +421,8 @@ def start_run(plan: Plan, options: RunOptions = RunOptions(), *, environ: Mappin
     if ov is not None:  # recorded, so that a resumed run keeps it
         meta = {**(meta or {}), "preflight_override": {"by": ov.by, "reason": ov.reason}}
     try:
-        runner = Runner.start(plan, world.ports, run_id=run_id, state_url=_redacted(url), meta=meta)
+        runner = Runner.start(plan, world.ports, run_id=run_id, state_url=_redacted(url), meta=meta,
+                              submitted=submitted)
     except BaseException:
         world.close()
         raise

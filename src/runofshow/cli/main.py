@@ -43,6 +43,7 @@ COMMAND_MODULES = [
     "runofshow.cli.warroom_cmd",
     "runofshow.cli.feedback_cmd",
     "runofshow.cli.serve_cmd",
+    "runofshow.cli.team_cmd",
 ]
 
 

@@ -235,21 +235,26 @@ def runs(
 
     Example: runofshow runs --json
     """
+    from runofshow.app.bootstrap_team import open_leases
     from runofshow.cli.views import run_row
 
     with _ledger(state) as ledger:
-        rows = [run_row(r) for r in ledger.runs()]
+        leases = open_leases(ledger)
+        held = {x.run_id: x for x in leases.all()} if leases is not None else {}
+        rows = [run_row(r, held.get(r.run_id)) for r in ledger.runs()]
     if json_out:
         print(json.dumps(rows, indent=2))
         return
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("run", "release", "status", "stage", "weight", "started_at")
+    team = ("owner", "epoch", "lease_expires_at") if held else ()  # team mode's columns
+    table = Table("run", "release", "status", "stage", "weight", "started_at", *team)
     for r in rows:
         table.add_row(r["run_id"], f"{r['release']} {r['version']}", r["status"],
                       "-" if r["stage"] is None else str(r["stage"]),
-                      "-" if r["weight"] is None else f"{r['weight']:g}%", r["started_at"])
+                      "-" if r["weight"] is None else f"{r['weight']:g}%", r["started_at"],
+                      *("-" if r[k] is None else str(r[k]) for k in team))
     Console().print(table)
 
 
@@ -263,14 +268,20 @@ def status(
     Example: runofshow status v1.4.0-20261205T040000Z-1a2b --json
     """
     from runofshow.app.bootstrap import load_run
-    from runofshow.cli.views import status_view
+    from runofshow.app.bootstrap_team import open_leases
+    from runofshow.cli.views import run_row, status_view
 
     with _ledger(state) as ledger:
-        _, folded = load_run(run_id, ledger)
-        record = ledger.run(run_id)
-        verify = getattr(ledger, "verify_chain", None)
-        problems = verify(run_id) if callable(verify) else None
-    view = status_view(record, folded, problems)
+        leases = open_leases(ledger)
+        lease = leases.current(run_id) if leases is not None else None
+        if lease is not None and lease.status == "queued" and lease.epoch == 0:
+            view = run_row(ledger.run(run_id), lease)  # submitted, no worker has claimed it yet
+        else:
+            _, folded = load_run(run_id, ledger)
+            record = ledger.run(run_id)
+            verify = getattr(ledger, "verify_chain", None)
+            problems = verify(run_id) if callable(verify) else None
+            view = status_view(record, folded, problems, lease)
     if json_out:
         print(json.dumps(view, indent=2))
         return

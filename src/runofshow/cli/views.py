@@ -11,7 +11,7 @@ from runofshow.app.run import event_types as et
 from runofshow.app.run import minutes
 from runofshow.app.run.state import RunState
 from runofshow.domain.timeline import t_label
-from runofshow.ports import LedgerEvent, RunRecord
+from runofshow.ports import Lease, LedgerEvent, RunRecord
 
 
 def stage_no(stage: int | None) -> int | None:
@@ -19,11 +19,16 @@ def stage_no(stage: int | None) -> int | None:
     return None if stage is None else stage + 1
 
 
-def run_row(record: RunRecord) -> dict[str, Any]:
+def run_row(record: RunRecord, lease: Lease | None = None) -> dict[str, Any]:
+    """A runs row; with team mode's lease (else None): owner, lease_expires_at, epoch."""
     return {
         "run_id": record.run_id, "release": record.release, "version": record.version,
         "status": record.status, "stage": stage_no(record.stage), "weight": record.weight,
         "started_at": record.started_at.isoformat(),
+        "owner": None if lease is None else lease.owner,
+        "lease_expires_at": None if lease is None or lease.expires_at is None
+        else lease.expires_at.isoformat(),
+        "epoch": None if lease is None else lease.epoch,
     }
 
 
@@ -89,6 +94,8 @@ def event_summary(event: LedgerEvent | et.Event) -> str:
             return f"paused at {_w(e.weight)}: {e.reason}"
         case et.Resumed():
             return f"resumed ({e.previous_status}), weight read back {_w(e.weight)}"
+        case et.Takeover():
+            return f"taken over by {e.new_owner} from {e.old_owner or '?'} (epoch {e.epoch})"
         case et.RunEnded():
             return f"{e.status} (exit {e.exit_code}): {e.reason}"
     return e.kind
@@ -106,10 +113,11 @@ def _refusal(e: et.WebhookRefused | None) -> dict[str, Any] | None:
     return {"at": e.refused_at, "t_s": e.t_s, "source": e.source, "reason": e.reason}
 
 
-def status_view(record: RunRecord, state: RunState, chain_problems: list[str] | None) -> dict[str, Any]:
-    """`runofshow status --json`: the runs row plus what the folded events say."""
+def status_view(record: RunRecord, state: RunState, chain_problems: list[str] | None,
+                lease: Lease | None = None) -> dict[str, Any]:
+    """`runofshow status --json`: the runs row (and lease) plus what the folded events say."""
     last = state.history[-1] if state.history else None
-    out = run_row(record)
+    out = run_row(record, lease)
     out.update({
         "phase": state.phase.value if state.phase else None,
         "t_s": state.last_t_s, "label": label(state.last_t_s),

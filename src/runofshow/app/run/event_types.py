@@ -365,6 +365,16 @@ class Resumed(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Takeover(Event):
+    """Team mode: a worker took the run over from another (dead, stalled or stopped) one."""
+
+    KIND: ClassVar[str] = "takeover"
+    old_owner: str = str_field("")
+    new_owner: str = str_field("")
+    epoch: int | None = int_field()
+
+
+@dataclass(frozen=True, kw_only=True)
 class RunEnded(Event):
     KIND: ClassVar[str] = "run_ended"
     status: str = str_field("")
@@ -377,12 +387,12 @@ class RunEnded(Event):
 TypedEvent = (RunStarted | ClockChanged | StepStarted | StepCompleted | WeightIntent | WeightOutcome
               | DecisionMade | HoldStarted | HoldEnded | AlertReceived | RollbackStarted | WarRoom
               | IcDecision | IcRefused | ParkingLot | UserFeedback | NotifyFailed | CommsRecorded
-              | WebhookRefused | Paused | Resumed | RunEnded | OtherEvent)
+              | WebhookRefused | Paused | Resumed | Takeover | RunEnded | OtherEvent)
 
 SCHEMAS: dict[str, type[Event]] = {cls.KIND: cls for cls in (
     RunStarted, ClockChanged, StepStarted, StepCompleted, WeightIntent, WeightOutcome, DecisionMade,
     HoldStarted, HoldEnded, AlertReceived, RollbackStarted, WarRoom, IcDecision, IcRefused, ParkingLot,
-    UserFeedback, NotifyFailed, CommsRecorded, WebhookRefused, Paused, Resumed, RunEnded)}
+    UserFeedback, NotifyFailed, CommsRecorded, WebhookRefused, Paused, Resumed, Takeover, RunEnded)}
 
 
 def parse(event: LedgerEvent) -> TypedEvent:
@@ -403,7 +413,8 @@ __all__ = [
     "IC", "RUNNER", "SCHEMAS", "AlertReceived", "ClockChanged", "CommsRecorded", "DecisionMade", "Event",
     "HoldEnded",
     "HoldStarted", "IcDecision", "IcRefused", "NotifyFailed", "OtherEvent", "ParkingLot", "Paused",
-    "Resumed", "RollbackStarted", "RunEnded", "RunStarted", "StepCompleted", "StepStarted", "TypedEvent",
-    "UserFeedback", "WarRoom", "WebhookRefused", "WeightIntent", "WeightOutcome", "origin_of", "parse",
+    "Resumed", "RollbackStarted", "RunEnded", "RunStarted", "StepCompleted", "StepStarted", "Takeover",
+    "TypedEvent", "UserFeedback", "WarRoom", "WebhookRefused", "WeightIntent", "WeightOutcome", "origin_of",
+    "parse",
     "parse_all",
 ]

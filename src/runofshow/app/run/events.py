@@ -72,6 +72,8 @@ paused           traffic left where it is; the run can be resumed. reason, weigh
 resumed          a process took the run up again. weight (read back), alerts (firing now),
                  previous_status, open_intent (the intent resolved, if any), clock (the new
                  clock: speed, anchor_at, plan_anchor_at), t_s.
+takeover         team mode: a worker took the run over (before its `resumed`). old_owner,
+                 new_owner, epoch (the lease's new epoch).
 run_ended        the end, and the run's last event. status (promoted, rolled_back, halted),
                  exit_code (0, 3, 4), reason, weight (read back), details, t_s. A halted run can
                  still be resumed (its `resumed` event takes it up again).
@@ -137,6 +139,7 @@ class EventKind(StrEnum):
     WEBHOOK_REFUSED = "webhook_refused"
     PAUSED = "paused"
     RESUMED = "resumed"
+    TAKEOVER = "takeover"
     RUN_ENDED = "run_ended"
 
 

@@ -137,9 +137,10 @@ class Runner:
     @classmethod
     def start(
         cls, plan: Plan, ports: RunPorts, *, run_id: str | None = None, t0_at: datetime | None = None,
-        state_url: str = "", meta: dict[str, Any] | None = None,
+        state_url: str = "", meta: dict[str, Any] | None = None, submitted: bool = False,
     ) -> Runner:
-        """Create the run in the ledger (`run_started`) and return its runner."""
+        """Create the run in the ledger (`run_started`) and return its runner. A `submitted` run
+        (`runofshow submit`, team mode) is in the runs table already, under `run_id`."""
         clock = ports.clock
         now = clock.now()
         steps = schedule(plan)
@@ -148,10 +149,11 @@ class Runner:
         wall_now = clock.to_wall(now)
         rid = run_id or new_run_id(plan, wall_now)
         plan_json = plan.model_dump(mode="json")
-        ports.ledger.create_run(RunRecord(
-            run_id=rid, release=plan.release.name, version=plan.release.version,
-            status=RunStatus.RUNNING.value, stage=None, weight=None, started_at=wall_now, plan=plan_json,
-        ))
+        if not submitted:
+            ports.ledger.create_run(RunRecord(
+                run_id=rid, release=plan.release.name, version=plan.release.version,
+                status=RunStatus.RUNNING.value, stage=None, weight=None, started_at=wall_now, plan=plan_json,
+            ))
         payload = {
             "run_id": rid, "release": plan.release.name, "version": plan.release.version,
             "service": plan.release.service, "plan": plan_json, "gate_order": list(plan.gates),

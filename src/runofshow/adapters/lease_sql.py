@@ -1,0 +1,161 @@
+"""The `Leases` port on PostgreSQL: plain lease rows claimed with `SELECT ... FOR UPDATE SKIP LOCKED`.
+
+One row per submitted run in the ledger's `leases` table (migration 4 of `ledger_sql`). A claim
+takes the oldest queued row, or a running row whose `expires_at` has passed (its worker died or
+stalled), locks the run's `runs` row -- the lock every append takes first -- and raises the epoch
+by one, all in one transaction; expiry is computed with the database's clock (`now()`), so the
+workers' clocks do not matter. `fenced(lease)` is the ledger as that lease's holder writes it:
+each append and runs update carries the epoch and the database refuses it once a newer claim
+took the run over (`ledger_sql.holds_epoch`).
+
+Why not a job queue (procrastinate, pgqueuer): a run is held for hours by one worker and every
+ledger append must check, in the same statement, that the worker still holds it. A job queue's
+unit is a short job whose liveness is a heartbeat outside the application's own transactions; it
+has no fencing token that our INSERT could test. Lease rows in the ledger's own database give both.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, or_, select, update
+
+from runofshow.adapters.ledger_sql import SqlLedger, leases, runs
+from runofshow.errors import InputError, LeaseLostError
+from runofshow.ledger_chain import normalise_payload, utc
+from runofshow.ports import Lease, LedgerEvent, RunRecord
+
+QUEUED, RUNNING, DONE = "queued", "running", "done"
+
+
+def _lease(row: Any, previous_owner: str | None = None) -> Lease:
+    return Lease(run_id=row.run_id, status=row.status, owner=row.owner, epoch=row.epoch,
+                 expires_at=row.expires_at, options=json.loads(row.options), previous_owner=previous_owner)
+
+
+class FencedLedger:
+    """The `Ledger` port for one lease's holder: writes to its run carry the lease's epoch."""
+
+    def __init__(self, ledger: SqlLedger, lease: Lease) -> None:
+        self._ledger, self._lease = ledger, lease
+        self.name = ledger.name
+
+    def _epoch(self, run_id: str) -> int | None:
+        return self._lease.epoch if run_id == self._lease.run_id else None
+
+    def create_run(self, run: RunRecord) -> None:
+        self._ledger.create_run(run)
+
+    def append(self, run_id: str, kind: str, payload: Mapping[str, Any], at: datetime) -> LedgerEvent:
+        return self._ledger.append(run_id, kind, payload, at, epoch=self._epoch(run_id))
+
+    def events(self, run_id: str, after_seq: int = 0) -> list[LedgerEvent]:
+        return self._ledger.events(run_id, after_seq)
+
+    def update_run(self, run_id: str, *, status: str | None = None, stage: int | None = None,
+                   weight: float | None = None) -> None:
+        self._ledger.update_run(run_id, status=status, stage=stage, weight=weight, epoch=self._epoch(run_id))
+
+    def run(self, run_id: str) -> RunRecord:
+        return self._ledger.run(run_id)
+
+    def runs(self) -> list[RunRecord]:
+        return self._ledger.runs()
+
+    def verify_chain(self, run_id: str) -> list[str]:
+        return self._ledger.verify_chain(run_id)
+
+
+class SqlLeases:
+    """`Leases` in the ledger's database (PostgreSQL: SQLite has no SKIP LOCKED and one writer)."""
+
+    def __init__(self, ledger: SqlLedger) -> None:
+        self.ledger = ledger
+        self.postgres = ledger._engine.dialect.name == "postgresql"
+
+    def require_postgres(self) -> None:
+        if not self.postgres:
+            raise InputError(f"team mode needs PostgreSQL (--state postgresql://...); {self.ledger.name} "
+                             "is SQLite: use `runofshow run` there")
+
+    def submit(self, run: RunRecord, options: Mapping[str, Any]) -> None:
+        self.require_postgres()
+        plan_text, _ = normalise_payload(run.plan, self.ledger.name)
+        options_text, _ = normalise_payload(dict(options), self.ledger.name)
+        with self.ledger._tx(f"submit run {run.run_id}") as conn:
+            conn.execute(insert(runs).values(
+                run_id=run.run_id, release=run.release, version=run.version, status=run.status,
+                stage=run.stage, weight=run.weight, started_at=utc(run.started_at), plan=plan_text))
+            conn.execute(insert(leases).values(
+                run_id=run.run_id, status=QUEUED, owner=None, epoch=0, expires_at=None,
+                submitted_at=utc(run.started_at), options=options_text))
+
+    def claim(self, owner: str, ttl_s: float, run_id: str | None = None) -> Lease | None:
+        self.require_postgres()
+
+        def once() -> Lease | None:
+            with self.ledger._tx("claim a run") as conn:
+                free = or_(leases.c.status == QUEUED,
+                           (leases.c.status == RUNNING) & (leases.c.expires_at < func.now()))
+                query = select(leases).where(free)
+                if run_id is not None:
+                    query = query.where(leases.c.run_id == run_id)
+                row = conn.execute(query.order_by(leases.c.submitted_at, leases.c.run_id).limit(1)
+                                   .with_for_update(skip_locked=True)).first()
+                if row is None:
+                    return None
+                # the lock every append takes first: a takeover waits for an append in flight, and
+                # an append after it sees the new epoch
+                conn.execute(select(runs.c.run_id).where(runs.c.run_id == row.run_id).with_for_update())
+                new = conn.execute(
+                    update(leases).where(leases.c.run_id == row.run_id)
+                    .values(status=RUNNING, owner=owner, epoch=leases.c.epoch + 1,
+                            expires_at=func.now() + timedelta(seconds=ttl_s))
+                    .returning(*leases.c)).one()
+                return _lease(new, previous_owner=row.owner)
+
+        result: Lease | None = self.ledger._retrying(once)
+        return result
+
+    def _lost(self, conn: Connection, lease: Lease) -> LeaseLostError:
+        now = conn.execute(select(leases.c.epoch, leases.c.owner)
+                           .where(leases.c.run_id == lease.run_id)).first()
+        held = "no lease" if now is None else f"epoch {now.epoch} held by {now.owner}"
+        return LeaseLostError(f"run {lease.run_id}: lease_lost: epoch {lease.epoch} of {lease.owner} is "
+                              f"stale ({held})", adapter="lease_sql", target=self.ledger.name)
+
+    def renew(self, lease: Lease, ttl_s: float) -> datetime:
+        with self.ledger._tx(f"renew the lease of run {lease.run_id}") as conn:
+            row = conn.execute(
+                update(leases).where(leases.c.run_id == lease.run_id, leases.c.epoch == lease.epoch,
+                                     leases.c.status == RUNNING)
+                .values(expires_at=func.now() + timedelta(seconds=ttl_s)).returning(leases.c.expires_at)
+            ).first()
+            if row is None:
+                raise self._lost(conn, lease)
+            expires: datetime = row.expires_at
+            return expires
+
+    def release(self, lease: Lease, *, done: bool) -> None:
+        with self.ledger._tx(f"release the lease of run {lease.run_id}") as conn:
+            conn.execute(update(leases).where(leases.c.run_id == lease.run_id, leases.c.epoch == lease.epoch)
+                         .values(status=DONE if done else QUEUED, expires_at=None))
+
+    def current(self, run_id: str) -> Lease | None:
+        with self.ledger._tx(f"read the lease of run {run_id}", read_only=True) as conn:
+            row = conn.execute(select(leases).where(leases.c.run_id == run_id)).first()
+        return None if row is None else _lease(row)
+
+    def all(self) -> list[Lease]:
+        with self.ledger._tx("list leases", read_only=True) as conn:
+            rows = conn.execute(select(leases).order_by(leases.c.submitted_at, leases.c.run_id)).all()
+        return [_lease(r) for r in rows]
+
+    def fenced(self, lease: Lease) -> FencedLedger:
+        return FencedLedger(self.ledger, lease)
+
+
+__all__ = ["DONE", "QUEUED", "RUNNING", "FencedLedger", "SqlLeases"]

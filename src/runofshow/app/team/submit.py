@@ -1,0 +1,74 @@
+"""`runofshow submit`: a validated plan becomes a queued run that any worker may pick up.
+
+What the submitter asked for (speed, window check, the IC's preflight override, --repo) travels
+with the lease as its options, with the plan's gate order (the ledger's JSON sorts keys).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from runofshow.app.bootstrap import RunOptions
+from runofshow.app.run.runner import new_run_id
+from runofshow.app.steps.preflight import Override
+from runofshow.domain.plan import Plan
+from runofshow.ports import Leases, RunRecord
+
+QUEUED = "queued"
+
+
+@dataclass(frozen=True)
+class Submission:
+    speed: float | None = None
+    check_windows: bool = True
+    repo: str | None = None
+    override: Override | None = None
+
+    def to_options(self, plan: Plan) -> dict[str, Any]:
+        out: dict[str, Any] = {"speed": self.speed, "check_windows": self.check_windows, "repo": self.repo,
+                               "gate_order": list(plan.gates)}
+        if self.override is not None:
+            out["override"] = {"by": self.override.by, "reason": self.override.reason}
+        return out
+
+
+def submit(plan: Plan, leases: Leases, submission: Submission, now: datetime | None = None) -> str:
+    """Record `plan` as a queued run; its id. The IC's override is checked now (bad input: exit 2)."""
+    if submission.override is not None:
+        from runofshow.app.warroom.commander import check_override
+
+        check_override(plan, submission.override)
+    at = now or datetime.now(UTC)
+    run_id = new_run_id(plan, at)
+    leases.submit(RunRecord(run_id=run_id, release=plan.release.name, version=plan.release.version,
+                            status=QUEUED, stage=None, weight=None, started_at=at,
+                            plan=plan.model_dump(mode="json")), submission.to_options(plan))
+    return run_id
+
+
+def submitted_plan(record: RunRecord, options: Mapping[str, Any]) -> Plan:
+    """The plan a queued run was submitted with, gates in their original order."""
+    data = dict(record.plan)
+    order = list(options.get("gate_order") or ())
+    gates = data.get("gates")
+    if order and isinstance(gates, Mapping) and set(order) == set(gates):
+        data["gates"] = {name: gates[name] for name in order}
+    return Plan.model_validate(data)
+
+
+def run_options(options: Mapping[str, Any], state_url: str) -> RunOptions:
+    """The `RunOptions` a worker drives a submitted run with."""
+    ov = options.get("override")
+    override = Override(str(ov["by"]), str(ov["reason"])) if isinstance(ov, Mapping) else None
+    speed = options.get("speed")
+    return RunOptions(
+        state_url=state_url, speed=None if speed is None else float(speed),
+        check_windows=bool(options.get("check_windows", True)), repo=options.get("repo"),
+        preflight_override=override,
+    )
+
+
+__all__ = ["Submission", "run_options", "submit", "submitted_plan"]

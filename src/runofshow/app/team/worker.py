@@ -1,0 +1,194 @@
+"""`runofshow worker`: claims queued and orphaned runs and drives each with the existing runner.
+
+    worker = Worker(settings, ledger, leases)
+    worker.serve(stop)          # until `stop` is set: claim, drive in threads, renew, release
+
+Each claimed run gets its own thread, world and clock. A never-started run is started
+(`bootstrap.start_run`, `submitted=True`); a run another worker drove before is taken over: a
+`takeover` event (old owner, new owner, epoch), then `bootstrap.resume_run` reads the router and
+alerts back and records `resumed`, and a war-room line says who took it over. Every write goes
+through the lease's fenced ledger, so a worker that lost its lease (stalled past the TTL) is
+refused by the database at its next append -- before any traffic change, which is always
+preceded by an intent -- and stops driving that run with `lease_lost` in its log. The lease is
+renewed every TTL/3; a renewal that finds a newer epoch stops the run at once.
+
+On `stop` (SIGTERM) every run is paused at its next safe point and its lease handed back to the
+queue, so another worker takes it over without waiting for the TTL.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from runofshow.app import bootstrap
+from runofshow.app.run.clock import resumed_clock
+from runofshow.app.run.events import EventKind
+from runofshow.app.run.recorder import error_text
+from runofshow.app.run.runner import Runner
+from runofshow.app.run.world import World
+from runofshow.app.team.submit import run_options, submitted_plan
+from runofshow.errors import LeaseLostError, LedgerError
+from runofshow.ports import Lease, Leases, Ledger
+
+log = logging.getLogger(__name__)
+
+#: what the worker says, one line at a time (the CLI prints it)
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    name: str
+    state_url: str
+    max_runs: int = 50
+    lease_ttl_s: float = 15.0
+    poll_s: float = 0.5  # seconds between looks for a free run when there was none
+
+
+class Worker:
+    """Drives up to `max_runs` runs at once, each under its own lease."""
+
+    def __init__(self, settings: WorkerSettings, ledger: Ledger, leases: Leases, *, say: Say = print,
+                 environ: Mapping[str, str] | None = None, **overrides: Any) -> None:
+        self.settings, self.ledger, self.leases, self.say = settings, ledger, leases, say
+        self.environ, self.overrides = environ, overrides
+        self._lock = threading.Lock()
+        self._threads: dict[str, threading.Thread] = {}
+        self._runners: dict[str, Runner] = {}
+        self._stopping = threading.Event()
+
+    # ------------------------------------------------------------------ the loop
+
+    def active(self) -> list[str]:
+        with self._lock:
+            return [rid for rid, t in self._threads.items() if t.is_alive()]
+
+    def serve(self, stop: threading.Event) -> None:
+        """Claim and drive until `stop` is set; then pause every run and hand its lease back."""
+        s = self.settings
+        self.say(f"worker {s.name}: serving (max {s.max_runs} runs, lease TTL {s.lease_ttl_s:g} s)")
+        while not stop.is_set():
+            if len(self.active()) >= s.max_runs:
+                stop.wait(s.poll_s)
+                continue
+            try:
+                lease = self.leases.claim(s.name, s.lease_ttl_s)
+            except LedgerError as err:  # the database is away: try again
+                self.say(f"worker {s.name}: cannot claim: {err}")
+                stop.wait(s.poll_s * 4)
+                continue
+            if lease is None:
+                stop.wait(s.poll_s)
+                continue
+            thread = threading.Thread(target=self.drive, args=(lease,), name=f"run-{lease.run_id}",
+                                      daemon=True)
+            with self._lock:
+                self._threads[lease.run_id] = thread
+            thread.start()
+        self.shutdown()
+
+    def shutdown(self, timeout_s: float = 30.0) -> None:
+        self._stopping.set()
+        with self._lock:
+            runners, threads = list(self._runners.values()), list(self._threads.values())
+        for runner in runners:
+            runner.interrupt()  # pause at the next safe point; the lease goes back to the queue
+        for thread in threads:
+            thread.join(timeout_s)
+        self.say(f"worker {self.settings.name}: stopped")
+
+    # ------------------------------------------------------------------ one run
+
+    def drive(self, lease: Lease) -> None:
+        """Start or take over one claimed run and drive it while the lease holds."""
+        rid, name = lease.run_id, self.settings.name
+        lost = threading.Event()
+        done = threading.Event()
+        self.say(f"worker {name}: claimed {rid} (epoch {lease.epoch}"
+                 + (f", from {lease.previous_owner})" if lease.previous_owner else ")"))
+        renewer = threading.Thread(target=self._renew, args=(lease, lost, done), daemon=True,
+                                   name=f"renew-{rid}")
+        renewer.start()
+        finished = False
+        try:
+            world, runner = self._open(lease)
+            with world:
+                with self._lock:
+                    self._runners[rid] = runner
+                if lost.is_set():
+                    raise LeaseLostError(f"run {rid}: lease_lost before it was driven")
+                if self._stopping.is_set():
+                    runner.interrupt()
+                status = runner.run()
+                finished = runner.state.ended
+                self.say(f"worker {name}: {rid}: {status.value}"
+                         + (f": {runner.state.end_reason}" if runner.state.end_reason else ""))
+        except LeaseLostError as err:
+            self.say(f"worker {name}: {rid}: lease_lost (epoch {lease.epoch}): {err}; stopped driving it")
+            return
+        except LedgerError as err:  # the database went away: the run goes back to the queue
+            self.say(f"worker {name}: {rid}: ledger failed: {error_text(err)}; handing it back")
+        except Exception as err:  # the run is paused (the runner recorded it): a person resumes it
+            self.say(f"worker {name}: {rid}: stopped by an error: {error_text(err)}; "
+                     f"runofshow resume {rid} to continue")
+            finished = True
+        finally:
+            done.set()
+            with self._lock:
+                self._runners.pop(rid, None)
+        if lost.is_set():
+            self.say(f"worker {name}: {rid}: lease_lost (epoch {lease.epoch}); stopped driving it")
+            return
+        try:
+            self.leases.release(lease, done=finished)
+        except LedgerError as err:  # it expires by itself and another worker takes it
+            self.say(f"worker {name}: {rid}: could not release the lease: {err}")
+
+    def _open(self, lease: Lease) -> tuple[World, Runner]:
+        rid, s = lease.run_id, self.settings
+        fenced = self.leases.fenced(lease)
+        options = run_options(lease.options, s.state_url)
+        kwargs: dict[str, Any] = {"environ": self.environ, "ledger": fenced, **self.overrides}
+        if not fenced.events(rid):  # submitted, never started
+            plan = submitted_plan(fenced.run(rid), lease.options)
+            return bootstrap.start_run(plan, options, run_id=rid, submitted=True, **kwargs)
+        old = lease.previous_owner or "?"
+        if lease.previous_owner is not None:
+            state = bootstrap.load_run(rid, fenced)[1]
+            if not state.ended:
+                clock = resumed_clock(state.clock, options.speed)  # where the run's plan time is now
+                now = clock.now()
+                fenced.append(rid, EventKind.TAKEOVER.value, {
+                    "old_owner": old, "new_owner": s.name, "epoch": lease.epoch,
+                    "t_s": (now - state.t0_at).total_seconds(),
+                }, clock.to_wall(now))
+        world, runner = bootstrap.resume_run(rid, options, **kwargs)
+        if lease.previous_owner is not None and not runner.state.ended:
+            runner.recorder.war_room(f"Taken over by worker {s.name} from {old} (epoch {lease.epoch})",
+                                     metrics=f"lease TTL {s.lease_ttl_s:g} s")
+        return world, runner
+
+    def _renew(self, lease: Lease, lost: threading.Event, done: threading.Event) -> None:
+        every = self.settings.lease_ttl_s / 3
+        while not done.wait(every):
+            try:
+                self.leases.renew(lease, self.settings.lease_ttl_s)
+            except LeaseLostError as err:
+                if done.is_set():
+                    return  # the run ended and its lease was released meanwhile: nothing was lost
+                lost.set()
+                self.say(f"worker {self.settings.name}: {lease.run_id}: lease_lost at renewal: {err}")
+                with self._lock:
+                    runner = self._runners.get(lease.run_id)
+                if runner is not None:  # its next append is refused by the database anyway
+                    runner.request_stop("lease_lost: another worker took this run over")
+                return
+            except LedgerError as err:  # the database is away: the lease may still hold; try again
+                log.warning("renewing the lease of %s failed: %s", lease.run_id, err)
+
+
+__all__ = ["Worker", "WorkerSettings"]

@@ -1,0 +1,126 @@
+"""`runofshow submit` and `runofshow worker`: team mode, several workers on one PostgreSQL.
+
+`submit` validates a plan and records it as a queued run (exit 0, its id on stdout; 2 on a bad
+plan or a database that is not PostgreSQL or cannot be reached). `worker` claims queued and
+orphaned runs and drives them (`runofshow.app.team.worker`) until SIGTERM or Ctrl-C, which pause
+its runs and hand them back to the queue.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from runofshow.cli.run_cmd import AsOpt, OverrideOpt, SpeedOpt, StateOpt
+
+if TYPE_CHECKING:
+    from runofshow.app.run.state import RunState
+    from runofshow.ports import LedgerEvent
+
+
+def _close(ledger: Any) -> None:
+    close = getattr(ledger, "close", None)
+    if callable(close):
+        close()
+
+
+def submit(
+    plan_path: Annotated[Path, typer.Argument(metavar="PLAN", help="plan file")],
+    state: StateOpt = None,
+    speed: SpeedOpt = None,
+    repo: Annotated[str | None, typer.Option("--repo", help="as for run")] = None,
+    no_window_check: Annotated[bool, typer.Option("--no-window-check", help="as for run")] = False,
+    override_preflight: OverrideOpt = None,
+    as_: AsOpt = None,
+) -> int:
+    """Validate a plan and queue it as a new run for the workers (team mode, PostgreSQL); print its id.
+
+    Example: runofshow submit plan.yaml --state postgresql://runofshow@db/runofshow --speed 60
+
+    Exit codes: 0 queued, 2 bad plan or database, 1 unexpected error.
+    """
+    from runofshow.app.bootstrap import resolve_state_url
+    from runofshow.app.bootstrap_team import open_team
+    from runofshow.app.plan_file import load_plan
+    from runofshow.app.team.submit import Submission
+    from runofshow.app.team.submit import submit as queue
+    from runofshow.cli.run_cmd import _options
+
+    plan = load_plan(plan_path)
+    opts = _options(state, speed, None, repo, not no_window_check, override_preflight, as_)
+    ledger, leases = open_team(resolve_state_url(state, plan))
+    try:
+        run_id = queue(plan, leases, Submission(speed=speed, check_windows=opts.check_windows, repo=repo,
+                                                override=opts.preflight_override))
+    finally:
+        _close(ledger)
+    print(run_id, flush=True)
+    return 0
+
+
+def worker(
+    state: StateOpt = None,
+    name: Annotated[str | None, typer.Option("--name", help="this worker's name (default HOST-PID)")] = None,
+    max_runs: Annotated[int, typer.Option("--max-runs", min=1, help="runs driven at once")] = 50,
+    lease_ttl: Annotated[float, typer.Option(
+        "--lease-ttl", min=1.0, help="seconds a lease lasts unrenewed; another worker takes a dead "
+        "worker's runs over after it")] = 15.0,
+) -> int:
+    """Claim queued and orphaned runs and drive them (team mode: several workers on one PostgreSQL).
+
+    Each run is held under a lease renewed every TTL/3; a worker that dies (or stalls past the
+    TTL) has its runs taken over by another, and the database refuses its writes from then on.
+    SIGTERM or Ctrl-C pause this worker's runs and hand them back to the queue.
+
+    Example: runofshow worker --state postgresql://runofshow@db/runofshow --name w1
+
+    Exit codes: 0 stopped, 2 not PostgreSQL or the database cannot be reached, 1 unexpected error.
+    """
+    from runofshow.app.bootstrap import resolve_state_url
+    from runofshow.app.bootstrap_team import open_team
+    from runofshow.app.team.worker import Worker, WorkerSettings
+    from runofshow.cli.views import war_room_line
+
+    url = resolve_state_url(state)
+    ledger, leases = open_team(url)
+    me = name or f"{socket.gethostname()}-{os.getpid()}"
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    def lines(event: LedgerEvent, run_state: RunState) -> None:
+        line = war_room_line(event)
+        if line is not None:
+            say(f"[{event.run_id}] {line}")
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    old_term = signal.signal(signal.SIGTERM, on_signal)
+    old_int = signal.signal(signal.SIGINT, on_signal)
+    try:
+        Worker(WorkerSettings(name=me, state_url=url, max_runs=max_runs, lease_ttl_s=lease_ttl), ledger,
+               leases, say=say, on_event=lines).serve(stop)
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
+        signal.signal(signal.SIGINT, old_int)
+        _close(ledger)
+    sys.stdout.flush()
+    return 0
+
+
+def register(app: typer.Typer) -> None:
+    app.command("submit")(submit)
+    app.command("worker")(worker)
+
+
+__all__ = ["register"]

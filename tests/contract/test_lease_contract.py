@@ -1,0 +1,178 @@
+"""Team mode's leases on real PostgreSQL: claims, takeovers, and fencing done by the database.
+
+Each test gets a fresh database (CREATE DATABASE with a random name, dropped after). A missing
+PostgreSQL fails the test, never skips it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from runofshow.adapters.lease_sql import SqlLeases
+from runofshow.adapters.ledger_sql import SqlLedger
+from runofshow.errors import InputError, LeaseLostError
+from runofshow.ports import Leases, RunRecord
+from tests.helpers import fresh_postgres_database
+
+T0 = datetime(2026, 12, 6, 9, 30, tzinfo=UTC)
+
+
+def _run(run_id: str) -> RunRecord:
+    return RunRecord(run_id=run_id, release="spark-trading", version="v1.4.0", status="queued",
+                     stage=None, weight=None, started_at=T0, plan={"stages": [1, 5]})
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    with fresh_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+def two(pg_url: str) -> Iterator[tuple[SqlLeases, SqlLeases]]:
+    """Two workers' views of one database: separate engines, separate connections."""
+    a, b = SqlLedger(pg_url), SqlLedger(pg_url)
+    yield SqlLeases(a), SqlLeases(b)
+    a.close()
+    b.close()
+
+
+def _expire(url: str, run_id: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE leases SET expires_at = now() - interval '1 second' WHERE run_id = :r"),
+                     {"r": run_id})
+    engine.dispose()
+
+
+def test_is_a_leases_port(two: tuple[SqlLeases, SqlLeases]) -> None:
+    assert isinstance(two[0], Leases)
+
+
+def test_submit_then_claim_once_then_nothing_left(two: tuple[SqlLeases, SqlLeases]) -> None:
+    a, b = two
+    a.submit(_run("r1"), {"speed": 100})
+    assert a.ledger.run("r1").status == "queued"
+    got = a.claim("w-a", 15)
+    assert got is not None and (got.run_id, got.owner, got.epoch, got.previous_owner) == ("r1", "w-a", 1, None)
+    assert got.options == {"speed": 100} and got.expires_at is not None
+    assert b.claim("w-b", 15) is None  # running and not expired: nobody else gets it
+    current = b.current("r1")
+    assert current is not None and (current.status, current.owner, current.epoch) == ("running", "w-a", 1)
+
+
+def test_concurrent_claims_never_hand_one_run_to_two_workers(two: tuple[SqlLeases, SqlLeases]) -> None:
+    a, b = two
+    for i in range(6):
+        a.submit(_run(f"r{i}"), {})
+    got: list[str] = []
+    lock = threading.Lock()
+
+    def take(leases: SqlLeases, name: str) -> None:
+        while (lease := leases.claim(name, 15)) is not None:
+            with lock:
+                got.append(lease.run_id)
+
+    threads = [threading.Thread(target=take, args=(x, n)) for x, n in ((a, "w-a"), (b, "w-b"), (a, "w-c"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(got) == [f"r{i}" for i in range(6)]
+
+
+def test_an_expired_lease_is_taken_over_one_epoch_up(pg_url: str, two: tuple[SqlLeases, SqlLeases]) -> None:
+    a, b = two
+    a.submit(_run("r1"), {})
+    old = a.claim("w-a", 15)
+    assert old is not None
+    _expire(pg_url, "r1")
+    new = b.claim("w-b", 15)
+    assert new is not None and (new.epoch, new.owner, new.previous_owner) == (2, "w-b", "w-a")
+    with pytest.raises(LeaseLostError, match="lease_lost.*epoch 2 held by w-b"):
+        a.renew(old, 15)
+    assert b.renew(new, 15) > datetime.now(UTC)
+    a.release(old, done=True)  # a stale release changes nothing
+    current = a.current("r1")
+    assert current is not None and (current.status, current.epoch) == ("running", 2)
+    b.release(new, done=False)
+    again = a.claim("w-a", 15)
+    assert again is not None and (again.epoch, again.previous_owner) == (3, "w-b")
+
+
+def test_the_database_refuses_a_stale_writers_append(pg_url: str, two: tuple[SqlLeases, SqlLeases]) -> None:
+    a, b = two
+    a.submit(_run("r1"), {})
+    old = a.claim("w-a", 15)
+    assert old is not None
+    stale = a.fenced(old)
+    stale.append("r1", "run_started", {"n": 1}, T0)
+    _expire(pg_url, "r1")
+    new = b.claim("w-b", 15)
+    assert new is not None
+    with pytest.raises(LeaseLostError, match="lease_lost"):
+        stale.append("r1", "weight_intent", {"weight": 5}, T0)
+    with pytest.raises(LeaseLostError):
+        stale.update_run("r1", status="running", weight=5.0)
+    b.fenced(new).append("r1", "takeover", {"epoch": 2}, T0)
+    evs = b.ledger.events("r1")
+    assert [e.kind for e in evs] == ["run_started", "takeover"]
+    assert b.ledger.verify_chain("r1") == []
+    assert b.ledger.run("r1").weight is None
+    # an unfenced append (the incident commander's `decide`) is never blocked by a lease
+    a.ledger.append("r1", "ic_decision", {"action": "rollback"}, T0)
+
+
+def test_fencing_is_decided_by_the_insert_after_the_row_lock(
+    pg_url: str, two: tuple[SqlLeases, SqlLeases],
+) -> None:
+    """The stale writer's append is already past any Python code (blocked on the run's row lock)
+    when the takeover commits; the INSERT itself must then refuse it."""
+    a, b = two
+    a.submit(_run("r1"), {})
+    old = a.claim("w-a", 15)
+    assert old is not None
+    engine = create_engine(pg_url)
+    outcome: list[BaseException | None] = []
+    with engine.connect() as conn:
+        tx = conn.begin()
+        conn.execute(text("SELECT run_id FROM runs WHERE run_id = 'r1' FOR UPDATE"))
+
+        def write() -> None:
+            try:
+                a.fenced(old).append("r1", "weight_intent", {"weight": 25}, T0)
+                outcome.append(None)
+            except BaseException as err:  # what the stale writer gets
+                outcome.append(err)
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        time.sleep(0.5)
+        assert writer.is_alive()  # waiting for the row lock
+        conn.execute(text("UPDATE leases SET epoch = epoch + 1, owner = 'w-b' WHERE run_id = 'r1'"))
+        tx.commit()
+        writer.join(10)
+    engine.dispose()
+    assert len(outcome) == 1 and isinstance(outcome[0], LeaseLostError)
+    assert a.ledger.events("r1") == []
+
+
+def test_sqlite_is_refused_for_team_mode(tmp_path: Path) -> None:
+    ledger = SqlLedger(f"sqlite:///{tmp_path / 'runofshow.db'}")
+    leases = SqlLeases(ledger)
+    with pytest.raises(InputError, match="team mode needs PostgreSQL"):
+        leases.claim("w", 15)
+    with pytest.raises(InputError, match="team mode needs PostgreSQL"):
+        leases.submit(_run("r1"), {})
+    assert leases.all() == []
+    ledger.create_run(_run("r2"))  # single-process mode writes as before
+    ledger.append("r2", "run_started", {}, T0)
+    assert ledger.verify_chain("r2") == []
+    ledger.close()
