@@ -23,7 +23,8 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, or_, select, update
 
-from runofshow.adapters.ledger_sql import SqlLedger, leases, runs
+from runofshow.adapters.ledger_schema import leases, runs
+from runofshow.adapters.ledger_sql import SqlLedger
 from runofshow.errors import InputError, LeaseLostError
 from runofshow.ledger_chain import normalise_payload, utc
 from runofshow.ports import Lease, LedgerEvent, RunRecord
