@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -195,6 +196,10 @@ def demo(
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
+    if not no_serve:  # its imports take a few wall seconds: before the run's clock starts, not after
+        import uvicorn  # noqa: F401
+
+        import runofshow.web  # noqa: F401
     started = time.monotonic()
     with DemoSession(options, _kit(), on_event=both(on_event, evidence.on_event),
                      on_interrupt=ask_on_interrupt) as session:
@@ -228,15 +233,35 @@ def demo(
     return int(code)
 
 
-def _serve(runner: Runner) -> Any:
-    """The war room on the web beside the demo run, with a demo IC token (printed once)."""
+def _serve(runner: Runner) -> Callable[[], None]:
+    """The war room on the web beside the demo run, with a demo IC token (printed once). It starts in
+    the background: the run's clock is already going, and T-30 must not wait for a web server."""
+    import threading
+
     from runofshow.cli.serve_cmd import serve_beside
 
-    url, token, stop = serve_beside(runner.ports.ledger, runner.plan)
-    ic = runner.plan.war_room.incident_commanders[0]
-    print(f"war room: {url}runs/{runner.state.run_id} (log in as {ic}, IC, with the demo token {token})",
-          flush=True)
-    return stop
+    stops: list[Callable[[], None]] = []
+
+    def start() -> None:
+        try:
+            url, token, stop = serve_beside(runner.ports.ledger, runner.plan)
+        except Exception as err:  # the run goes on without its web page
+            print(f"war room on the web not started: {type(err).__name__}: {err}", flush=True)
+            return
+        stops.append(stop)
+        ic = runner.plan.war_room.incident_commanders[0]
+        print(f"war room: {url}runs/{runner.state.run_id} (log in as {ic}, IC, with the demo token {token})",
+              flush=True)
+
+    starting = threading.Thread(target=start, name="war-room-web-start", daemon=True)
+    starting.start()
+
+    def stop_all() -> None:
+        starting.join(20)
+        for stop in stops:
+            stop()
+
+    return stop_all
 
 
 def register(app: typer.Typer) -> None:
