@@ -307,6 +307,7 @@ def test_fanout_retries_then_logs_and_reports_failures_without_raising(caplog):
     assert {f.event for f in fan.failures} == {"rollback"}
     assert "RuntimeError: boom" in {f.error for f in reported if f.channel == "exploding"}
     assert "notification rollback to broken failed" in caplog.text
+    assert fan.undelivered() == []  # everything was delivered or given up
     fan.close(1)
 
 
@@ -330,6 +331,9 @@ def test_a_hanging_server_does_not_slow_notify_or_other_channels(server):
     wait_until(lambda: len(fast.sent) == 20, timeout=10, what="the fast channel")
     assert len(script.seen("/hook")) <= 1  # delivered while the webhook holds (or is about to get) its first
     assert fan.flush(0.2) is False  # the webhook's channel has not drained
+    stuck = fan.undelivered()  # what a run that ends now records: the webhook, still sending
+    assert [(f.channel, f.event) for f in stuck] == [("webhook", "undelivered")]
+    assert stuck[0].error == "20 message(s) not delivered when the run ended (still sending)"
     assert finishes(lambda: fan.close(0.3)) is False  # close gives up on the hung channel
     script.release.set()  # the server answers again: what was queued still goes out
     wait_until(lambda: len(script.seen("/hook")) == 20, timeout=10, what="the queued messages")

@@ -72,7 +72,9 @@ def test_a_webhook_that_hangs_or_fails_never_holds_the_run_back(hook: str, path:
     assert Hook.hits and set(Hook.hits) <= {"preflight", "stage", "checkin", "canary_complete", "annotation",
                                             "stable"}
     failed = kinds(runner, EventKind.NOTIFY_FAILED)
-    if path == "/fail":  # the fan-out retried, gave up, and the runner recorded it
+    if path == "/fail":  # the fan-out retried and gave up, or was still retrying at the end: recorded
         assert failed and {f["channel"] for f in failed} <= {"webhook", "grafana", "grafana#2"}
-        assert "HTTP 400" in failed[0]["error"]
+        assert all("HTTP 400" in f["error"] for f in failed)
+    else:  # still hanging at the end: the ledger says what never went out
+        assert failed and any(f["event"] == "undelivered" and "not delivered" in f["error"] for f in failed)
     assert runner.state.ended and kinds(runner, EventKind.RUN_ENDED)[0]["status"] == "promoted"

@@ -130,6 +130,8 @@ class _Channel:
         self.name = name
         self.queue: queue.Queue[_Job] = queue.Queue(maxsize=queue_max)
         self.thread: threading.Thread | None = None
+        self.pending = 0  # queued or being sent (guarded by the fan-out's condition)
+        self.last_error = ""  # the newest attempt that raised, retried or not
 
 
 class NotifierFanout:
@@ -193,10 +195,11 @@ class NotifierFanout:
             return
         with self._cond:
             self._pending += 1
+            channel.pending += 1
         try:
             channel.queue.put_nowait(job)
         except queue.Full:
-            self._done()
+            self._done(channel)
             self._failed(channel.name, job.event, "queue full, message dropped")
             return
         with self._cond:
@@ -212,24 +215,26 @@ class NotifierFanout:
             if job is _STOP:
                 return
             try:
-                self._deliver(channel.name, job)
+                self._deliver(channel, job)
             finally:
-                self._done()
+                self._done(channel)
 
-    def _deliver(self, channel: str, job: _Job) -> None:
+    def _deliver(self, channel: _Channel, job: _Job) -> None:
         error = ""
         for n in range(self._attempts):
             try:
                 job.send()
             except Exception as ex:
                 error = f"{type(ex).__name__}: {ex}"
+                with self._cond:
+                    channel.last_error = error
                 if n + 1 < self._attempts:
                     self._sleep(self._backoff_s * 2**n)
                 continue
             with self._cond:
                 self.delivered += 1
             return
-        self._failed(channel, job.event, error)
+        self._failed(channel.name, job.event, error)
 
     def _failed(self, channel: str, event: str, error: str) -> None:
         failure = DeliveryFailure(channel, event, error)
@@ -241,10 +246,21 @@ class NotifierFanout:
             except Exception:
                 log.exception("on_failure callback raised")
 
-    def _done(self) -> None:
+    def _done(self, channel: _Channel) -> None:
         with self._cond:
             self._pending -= 1
+            channel.pending -= 1
             self._cond.notify_all()
+
+    def undelivered(self) -> list[DeliveryFailure]:
+        """One line per channel that still has messages queued or in flight (a run that ends
+        while a channel is retrying), with the newest error that channel saw, if any."""
+        with self._cond:
+            stuck = [(c.name, c.pending, c.last_error) for c, _ in self._notifiers + self._annotators
+                     if c.pending > 0]
+        return [DeliveryFailure(name, "undelivered", f"{n} message(s) not delivered when the run ended"
+                                + (f" (last error: {error})" if error else " (still sending)"))
+                for name, n, error in stuck]
 
     # -- shutdown
 

@@ -219,9 +219,10 @@ class Recorder:
         for kind, payload in later:
             self.append(kind, payload)
 
-    def flush_notifications(self, timeout_s: float, *, kept: bool = False) -> None:
+    def flush_notifications(self, timeout_s: float, *, kept: bool = False, at_end: bool = False) -> None:
         """Give queued notifications `timeout_s` to go out, then record what failed. With `kept`,
-        also the failures the channels kept themselves (a process that routed none to us)."""
+        also the failures the channels kept themselves (a process that routed none to us); with
+        `at_end`, one line per channel still retrying, so the ledger says what never went out."""
         channels = {id(x): x for x in (self.outlets.notifier, self.outlets.annotator) if x is not None}
         for target in channels.values():
             flush = getattr(target, "flush", None)
@@ -231,6 +232,9 @@ class Recorder:
                 except Exception as err:  # flushing is best effort
                     log.warning("flushing notifications at the end failed: %s", err)
             for f in list(getattr(target, "failures", ())) if kept else ():
+                self.notify_failed(str(f.channel), str(f.event), str(f.error))
+            undelivered = getattr(target, "undelivered", None)
+            for f in undelivered() if at_end and callable(undelivered) else ():
                 self.notify_failed(str(f.channel), str(f.event), str(f.error))
         self.record_failures()
 
@@ -244,7 +248,7 @@ class Recorder:
         self.war_room(f"{status.value.upper().replace('_', ' ')}: {reason}", metrics=f"weight {shown}")
         if status is RunStatus.HALTED:
             self.notify(notify.Event.HALTED, notify.halted(self.plan.release.version, reason), annotate=True)
-        self.flush_notifications(END_FLUSH_S)
+        self.flush_notifications(END_FLUSH_S, at_end=True)
         payload = ended_payload(status, exit_code_for(status), reason, weight, self.t_s())
         if details:
             payload["details"] = details
