@@ -32,6 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from runofshow.adapters.prometheus import to_alert
+from runofshow.domain.addresses import split_listen
 from runofshow.domain.connections import AlertSourceSettings
 from runofshow.domain.tick import Alert
 from runofshow.errors import AdapterError
@@ -44,11 +45,11 @@ MAX_BODY = 4 * 1024 * 1024
 
 def parse_listen(listen: str) -> tuple[str, int]:
     """'127.0.0.1:9095' or '[::1]:9095' -> (host, port)."""
-    host, sep, port = listen.rpartition(":")
-    if not sep or not port.isdigit() or not host:
-        raise AdapterError(f"alertmanager webhook: '{listen}' is not host:port", adapter="alertmanager",
-                           target=listen)
-    return host.strip("[]"), int(port)
+    try:
+        return split_listen(listen)
+    except ValueError as err:
+        raise AdapterError(f"alertmanager webhook: not host:port: {err}", adapter="alertmanager",
+                           target=listen) from None
 
 
 def alert_key(labels: Mapping[str, str]) -> str:

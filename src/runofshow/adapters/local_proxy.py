@@ -32,6 +32,7 @@ from multidict import CIMultiDict
 
 from runofshow.adapters.http import TOO_MANY_OR_SERVER_ERROR, AttemptFailed, with_retries
 from runofshow.adapters.weights import checked_weight
+from runofshow.domain.addresses import split_listen
 from runofshow.domain.connections import LocalProxyRouterSettings
 from runofshow.errors import RouterError
 
@@ -43,14 +44,6 @@ HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
     "trailers", "transfer-encoding", "upgrade", "host", "content-length",
 })
-
-
-def split_listen(listen: str) -> tuple[str, int]:
-    """'127.0.0.1:8080' -> ('127.0.0.1', 8080); '[::1]:0' -> ('::1', 0)."""
-    host, _, port = listen.rpartition(":")
-    if not host or not port.isdigit():
-        raise ValueError(f"'{listen}' is not host:port")
-    return host.strip("[]"), int(port)
 
 
 class LocalProxy:
@@ -323,4 +316,4 @@ class LocalProxyRouter:
                               adapter=ADAPTER, target=self.admin_url) from e
 
 
-__all__ = ["LocalProxy", "LocalProxyRouter", "split_listen"]
+__all__ = ["LocalProxy", "LocalProxyRouter"]

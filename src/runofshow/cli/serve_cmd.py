@@ -21,12 +21,16 @@ DEFAULT_LISTEN = "127.0.0.1:8700"
 
 
 def host_port(listen: str) -> tuple[str, int]:
+    from runofshow.domain.addresses import split_listen
     from runofshow.errors import InputError
 
-    host, sep, port = listen.strip().rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise InputError(f"--listen: '{listen}' is not HOST:PORT (e.g. {DEFAULT_LISTEN})")
-    return host.strip("[]"), int(port)
+    try:
+        host, port = split_listen(listen.strip())
+    except ValueError as err:
+        raise InputError(f"--listen: {err}") from None
+    if port == 0:
+        raise InputError(f"--listen: '{listen}' needs a port from 1 to 65535 (e.g. {DEFAULT_LISTEN})")
+    return host, port
 
 
 def serve(

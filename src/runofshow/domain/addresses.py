@@ -3,7 +3,7 @@
     HttpUrlText     an http:// or https:// URL with a host: `http://127.0.0.1:9090`, not
                     `127.0.0.1:9090` or `localhost`
     ListenAddress   host and port to listen on: `127.0.0.1:8080`, `[::1]:8080` (IPv6 in brackets);
-                    port 0 picks a free port
+                    port 0 picks a free port; `split_listen` gives (host, port) to bind
 
 Both stay plain `str` once validated. Pure: parsing only, no name lookups.
 """
@@ -42,15 +42,22 @@ def check_listen(value: str) -> str:
         raise ValueError(f"'{value}' needs host and port, e.g. 127.0.0.1:8080")
     if not port.isdigit() or int(port) > 65535:
         raise ValueError(f"'{value}' needs a port from 0 to 65535 after the last ':'")
+    if "/" in host or any(c.isspace() for c in host):
+        raise ValueError(f"'{value}' needs host and port, e.g. 127.0.0.1:8080, not a URL")
     if host.startswith("[") or host.endswith("]"):
         inner = host.removeprefix("[").removesuffix("]")
         if not (host.startswith("[") and host.endswith("]")) or not _is_ipv6(inner):
             raise ValueError(f"'{value}': only an IPv6 address goes in brackets, e.g. [::1]:8080")
     elif ":" in host:
         raise ValueError(f"'{value}': an IPv6 address goes in brackets, e.g. [::1]:8080")
-    elif "/" in host or any(c.isspace() for c in host):
-        raise ValueError(f"'{value}' needs host and port, e.g. 127.0.0.1:8080, not a URL")
     return value
+
+
+def split_listen(value: str) -> tuple[str, int]:
+    """A checked `host:port` as (host, port), brackets off: '[::1]:8080' -> ('::1', 8080).
+    ValueError, as `check_listen`, when it is not one."""
+    host, _, port = check_listen(value).rpartition(":")
+    return host.removeprefix("[").removesuffix("]"), int(port)
 
 
 def _is_ipv6(text: str) -> bool:
@@ -64,4 +71,4 @@ def _is_ipv6(text: str) -> bool:
 HttpUrlText = Annotated[str, AfterValidator(check_http_url)]
 ListenAddress = Annotated[str, AfterValidator(check_listen)]
 
-__all__ = ["HttpUrlText", "ListenAddress", "check_http_url", "check_listen"]
+__all__ = ["HttpUrlText", "ListenAddress", "check_http_url", "check_listen", "split_listen"]

@@ -45,6 +45,6 @@ def test_token_create_prints_it_once_and_stores_the_hash(tmp_path: Path, capsys:
 def test_listen_is_host_port() -> None:
     assert host_port("127.0.0.1:8700") == ("127.0.0.1", 8700)
     assert host_port("[::1]:9000") == ("::1", 9000)
-    for bad in ("8700", "host:", "host:99999", ":80"):
+    for bad in ("8700", "host:", "host:99999", ":80", "host:0", "::1:80"):
         with pytest.raises(InputError):
             host_port(bad)
