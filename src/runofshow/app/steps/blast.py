@@ -23,8 +23,8 @@ and never over an earlier one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 from runofshow.domain.plan import VERSION, BlastRadius
 from runofshow.errors import InputError
 from runofshow.files import atomic_write_text
-from runofshow.ports import LoadGenerator
+from runofshow.ports import LoadGenerator, LoadResult
 
 DEFAULTS = BlastRadius()
 """Defaults shared with the plan's `timeline.blast_radius` (rate, concurrency, criteria)."""
@@ -44,8 +44,9 @@ Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
-class BlastResult:
-    """What one probe saw. Latencies in seconds, measured from the intended send time."""
+class BlastResult(LoadResult):
+    """What one probe saw: the load run's figures (latencies in seconds, measured from the
+    intended send time) and what was asked of it."""
 
     url: str
     version: str
@@ -54,15 +55,6 @@ class BlastResult:
     rate: float
     concurrency: int
     timeout_s: float
-    requests: int
-    succeeded: int
-    failures: Mapping[str, int]
-    elapsed_s: float
-    p50_s: float
-    p95_s: float
-    p99_s: float
-    max_s: float
-    service_p95_s: float
     evidence_path: Path | None = field(default=None, compare=False)
 
     @property
@@ -132,12 +124,10 @@ def probe(
         raise InputError("now() must return a timezone-aware time")
     planned = max(1, round(seconds * rate))
     seen = load.run(url, planned, rate, concurrency, timeout_s, on_progress)
-    result = BlastResult(
-        url=url, version=version, started_at=started_at, seconds=seconds, rate=rate,
-        concurrency=concurrency, timeout_s=timeout_s, requests=planned, succeeded=seen.succeeded,
-        failures=dict(sorted(seen.failures.items())), elapsed_s=seen.elapsed_s, p50_s=seen.p50_s,
-        p95_s=seen.p95_s, p99_s=seen.p99_s, max_s=seen.max_s, service_p95_s=seen.service_p95_s,
-    )
+    figures = {f.name: getattr(seen, f.name) for f in fields(LoadResult)}
+    figures |= {"requests": planned, "failures": dict(sorted(seen.failures.items()))}
+    result = BlastResult(url=url, version=version, started_at=started_at, seconds=seconds, rate=rate,
+                         concurrency=concurrency, timeout_s=timeout_s, **figures)
     if evidence_dir is None:
         return result
     path = write_evidence(result, Path(evidence_dir), success_min_pct, p95_max_s)
