@@ -12,20 +12,20 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from runofshow.adapters.http_server import TrackingHTTPServer
 from runofshow.loopback import LOOPBACK
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -74,16 +74,11 @@ def require_binary(name: str) -> str:
 # --------------------------------------------------------------------------- HTTP servers
 
 
-class TrackedHTTPServer(ThreadingHTTPServer):
+class TrackedHTTPServer(TrackingHTTPServer):
     """A threading HTTP server on a loopback port whose `stop()` also ends keep-alive connections
     and joins their threads (so no socket is left for the garbage collector to warn about)."""
 
-    daemon_threads = False
-    allow_reuse_address = True
-
     def __init__(self, handler: type[BaseHTTPRequestHandler], host: str = LOOPBACK, port: int = 0) -> None:
-        self.connections: set[socket.socket] = set()
-        self._conn_lock = threading.Lock()
         super().__init__((host, port), handler)
         self.port = int(self.server_address[1])
         self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
@@ -93,27 +88,8 @@ class TrackedHTTPServer(ThreadingHTTPServer):
         self._thread.start()
         return self
 
-    def get_request(self) -> tuple[socket.socket, Any]:
-        conn, addr = super().get_request()
-        with self._conn_lock:
-            self.connections.add(conn)
-        return conn, addr
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._conn_lock:
-            self.connections.discard(request)
-        super().shutdown_request(request)
-
     def stop(self) -> None:
-        self.shutdown()
-        with self._conn_lock:
-            open_now = list(self.connections)
-        for conn in open_now:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        self.server_close()
+        self.close()
         self._thread.join(timeout=5)
 
 
@@ -178,11 +154,12 @@ class StubServer:
                     for k, v in headers.items():
                         self.send_header(k, v)
                     self.end_headers()
-                    self.wfile.write(data)
+                    if self.command != "HEAD":
+                        self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout tests)
                     self.close_connection = True
 
-            do_GET = do_POST = do_PUT = do_DELETE = _handle
+            do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = _handle
 
         self._server = TrackedHTTPServer(Handler).start()
         self.port = self._server.port
@@ -213,6 +190,21 @@ class StubServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def probe_target() -> StubServer:
+    """The answers the preflight's probes meet, on GET and HEAD: /ok 200 "fine", /gone 404
+    "no_service", /hook 400 "invalid_payload", /boom 503 "down", /big 200 with 200,000 bytes;
+    GET /redirect 302 to /ok; GET /slow answers after 1.5 s."""
+    stub = StubServer()
+    answers = {"/ok": (200, "fine"), "/gone": (404, "no_service"), "/hook": (400, "invalid_payload"),
+               "/boom": (503, "down"), "/big": (200, "x" * 200_000)}
+    for path, (status, body) in answers.items():
+        for method in ("GET", "HEAD"):
+            stub.route(method, path, Reply(status, body))
+    stub.route("GET", "/redirect", Reply(302, "", {"Location": "/ok"}))
+    stub.route("GET", "/slow", Reply(200, "slow", delay_s=1.5))
+    return stub
 
 
 # --------------------------------------------------------------------------- processes

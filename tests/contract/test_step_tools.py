@@ -5,13 +5,9 @@ against a loopback HTTP server), `CommandRunner` (subprocess), `FreezeStore` (fr
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -27,6 +23,7 @@ from runofshow.adapters.memory_steps import (
 )
 from runofshow.domain.freeze import FreezeRecord
 from runofshow.errors import AdapterError, EvidenceError
+from runofshow.loopback import free_port
 from runofshow.ports import (
     CommandResult,
     CommandRunner,
@@ -35,56 +32,13 @@ from runofshow.ports import (
     HttpProbe,
     LoadGenerator,
 )
-
-ROUTES = {"/ok": (200, b"fine"), "/gone": (404, b"no_service"), "/boom": (503, b"down"),
-          "/big": (200, b"x" * 200_000)}
-
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def _answer(self, with_body: bool) -> None:
-        if self.path == "/redirect":
-            self.send_response(302)
-            self.send_header("Location", "/ok")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        if self.path == "/slow":
-            time.sleep(1.5)
-        status, body = ROUTES.get(self.path, (200, b"slow"))
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if with_body:
-            self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        self._answer(True)
-
-    def do_HEAD(self) -> None:
-        self._answer(False)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+from tests.helpers import probe_target
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    srv.daemon_threads = True
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}"
-    srv.shutdown()
-    srv.server_close()
-    thread.join()
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    with probe_target() as stub:
+        yield stub.url
 
 
 # --------------------------------------------------------------------------- HttpProbe
@@ -110,7 +64,7 @@ def test_http_probe_contract(kind: str, server: str) -> None:
     assert probe.fetch("GET", f"{server}/boom", 2.0) == HttpAnswer(503, "down")
     assert probe.fetch("HEAD", f"{server}/ok", 2.0) == HttpAnswer(200, "")
     assert len(probe.fetch("GET", f"{server}/big", 2.0).text) == 64 * 1024  # only the start
-    refused = f"http://127.0.0.1:{closed_port()}/T000/secret"
+    refused = f"http://127.0.0.1:{free_port()}/T000/secret"
     with pytest.raises(AdapterError, match=r"^127\.0\.0\.1:\d+: ConnectError") as err:
         probe.fetch("GET", refused, 1.0)
     assert "secret" not in str(err.value)  # only the host: webhook URLs carry secrets
@@ -209,6 +163,6 @@ def test_load_generator_contract(kind: str, server: str) -> None:
 def test_aiohttp_load_names_its_failures(server: str) -> None:
     r = AiohttpLoadGenerator().run(f"{server}/boom", 10, 50.0, 5, 2.0)
     assert r.succeeded == 0 and dict(r.failures) == {"HTTP 503": 10}
-    refused = AiohttpLoadGenerator().run(f"http://127.0.0.1:{closed_port()}/", 5, 50.0, 5, 1.0)
+    refused = AiohttpLoadGenerator().run(f"http://127.0.0.1:{free_port()}/", 5, 50.0, 5, 1.0)
     assert refused.succeeded == 0 and sum(refused.failures.values()) == 5
     assert "HTTP" not in " ".join(refused.failures)  # connection errors, by exception name

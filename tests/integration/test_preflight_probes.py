@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -27,43 +24,14 @@ from runofshow.domain.connections import MemoryRouterSettings as MemoryRouter
 from runofshow.domain.connections import NotificationSettings as Notifications
 from runofshow.domain.connections import PrometheusSettings as PrometheusSource
 from runofshow.domain.plan import Plan, Preflight
-
-
-class Handler(BaseHTTPRequestHandler):
-    def do_GET(self):
-        routes = {"/ok": (200, b"fine"), "/gone": (404, b"no_service"), "/hook": (400, b"invalid_payload"),
-                  "/big": (200, b"x" * 200_000), "/boom": (503, b"down")}
-        if self.path == "/redirect":
-            self.send_response(302)
-            self.send_header("Location", "/ok")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        status, body = routes.get(self.path, (404, b""))
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+from runofshow.loopback import free_port
+from tests.helpers import probe_target
 
 
 @pytest.fixture
 def server():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}"
-    srv.shutdown()
-    srv.server_close()
-    thread.join()
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    with probe_target() as stub:
+        yield stub.url
 
 
 def test_http_fetch_follows_redirects_and_reads_at_most_64_kib(server):
@@ -75,7 +43,7 @@ def test_http_fetch_follows_redirects_and_reads_at_most_64_kib(server):
 
 
 def test_http_fetch_turns_transport_errors_into_one_line():
-    url = f"http://127.0.0.1:{closed_port()}/x"
+    url = f"http://127.0.0.1:{free_port()}/x"
     with pytest.raises(CheckError, match=r"^127\.0\.0\.1:\d+: ConnectError"):
         http_fetch(HttpxProbe(), 1.0)("GET", url)
 
@@ -106,7 +74,7 @@ def test_notifier_probe_hides_the_secret_and_judges_the_status(server):
 
 
 def test_wiring_with_nothing_listening_fails_checks_without_crashing(tmp_path, server):
-    port = closed_port()
+    port = free_port()
     plan = Plan(
         traffic_router=MemoryRouter(),
         metrics_source=PrometheusSource(url=f"http://127.0.0.1:{port}", timeout_s=0.5, retries=0),

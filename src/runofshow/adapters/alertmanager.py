@@ -20,17 +20,16 @@ Alertmanager configuration (receiver side):
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 import json
 import logging
-import socket
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from runofshow.adapters.http_server import TrackingHTTPServer
 from runofshow.adapters.prometheus import to_alert
 from runofshow.domain.addresses import split_listen
 from runofshow.domain.connections import AlertSourceSettings
@@ -57,37 +56,11 @@ def alert_key(labels: Mapping[str, str]) -> str:
     return json.dumps(dict(labels), sort_keys=True)
 
 
-class _Server(ThreadingHTTPServer):
-    """Tracks open connections so `close()` can end keep-alive ones and join their threads."""
-
-    daemon_threads = False  # server_close() joins the handler threads
-    allow_reuse_address = True
+class _Server(TrackingHTTPServer):
     owner: AlertmanagerWebhook
 
     def __init__(self, address: tuple[str, int]) -> None:
-        self.connections: set[socket.socket] = set()
-        self._conn_lock = threading.Lock()
         super().__init__(address, _Handler)
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        conn, addr = super().get_request()
-        with self._conn_lock:
-            self.connections.add(conn)
-        return conn, addr
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._conn_lock:
-            self.connections.discard(request)
-        super().shutdown_request(request)
-
-    def close(self) -> None:
-        self.shutdown()
-        with self._conn_lock:
-            open_now = list(self.connections)
-        for conn in open_now:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        self.server_close()
 
 
 class _Handler(BaseHTTPRequestHandler):
