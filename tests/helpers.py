@@ -192,6 +192,16 @@ class StubServer:
         self.close()
 
 
+def run_cli(argv: Sequence[str], capsys: Any) -> tuple[int, str, str]:
+    """Run `runofshow ARGV` in this process: (exit code, stdout, stderr)."""
+    from runofshow.cli.main import main
+
+    with pytest.raises(SystemExit) as ex:
+        main(list(argv))
+    out, err = capsys.readouterr()
+    return int(ex.value.code or 0), out, err
+
+
 def probe_target() -> StubServer:
     """The answers the preflight's probes meet, on GET and HEAD: /ok 200 "fine", /gone 404
     "no_service", /hook 400 "invalid_payload", /boom 503 "down", /big 200 with 200,000 bytes;

@@ -10,9 +10,9 @@ import pytest
 
 from runofshow.app.replay.bench import Score, Truth, pairs_in, quantile, run, score_one
 from runofshow.app.replay.scenarios import summarise
-from runofshow.cli.main import main
 from runofshow.domain.tick import Action, Decision
 from runofshow.errors import InputError
+from tests.helpers import run_cli as cli
 
 EXAMPLES = Path(str(resources.files("runofshow").joinpath("examples")))
 
@@ -93,12 +93,6 @@ def test_a_malformed_scenario_counts_as_an_error(tmp_path):
     (tmp_path / "ex-001.json").write_text("{}")
     comparative, _ = run(tmp_path)
     assert comparative.frr == 1.0 and comparative.outcomes[0].error
-
-
-def cli(argv, capsys):
-    with pytest.raises(SystemExit) as ex:
-        main(argv)
-    return (ex.value.code, *capsys.readouterr())
 
 
 def test_cli_bench(capsys):

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from runofshow.app.replay.scenarios import load_scenario, parse_scenario, replay
-from runofshow.cli.main import main
 from runofshow.domain.tick import Action
 from runofshow.errors import ScenarioError
+from tests.helpers import run_cli as cli
 
 EXAMPLES = Path(str(resources.files("runofshow").joinpath("examples")))
 NAMES = sorted(p.stem for p in EXAMPLES.glob("ex-*.json") if not p.name.endswith(".truth.json"))
@@ -175,13 +175,6 @@ def test_unreadable_and_invalid_json(tmp_path):
         load_scenario(tmp_path / "missing.json")
     with pytest.raises(ScenarioError, match=r"\(top level\): expected an object, got a list"):
         parse_scenario([], "ex.json")
-
-
-def cli(argv, capsys):
-    with pytest.raises(SystemExit) as ex:
-        main(argv)
-    out, err = capsys.readouterr()
-    return ex.value.code, out, err
 
 
 def test_cli_replay_json_prints_one_object_and_exits_0(capsys):

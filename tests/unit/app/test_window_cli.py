@@ -12,24 +12,17 @@ import pytest
 from runofshow.adapters.xist_calendar import XistMarketCalendar
 from runofshow.app.bootstrap import market_calendar
 from runofshow.app.steps.windows import schedule_marks, stage_gate, window_report
-from runofshow.cli.main import main
 from runofshow.domain.plan import Plan
 from runofshow.domain.windows import Activity
 from runofshow.errors import InputError
 from runofshow.ports import MarketCalendar
+from tests.helpers import run_cli as run
 
 IST = ZoneInfo("Europe/Istanbul")
 XIST = XistMarketCalendar()
 PLAN = Plan()
 KEYS = {"at", "market_open", "session_day", "holiday", "early_close", "dst_week", "allowed",
         "canary_preferred", "next_canary_window", "reasons"}
-
-
-def run(argv, capsys):
-    with pytest.raises(SystemExit) as ex:
-        main(argv)
-    out, err = capsys.readouterr()
-    return ex.value.code, out, err
 
 
 # --------------------------------------------------------------------------- the XIST adapter

@@ -5,16 +5,7 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-from runofshow.cli.main import main
-
-
-def run(argv, capsys):
-    with pytest.raises(SystemExit) as ex:
-        main(argv)
-    out, err = capsys.readouterr()
-    return ex.value.code, out, err
+from tests.helpers import run_cli as run
 
 
 def test_blast_bad_input_exits_2(tmp_path, capsys):

@@ -11,20 +11,13 @@ from runofshow.adapters.memory import FakeClock, InMemoryRouter, ScriptedMetrics
 from runofshow.app.bootstrap import RunOptions, build_world
 from runofshow.app.run.events import RunStatus
 from runofshow.app.run.runner import Runner
-from runofshow.cli.main import main
 from runofshow.domain.plan import Plan
 from runofshow.domain.tick import TrackSample
 from tests.helpers import passing_t10_handlers
+from tests.helpers import run_cli as run
 
 VALUES = {"http_p95_ms": 142, "http_5xx_pct": 0.2, "ws_lag_s": 8, "idempotency_conflict_pct": 0.1,
           "csp_violations": 3, "pgbouncer_pool_util_pct": 40}
-
-
-def run(argv, capsys):
-    with pytest.raises(SystemExit) as ex:
-        main(argv)
-    out, err = capsys.readouterr()
-    return ex.value.code, out, err
 
 
 @pytest.fixture(scope="module")

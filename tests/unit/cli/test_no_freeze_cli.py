@@ -3,18 +3,9 @@ without a freeze record; the run goes on to the T-10 preflight (which fails here
 
 from __future__ import annotations
 
-import pytest
-
 from runofshow.adapters.ledger_sql import SqlLedger
-from runofshow.cli.main import main
 from runofshow.loopback import free_port
-
-
-def run(argv, capsys):
-    with pytest.raises(SystemExit) as ex:
-        main(argv)
-    out, err = capsys.readouterr()
-    return ex.value.code, out, err
+from tests.helpers import run_cli as run
 
 
 def plan_file(tmp_path, port: int):

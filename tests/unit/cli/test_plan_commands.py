@@ -4,14 +4,7 @@ import json
 
 import pytest
 
-from runofshow.cli.main import main
-
-
-def run(argv, capsys):
-    with pytest.raises(SystemExit) as ex:
-        main(argv)
-    out, err = capsys.readouterr()
-    return ex.value.code, out, err
+from tests.helpers import run_cli as run
 
 
 def test_init_validate_plan(tmp_path, capsys):

@@ -4,17 +4,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-from runofshow.cli.main import main
 from runofshow.loopback import free_port
-
-
-def run(argv, capsys):
-    with pytest.raises(SystemExit) as ex:
-        main(argv)
-    out, err = capsys.readouterr()
-    return ex.value.code, out, err
+from tests.helpers import run_cli as run
 
 
 def test_preflight_prints_the_score_writes_preflight_txt_and_exits_3(tmp_path, capsys, monkeypatch):

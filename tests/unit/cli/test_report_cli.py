@@ -7,17 +7,10 @@ from pathlib import Path
 import pytest
 
 from runofshow.adapters.ledger_sql import SqlLedger
-from runofshow.cli.main import main
 from runofshow.domain.plan import Plan
 from runofshow.reports.rca import oneliner
+from tests.helpers import run_cli as cli
 from tests.report_runs import run as whole_run
-
-
-def cli(argv, capsys):
-    with pytest.raises(SystemExit) as ex:
-        main(argv)
-    out, err = capsys.readouterr()
-    return ex.value.code, out, err
 
 
 @pytest.fixture(scope="module")

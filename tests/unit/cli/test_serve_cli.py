@@ -9,16 +9,9 @@ import pytest
 
 from runofshow.adapters.ledger_sql import SqlLedger
 from runofshow.app.warroom.identity import identify
-from runofshow.cli.main import main
 from runofshow.cli.serve_cmd import host_port
 from runofshow.errors import InputError
-
-
-def cli(argv: list[str], capsys: Any) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as ex:
-        main(argv)
-    out, err = capsys.readouterr()
-    return int(ex.value.code or 0), out, err
+from tests.helpers import run_cli as cli
 
 
 def test_token_create_prints_it_once_and_stores_the_hash(tmp_path: Path, capsys: Any) -> None:

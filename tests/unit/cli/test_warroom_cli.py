@@ -13,15 +13,8 @@ from runofshow.adapters.ledger_sql import SqlLedger
 from runofshow.adapters.memory import FakeClock, InMemoryRouter, ScriptedMetrics
 from runofshow.app.bootstrap import RunOptions, build_world
 from runofshow.app.run.runner import Runner
-from runofshow.cli.main import main
 from runofshow.domain.plan import Plan
-
-
-def cli(argv: list[str], capsys: Any) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as ex:
-        main(argv)
-    out, err = capsys.readouterr()
-    return int(ex.value.code or 0), out, err
+from tests.helpers import run_cli as cli
 
 
 @pytest.fixture
