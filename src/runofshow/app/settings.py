@@ -17,8 +17,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
+from runofshow.domain.addresses import check_http_url
 from runofshow.domain.communications import PagerDutySettings, SlackWarRoomSettings, WebhookPagerSettings
 from runofshow.domain.connections import (
     AlertSourceSettings,
@@ -55,9 +55,10 @@ def github_settings(
     """GitHub settings: `api_url` (a --api-url flag) wins over GITHUB_API_URL, then the default."""
     env = environment(environ)
     url = (api_url or env.get("GITHUB_API_URL") or DEFAULT_GITHUB_API_URL).strip().rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InputError(f"GitHub API URL '{url}' is not an http(s) URL like https://github.example.com/api/v3")
+    try:
+        check_http_url(url)
+    except ValueError as err:
+        raise InputError(f"GitHub API URL '{url}': {err}, like https://github.example.com/api/v3") from None
     token = (env.get("GITHUB_TOKEN") or "").strip() or None
     return GitHubSettings(api_url=url, token=token)
 

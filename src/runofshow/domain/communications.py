@@ -26,6 +26,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from runofshow.domain.addresses import HttpUrlText
+
 #: Slack's rules for a channel name: lower case letters, digits, - and _, at most 80 characters
 CHANNEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
 #: Slack user ids: U... (or W... on Enterprise Grid)
@@ -33,17 +35,10 @@ SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 #: PagerDuty object ids: P followed by upper-case letters and digits
 PAGERDUTY_ID = re.compile(r"^P[A-Z0-9]{5,}$")
 REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-HTTP_URL = re.compile(r"^https?://[^/\s]+(/\S*)?$")
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _http_url(v: str) -> str:
-    if not HTTP_URL.match(v):
-        raise ValueError(f"'{v}' is not an http(s) URL")
-    return v
 
 
 # --------------------------------------------------------------------------- Slack
@@ -71,7 +66,7 @@ class SlackWarRoomSettings(_Model):
     archive_at_close: bool = True
     bot_token_env: str = Field(default="SLACK_BOT_TOKEN", min_length=1)
     signing_secret_env: str = Field(default="SLACK_SIGNING_SECRET", min_length=1)
-    api_url: str = Field(default="https://slack.com/api/", description="Slack Web API base URL")
+    api_url: HttpUrlText = Field(default="https://slack.com/api/", description="Slack Web API base URL")
 
     @field_validator("channel")
     @classmethod
@@ -82,11 +77,6 @@ class SlackWarRoomSettings(_Model):
                 f"'{v}' is not a Slack channel name (lower case letters, digits, - and _, at most 80)"
             )
         return name
-
-    @field_validator("api_url")
-    @classmethod
-    def _api_url(cls, v: str) -> str:
-        return _http_url(v)
 
     @model_validator(mode="after")
     def _unique(self) -> SlackWarRoomSettings:
@@ -123,8 +113,8 @@ class PagerDutySettings(_Model):
     routing_key_env: str | None = Field(
         default="PAGERDUTY_ROUTING_KEY", description="Events API v2 integration key for change events"
     )
-    api_url: str = "https://api.pagerduty.com"
-    events_url: str = "https://events.pagerduty.com"
+    api_url: HttpUrlText = "https://api.pagerduty.com"
+    events_url: HttpUrlText = "https://events.pagerduty.com"
 
     @field_validator("service_ids")
     @classmethod
@@ -134,24 +124,16 @@ class PagerDutySettings(_Model):
                 raise ValueError(f"'{sid}' is not a PagerDuty service id like PIJ90N7")
         return tuple(dict.fromkeys(v))
 
-    @field_validator("api_url", "events_url")
-    @classmethod
-    def _urls(cls, v: str) -> str:
-        return _http_url(v)
 
 
 class WebhookPagerSettings(_Model):
     """Any other pager, through a bridge that answers runofshow's JSON (see the README)."""
 
     kind: Literal["webhook"] = "webhook"
-    url: str
+    url: HttpUrlText
     token_env: str | None = Field(default=None, description="sent as Authorization: Bearer")
     ack_timeout_s: int = Field(default=300, ge=60)
 
-    @field_validator("url")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        return _http_url(v)
 
 
 #: the service settings yellow changes, and green puts back

@@ -54,7 +54,7 @@ def test_passed_is_strict_and_pure(kw, passed):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("ftp://127.0.0.1/", "v1.4.0", 1, 10, 1), "is not an http(s) URL"),
+        (("ftp://127.0.0.1/", "v1.4.0", 1, 10, 1), "needs http:// or https://"),
         (("http://127.0.0.1/", "v1.4.0/../x", 1, 10, 1), "is not a version"),
         (("http://127.0.0.1/", "v1.4.0", 0, 10, 1), "seconds must be more than 0"),
         (("http://127.0.0.1/", "v1.4.0", 1, 0, 1), "rate must be more than 0"),

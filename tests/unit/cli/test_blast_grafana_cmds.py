@@ -10,7 +10,7 @@ from tests.helpers import run_cli as run
 
 def test_blast_bad_input_exits_2(tmp_path, capsys):
     code, _, err = run(["blast", "not-a-url", "v1.4.0", "1", "--evidence-dir", str(tmp_path)], capsys)
-    assert code == 2 and "'not-a-url' is not an http(s) URL" in err
+    assert code == 2 and "blast URL 'not-a-url': needs http:// or https://" in err
     code, _, err = run(["blast", "http://127.0.0.1:9/", "v1.4.0", "0"], capsys)
     assert code == 2 and "seconds must be more than 0" in err
     assert list(tmp_path.iterdir()) == []

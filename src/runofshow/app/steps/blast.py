@@ -27,8 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
+from runofshow.domain.addresses import check_http_url
 from runofshow.domain.plan import VERSION, BlastRadius
 from runofshow.errors import InputError
 from runofshow.files import atomic_write_text
@@ -93,9 +93,10 @@ class BlastResult(LoadResult):
 def check_inputs(url: str, version: str, seconds: float, rate: float, concurrency: int,
                  timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
     """Raise InputError for anything the probe cannot run with."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError(f"'{url}' is not an http(s) URL with a host")
+    try:
+        check_http_url(url)
+    except ValueError as err:
+        raise InputError(f"blast URL '{url}': {err}") from None
     if not VERSION.match(version):
         raise InputError(f"'{version}' is not a version like v1.4.0")
     for name, value in (("seconds", seconds), ("rate", rate), ("timeout", timeout_s)):
