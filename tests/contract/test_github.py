@@ -545,7 +545,7 @@ def test_freeze_cli_bad_input(capsys, tmp_path: Path, monkeypatch):
     code, _, err = run_cli(["freeze", "check", "--repo", "a/b", "--pr", "1", "--freeze", "maybe"], capsys)
     assert code == 2 and "--freeze" in err
     code, _, err = run_cli(["freeze", "status", "--repo", "a/b", "--api-url", "ftp://x"], capsys)
-    assert code == 2 and "http(s)" in err
+    assert code == 2 and "needs http:// or https://" in err
 
 
 def test_an_answer_of_the_wrong_shape_is_a_host_error(fake: FakeGitHub):
