@@ -15,6 +15,7 @@ from typing import Any
 from runofshow.app.run import minutes
 from runofshow.app.run.event_types import DecisionMade, IcDecision, IcRefused, ParkingLot
 from runofshow.app.run.state import RunState, fold, next_move
+from runofshow.app.warroom.commander import current_ics
 from runofshow.domain.timeline import schedule
 from runofshow.ports import LedgerEvent, RunRecord
 from runofshow.reports import evidence, evidence_steps, report_figures
@@ -165,7 +166,7 @@ class RunPage:
     evidence_dir: str
     evidence_status: str
     evidence_files: list[EvidenceFile] = field(default_factory=list)
-    incident_commanders: tuple[str, ...] = ()
+    incident_commanders: tuple[str, ...] = ()  # who holds the IC role now (after any handover)
     can_rollback: bool = True
 
 
@@ -310,7 +311,7 @@ def run_page(
         evidence_dir=str(folder),
         evidence_status=status,
         evidence_files=files,
-        incident_commanders=tuple(v.plan.war_room.incident_commanders) if state.started else (),
+        incident_commanders=current_ics(v.plan, state) if state.started else (),
         can_rollback=not state.ended or state.status.value == "halted",
     )
 

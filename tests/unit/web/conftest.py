@@ -55,7 +55,8 @@ def room(tmp_path: Path) -> Iterator[WarRoom]:
         "observer": create_token(ledger, "carol", "observer")[0],
         "ic-not-in-plan": create_token(ledger, "mallory", "ic")[0],
     }
-    deps = WebDeps(ledger=ledger, tokens=ledger, settings=web_settings({}, poll_s=0.02, stream_max_s=0.5))
+    deps = WebDeps(ledger=ledger, tokens=ledger, settings=web_settings({}, poll_s=0.02, stream_max_s=0.5,
+                                                                       public_read=True))
     with TestClient(create_app(deps)) as client:
         yield WarRoom(ledger, run_id, tokens, client, deps)
     ledger.close()
