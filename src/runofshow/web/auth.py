@@ -113,8 +113,9 @@ async def require(
             source = source_of(request)
             told = throttle.admit(source)
             if told is not None:
-                await run_in_threadpool(refuse, d.ledger, run_id, action, None, why, source=source,
-                                        suppressed=told)
+                await run_in_threadpool(
+                    refuse, d.ledger, run_id, action, None, why, source=source, suppressed=told
+                )
         else:
             await run_in_threadpool(refuse, d.ledger, run_id, action, who, why)
         raise HTTPException(status, why)
@@ -122,5 +123,15 @@ async def require(
     return who
 
 
-__all__ = ["CSRF_HEADER", "bearer", "csrf_ok", "csrf_token", "deps", "identity_of", "login", "require", "role_in",
-           "source_of"]
+__all__ = [
+    "CSRF_HEADER",
+    "bearer",
+    "csrf_ok",
+    "csrf_token",
+    "deps",
+    "identity_of",
+    "login",
+    "require",
+    "role_in",
+    "source_of",
+]

@@ -301,7 +301,7 @@ class IcRefused(Event):
     #: who proved they are `by` (name, subject, proof: token / oidc / slack / local), when known
     identity: dict[str, Any] | None = payload_field(read=opt_dict, omit_none=True)
     source: str | None = str_field(omit_none=True)  # an anonymous web request's address
-    suppressed: int | None = int_field(omit_none=True)  # ... and how many more from there were not recorded one by one
+    suppressed: int | None = int_field(omit_none=True)  # ... and how many more were not recorded one by one
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -423,10 +423,8 @@ def parse_all(events: Any) -> list[TypedEvent]:
 
 __all__ = [
     "IC", "RUNNER", "SCHEMAS", "AlertReceived", "ClockChanged", "CommsRecorded", "DecisionMade", "Event",
-    "HoldEnded",
-    "HoldStarted", "IcDecision", "IcHandover", "IcRefused", "NotifyFailed", "OtherEvent", "ParkingLot", "Paused",
-    "Resumed", "RollbackStarted", "RunEnded", "RunStarted", "StepCompleted", "StepStarted", "Takeover",
-    "TypedEvent", "UserFeedback", "WarRoom", "WebhookRefused", "WeightIntent", "WeightOutcome", "origin_of",
-    "parse",
-    "parse_all",
+    "HoldEnded", "HoldStarted", "IcDecision", "IcHandover", "IcRefused", "NotifyFailed", "OtherEvent",
+    "ParkingLot", "Paused", "Resumed", "RollbackStarted", "RunEnded", "RunStarted", "StepCompleted",
+    "StepStarted", "Takeover", "TypedEvent", "UserFeedback", "WarRoom", "WebhookRefused", "WeightIntent",
+    "WeightOutcome", "origin_of", "parse", "parse_all",
 ]

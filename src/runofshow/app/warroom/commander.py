@@ -242,8 +242,8 @@ def handover(run_id: str, to: str, *, by: str, reason: str = "", ledger: Ledger,
     elif state.ended:
         why = f"the run has ended ({state.status.value}: {state.end_reason})"
     if why is not None:
-        event = rec.append(EventKind.IC_REFUSED, {"action": "handover", "by": by, "reason": reason, "why": why,
-                                                  "to": to})
+        event = rec.append(EventKind.IC_REFUSED,
+                           {"action": "handover", "by": by, "reason": reason, "why": why, "to": to})
         return Decided(False, "handover", by, f"refused: {why}", state.weight, event.seq)
     named = next(n for n in (*plan.war_room.incident_commanders, *plan.war_room.members) if _same(n, to))
     event = rec.append(EventKind.IC_HANDOVER, {"by": by, "to": named, "reason": reason})

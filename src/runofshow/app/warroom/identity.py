@@ -214,7 +214,9 @@ def note_as(identity: Identity, run_id: str, text: str, *, ledger: Ledger) -> Le
     return commander.note(run_id, text, by=identity.name, ledger=IdentifiedLedger(ledger, identity))
 
 
-def handover_as(identity: Identity, run_id: str, to: str, reason: str, *, ledger: Ledger) -> commander.Decided:
+def handover_as(
+    identity: Identity, run_id: str, to: str, reason: str, *, ledger: Ledger
+) -> commander.Decided:
     """`runofshow handover` for an identified person."""
     result: commander.Decided = commander.handover(run_id, to, by=identity.name, reason=reason,
                                                    ledger=IdentifiedLedger(ledger, identity))
