@@ -197,7 +197,8 @@ async def decide(request: Request, run_id: str, who: Identity, action: str, reas
     d = deps(request)
 
     def work() -> tuple[int, Any]:
-        plan = fold(d.ledger.events(run_id)).plan()
+        before = fold(d.ledger.events(run_id))
+        plan = before.plan()
         ports = d.decision_ports(plan, action) if d.decision_ports is not None else {}
         try:
             result = decide_as(who, run_id, action, reason, ledger=d.ledger, **ports)
@@ -215,7 +216,7 @@ async def decide(request: Request, run_id: str, who: Identity, action: str, reas
         _refresh(d.ledger, run_id, plan.evidence_dir, ("war_room", "timeline"))
         if result.accepted:
             return 201, body
-        return (409 if commander.is_incident_commander(plan, who.name) else 403), body
+        return (409 if commander.holds_ic(plan, before, who.name) else 403), body
 
     try:
         status, body = await run_in_threadpool(work)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -34,9 +35,9 @@ class WarRoom:
         return [e.kind for e in self.ledger.events(self.run_id)]
 
 
-def start_run(ledger: SqlLedger, tmp_path: Path, url: str) -> str:
+def start_run(ledger: SqlLedger, tmp_path: Path, url: str, war_room: dict[str, Any] | None = None) -> str:
     plan = Plan.model_validate({"traffic_router": {"kind": "memory"}, "evidence_dir": str(tmp_path / "evidence"),
-                                "war_room": {"incident_commanders": ["alice"]}})
+                                "war_room": war_room or {"incident_commanders": ["alice"]}})
     world = build_world(plan, RunOptions(check_windows=False), environ={}, ledger=ledger, clock=FakeClock(),
                         router=InMemoryRouter(), metrics=ScriptedMetrics(), alerts=None, notifier=None,
                         annotator=None)
