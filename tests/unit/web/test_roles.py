@@ -72,7 +72,7 @@ def test_handover_bad_input_and_refusals(team: WarRoom) -> None:
     assert status == 409 and body["accepted"] is False
     assert "'carol' is not an incident commander or member" in body["message"]
     assert body["event"]["kind"] == "ic_refused"
-    r = team.client.post(f"/api/runs/nope/handover", headers=team.bearer("alice"), json={"to": "bob"})
+    r = team.client.post("/api/runs/nope/handover", headers=team.bearer("alice"), json={"to": "bob"})
     assert r.status_code == 404
 
 
