@@ -59,12 +59,12 @@ def stand_in_handlers() -> dict:  # type: ignore[type-arg]
 
 
 def big_run(ledger: SqlLedger, folder: Path) -> str:
-    """A whole promoted run ticking every 3 plan seconds: about 2,000 events."""
+    """A whole promoted run ticking every 2.7 plan seconds: about 2,100 events."""
     plan = Plan.model_validate(
         {
             "traffic_router": {"kind": "memory"},
             "evidence_dir": str(folder / "evidence"),
-            "decision": {"tick_interval_s": 3},
+            "decision": {"tick_interval_s": 2.7},
         }
     )
     sample = TrackSample(HEALTHY, requests=3000)
@@ -99,10 +99,11 @@ def appends(ledger: SqlLedger, run_id: str, n: int) -> list[float]:
 
 
 async def sse_client(
-    url: str, last: int, want: int, got: dict[int, list[float]], ready: asyncio.Event, opened: list[int]
+    url: str, last: int, want: int, got: dict[int, list[float]], ready: asyncio.Event, opened: list[int],
+    auth: dict[str, str],
 ) -> None:
     async with (
-        httpx.AsyncClient(timeout=60) as client,
+        httpx.AsyncClient(timeout=60, headers=auth) as client,
         client.stream("GET", url, headers={"Accept": "text/event-stream", "Last-Event-ID": str(last)}) as r,
     ):
         opened.append(1)
@@ -117,12 +118,14 @@ async def sse_client(
                     return
 
 
-async def fan_out(base: str, ledger: SqlLedger, run_id: str, n: int) -> tuple[list[float], list[float]]:
+async def fan_out(
+    base: str, ledger: SqlLedger, run_id: str, n: int, auth: dict[str, str]
+) -> tuple[list[float], list[float]]:
     last = ledger.events(run_id)[-1].seq
     got: dict[int, list[float]] = {}
     ready, opened = asyncio.Event(), []
     url = f"{base}/api/runs/{run_id}/events"
-    tasks = [asyncio.create_task(sse_client(url, last, n, got, ready, opened)) for _ in range(CLIENTS)]
+    tasks = [asyncio.create_task(sse_client(url, last, n, got, ready, opened, auth)) for _ in range(CLIENTS)]
     await asyncio.wait_for(ready.wait(), 60)
     await asyncio.sleep(1.0)  # every stream is polling
     appended: dict[int, float] = {}
@@ -151,6 +154,10 @@ def main() -> int:
         ledger = SqlLedger(url)
         run_id = big_run(ledger, folder)
         n_events = len(ledger.events(run_id))
+        from runofshow.app.warroom.identity import create_token
+
+        token, _ = create_token(ledger, "bench", "observer")  # reading needs an identity
+        auth = {"Authorization": f"Bearer {token}"}
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         server = subprocess.Popen(
@@ -165,7 +172,7 @@ def main() -> int:
                 except httpx.HTTPError:
                     time.sleep(0.2)
             page, figs = [], []
-            with httpx.Client(timeout=30) as client:
+            with httpx.Client(timeout=30, headers=auth) as client:
                 started = time.perf_counter()
                 client.get(f"{base}/runs/{run_id}")  # a fresh process: reads and folds every event
                 cold = time.perf_counter() - started
@@ -189,7 +196,7 @@ def main() -> int:
                 f"figures), then p50 {statistics.median(figs) * 1000:.0f} ms (kept per ledger seq)"
             )
             quiet = appends(ledger, run_id, 100)
-            delays, busy = asyncio.run(fan_out(base, ledger, run_id, 30))
+            delays, busy = asyncio.run(fan_out(base, ledger, run_id, 30, auth))
             print(
                 f"event appended -> received, {CLIENTS} SSE clients, {len(delays)} deliveries: "
                 f"p50 {statistics.median(delays) * 1000:.0f} ms, p95 {pct(delays, 95) * 1000:.0f} ms "

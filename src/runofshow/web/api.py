@@ -83,9 +83,20 @@ async def list_runs(request: Request) -> list[dict[str, Any]]:
     return await run_in_threadpool(rows)
 
 
+async def run_page(request: Request, run_id: str) -> views.RunPage:
+    """The run page's contents (the run's events parsed once per process: `RunCache.page`)."""
+    cache: RunCache = request.app.state.cache
+    try:
+        page: views.RunPage = await run_in_threadpool(
+            cache.page, run_id, lambda r, e, st, v: views.run_page(r, e, state=st, view=v))
+    except LedgerError as err:
+        raise _not_found(err, run_id) from None
+    return page
+
+
 @router.get("/api/runs/{run_id}")
 async def one_run(request: Request, run_id: str) -> dict[str, Any]:
-    page = await view(request, run_id, lambda r, e, st: views.run_page(r, e, state=st))
+    page = await run_page(request, run_id)
     return {
         **page.summary.json(),
         "gates": page.gates,

@@ -138,9 +138,10 @@ def create_app(deps: WebDeps) -> FastAPI:
     app.state.cache = RunCache(deps.ledger)
     app.state.feed = Feed(deps.ledger.events, deps.settings.poll_s)
     app.state.refusals = Throttle(deps.settings.refusal_every_s)
-    app.state.templates = Jinja2Templates(
-        env=jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
-    )
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
+    for name in env.list_templates(extensions=["html"]):
+        env.get_template(name)  # compiled now, not on the first request that needs one
+    app.state.templates = Jinja2Templates(env=env)
 
     @app.middleware("http")
     async def readers(request: Request, call_next: Any) -> Response:

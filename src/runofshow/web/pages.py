@@ -46,7 +46,7 @@ async def board_rows(request: Request) -> Response:
 
 
 async def _page(request: Request, run_id: str) -> views.RunPage:
-    return await api.view(request, run_id, lambda r, e, st: views.run_page(r, e, state=st))
+    return await api.run_page(request, run_id)
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)

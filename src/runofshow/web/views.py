@@ -270,10 +270,11 @@ def run_page(
     events: Sequence[LedgerEvent],
     wall_now: datetime | None = None,
     state: RunState | None = None,
+    view: RunView | None = None,
 ) -> RunPage:
     wall_now = wall_now or datetime.now(UTC)
     state = state if state is not None else fold(events)
-    v = RunView.of(events)
+    v = view if view is not None else RunView.of(events)
     now_t = plan_now_t_s(state, wall_now)
     blast = evidence_steps.blast_file(v) if state.started else None
     steps = {
