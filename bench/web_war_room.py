@@ -24,6 +24,7 @@ import httpx
 from runofshow.adapters.ledger_sql import SqlLedger
 from runofshow.adapters.memory import FakeClock, InMemoryRouter, ScriptedMetrics, StaticAlerts
 from runofshow.app.bootstrap import RunOptions, start_run
+from runofshow.app.warroom.identity import create_token
 from runofshow.domain.plan import Plan
 from runofshow.domain.tick import TrackSample
 
@@ -31,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the stand-in T-minus steps of the report tests (no network)
 BIN = Path(sys.executable).parent
 CLIENTS = 50
+COLD_RUNS = 3
 HEALTHY = {
     "http_p95_ms": 150.0,
     "http_5xx_pct": 0.05,
@@ -147,6 +149,35 @@ async def fan_out(
     return delays, took
 
 
+def start_server(url: str) -> tuple[subprocess.Popen[bytes], str]:
+    """`runofshow serve` in a process of its own, once it answers /healthz."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [str(BIN / "runofshow"), "serve", "--state", url, "--listen", f"127.0.0.1:{port}"],
+        env={**os.environ, "RUNOFSHOW_WEB_SECRET": "bench-" + "x" * 32},
+    )
+    for _ in range(150):
+        try:
+            if httpx.get(f"{base}/healthz").status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    return server, base
+
+
+def cold_load(url: str, run_id: str, auth: dict[str, str]) -> float:
+    """Seconds for the run page's first request to a fresh server process."""
+    server, base = start_server(url)
+    try:
+        started = time.perf_counter()
+        assert httpx.get(f"{base}/runs/{run_id}", headers=auth, timeout=30).status_code == 200
+        return time.perf_counter() - started
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -154,28 +185,16 @@ def main() -> int:
         ledger = SqlLedger(url)
         run_id = big_run(ledger, folder)
         n_events = len(ledger.events(run_id))
-        from runofshow.app.warroom.identity import create_token
-
         token, _ = create_token(ledger, "bench", "observer")  # reading needs an identity
         auth = {"Authorization": f"Bearer {token}"}
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen(
-            [str(BIN / "runofshow"), "serve", "--state", url, "--listen", f"127.0.0.1:{port}"],
-            env={**os.environ, "RUNOFSHOW_WEB_SECRET": "bench-" + "x" * 32},
-        )
+        colds = [cold_load(url, run_id, auth) for _ in range(COLD_RUNS - 1)]  # fresh processes
+        server, base = start_server(url)
         try:
-            for _ in range(100):
-                try:
-                    if httpx.get(f"{base}/healthz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
             page, figs = [], []
             with httpx.Client(timeout=30, headers=auth) as client:
                 started = time.perf_counter()
                 client.get(f"{base}/runs/{run_id}")  # a fresh process: reads and folds every event
-                cold = time.perf_counter() - started
+                colds.append(time.perf_counter() - started)
                 started = time.perf_counter()
                 client.get(f"{base}/api/runs/{run_id}/figures")
                 cold_figs = time.perf_counter() - started
@@ -186,10 +205,12 @@ def main() -> int:
                     started = time.perf_counter()
                     assert client.get(f"{base}/api/runs/{run_id}/figures").status_code == 200
                     figs.append(time.perf_counter() - started)
+            firsts = ", ".join(f"{c * 1000:.0f}" for c in colds)
             print(
-                f"run page load, {n_events} events: {cold * 1000:.0f} ms from a fresh server process "
-                f"(reads and folds every event); then p50 {statistics.median(page) * 1000:.0f} ms, "
-                f"p95 {pct(page, 95) * 1000:.0f} ms (goal <= 300 ms)"
+                f"run page first load, {n_events} events, from {COLD_RUNS} fresh server processes (each "
+                f"reads, parses and folds every event): median {statistics.median(colds) * 1000:.0f} ms "
+                f"({firsts} ms; goal <= 300 ms); then p50 {statistics.median(page) * 1000:.0f} ms, "
+                f"p95 {pct(page, 95) * 1000:.0f} ms"
             )
             print(
                 f"its 7 plotly charts' data: {cold_figs * 1000:.0f} ms the first time (plotly builds the "

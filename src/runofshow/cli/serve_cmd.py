@@ -51,6 +51,8 @@ def serve(
     commanders, members, observers) gives the people it names their role in that run; a token's
     role counts for the others.
     """
+    import gc
+
     import uvicorn
 
     from runofshow.app import bootstrap, settings
@@ -72,10 +74,14 @@ def serve(
         plan=plan,
         decision_ports=lambda p, action: bootstrap.decision_ports(p, action, env),
     )
+    app = create_app(deps)
+    # what start-up made (modules, the app) lives as long as the process: out of the collector's
+    # way, so that reading a long run's thousands of events is not slowed by full collections over it
+    gc.freeze()
     print(f"runofshow war room on http://{host}:{port}/ (ledger {getattr(ledger, 'name', url)})", flush=True)
     try:
         uvicorn.run(
-            create_app(deps),
+            app,
             host=host,
             port=port,
             log_level="warning",
