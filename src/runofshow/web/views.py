@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from runofshow.app.run import minutes
-from runofshow.app.run.event_types import DecisionMade, IcDecision, IcRefused, ParkingLot
+from runofshow.app.run.event_types import DecisionMade, IcDecision, IcHandover, IcRefused, ParkingLot
 from runofshow.app.run.state import RunState, fold, next_move
 from runofshow.app.warroom.commander import current_ics
 from runofshow.domain.timeline import schedule
@@ -294,10 +294,12 @@ def run_page(
     ]
     ics = [
         {
-            "at": ts(e.at), "kind": e.kind, "action": e.action, "by": e.by, "reason": e.reason,
+            "at": ts(e.at), "kind": e.kind, "by": e.by, "reason": e.reason,
+            "action": f"handover to {e.to}" if isinstance(e, IcHandover) else e.action,
             "why": e.why if isinstance(e, IcRefused) else None, "proof": (e.identity or {}).get("proof", ""),
         }
-        for e in sorted([*v.of_kind(IcDecision), *v.of_kind(IcRefused)], key=lambda e: e.seq)
+        for e in sorted([*v.of_kind(IcDecision), *v.of_kind(IcRefused), *v.of_kind(IcHandover)],
+                        key=lambda e: e.seq)
     ]
     return RunPage(
         summary=summary(record, events, wall_now, state),

@@ -62,6 +62,7 @@ def test_the_plan_gives_roles_and_the_role_follows_the_handover(team: WarRoom) -
 
     page = team.client.get(f"/runs/{team.run_id}", headers=team.bearer("bob")).text
     assert 'id="btn-handover"' in page and 'id="current-ic">bob<' in page
+    assert "alice (token): handover to bob - end of shift" in page
     page = team.client.get(f"/runs/{team.run_id}", headers=team.bearer("alice")).text
     assert 'id="btn-handover"' not in page and 'id="note-form"' in page
 
