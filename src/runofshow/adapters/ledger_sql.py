@@ -28,7 +28,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
 from sqlalchemy import (
     Connection,
     Engine,
@@ -99,15 +98,22 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN DEFERRED" if reading else "BEGIN IMMEDIATE")
 
 
+try:
+    import orjson as _orjson
+except ImportError:  # a dependency; without it, the standard library reads (slower)
+    _orjson = None  # type: ignore[assignment]
+
 
 def _loads(text: str) -> Any:
-    """A payload as JSON: orjson (2-3x faster: a run page reads thousands of payloads); what it does
-    not take (NaN, ints past 64 bits, in ledgers written before payloads were normalised) the
-    standard library does."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)
+    """A payload as JSON: orjson when installed (2-3x faster: a run page reads thousands of payloads);
+    what it does not take (NaN, ints past 64 bits) the standard library does."""
+    if _orjson is not None:
+        try:
+            return _orjson.loads(text)
+        except _orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
+
 
 class SqlLedger:
     """The `Ledger` port on SQLAlchemy Core. `url` is any SQLAlchemy URL (sqlite:///..., postgresql+psycopg://...)."""
