@@ -71,7 +71,7 @@ def test_the_role_follows_the_handover(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("by", "to", "why"), [
-    ("carol", "alice", "'carol' does not hold the IC role now (alice, Bob Smith does)"),
+    ("carol", "alice", "'carol' does not hold the IC role now (alice, Bob Smith do)"),
     ("alice", "dave", "'dave' is not an incident commander or member of this war room"),
     ("alice", "mallory", "'mallory' is not an incident commander or member of this war room"),
 ])

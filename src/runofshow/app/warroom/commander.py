@@ -85,6 +85,12 @@ def holds_ic(plan: Plan, state: RunState | None, name: str) -> bool:
     return any(_same(name, ic) for ic in current_ics(plan, state))
 
 
+def not_holding(plan: Plan, state: RunState | None, name: str) -> str:
+    """Why `name` may not act as the IC now: who does."""
+    ics = current_ics(plan, state)
+    return f"'{name}' does not hold the IC role now ({', '.join(ics)} {'does' if len(ics) == 1 else 'do'})"
+
+
 def require_incident_commander(plan: Plan, name: str | None, what: str) -> str:
     """The name as the plan spells it, when it is one of the plan's incident commanders; InputError
     (exit 2) otherwise."""
@@ -138,7 +144,7 @@ def _refusal(state: RunState, plan: Plan, action: str, by: str) -> str | None:
     if not is_incident_commander(plan, by) and not holds_ic(plan, state, by):
         return f"'{by}' is not an incident commander ({', '.join(plan.war_room.incident_commanders)})"
     if not holds_ic(plan, state, by):
-        return f"'{by}' does not hold the IC role now ({', '.join(current_ics(plan, state))} does)"
+        return not_holding(plan, state, by)
     s = state
     if s.ended and not (action == "rollback" and s.status is RunStatus.HALTED):
         return f"the run has ended ({s.status.value}: {s.end_reason})"
@@ -234,7 +240,7 @@ def handover(run_id: str, to: str, *, by: str, reason: str = "", ledger: Ledger,
     role = plan.war_room.role_of(to)
     why = None
     if not holds_ic(plan, state, by):
-        why = f"'{by}' does not hold the IC role now ({', '.join(current_ics(plan, state))} does)"
+        why = not_holding(plan, state, by)
     elif role not in ("ic", "member"):
         why = f"'{to}' is not an incident commander or member of this war room"
     elif holds_ic(plan, state, to) and len(current_ics(plan, state)) == 1:
@@ -290,4 +296,5 @@ def recorder_for(run_id: str, *, ledger: Ledger,
 
 
 __all__ = ["ACTIONS", "AUTO_TRIGGERS", "Decided", "check_override", "current_ics", "handover", "holds_ic",
-           "ic_decide", "is_incident_commander", "note", "recorder_for", "require_incident_commander"]
+           "ic_decide", "is_incident_commander", "not_holding", "note", "recorder_for",
+           "require_incident_commander"]
