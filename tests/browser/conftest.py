@@ -65,7 +65,8 @@ def served(tmp_path_factory: pytest.TempPathFactory, idp: OidcProvider) -> Itera
     url = f"sqlite:///{tmp / 'runofshow.db'}"
     ledger = SqlLedger(url)
     plan = Plan.model_validate({"traffic_router": {"kind": "memory"}, "evidence_dir": str(tmp / "evidence"),
-                                "war_room": {"incident_commanders": ["alice"]},
+                                "war_room": {"incident_commanders": ["alice"], "members": ["bob"],
+                                             "observers": ["carol"]},
                                 "timeline": {"freeze_at_min": -2, "war_room_at_min": -1.5, "preflight_at_min": -1}})
     router = InMemoryRouter()
     world, runner = start_run(plan, RunOptions(check_windows=False, speed=SPEED, ledger_poll_s=0.1), environ={},

@@ -130,3 +130,42 @@ def test_oidc_login_in_the_browser(browser: Any, served: Served, idp: OidcProvid
     note = next(e for e in reversed(served.ledger.events(served.run_id)) if e.kind == "parking_lot")
     assert note.payload["identity"] == {"name": "dana", "subject": "oidc:u-dana", "proof": "oidc", "role": "member"}
     context.close()
+
+
+def test_anonymous_readers_are_sent_to_log_in(browser: Any, served: Served) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{served.url}/runs/{served.run_id}")
+    page.wait_for_url(f"{served.url}/login")
+    assert page.locator("#token").count() == 1
+    r = page.request.get(f"{served.url}/api/runs/{served.run_id}")
+    assert r.status == 401
+    context.close()
+
+
+def test_the_ic_hands_over_and_the_buttons_follow(browser: Any, served: Served) -> None:
+    alice = login(browser, served, "ic")
+    bob = login(browser, served, "member")
+    bob.goto(f"{served.url}/runs/{served.run_id}")
+    assert bob.locator("#btn-hold").count() == 0
+    alice.goto(f"{served.url}/runs/{served.run_id}")
+    alice.fill("#handover-to", "bob")
+    alice.fill("#handover-reason", "end of my shift")
+    alice.click("#btn-handover")
+    wait_until(lambda: "bob is the incident commander now" in live_text(alice, "#action-result"), timeout=10,
+               what="the handover accepted")
+    wait_until(lambda: live_text(alice, "#current-ic") == "bob", timeout=20, what="the page to name bob")
+    screenshot(alice, "run_handover.png")
+    bob.reload()
+    assert bob.locator("#btn-hold").count() == 1 and bob.locator("#btn-handover").count() == 1
+    alice.reload()
+    assert alice.locator("#btn-hold").count() == 0 and alice.locator("#btn-note").count() == 1
+    handover = next(e for e in served.ledger.events(served.run_id) if e.kind == "ic_handover")
+    assert handover.payload["identity"]["name"] == "alice" and handover.payload["to"] == "bob"
+    # and back, so the run's IC is alice again
+    bob.fill("#handover-to", "alice")
+    bob.click("#btn-handover")
+    wait_until(lambda: "alice is the incident commander now" in live_text(bob, "#action-result"), timeout=10,
+               what="the handover back")
+    alice.context.close()
+    bob.context.close()

@@ -31,12 +31,15 @@ def test_demo_serves_the_war_room_with_an_ic_token(tmp_path: Path) -> None:
                               line)
         assert found is not None, "the demo printed no war-room URL"
         base, run_id, ic, token = found.groups()
-        run = httpx.get(f"{base}/api/runs/{run_id}", timeout=10).json()
+        auth = {"Authorization": f"Bearer {token}"}
+        assert httpx.get(f"{base}/api/runs/{run_id}", timeout=10).status_code == 401  # reading needs a login
+        run = httpx.get(f"{base}/api/runs/{run_id}", timeout=10, headers=auth).json()
         assert run["run_id"] == run_id
         r = httpx.post(f"{base}/api/runs/{run_id}/notes", json={"text": "seen from the web"}, timeout=10,
-                       headers={"Authorization": f"Bearer {token}"})
+                       headers=auth)
         assert r.status_code == 201 and r.json()["payload"]["identity"]["name"] == ic
-        assert "ros_" not in httpx.get(f"{base}/runs/{run_id}", timeout=10).text  # the token is never shown
+        page = httpx.get(f"{base}/runs/{run_id}", timeout=10, headers=auth).text
+        assert "ros_" not in page  # the token is never shown
         out, _ = proc.communicate(timeout=240)
         assert proc.returncode == 0, out[-2000:]
     finally:

@@ -98,6 +98,23 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN DEFERRED" if reading else "BEGIN IMMEDIATE")
 
 
+try:
+    import orjson as _orjson
+except ImportError:  # a dependency; without it, the standard library reads (slower)
+    _orjson = None  # type: ignore[assignment]
+
+
+def _loads(text: str) -> Any:
+    """A payload as JSON: orjson when installed (2-3x faster: a run page reads thousands of payloads);
+    what it does not take (NaN, ints past 64 bits) the standard library does."""
+    if _orjson is not None:
+        try:
+            return _orjson.loads(text)
+        except _orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
+
+
 class SqlLedger:
     """The `Ledger` port on SQLAlchemy Core. `url` is any SQLAlchemy URL (sqlite:///..., postgresql+psycopg://...)."""
 
@@ -314,7 +331,7 @@ class SqlLedger:
                 .order_by(events.c.seq)
             ).all()
         return [
-            LedgerEvent(run_id=r.run_id, seq=r.seq, at=r.at, kind=r.kind, payload=json.loads(r.payload),
+            LedgerEvent(run_id=r.run_id, seq=r.seq, at=r.at, kind=r.kind, payload=_loads(r.payload),
                         prev_hash=r.prev_hash, hash=r.hash)
             for r in rows
         ]

@@ -122,6 +122,13 @@ def open_war_room(url: str) -> tuple[Ledger, Any]:
     return store, store
 
 
+def war_room_server(url: str, token: str) -> Any:
+    """A client of a `runofshow serve` JSON API (`decide|note|handover --server URL`)."""
+    from runofshow.adapters.war_room_client import WarRoomClient
+
+    return WarRoomClient(url, token)
+
+
 def decision_ports(plan: Plan, action: str, environ: Mapping[str, str]) -> dict[str, Any]:
     """What an incident commander's decision needs besides the ledger, as `runofshow decide` builds
     it: for a rollback the plan's router (unless it lives in the runner: memory) and notifications."""
@@ -426,5 +433,5 @@ __all__ = [
     "RunOptions", "World", "alert_rules_check", "build_metrics", "build_notifications", "build_router",
     "build_world", "decision_ports", "demo_pull_requests", "freeze_store", "load_generator", "load_run",
     "market_calendar", "open_ledger", "open_war_room", "preflight_tools", "pull_request_host",
-    "resolve_state_url", "resume_run", "start_local_proxy", "start_run",
+    "resolve_state_url", "resume_run", "start_local_proxy", "start_run", "war_room_server",
 ]

@@ -39,6 +39,9 @@ def serve(
     plan_path: Annotated[
         Path | None, typer.Option("--plan", help="plan file (its state URL and incident commanders)")
     ] = None,
+    public_read: Annotated[
+        bool, typer.Option("--public-read", help="pages and GET API readable without logging in (read-only)")
+    ] = False,
 ) -> None:
     """Serve the war room on the web: the release board, live run pages, the JSON API and the
     incident commander's actions, over the same ledger as the runner (which may be in another
@@ -47,8 +50,13 @@ def serve(
     Example: runofshow serve --state postgresql://runofshow@db/runofshow --listen 127.0.0.1:8700
 
     Session cookies are signed with $RUNOFSHOW_WEB_SECRET (set it, the same for every replica);
-    behind a TLS proxy set RUNOFSHOW_WEB_SECURE_COOKIE=1.
+    behind a TLS proxy set RUNOFSHOW_WEB_SECURE_COOKIE=1. Reading needs a login too (any role;
+    observers read only), unless --public-read. Each run's plan (`war_room`: ic, incident
+    commanders, members, observers) gives the people it names their role in that run; a token's
+    role counts for the others.
     """
+    import gc
+
     import uvicorn
 
     from runofshow.app import bootstrap, settings
@@ -66,14 +74,18 @@ def serve(
     deps = WebDeps(
         ledger=ledger,
         tokens=tokens,
-        settings=web_settings(env),
+        settings=web_settings(env, public_read=public_read),
         plan=plan,
         decision_ports=lambda p, action: bootstrap.decision_ports(p, action, env),
     )
+    app = create_app(deps)
+    # what start-up made (modules, the app) lives as long as the process: out of the collector's
+    # way, so that reading a long run's thousands of events is not slowed by full collections over it
+    gc.freeze()
     print(f"runofshow war room on http://{host}:{port}/ (ledger {getattr(ledger, 'name', url)})", flush=True)
     try:
         uvicorn.run(
-            create_app(deps),
+            app,
             host=host,
             port=port,
             log_level="warning",

@@ -30,6 +30,7 @@ from runofshow.domain.connections import (
 )
 from runofshow.domain.freeze import FreezeRules
 from runofshow.domain.market import Market
+from runofshow.domain.war_room import WarRoom
 
 GATE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 VERSION = re.compile(r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$")
@@ -309,17 +310,6 @@ class Timeline(_Model):
 
 
 # --------------------------------------------------------------------------- war room, preflight
-
-
-class WarRoom(_Model):
-    incident_commanders: tuple[str, ...] = ("ic-on-call",)
-
-    @field_validator("incident_commanders")
-    @classmethod
-    def _some(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        if not v:
-            raise ValueError("name at least one incident commander")
-        return v
 
 
 class Preflight(_Model):

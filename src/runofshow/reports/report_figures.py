@@ -15,11 +15,16 @@ would squash the 90 minutes of stages into a sliver).
 from __future__ import annotations
 
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from runofshow.app.run import event_types as et
 from runofshow.domain.plan import Direction
 from runofshow.reports import report_data as rd
 from runofshow.reports.evidence_render import RunView, value_text
+
+# plotly writes figures with orjson when it is installed (the ledger reads with it), and its numbers
+# then come out differently: the report's bytes, pinned by evidence hashes, must not depend on that
+pio.json.config.default_engine = "json"
 
 CANARY = "#e8590c"
 BASELINE = "#1c7ed6"

@@ -7,6 +7,7 @@
                                          ledger seqs (`Last-Event-ID` resumes after that seq)
     POST /api/runs/{id}/decisions        {"decision": "proceed|hold|rollback", "reason": "..."} (role ic)
     POST /api/runs/{id}/notes            {"text": "..."} (role ic or member)
+    POST /api/runs/{id}/handover         {"to": "bob", "reason": "..."} (the run's current IC)
 
 Errors are `{"error": "one line"}`: 400 malformed JSON, 422 unknown decision / empty reason or
 text, 401 no identity, 403 wrong role (both recorded as `ic_refused`), 404 unknown run, 409 a
@@ -26,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 
 from runofshow.app.run.state import RunState, fold
 from runofshow.app.warroom import commander
-from runofshow.app.warroom.identity import Identity, Role, decide_as, note_as
+from runofshow.app.warroom.identity import Identity, Role, decide_as, handover_as, note_as
 from runofshow.errors import InputError, LedgerError
 from runofshow.ports import LedgerEvent, RunRecord
 from runofshow.web import views
@@ -82,9 +83,20 @@ async def list_runs(request: Request) -> list[dict[str, Any]]:
     return await run_in_threadpool(rows)
 
 
+async def run_page(request: Request, run_id: str) -> views.RunPage:
+    """The run page's contents (the run's events parsed once per process: `RunCache.page`)."""
+    cache: RunCache = request.app.state.cache
+    try:
+        page: views.RunPage = await run_in_threadpool(
+            cache.page, run_id, lambda r, e, st, v: views.run_page(r, e, state=st, view=v))
+    except LedgerError as err:
+        raise _not_found(err, run_id) from None
+    return page
+
+
 @router.get("/api/runs/{run_id}")
 async def one_run(request: Request, run_id: str) -> dict[str, Any]:
-    page = await view(request, run_id, lambda r, e, st: views.run_page(r, e, state=st))
+    page = await run_page(request, run_id)
     return {
         **page.summary.json(),
         "gates": page.gates,
@@ -196,7 +208,8 @@ async def decide(request: Request, run_id: str, who: Identity, action: str, reas
     d = deps(request)
 
     def work() -> tuple[int, Any]:
-        plan = fold(d.ledger.events(run_id)).plan()
+        before = fold(d.ledger.events(run_id))
+        plan = before.plan()
         ports = d.decision_ports(plan, action) if d.decision_ports is not None else {}
         try:
             result = decide_as(who, run_id, action, reason, ledger=d.ledger, **ports)
@@ -214,7 +227,7 @@ async def decide(request: Request, run_id: str, who: Identity, action: str, reas
         _refresh(d.ledger, run_id, plan.evidence_dir, ("war_room", "timeline"))
         if result.accepted:
             return 201, body
-        return (409 if commander.is_incident_commander(plan, who.name) else 403), body
+        return (409 if commander.holds_ic(plan, before, who.name) else 403), body
 
     try:
         status, body = await run_in_threadpool(work)
@@ -269,6 +282,38 @@ async def post_note(request: Request, run_id: str) -> JSONResponse:
     text = text_field(body, "text", "the note is empty")
     event = await note(request, run_id, who, text)
     return JSONResponse(event_json(event), status_code=201)
+
+
+async def handover(request: Request, run_id: str, who: Identity, to: str, reason: str) -> tuple[int, Any]:
+    """The IC handover through the same use case as `runofshow handover`: (status, body)."""
+    d = deps(request)
+
+    def work() -> tuple[int, Any]:
+        result = handover_as(who, run_id, to, reason, ledger=d.ledger)
+        event = next((e for e in d.ledger.events(run_id, (result.seq or 1) - 1) if e.seq == result.seq), None)
+        plan = fold(d.ledger.events(run_id)).plan()
+        _refresh(d.ledger, run_id, plan.evidence_dir, ("war_room",))
+        body = {"accepted": result.accepted, "message": result.message,
+                "event": None if event is None else event_json(event)}
+        return (201 if result.accepted else 409), body
+
+    try:
+        return await run_in_threadpool(work)
+    except InputError as err:
+        raise HTTPException(422, str(err)) from None
+
+
+@router.post("/api/runs/{run_id}/handover", status_code=201)
+async def post_handover(request: Request, run_id: str) -> JSONResponse:
+    await exists(request, run_id)
+    who = await require(request, run_id, "hand over", lambda r: r.may_decide)
+    body = await json_body(request)
+    to = text_field(body, "to", "say who takes the IC role")
+    reason = body.get("reason") or ""
+    if not isinstance(reason, str):
+        raise HTTPException(422, "reason: must be text")
+    status, result = await handover(request, run_id, who, to, reason)
+    return JSONResponse(result, status_code=status)
 
 
 @router.get("/api/whoami")

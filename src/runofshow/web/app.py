@@ -23,12 +23,14 @@ import jinja2
 import plotly
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from runofshow.app.warroom.throttle import Throttle
 from runofshow.web.cache import RunCache
 from runofshow.web.config import WebDeps
 from runofshow.web.feed import Feed
@@ -46,6 +48,15 @@ SECURITY_HEADERS = {
     "x-frame-options": "DENY",
     "referrer-policy": "same-origin",
 }
+
+
+#: what anyone may GET without logging in: the way in, the assets, liveness and the scrape
+OPEN_PATHS = ("/login", "/auth/oidc/", "/static/", "/assets/", "/healthz", "/metrics", "/api/openapi.json")
+
+
+def open_path(path: str) -> bool:
+    return any(path == p or (p.endswith("/") and path.startswith(p)) or path.startswith(p + "/")
+               for p in OPEN_PATHS)
 
 
 def wants_json(request: Request) -> bool:
@@ -126,9 +137,30 @@ def create_app(deps: WebDeps) -> FastAPI:
     app.state.metrics = WebMetrics(deps.ledger)
     app.state.cache = RunCache(deps.ledger)
     app.state.feed = Feed(deps.ledger.events, deps.settings.poll_s)
-    app.state.templates = Jinja2Templates(
-        env=jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
-    )
+    app.state.refusals = Throttle(deps.settings.refusal_every_s)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
+    for name in env.list_templates(extensions=["html"]):
+        env.get_template(name)  # compiled now, not on the first request that needs one
+    app.state.templates = Jinja2Templates(env=env)
+
+    @app.middleware("http")
+    async def readers(request: Request, call_next: Any) -> Response:
+        """Reading needs an identity (any role: observers read), unless `public_read`; inside the
+        session middleware, so that a browser's session counts."""
+        if deps.settings.public_read or request.method not in ("GET", "HEAD") or open_path(request.url.path):
+            response: Response = await call_next(request)
+            return response
+        from runofshow.web.auth import identity_of
+
+        if await run_in_threadpool(identity_of, request) is not None:
+            response = await call_next(request)
+            return response
+        app.state.metrics.refusals.labels("401").inc()
+        if wants_json(request) or request.headers.get("hx-request"):
+            return JSONResponse({"error": "no identity: log in, or send Authorization: Bearer <token>"},
+                                status_code=401, headers={"www-authenticate": "Bearer"})
+        return RedirectResponse("/login", status_code=303)
+
     app.add_middleware(
         SessionMiddleware,
         secret_key=deps.settings.secret,

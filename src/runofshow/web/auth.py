@@ -4,10 +4,14 @@ once with a token. State-changing requests from a browser also carry the session
 need none.
 
     identity_of(request)         the Identity, or None
+    role_in(request, run_id, who) the identity's role in that run (the plan's war room first: the
+                                 role follows an IC handover; `runofshow.app.warroom.identity.run_role`)
     require(request, run_id, action, allowed)
                                  the Identity when it may do `action`; otherwise the refusal is
                                  recorded in the run's ledger (`ic_refused`, naming who tried) and
-                                 HTTPException 401 (nobody) or 403 (wrong role, bad CSRF token)
+                                 HTTPException 401 (nobody) or 403 (wrong role, bad CSRF token).
+                                 Anonymous (401) refusals are recorded at most once per address per
+                                 10 s, with how many more were not (`runofshow.app.warroom.throttle`)
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from typing import Any
 from fastapi import HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from runofshow.app.warroom.identity import Identity, Role, identify, refuse, still_valid
+from runofshow.app.warroom.identity import Identity, Role, identify, refuse, run_role, still_valid
+from runofshow.app.warroom.throttle import Throttle
 from runofshow.web.config import WebDeps
 
 SESSION_IDENTITY = "identity"
@@ -76,6 +81,16 @@ def login(request: Request, identity: Identity) -> None:
     request.session[SESSION_CSRF] = secrets.token_urlsafe(24)
 
 
+def role_in(request: Request, run_id: str, who: Identity) -> Role:
+    """`who`'s role in the run (its plan's war room, its handovers), read through the run cache."""
+    role: Role = request.app.state.cache.view(run_id, lambda _r, _e, st: run_role(who, st.plan(), st))
+    return role
+
+
+def source_of(request: Request) -> str:
+    return request.client.host if request.client is not None else "unknown"
+
+
 async def require(
     request: Request, run_id: str, action: str, allowed: Callable[[Role], bool], form_csrf: str | None = None
 ) -> Identity:
@@ -86,15 +101,37 @@ async def require(
         status, why = 401, "no identity: log in, or send Authorization: Bearer <token>"
     elif not csrf_ok(request, form_csrf):
         status, why = 403, "missing or wrong CSRF token"
-    elif not allowed(who.role):
-        status, why = 403, f"role {who.role.value} may not {action}"
+    else:
+        role = await run_in_threadpool(role_in, request, run_id, who)
+        if not allowed(role):
+            status, why = 403, f"role {role.value} may not {action}"
     if status:
-        await run_in_threadpool(refuse, d.ledger, run_id, action, who, why)
         metrics: Any = request.app.state.metrics
         metrics.refusals.labels(str(status)).inc()
+        if who is None:
+            throttle: Throttle = request.app.state.refusals
+            source = source_of(request)
+            told = throttle.admit(source)
+            if told is not None:
+                await run_in_threadpool(
+                    refuse, d.ledger, run_id, action, None, why, source=source, suppressed=told
+                )
+        else:
+            await run_in_threadpool(refuse, d.ledger, run_id, action, who, why)
         raise HTTPException(status, why)
     assert who is not None
     return who
 
 
-__all__ = ["CSRF_HEADER", "bearer", "csrf_ok", "csrf_token", "deps", "identity_of", "login", "require"]
+__all__ = [
+    "CSRF_HEADER",
+    "bearer",
+    "csrf_ok",
+    "csrf_token",
+    "deps",
+    "identity_of",
+    "login",
+    "require",
+    "role_in",
+    "source_of",
+]

@@ -17,8 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from runofshow.app.run.event_types import RunStarted, TypedEvent, parse
 from runofshow.app.run.state import RunState
 from runofshow.ports import Ledger, LedgerEvent, RunRecord
+from runofshow.reports.evidence_render import RunView, plan_from_ledger
 
 T = TypeVar("T")
 MAX_RUNS = 64
@@ -27,7 +29,9 @@ MAX_RUNS = 64
 @dataclass
 class _Run:
     events: list[LedgerEvent] = field(default_factory=list)
+    typed: list[TypedEvent] = field(default_factory=list)  # the same events, parsed once
     state: RunState = field(default_factory=RunState)
+    view: RunView | None = None  # over `typed` (it grows with it), once run_started is in
     lock: threading.Lock = field(default_factory=threading.Lock)
     figures_lock: threading.Lock = field(default_factory=threading.Lock)
     memo: dict[str, tuple[int, Any]] = field(default_factory=dict)
@@ -57,11 +61,17 @@ class RunCache:
     def _top_up(self, entry: _Run, run_id: str) -> None:
         for event in self._ledger.events(run_id, entry.last_seq):  # raises LedgerError: no run
             if event.seq != entry.last_seq + 1:  # never expected of the ledger: start again
-                entry.events, entry.state, entry.memo = [], RunState(), {}
+                entry.events, entry.typed, entry.state, entry.memo = [], [], RunState(), {}
+                entry.view = None
                 self._top_up(entry, run_id)
                 return
+            typed = parse(event)
             entry.events.append(event)
-            entry.state.apply(event)
+            entry.typed.append(typed)
+            entry.state.apply(typed)
+            entry.state.run_id = event.run_id
+            if entry.view is None and isinstance(typed, RunStarted):
+                entry.view = RunView(entry.typed, plan_from_ledger(typed), run_id)
 
     def view(self, run_id: str, fn: Callable[[RunRecord, list[LedgerEvent], RunState], T]) -> T:
         """`fn(record, events, state)` for the run as the ledger has it now (under the run's lock:
@@ -71,6 +81,16 @@ class RunCache:
         with entry.lock:
             self._top_up(entry, run_id)
             return fn(record, entry.events, entry.state)
+
+    def page(self, run_id: str, fn: Callable[[RunRecord, list[LedgerEvent], RunState, RunView], T]) -> T:
+        """`fn(record, events, state, view)`: `view` is the run's typed events (parsed once, not per
+        request) with its plan, as the reports' renderers take them."""
+        entry = self._entry(run_id)
+        record = self._ledger.run(run_id)
+        with entry.lock:
+            self._top_up(entry, run_id)
+            view = entry.view if entry.view is not None else RunView.of(entry.typed)
+            return fn(record, entry.events, entry.state, view)
 
     def figures(self, run_id: str, fn: Callable[[list[LedgerEvent]], T]) -> T:
         """The run's figures for its last seq; while they are being recomputed, the previous ones."""

@@ -73,6 +73,8 @@ class WebSettings:
     stream_max_s: float = 300.0
     keepalive_s: float = 15.0
     max_body: int = MAX_BODY_BYTES
+    refusal_every_s: float = 10.0  # anonymous refusals recorded at most once per address per window
+    public_read: bool = False  # pages and GET API readable without logging in (`serve --public-read`)
     oidc: OidcSettings | None = None
 
 

@@ -24,7 +24,7 @@ KEEP = 2000  # events kept per run for streams that are a little behind
 class _RunFeed:
     last_seq: int
     events: list[LedgerEvent] = field(default_factory=list)
-    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)  # set (and replaced) on new events
     watchers: int = 0
     task: asyncio.Task[None] | None = None
 
@@ -59,8 +59,8 @@ class Feed:
                 if new:
                     feed.events = (feed.events + new)[-KEEP:]
                     feed.last_seq = new[-1].seq
-                    async with feed.changed:
-                        feed.changed.notify_all()
+                    woken, feed.changed = feed.changed, asyncio.Event()
+                    woken.set()
                 await asyncio.sleep(self._poll_s)
         finally:
             if feed.watchers <= 0 and self._runs.get(run_id) is feed:
@@ -69,12 +69,15 @@ class Feed:
     async def after(self, run_id: str, after: int, timeout_s: float) -> list[LedgerEvent]:
         """The run's events after seq `after`; waits up to `timeout_s` for some (then [])."""
         feed = self._runs[run_id]
-        if feed.last_seq <= after:
-            async with feed.changed:
-                try:
-                    await asyncio.wait_for(feed.changed.wait_for(lambda: feed.last_seq > after), timeout_s)
-                except TimeoutError:
-                    return []
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while feed.last_seq <= after:  # an event, not a condition: no lock to give back when cancelled
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return []
+            try:
+                await asyncio.wait_for(feed.changed.wait(), left)
+            except TimeoutError:
+                return []
         if not feed.events or feed.events[0].seq > after + 1:  # behind what is kept: the ledger itself
             return await self.read(run_id, after)
         return [e for e in feed.events if e.seq > after]

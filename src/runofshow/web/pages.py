@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from runofshow.app.warroom.identity import Identity, identify
 from runofshow.web import api, views
-from runofshow.web.auth import csrf_ok, csrf_token, deps, identity_of, login, require
+from runofshow.web.auth import csrf_ok, csrf_token, deps, identity_of, login, require, role_in
 
 router = APIRouter(include_in_schema=False)
 #: the HTML report is ours but inlines plotly: it gets a sandbox (an opaque origin: no cookies, no API)
@@ -25,7 +25,8 @@ REPORT_CSP = (
 
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
     who = identity_of(request)
-    base = {"who": who, "csrf": csrf_token(request) if who is not None else ""}
+    base = {"who": who, "csrf": csrf_token(request) if who is not None else "",
+            "role": who.role if who is not None else None}
     response: Response = request.app.state.templates.TemplateResponse(
         request, name, {**base, **context}, status_code=status_code
     )
@@ -45,13 +46,15 @@ async def board_rows(request: Request) -> Response:
 
 
 async def _page(request: Request, run_id: str) -> views.RunPage:
-    return await api.view(request, run_id, lambda r, e, st: views.run_page(r, e, state=st))
+    return await api.run_page(request, run_id)
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
 async def run(request: Request, run_id: str) -> Response:
     page = await _page(request, run_id)
-    return render(request, "run.html", {"page": page, "s": page.summary})
+    who = identity_of(request)
+    role = None if who is None else await run_in_threadpool(role_in, request, run_id, who)
+    return render(request, "run.html", {"page": page, "s": page.summary, "role": role})
 
 
 @router.get("/runs/{run_id}/live", response_class=HTMLResponse)
@@ -137,6 +140,19 @@ async def decide_form(
         {"ok": status == 201, "message": body["message"], "what": action},
         status,
     )
+
+
+@router.post("/runs/{run_id}/handover", response_class=HTMLResponse)
+async def handover_form(
+    request: Request, run_id: str, to: str = Form(""), reason: str = Form(""), csrf: str = Form("")
+) -> Response:
+    await api.exists(request, run_id)
+    who = await require(request, run_id, "hand over", lambda r: r.may_decide, csrf)
+    if not to.strip():
+        raise HTTPException(422, "to: say who takes the IC role")
+    status, body = await api.handover(request, run_id, who, to, reason)
+    return render(request, "action_result.html", {"ok": status == 201, "message": body["message"],
+                                                  "what": "handover"}, status)
 
 
 @router.post("/runs/{run_id}/note", response_class=HTMLResponse)

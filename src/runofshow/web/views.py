@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from runofshow.app.run import minutes
-from runofshow.app.run.event_types import DecisionMade, IcDecision, IcRefused, ParkingLot
+from runofshow.app.run.event_types import DecisionMade, IcDecision, IcHandover, IcRefused, ParkingLot
 from runofshow.app.run.state import RunState, fold, next_move
+from runofshow.app.warroom.commander import current_ics
 from runofshow.domain.timeline import schedule
 from runofshow.ports import LedgerEvent, RunRecord
 from runofshow.reports import evidence, evidence_steps, report_figures
@@ -165,7 +166,7 @@ class RunPage:
     evidence_dir: str
     evidence_status: str
     evidence_files: list[EvidenceFile] = field(default_factory=list)
-    incident_commanders: tuple[str, ...] = ()
+    incident_commanders: tuple[str, ...] = ()  # who holds the IC role now (after any handover)
     can_rollback: bool = True
 
 
@@ -269,10 +270,11 @@ def run_page(
     events: Sequence[LedgerEvent],
     wall_now: datetime | None = None,
     state: RunState | None = None,
+    view: RunView | None = None,
 ) -> RunPage:
     wall_now = wall_now or datetime.now(UTC)
     state = state if state is not None else fold(events)
-    v = RunView.of(events)
+    v = view if view is not None else RunView.of(events)
     now_t = plan_now_t_s(state, wall_now)
     blast = evidence_steps.blast_file(v) if state.started else None
     steps = {
@@ -292,10 +294,12 @@ def run_page(
     ]
     ics = [
         {
-            "at": ts(e.at), "kind": e.kind, "action": e.action, "by": e.by, "reason": e.reason,
+            "at": ts(e.at), "kind": e.kind, "by": e.by, "reason": e.reason,
+            "action": f"handover to {e.to}" if isinstance(e, IcHandover) else e.action,
             "why": e.why if isinstance(e, IcRefused) else None, "proof": (e.identity or {}).get("proof", ""),
         }
-        for e in sorted([*v.of_kind(IcDecision), *v.of_kind(IcRefused)], key=lambda e: e.seq)
+        for e in sorted([*v.of_kind(IcDecision), *v.of_kind(IcRefused), *v.of_kind(IcHandover)],
+                        key=lambda e: e.seq)
     ]
     return RunPage(
         summary=summary(record, events, wall_now, state),
@@ -310,7 +314,7 @@ def run_page(
         evidence_dir=str(folder),
         evidence_status=status,
         evidence_files=files,
-        incident_commanders=tuple(v.plan.war_room.incident_commanders) if state.started else (),
+        incident_commanders=current_ics(v.plan, state) if state.started else (),
         can_rollback=not state.ended or state.status.value == "halted",
     )
 

@@ -47,7 +47,7 @@ def test_recorded_payloads_round_trip() -> None:
         seen.add(e.kind)
     assert seen == {k.value for k in ev.EventKind} - {"clock_changed", "alert_received", "notify_failed",
                                                     "user_feedback", "communications",
-                                                    "webhook_refused", "takeover"}  # newer than the fixtures
+                                                    "webhook_refused", "takeover", "ic_handover"}  # newer than the fixtures
 
 
 @pytest.mark.parametrize("cls", sorted(et.SCHEMAS.values(), key=lambda c: c.KIND), ids=lambda c: c.KIND)

@@ -81,3 +81,28 @@ def test_note_goes_to_the_parking_lot(started: tuple[str, str, Path], capsys: An
 def test_no_ledger_is_bad_input(tmp_path: Path, capsys: Any) -> None:
     code, _, err = cli(["note", "r1", "x", "--as", "bob", "--state", f"sqlite:///{tmp_path / 'none.db'}"], capsys)
     assert code == 2 and "no ledger at" in err
+
+
+def test_local_decisions_and_notes_carry_local_os_user_as_their_proof(started: tuple[str, str, Path], capsys: Any,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    url, rid, _ = started
+    monkeypatch.setattr("getpass.getuser", lambda: "deploy")
+    assert cli(["decide", rid, "proceed", "--as", "alice", "--reason", "fine", "--state", url], capsys)[0] == 0
+    assert cli(["note", rid, "a theory", "--as", "bob", "--state", url], capsys)[0] == 0
+    decision = next(e for e in events(url, rid) if e["kind"] == "ic_decision")
+    note = next(e for e in events(url, rid) if e["kind"] == "parking_lot")
+    assert decision["by"] == "alice"
+    assert decision["identity"] == {"name": "alice", "subject": "local:deploy", "proof": "local", "role": "ic"}
+    assert note["identity"] == {"name": "bob", "subject": "local:deploy", "proof": "local", "role": "member"}
+    code, _, err = cli(["decide", rid, "proceed", "--reason", "who?", "--state", url], capsys)
+    assert code == 2 and err.strip() == "--as: say who you are (or use --server URL with $RUNOFSHOW_TOKEN)"
+
+
+def test_handover_from_the_cli(started: tuple[str, str, Path], capsys: Any) -> None:
+    url, rid, evidence = started
+    code, out, _ = cli(["handover", rid, "--to", "bob", "--as", "alice", "--state", url], capsys)
+    assert code == 2 and "'bob' is not an incident commander or member of this war room" in out
+    code, out, _ = cli(["handover", rid, "--to", "alice", "--as", "mallory", "--state", url], capsys)
+    assert code == 2 and out.strip().endswith("'mallory' does not hold the IC role now (alice does)")
+    kinds = [e["kind"] for e in events(url, rid)]
+    assert kinds[-2:] == ["ic_refused", "ic_refused"] and "ic_handover" not in kinds

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -34,9 +35,9 @@ class WarRoom:
         return [e.kind for e in self.ledger.events(self.run_id)]
 
 
-def start_run(ledger: SqlLedger, tmp_path: Path, url: str) -> str:
+def start_run(ledger: SqlLedger, tmp_path: Path, url: str, war_room: dict[str, Any] | None = None) -> str:
     plan = Plan.model_validate({"traffic_router": {"kind": "memory"}, "evidence_dir": str(tmp_path / "evidence"),
-                                "war_room": {"incident_commanders": ["alice"]}})
+                                "war_room": war_room or {"incident_commanders": ["alice"]}})
     world = build_world(plan, RunOptions(check_windows=False), environ={}, ledger=ledger, clock=FakeClock(),
                         router=InMemoryRouter(), metrics=ScriptedMetrics(), alerts=None, notifier=None,
                         annotator=None)
@@ -55,7 +56,8 @@ def room(tmp_path: Path) -> Iterator[WarRoom]:
         "observer": create_token(ledger, "carol", "observer")[0],
         "ic-not-in-plan": create_token(ledger, "mallory", "ic")[0],
     }
-    deps = WebDeps(ledger=ledger, tokens=ledger, settings=web_settings({}, poll_s=0.02, stream_max_s=0.5))
+    deps = WebDeps(ledger=ledger, tokens=ledger, settings=web_settings({}, poll_s=0.02, stream_max_s=0.5,
+                                                                       public_read=True))
     with TestClient(create_app(deps)) as client:
         yield WarRoom(ledger, run_id, tokens, client, deps)
     ledger.close()

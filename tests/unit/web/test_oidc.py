@@ -27,7 +27,7 @@ def idp() -> Iterator[OidcProvider]:
 def oidc_client(room: WarRoom, idp: OidcProvider, roles: str = "alice@example.com=ic") -> TestClient:
     env = {"RUNOFSHOW_OIDC_ISSUER": idp.issuer, "RUNOFSHOW_OIDC_CLIENT_ID": "war-room",
            "RUNOFSHOW_OIDC_CLIENT_SECRET": "s3cret-for-tests", "RUNOFSHOW_OIDC_ROLES": roles}
-    deps = WebDeps(ledger=room.ledger, tokens=room.ledger, settings=web_settings(env))
+    deps = WebDeps(ledger=room.ledger, tokens=room.ledger, settings=web_settings(env, public_read=True))
     return TestClient(create_app(deps))
 
 

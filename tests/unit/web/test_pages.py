@@ -25,7 +25,7 @@ def finished(tmp_path_factory: pytest.TempPathFactory):
     result = run([(35 * 60, {"http_5xx_pct": 6.0})], plan=plan, ledger=ledger)
     assert result.code == 3
     build_bundle(result.events, None, tmp / "evidence")
-    with TestClient(create_app(WebDeps(ledger=ledger, tokens=ledger, settings=web_settings({})))) as client:
+    with TestClient(create_app(WebDeps(ledger=ledger, tokens=ledger, settings=web_settings({}, public_read=True)))) as client:
         yield client, result, tmp
     ledger.close()
 

@@ -113,10 +113,18 @@ class VerdictRecord:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> VerdictRecord:
-        return cls(metric=str(data["metric"]), verdict=str(data.get("verdict") or ""),
-                   canary=opt_float(data.get("canary")), baseline=opt_float(data.get("baseline")),
-                   reason=str(data.get("reason") or ""), p_value=opt_float(data.get("p_value")),
-                   effect=opt_float(data.get("effect")))
+        get = data.get
+        canary, baseline, p_value, effect = get("canary"), get("baseline"), get("p_value"), get("effect")
+        record = object.__new__(cls)
+        # a run's page reads six of these per decision, thousands of decisions: filled in one step
+        # rather than through the frozen dataclass's __init__ (one object.__setattr__ per field)
+        record.__dict__.update(
+            metric=str(data["metric"]), verdict=str(get("verdict") or ""),
+            canary=None if canary is None else float(canary),
+            baseline=None if baseline is None else float(baseline),
+            reason=str(get("reason") or ""), p_value=None if p_value is None else float(p_value),
+            effect=None if effect is None else float(effect))
+        return record
 
     def to_json(self) -> dict[str, Any]:
         return {"metric": self.metric, "verdict": self.verdict, "canary": self.canary,

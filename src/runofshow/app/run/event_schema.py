@@ -90,20 +90,17 @@ class Event:
     def from_payload(cls: type[E], payload: Mapping[str, Any], *, seq: int = 0,
                      at: datetime | None = None) -> E:
         kwargs: dict[str, Any] = {}
-        for f in payload_fields(cls):
-            group = f.metadata["group"]
+        for name, group, key, read, keep_default in _readers(cls):
             source = payload.get(group) if group else payload
-            key = f.metadata["key"] or f.name
-            if not isinstance(source, Mapping) or key not in source:
+            if (type(source) is not dict and not isinstance(source, Mapping)) or key not in source:
                 continue
-            read = f.metadata["read"]
             try:
                 value = read(source[key]) if read is not None else source[key]
             except (TypeError, ValueError, KeyError, AttributeError):
                 continue  # a value this reader cannot take: the field's default
-            if value is None and f.default is not None:
+            if value is None and keep_default:
                 continue  # None where the schema wants a value: the default
-            kwargs[f.name] = value
+            kwargs[name] = value
         return cls(seq=seq, at=at, **kwargs)
 
     def to_payload(self) -> dict[str, Any]:
@@ -121,6 +118,19 @@ class Event:
 
 
 _FIELDS: dict[type, tuple[dataclasses.Field[Any], ...]] = {}
+_READERS: dict[type, tuple[tuple[str, str | None, str, Callable[[Any], Any] | None, bool], ...]] = {}
+
+
+def _readers(cls: type) -> tuple[tuple[str, str | None, str, Callable[[Any], Any] | None, bool], ...]:
+    """Per field, once per class: (name, group, payload key, reader, whether None keeps the default);
+    a run page reads thousands of events, so the fields' metadata is not looked up per event."""
+    found = _READERS.get(cls)
+    if found is None:
+        found = _READERS[cls] = tuple(
+            (f.name, f.metadata["group"], f.metadata["key"] or f.name, f.metadata["read"],
+             f.default is not None)  # a default_factory's field: `default` is MISSING, not None
+            for f in payload_fields(cls))
+    return found
 
 
 def payload_fields(cls: type) -> tuple[dataclasses.Field[Any], ...]:

@@ -300,6 +300,17 @@ class IcRefused(Event):
     why: str = str_field("")
     #: who proved they are `by` (name, subject, proof: token / oidc / slack / local), when known
     identity: dict[str, Any] | None = payload_field(read=opt_dict, omit_none=True)
+    source: str | None = str_field(omit_none=True)  # an anonymous web request's address
+    suppressed: int | None = int_field(omit_none=True)  # ... and how many more were not recorded one by one
+
+
+@dataclass(frozen=True, kw_only=True)
+class IcHandover(Event):
+    KIND: ClassVar[str] = "ic_handover"
+    by: str = str_field("")
+    to: str = str_field("")
+    reason: str = str_field("")
+    identity: dict[str, Any] | None = payload_field(read=opt_dict, omit_none=True)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -386,12 +397,13 @@ class RunEnded(Event):
 
 TypedEvent = (RunStarted | ClockChanged | StepStarted | StepCompleted | WeightIntent | WeightOutcome
               | DecisionMade | HoldStarted | HoldEnded | AlertReceived | RollbackStarted | WarRoom
-              | IcDecision | IcRefused | ParkingLot | UserFeedback | NotifyFailed | CommsRecorded
+              | IcDecision | IcRefused | IcHandover | ParkingLot | UserFeedback | NotifyFailed | CommsRecorded
               | WebhookRefused | Paused | Resumed | Takeover | RunEnded | OtherEvent)
 
 SCHEMAS: dict[str, type[Event]] = {cls.KIND: cls for cls in (
     RunStarted, ClockChanged, StepStarted, StepCompleted, WeightIntent, WeightOutcome, DecisionMade,
-    HoldStarted, HoldEnded, AlertReceived, RollbackStarted, WarRoom, IcDecision, IcRefused, ParkingLot,
+    HoldStarted, HoldEnded, AlertReceived, RollbackStarted, WarRoom, IcDecision, IcRefused, IcHandover,
+    ParkingLot,
     UserFeedback, NotifyFailed, CommsRecorded, WebhookRefused, Paused, Resumed, Takeover, RunEnded)}
 
 
@@ -411,10 +423,8 @@ def parse_all(events: Any) -> list[TypedEvent]:
 
 __all__ = [
     "IC", "RUNNER", "SCHEMAS", "AlertReceived", "ClockChanged", "CommsRecorded", "DecisionMade", "Event",
-    "HoldEnded",
-    "HoldStarted", "IcDecision", "IcRefused", "NotifyFailed", "OtherEvent", "ParkingLot", "Paused",
-    "Resumed", "RollbackStarted", "RunEnded", "RunStarted", "StepCompleted", "StepStarted", "Takeover",
-    "TypedEvent", "UserFeedback", "WarRoom", "WebhookRefused", "WeightIntent", "WeightOutcome", "origin_of",
-    "parse",
-    "parse_all",
+    "HoldEnded", "HoldStarted", "IcDecision", "IcHandover", "IcRefused", "NotifyFailed", "OtherEvent",
+    "ParkingLot", "Paused", "Resumed", "RollbackStarted", "RunEnded", "RunStarted", "StepCompleted",
+    "StepStarted", "Takeover", "TypedEvent", "UserFeedback", "WarRoom", "WebhookRefused", "WeightIntent",
+    "WeightOutcome", "origin_of", "parse", "parse_all",
 ]

@@ -54,7 +54,11 @@ ic_decision      an incident commander's decision, accepted (`runofshow decide`;
                  is followed at once by rollback_started(trigger ic) and its intent and outcome,
                  recorded by the deciding process; a hold or proceed is carried out by the runner,
                  whose next event for it carries `ic_seq` (the ic_decision's seq).
-ic_refused       a decision that was not accepted: action, by, reason, why, t_s.
+ic_refused       a decision that was not accepted: action, by, reason, why, t_s (a web request
+                 refused 401 / 403: identity when known; source and suppressed for anonymous
+                 ones, recorded at most once per address per 10 s).
+ic_handover      the incident commander hands the role over (`runofshow handover`): by, to, reason,
+                 t_s. From then on only `to` is the run's IC (decides, hands over).
 parking_lot      theory and opinion, kept out of the war-room log (`runofshow note`): text, by, t_s.
 user_feedback    what users said during the first night (`runofshow feedback`): sentiment (positive,
                  neutral, negative), note, by, t_s.
@@ -132,6 +136,7 @@ class EventKind(StrEnum):
     WAR_ROOM = "war_room"
     IC_DECISION = "ic_decision"
     IC_REFUSED = "ic_refused"
+    IC_HANDOVER = "ic_handover"
     PARKING_LOT = "parking_lot"
     USER_FEEDBACK = "user_feedback"
     NOTIFY_FAILED = "notify_failed"

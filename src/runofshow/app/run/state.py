@@ -76,6 +76,7 @@ class RunState:
     hold_until_t_s: float | None = None  # math.inf: an incident commander's hold (until proceed)
     ic_hold: str | None = None  # who holds the stage, when an incident commander does
     ic_pending_decision: et.IcDecision | None = None  # an IC hold/proceed the runner has not carried out
+    current_ic: str | None = None  # who the last IC handover named (None: the plan's `war_room`)
     phase: Phase | None = None
     first_night_started_t_s: float | None = None
     # rollback and the end
@@ -248,6 +249,10 @@ def _ic_decision(s: RunState, e: et.IcDecision) -> None:
         s.ic_pending_decision = e
 
 
+def _ic_handover(s: RunState, e: et.IcHandover) -> None:
+    s.current_ic = e.to or s.current_ic
+
+
 def _paused(s: RunState, e: et.Paused) -> None:
     if e.weight is not None:
         s.weight = e.weight
@@ -297,6 +302,7 @@ _APPLY: dict[type, Callable[[RunState, Any], None]] = {
     et.HoldEnded: _hold_ended,
     et.RollbackStarted: _rollback_started,
     et.IcDecision: _ic_decision,
+    et.IcHandover: _ic_handover,
     et.WebhookRefused: _webhook_refused,
     et.Paused: _paused,
     et.Resumed: _resumed,

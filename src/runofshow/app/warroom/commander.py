@@ -67,7 +67,28 @@ def _same(a: str, b: str) -> bool:
 
 
 def is_incident_commander(plan: Plan, name: str) -> bool:
+    """`name` may hold the IC role in this plan (whether or not they hold it now)."""
     return any(_same(name, ic) for ic in plan.war_room.incident_commanders)
+
+
+def current_ics(plan: Plan, state: RunState | None = None) -> tuple[str, ...]:
+    """Who holds the IC role of the run now: the last handover's `to`; before any, the plan's
+    `war_room.ic`; without one, every incident commander of the plan."""
+    if state is not None and state.current_ic:
+        return (state.current_ic,)
+    if plan.war_room.ic:
+        return (next(ic for ic in plan.war_room.incident_commanders if _same(ic, plan.war_room.ic or "")),)
+    return tuple(plan.war_room.incident_commanders)
+
+
+def holds_ic(plan: Plan, state: RunState | None, name: str) -> bool:
+    return any(_same(name, ic) for ic in current_ics(plan, state))
+
+
+def not_holding(plan: Plan, state: RunState | None, name: str) -> str:
+    """Why `name` may not act as the IC now: who does."""
+    ics = current_ics(plan, state)
+    return f"'{name}' does not hold the IC role now ({', '.join(ics)} {'does' if len(ics) == 1 else 'do'})"
 
 
 def require_incident_commander(plan: Plan, name: str | None, what: str) -> str:
@@ -120,8 +141,10 @@ class _Outlets:
 
 def _refusal(state: RunState, plan: Plan, action: str, by: str) -> str | None:
     """Why the decision cannot be accepted, or None."""
-    if not is_incident_commander(plan, by):
+    if not is_incident_commander(plan, by) and not holds_ic(plan, state, by):
         return f"'{by}' is not an incident commander ({', '.join(plan.war_room.incident_commanders)})"
+    if not holds_ic(plan, state, by):
+        return not_holding(plan, state, by)
     s = state
     if s.ended and not (action == "rollback" and s.status is RunStatus.HALTED):
         return f"the run has ended ({s.status.value}: {s.end_reason})"
@@ -201,6 +224,42 @@ def _rollback(rec: Recorder, target: TrafficRouter | None, by: str, reason: str,
     return Decided(True, "rollback", by, "rolled back: weight read back 0%", 0.0, seq)
 
 
+def handover(run_id: str, to: str, *, by: str, reason: str = "", ledger: Ledger,
+             now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Decided:
+    """The IC hands the role over to `to` (an incident commander or member of the plan's war room):
+    an `ic_handover` event and its war-room line; from then on only `to` decides and hands over.
+    Refused (an `ic_refused` event, action handover) when `by` does not hold the role now, `to` is
+    not in the war room (or an observer), or the run has ended."""
+    by, to, reason = " ".join(by.split()), " ".join(to.split()), " ".join(reason.split())
+    if not by:
+        raise InputError("--as: say who hands over (the current incident commander)")
+    if not to:
+        raise InputError("--to: say who takes the IC role")
+    rec = recorder_for(run_id, ledger=ledger, now=now)
+    plan, state = rec.plan, rec.state
+    role = plan.war_room.role_of(to)
+    why = None
+    if not holds_ic(plan, state, by):
+        why = not_holding(plan, state, by)
+    elif role not in ("ic", "member"):
+        why = f"'{to}' is not an incident commander or member of this war room"
+    elif holds_ic(plan, state, to) and len(current_ics(plan, state)) == 1:
+        why = f"'{to}' already holds the IC role"
+    elif state.ended:
+        why = f"the run has ended ({state.status.value}: {state.end_reason})"
+    if why is not None:
+        event = rec.append(EventKind.IC_REFUSED,
+                           {"action": "handover", "by": by, "reason": reason, "why": why, "to": to})
+        return Decided(False, "handover", by, f"refused: {why}", state.weight, event.seq)
+    named = next(n for n in (*plan.war_room.incident_commanders, *plan.war_room.members) if _same(n, to))
+    event = rec.append(EventKind.IC_HANDOVER, {"by": by, "to": named, "reason": reason})
+    said = f": {reason}" if reason else ""
+    rec.war_room(f"IC handover: {by} hands the incident commander role to {named}{said}",
+                 decision=f"IC is {named}", by=minutes.ic(by), ic_seq=event.seq)
+    return Decided(True, "handover", by, f"accepted: {named} is the incident commander now", state.weight,
+                   event.seq)
+
+
 def check_override(plan: Plan, override: Override, *, ledger: Ledger | None = None, run_id: str = "",
                    now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Override:
     """The preflight override with the commander's name as the plan spells it; InputError (exit 2)
@@ -236,5 +295,6 @@ def recorder_for(run_id: str, *, ledger: Ledger,
                     outlets=_Outlets())
 
 
-__all__ = ["ACTIONS", "AUTO_TRIGGERS", "Decided", "check_override", "ic_decide", "is_incident_commander",
-           "note", "recorder_for", "require_incident_commander"]
+__all__ = ["ACTIONS", "AUTO_TRIGGERS", "Decided", "check_override", "current_ics", "handover", "holds_ic",
+           "ic_decide", "is_incident_commander", "not_holding", "note", "recorder_for",
+           "require_incident_commander"]

@@ -4,15 +4,20 @@
     create_token(store, name, role)        -> (the token, shown once; its record, hash only)
     identify(store, token)                 -> the Identity of a live token, or None
     oidc_identity(claims, roles, ics)      -> the Identity a company IdP's verified ID token proves
-    decide_as(identity, run_id, ...)       the incident commander's decision (the same use case as
-    note_as(identity, run_id, text, ...)   `runofshow decide` / `note`), with the identity recorded in
-                                           the event's payload (`identity`)
+    decide_as(identity, run_id, ...)       the incident commander's decision, note and handover (the
+    note_as(identity, run_id, text, ...)   same use cases as `runofshow decide` / `note` / `handover`),
+    handover_as(identity, run_id, to, ...) with the identity recorded in the event's payload
+    local_identity(name, os_user, role)    who the local CLI is: `--as NAME`, proven only as local:<os-user>
+    run_role(identity, plan, state)        the role in one run: the plan's war room first (the run's
+                                           current IC is ic, its other incident commanders and members
+                                           member, its observers observer), else the identity's own
     refuse(ledger, run_id, ...)            an `ic_refused` event for a request without identity (401)
                                            or with the wrong role (403), naming who tried
 
-Roles: `ic` decides (and writes notes), `member` writes parking-lot notes, `observer` reads. A token
-carries a role; the plan's `war_room.incident_commanders` still decides who may decide a run (the
-use case refuses anyone else), so a token with role `ic` for a name the plan does not list is refused.
+Roles: `ic` decides (and writes notes, hands over), `member` writes parking-lot notes, `observer`
+reads. A token carries a role; for people the plan's `war_room` names, the plan's role counts (so the
+role follows an IC handover), and the use case still decides who may decide a run, so a token with
+role `ic` for a name the plan does not list is refused.
 
 Only a token's sha256 is stored: tokens are 256 random bits, so a fast hash is enough (nothing to
 guess), and a stolen ledger holds nothing that logs in.
@@ -30,7 +35,9 @@ from enum import StrEnum
 from typing import Any
 
 from runofshow.app.run.events import EventKind
+from runofshow.app.run.state import RunState
 from runofshow.app.warroom import commander
+from runofshow.domain.plan import Plan
 from runofshow.errors import InputError
 from runofshow.ports import ApiToken, Ledger, LedgerEvent, TokenStore
 
@@ -40,6 +47,7 @@ IDENTIFIED_KINDS = frozenset(
     {
         EventKind.IC_DECISION.value,
         EventKind.IC_REFUSED.value,
+        EventKind.IC_HANDOVER.value,
         EventKind.PARKING_LOT.value,
         EventKind.ROLLBACK_STARTED.value,
     }
@@ -206,6 +214,31 @@ def note_as(identity: Identity, run_id: str, text: str, *, ledger: Ledger) -> Le
     return commander.note(run_id, text, by=identity.name, ledger=IdentifiedLedger(ledger, identity))
 
 
+def handover_as(
+    identity: Identity, run_id: str, to: str, reason: str, *, ledger: Ledger
+) -> commander.Decided:
+    """`runofshow handover` for an identified person."""
+    result: commander.Decided = commander.handover(run_id, to, by=identity.name, reason=reason,
+                                                   ledger=IdentifiedLedger(ledger, identity))
+    return result
+
+
+def local_identity(name: str, os_user: str, role: Role = Role.IC) -> Identity:
+    """The local CLI's identity: the name typed after `--as`, proven only by the OS account it ran under
+    (`local:<os-user>`), so an auditor can tell it from a verified one."""
+    return Identity(" ".join(name.split()), f"local:{os_user or 'unknown'}", Proof.LOCAL, role)
+
+
+def run_role(identity: Identity, plan: Plan, state: RunState | None = None) -> Role:
+    """The identity's role in one run: the plan's war room first, else the identity's own role."""
+    if commander.holds_ic(plan, state, identity.name):
+        return Role.IC
+    named = plan.war_room.role_of(identity.name)
+    if named is None:
+        return identity.role
+    return Role.OBSERVER if named == "observer" else Role.MEMBER
+
+
 def refuse(
     ledger: Ledger,
     run_id: str,
@@ -213,9 +246,12 @@ def refuse(
     identity: Identity | None,
     why: str,
     *,
+    source: str | None = None,
+    suppressed: int = 0,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> LedgerEvent:
-    """Record a refused request (401: nobody proved who they are; 403: the wrong role)."""
+    """Record a refused request (401: nobody proved who they are; 403: the wrong role); an anonymous
+    one with its source address and how many more from there were not recorded one by one."""
     payload: dict[str, Any] = {
         "action": action,
         "by": identity.name if identity else "(anonymous)",
@@ -225,6 +261,10 @@ def refuse(
     }
     if identity is not None:
         payload["identity"] = identity.payload()
+    if source is not None:
+        payload["source"] = source
+    if suppressed:
+        payload["suppressed"] = suppressed
     return ledger.append(run_id, EventKind.IC_REFUSED.value, payload, now())
 
 
@@ -237,11 +277,14 @@ __all__ = [
     "TOKEN_PREFIX",
     "create_token",
     "decide_as",
+    "handover_as",
     "identify",
+    "local_identity",
     "note_as",
     "refuse",
     "revoke_token",
     "role_of",
+    "run_role",
     "still_valid",
     "token_hash",
 ]
