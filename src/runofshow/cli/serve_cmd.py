@@ -29,6 +29,15 @@ def host_port(listen: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def slack_endpoint(plan: Any, env: Any) -> Any:
+    """`/slack/actions`' parts (None without a Slack signing secret: the route answers 404)."""
+    from runofshow.app.bootstrap_comms import build_slack_endpoint
+    from runofshow.web.config import SlackEndpoint
+
+    parts = build_slack_endpoint(plan, env)
+    return None if parts is None else SlackEndpoint(*parts)
+
+
 def serve(
     state: StateOpt = None,
     listen: Annotated[str, typer.Option("--listen", help="HOST:PORT to serve on")] = DEFAULT_LISTEN,
@@ -43,7 +52,8 @@ def serve(
     Example: runofshow serve --state postgresql://runofshow@db/runofshow --listen 127.0.0.1:8700
 
     Session cookies are signed with $RUNOFSHOW_WEB_SECRET (set it, the same for every replica);
-    behind a TLS proxy set RUNOFSHOW_WEB_SECURE_COOKIE=1.
+    behind a TLS proxy set RUNOFSHOW_WEB_SECURE_COOKIE=1. With $SLACK_SIGNING_SECRET set, the war
+    room's Slack buttons post to /slack/actions (SLACK_BOT_TOKEN opens the rollback's reason form).
     """
     import uvicorn
 
@@ -65,6 +75,7 @@ def serve(
         settings=web_settings(env),
         plan=plan,
         decision_ports=lambda p, action: bootstrap.decision_ports(p, action, env),
+        slack=slack_endpoint(plan, env),
     )
     print(f"runofshow war room on http://{host}:{port}/ (ledger {getattr(ledger, 'name', url)})", flush=True)
     try:
@@ -105,7 +116,8 @@ def serve_beside(ledger: Any, plan: Any, listen: str = DEFAULT_LISTEN) -> tuple[
     env = settings.environment()
     token, _ = create_token(ledger, plan.war_room.incident_commanders[0], "ic")
     deps = WebDeps(ledger=ledger, tokens=ledger, settings=web_settings(env), plan=plan,
-                   decision_ports=lambda p, action: bootstrap.decision_ports(p, action, env))
+                   decision_ports=lambda p, action: bootstrap.decision_ports(p, action, env),
+                   slack=slack_endpoint(plan, env))
     server = uvicorn.Server(uvicorn.Config(create_app(deps), host=host, port=port, log_level="warning",
                                            timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, name="war-room-web", daemon=True)

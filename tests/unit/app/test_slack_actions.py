@@ -3,8 +3,6 @@ with the signing secret exactly as Slack makes them (`v0=` hex of `v0:{ts}:{body
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
@@ -15,8 +13,9 @@ from runofshow.adapters.fakes_comms import InMemorySeenRequests
 from runofshow.app.warroom.slack_actions import ACTIONS, decision_buttons, verify_click
 from runofshow.domain.communications import SlackMember, SlackWarRoomSettings
 from runofshow.ports import SeenRequests
+from tests import slack_requests
 
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+SECRET = slack_requests.SECRET
 NOW = datetime(2026, 12, 6, 21, 30, tzinfo=UTC)
 RUN = "v1.4.0-20261206T213000Z-1a2b"
 SLACK = SlackWarRoomSettings(members=(SlackMember(name="alice", slack_user_id="U024BE7LH"),
@@ -24,28 +23,11 @@ SLACK = SlackWarRoomSettings(members=(SlackMember(name="alice", slack_user_id="U
 
 
 def click_body(action: str = "rollback", user: str = "U024BE7LH", run_id: str = RUN) -> bytes:
-    """A block_actions payload as Slack posts it (form-encoded `payload=` JSON)."""
-    button = next(b for b in decision_buttons(run_id)["elements"] if b["action_id"] == f"runofshow_{action}")
-    payload = {
-        "type": "block_actions", "user": {"id": user, "username": "alice", "name": "alice", "team_id": "T0TEAM0001"},
-        "api_app_id": "A0APP00001", "token": "deprecated-verification-token", "trigger_id": "1234.5678.abcd",
-        "team": {"id": "T0TEAM0001", "domain": "acme"},
-        "container": {"type": "message", "message_ts": "1712345678.000002", "channel_id": "C000000001",
-                      "is_ephemeral": False},
-        "channel": {"id": "C000000001", "name": "spark-warroom-v140"},
-        "response_url": "https://hooks.slack.com/actions/T0TEAM0001/1/abc",
-        "actions": [{"action_id": button["action_id"], "block_id": "runofshow_decision", "text": button["text"],
-                     "value": button["value"], "style": button.get("style", ""), "type": "button",
-                     "action_ts": "1712345690.123456"}],
-    }
-    return urlencode({"payload": json.dumps(payload)}).encode()
+    return slack_requests.click_body(action, user, run_id)
 
 
 def signed(body: bytes, at: datetime = NOW, secret: str = SECRET) -> dict[str, str]:
-    ts = str(int(at.timestamp()))
-    sig = "v0=" + hmac.new(secret.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
-    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig, "Content-Type":
-            "application/x-www-form-urlencoded"}
+    return slack_requests.signed(body, at, secret)
 
 
 def check(headers: dict[str, str], body: bytes, *, now: datetime = NOW, seen: SeenRequests | None = None,

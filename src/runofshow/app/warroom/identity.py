@@ -1,6 +1,7 @@
 """Who is in the war room, and how they proved it: identities, roles and API tokens.
 
-    Identity(name, subject, proof, role)   proof: token (an API token), oidc (a company IdP) or local
+    Identity(name, subject, proof, role)   proof: token (an API token), oidc (a company IdP), slack (a
+                                           signed Slack click) or local
     create_token(store, name, role)        -> (the token, shown once; its record, hash only)
     identify(store, token)                 -> the Identity of a live token, or None
     oidc_identity(claims, roles, ics)      -> the Identity a company IdP's verified ID token proves
@@ -64,6 +65,7 @@ class Proof(StrEnum):
     TOKEN = "token"
     OIDC = "oidc"
     LOCAL = "local"
+    SLACK = "slack"  # a signed click on the war room's Slack buttons
 
 
 @dataclass(frozen=True)
