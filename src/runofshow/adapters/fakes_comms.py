@@ -163,7 +163,8 @@ class RecordingInteractions:
         if not trigger_id:
             raise NotifierError(f"{self.name}: invalid_trigger_id", adapter=self.name)
         view_id = f"V0{len(self.workspace.modals) + 1:08d}"
-        self.workspace.modals.append({"id": view_id, "trigger_id": trigger_id, "view": copy.deepcopy(dict(view))})
+        opened = {"id": view_id, "trigger_id": trigger_id, "view": copy.deepcopy(dict(view))}
+        self.workspace.modals.append(opened)
         return view_id
 
     def reply_ephemeral(self, response_url: str, text: str) -> None:
@@ -326,5 +327,6 @@ class InMemorySeenRequests:
 
 __all__ = [
     "ChatChannel", "ChatMessage", "ChatWorkspace", "DeploymentRecords", "PagerServices",
-    "InMemorySeenRequests", "RecordingDeployments", "RecordingInteractions", "RecordingPager", "RecordingWarRoomChannel",
+    "InMemorySeenRequests", "RecordingDeployments", "RecordingInteractions", "RecordingPager",
+    "RecordingWarRoomChannel",
 ]

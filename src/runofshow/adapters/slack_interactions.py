@@ -33,8 +33,8 @@ class SlackInteractions:
 
     def __init__(self, token: str, *, base_url: str = DEFAULT_API_URL, timeout_s: float = 3.0,
                  response_hosts: tuple[str, ...] = RESPONSE_HOSTS) -> None:
-        self._client = WebClient(token=token or None, base_url=base_url if base_url.endswith("/") else base_url + "/",
-                                 timeout=max(1, round(timeout_s)))
+        base = base_url if base_url.endswith("/") else base_url + "/"
+        self._client = WebClient(token=token or None, base_url=base, timeout=max(1, round(timeout_s)))
         self._timeout = max(1, round(timeout_s))
         self._hosts = response_hosts
         self._has_token = bool(token)
@@ -47,7 +47,8 @@ class SlackInteractions:
         except SlackApiError as ex:
             data = ex.response.data if isinstance(ex.response.data, dict) else {}
             code = str(data.get("error") or f"HTTP {ex.response.status_code}")
-            raise NotifierError(f"{self.name}: views.open: {code}", adapter=self.name, target="views.open") from None
+            raise NotifierError(f"{self.name}: views.open: {code}", adapter=self.name,
+                                target="views.open") from None
         except Exception as ex:
             raise NotifierError(f"{self.name}: views.open: {type(ex).__name__}: {ex}", adapter=self.name,
                                 target="views.open") from None
@@ -57,7 +58,8 @@ class SlackInteractions:
     def reply_ephemeral(self, response_url: str, text: str) -> None:
         host = urlsplit(response_url).hostname or ""
         if not any(host == h or host.endswith("." + h) for h in self._hosts):
-            raise NotifierError(f"{self.name}: response_url host '{host}' is not one of {', '.join(self._hosts)}",
+            allowed = ", ".join(self._hosts)
+            raise NotifierError(f"{self.name}: response_url host '{host}' is not one of {allowed}",
                                 adapter=self.name, target=host)
         try:
             answer = WebhookClient(response_url, timeout=self._timeout).send(

@@ -20,12 +20,18 @@ from runofshow.app.run.steps import StepHandler
 from runofshow.app.run.world import World
 from runofshow.app.steps.communications import CommsPorts
 from runofshow.app.steps.communications_run import RunCommunications
-from runofshow.domain.communications import PagerDutySettings
+from runofshow.domain.communications import PagerDutySettings, SlackWarRoomSettings
 from runofshow.domain.plan import Plan
 from runofshow.domain.timeline import StepKind
 from runofshow.errors import InputError
-from runofshow.domain.communications import SlackWarRoomSettings
-from runofshow.ports import ChatInteractions, DeploymentStatus, LedgerEvent, PagerMode, SeenRequests, WarRoomChannel
+from runofshow.ports import (
+    ChatInteractions,
+    DeploymentStatus,
+    LedgerEvent,
+    PagerMode,
+    SeenRequests,
+    WarRoomChannel,
+)
 
 #: wall seconds queued war-room edits may take when the world closes
 COMMS_CLOSE_S = 2.0
@@ -144,5 +150,5 @@ def wire_communications(
     return comms
 
 
-__all__ = ["OVERRIDES", "build_comms_ports", "build_slack_endpoint", "build_deployments", "build_pager", "build_war_room_channel",
-           "wire_communications"]
+__all__ = ["OVERRIDES", "build_comms_ports", "build_deployments", "build_pager", "build_slack_endpoint",
+           "build_war_room_channel", "wire_communications"]

@@ -28,7 +28,13 @@ from starlette.concurrency import run_in_threadpool
 
 from runofshow.app.warroom import commander
 from runofshow.app.warroom.identity import Identity, Proof, Role, refuse
-from runofshow.app.warroom.slack_actions import ClickVerdict, SlackClick, claimed_run_id, reason_modal, verify_click
+from runofshow.app.warroom.slack_actions import (
+    ClickVerdict,
+    SlackClick,
+    claimed_run_id,
+    reason_modal,
+    verify_click,
+)
 from runofshow.domain.communications import SlackWarRoomSettings
 from runofshow.domain.plan import Plan
 from runofshow.errors import AdapterError, LedgerError
@@ -66,14 +72,15 @@ class RefusedGate:
 def _endpoint(request: Request) -> SlackEndpoint:
     endpoint = deps(request).slack
     if endpoint is None:
-        raise HTTPException(404, "Slack actions are not set up here (set SLACK_SIGNING_SECRET for runofshow serve)")
+        raise HTTPException(404, "Slack actions are not set up here (set SLACK_SIGNING_SECRET for `serve`)")
     return endpoint
 
 
 def _plan(request: Request, run_id: str) -> Plan | None:
     """The run's own plan (its run_started event), or None when the ledger has no such run."""
     try:
-        found: Plan | None = request.app.state.cache.view(run_id, lambda _r, _e, st: st.plan() if st.started else None)
+        found: Plan | None = request.app.state.cache.view(
+            run_id, lambda _r, _e, st: st.plan() if st.started else None)
     except LedgerError:
         return None
     return found
@@ -109,7 +116,9 @@ async def _reply(endpoint: SlackEndpoint, click: SlackClick, text: str) -> None:
         log.warning("slack: ephemeral reply to %s not sent: %s", click.slack_user_id, err)
 
 
-async def _decide(request: Request, endpoint: SlackEndpoint, click: SlackClick, who: Identity, reason: str) -> None:
+async def _decide(
+    request: Request, endpoint: SlackEndpoint, click: SlackClick, who: Identity, reason: str,
+) -> None:
     try:
         _status, body = await api.decide(request, click.run_id, who, click.action, reason)
         mark = "done" if body["accepted"] else "refused"
@@ -125,9 +134,12 @@ async def slack_actions(request: Request, background: BackgroundTasks) -> Respon
     if not hasattr(request.app.state, "slack_refused"):
         request.app.state.slack_refused = RefusedGate()
     body = await request.body()
-    verdict: ClickVerdict = await run_in_threadpool(
-        lambda: verify_click(dict(request.headers), body, endpoint.now(), signing_secret=endpoint.signing_secret,
-                             seen=endpoint.seen, slack=lambda run_id: _members(request, run_id)))
+
+    def verify() -> ClickVerdict:
+        return verify_click(dict(request.headers), body, endpoint.now(), seen=endpoint.seen,
+                            signing_secret=endpoint.signing_secret, slack=lambda run: _members(request, run))
+
+    verdict = await run_in_threadpool(verify)
     if verdict.status != 200 or verdict.click is None:
         await run_in_threadpool(_record_refused, request, endpoint, body, verdict)
         request.app.state.metrics.refusals.labels(str(verdict.status)).inc()
