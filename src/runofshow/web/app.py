@@ -113,7 +113,7 @@ class Guard:
 
 
 def create_app(deps: WebDeps) -> FastAPI:
-    from runofshow.web import api, pages, slack_routes
+    from runofshow.web import api, feedback_routes, pages, slack_routes
 
     app = FastAPI(
         title="runofshow war room",
@@ -202,6 +202,7 @@ def create_app(deps: WebDeps) -> FastAPI:
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(slack_routes.router)
+    app.include_router(feedback_routes.router)
 
     @app.exception_handler(404)
     async def not_found(request: Request, exc: Exception) -> Response:

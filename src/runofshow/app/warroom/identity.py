@@ -6,8 +6,8 @@
     identify(store, token)                 -> the Identity of a live token, or None
     oidc_identity(claims, roles, ics)      -> the Identity a company IdP's verified ID token proves
     decide_as(identity, run_id, ...)       the incident commander's decision (the same use case as
-    note_as(identity, run_id, text, ...)   `runofshow decide` / `note`), with the identity recorded in
-                                           the event's payload (`identity`)
+    note_as(identity, run_id, text, ...)   `runofshow decide` / `note` / `feedback`), with the identity
+    feedback_as(identity, run_id, ...)     recorded in the event's payload (`identity`)
     refuse(ledger, run_id, ...)            an `ic_refused` event for a request without identity (401)
                                            or with the wrong role (403), naming who tried
 
@@ -32,6 +32,7 @@ from typing import Any
 
 from runofshow.app.run.events import EventKind
 from runofshow.app.warroom import commander
+from runofshow.app.warroom.feedback import give_feedback
 from runofshow.errors import InputError
 from runofshow.ports import ApiToken, Ledger, LedgerEvent, TokenStore
 
@@ -43,6 +44,7 @@ IDENTIFIED_KINDS = frozenset(
         EventKind.IC_REFUSED.value,
         EventKind.PARKING_LOT.value,
         EventKind.ROLLBACK_STARTED.value,
+        EventKind.USER_FEEDBACK.value,
     }
 )
 
@@ -208,6 +210,11 @@ def note_as(identity: Identity, run_id: str, text: str, *, ledger: Ledger) -> Le
     return commander.note(run_id, text, by=identity.name, ledger=IdentifiedLedger(ledger, identity))
 
 
+def feedback_as(identity: Identity, run_id: str, sentiment: str, note: str, *, ledger: Ledger) -> LedgerEvent:
+    """`runofshow feedback` for an identified person."""
+    return give_feedback(run_id, sentiment, note=note, by=identity.name, ledger=IdentifiedLedger(ledger, identity))
+
+
 def refuse(
     ledger: Ledger,
     run_id: str,
@@ -239,6 +246,7 @@ __all__ = [
     "TOKEN_PREFIX",
     "create_token",
     "decide_as",
+    "feedback_as",
     "identify",
     "note_as",
     "refuse",
