@@ -31,7 +31,9 @@ def _standing(c: Criterion) -> str:
     return f"{c.name}: {mark} ({c.detail})"
 
 
-async def give(request: Request, run_id: str, who: Identity, sentiment: str, note: str) -> tuple[LedgerEvent, str]:
+async def give(
+    request: Request, run_id: str, who: Identity, sentiment: str, note: str,
+) -> tuple[LedgerEvent, str]:
     """Record it; the event and how the criterion now stands. 422 for a sentiment not in FEEDBACK."""
     if sentiment.strip().lower() not in FEEDBACK:
         raise HTTPException(422, f"sentiment: must be one of {', '.join(FEEDBACK)}")

@@ -212,7 +212,8 @@ def note_as(identity: Identity, run_id: str, text: str, *, ledger: Ledger) -> Le
 
 def feedback_as(identity: Identity, run_id: str, sentiment: str, note: str, *, ledger: Ledger) -> LedgerEvent:
     """`runofshow feedback` for an identified person."""
-    return give_feedback(run_id, sentiment, note=note, by=identity.name, ledger=IdentifiedLedger(ledger, identity))
+    ledger = IdentifiedLedger(ledger, identity)
+    return give_feedback(run_id, sentiment, note=note, by=identity.name, ledger=ledger)
 
 
 def refuse(
