@@ -101,6 +101,18 @@ def build_slack_endpoint(
     return secret, InMemorySeenRequests(), SlackInteractions(token, base_url=slack.api_url)
 
 
+def demo_comms_ports(plan: Plan) -> dict[str, Any]:
+    """The demo's communications, in memory (`build_world` overrides): a chat workspace, a pager and
+    deployment records that pass the same contract tests as the Slack, PagerDuty and GitHub adapters."""
+    from runofshow.adapters.fakes_comms import RecordingDeployments, RecordingPager, RecordingWarRoomChannel
+
+    pager = plan.communications.pager
+    ids = pager.service_ids if isinstance(pager, PagerDutySettings) else ()
+    return {"war_room_channel": RecordingWarRoomChannel(),
+            "pager": RecordingPager(ids, ack_timeout_s=pager.ack_timeout_s) if pager is not None else None,
+            "deployments": RecordingDeployments()}
+
+
 def build_comms_ports(plan: Plan, environ: Mapping[str, str], overrides: dict[str, Any]) -> CommsPorts:
     """The plan's parts, each replaced by an override of the same name when one is given."""
 
@@ -151,4 +163,4 @@ def wire_communications(
 
 
 __all__ = ["OVERRIDES", "build_comms_ports", "build_deployments", "build_pager", "build_slack_endpoint",
-           "build_war_room_channel", "wire_communications"]
+           "build_war_room_channel", "demo_comms_ports", "wire_communications"]
