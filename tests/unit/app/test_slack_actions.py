@@ -10,7 +10,14 @@ from urllib.parse import urlencode
 import pytest
 
 from runofshow.adapters.fakes_comms import InMemorySeenRequests
-from runofshow.app.warroom.slack_actions import ACTIONS, decision_buttons, verify_click
+from runofshow.app.warroom.slack_actions import (
+    ACTIONS,
+    REASON_MODAL,
+    claimed_run_id,
+    decision_buttons,
+    reason_modal,
+    verify_click,
+)
 from runofshow.domain.communications import SlackMember, SlackWarRoomSettings
 from runofshow.ports import SeenRequests
 from tests import slack_requests
@@ -162,3 +169,32 @@ def test_the_signature_is_slacks_own_example() -> None:
     at_the_time = check(headers, body, now=then + timedelta(seconds=3))
     assert at_the_time.status == 400  # the signature passed; a slash command is not a button click
     assert check(headers, body, now=NOW).status == 401  # today it is stale
+
+
+def test_the_reason_modal_comes_back_as_a_submitted_rollback_with_its_reason() -> None:
+    click = check(signed(click_body()), click_body()).click
+    assert click is not None
+    view = reason_modal(click)
+    assert view["callback_id"] == REASON_MODAL and len(view["title"]["text"]) <= 24
+    body = slack_requests.submission_body(view, "U024BE7LH", "EU checkout errors")
+    verdict = check(signed(body), body)
+    assert verdict.accepted and verdict.click is not None
+    done = verdict.click
+    assert (done.submitted, done.action, done.reason, done.person) == (True, "rollback", "EU checkout errors", "alice")
+    assert (done.run_id, done.response_url, done.message_ts) == (RUN, click.response_url, click.message_ts)
+    assert claimed_run_id(body) == RUN and claimed_run_id(b"payload=x") is None
+
+
+def test_members_may_come_from_the_runs_own_plan() -> None:
+    body = click_body()
+    asked: list[str] = []
+
+    def members(run_id: str) -> SlackWarRoomSettings | None:
+        asked.append(run_id)
+        return SLACK
+
+    verdict = verify_click(signed(body), body, NOW, signing_secret=SECRET, seen=InMemorySeenRequests(), slack=members)
+    assert verdict.accepted and asked == [RUN]
+    unknown = verify_click(signed(body), body, NOW, signing_secret=SECRET, seen=InMemorySeenRequests(),
+                           slack=lambda _run: None)
+    assert not unknown.accepted and unknown.click is not None and unknown.click.person is None
