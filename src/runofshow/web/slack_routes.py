@@ -46,6 +46,7 @@ router = APIRouter(include_in_schema=False)
 log = logging.getLogger(__name__)
 #: a refused (401) Slack request is recorded at most once per run in this many seconds
 REFUSED_EVERY_S = 10.0
+MAX_RUNS_KEPT = 256
 
 
 class RefusedGate:
@@ -61,6 +62,9 @@ class RefusedGate:
     def due(self, run_id: str, now: datetime) -> int | None:
         """None: count it, do not record; otherwise record it, with this many not recorded before."""
         with self._lock:
+            if len(self._last) > MAX_RUNS_KEPT:  # the run ids are the requests' own: keep the dict small
+                self._last = {r: t for r, t in self._last.items() if (now - t).total_seconds() < self.every_s}
+                self._held = {r: n for r, n in self._held.items() if r in self._last}
             last = self._last.get(run_id)
             if last is not None and (now - last).total_seconds() < self.every_s:
                 self._held[run_id] = self._held.get(run_id, 0) + 1

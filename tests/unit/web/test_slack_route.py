@@ -228,3 +228,14 @@ def test_without_a_signing_secret_the_route_is_404(tmp_path: Path) -> None:
     with TestClient(create_app(WebDeps(ledger=ledger, tokens=ledger, settings=web_settings({})))) as client:
         assert client.post("/slack/actions", content=b"payload=%7B%7D").status_code == 404
     ledger.close()
+
+
+def test_the_refusal_gate_forgets_old_runs() -> None:
+    from runofshow.web.slack_routes import MAX_RUNS_KEPT, RefusedGate
+
+    gate, at = RefusedGate(every_s=10), datetime(2026, 12, 6, tzinfo=UTC)
+    for n in range(MAX_RUNS_KEPT + 1):
+        assert gate.due(f"run-{n}", at) == 0
+    assert gate.due("run-0", at) is None  # within 10 s: counted, not recorded
+    assert gate.due("run-new", at + timedelta(seconds=11)) == 0
+    assert set(gate._last) == {"run-new"}
