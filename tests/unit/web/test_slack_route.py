@@ -239,3 +239,16 @@ def test_the_refusal_gate_forgets_old_runs() -> None:
     assert gate.due("run-0", at) is None  # within 10 s: counted, not recorded
     assert gate.due("run-new", at + timedelta(seconds=11)) == 0
     assert set(gate._last) == {"run-new"}
+
+
+def test_serve_builds_the_endpoint_from_the_environment() -> None:
+    from runofshow.cli.serve_cmd import slack_endpoint
+    from runofshow.ports import ChatInteractions, SeenRequests
+
+    assert slack_endpoint(None, {}) is None  # no signing secret: /slack/actions answers 404
+    endpoint = slack_endpoint(None, {"SLACK_SIGNING_SECRET": SECRET, "SLACK_BOT_TOKEN": "xoxb-1-2-abc"})
+    assert endpoint is not None and endpoint.signing_secret == SECRET
+    assert isinstance(endpoint.interactions, ChatInteractions) and isinstance(endpoint.seen, SeenRequests)
+    named = Plan.model_validate({"communications": {"slack": {"signing_secret_env": "WARROOM_SECRET"}}})
+    assert slack_endpoint(named, {"SLACK_SIGNING_SECRET": SECRET}) is None
+    assert slack_endpoint(named, {"WARROOM_SECRET": "s3cret-s3cret"}).signing_secret == "s3cret-s3cret"
