@@ -91,8 +91,26 @@ class FakeSlack(_Scripted):
     def close(self) -> None:
         self.server.close()
 
+    @property
+    def response_url(self) -> str:
+        """A click's response_url on this server (Slack's are https://hooks.slack.com/actions/...)."""
+        return self.server.url + "/actions/T0TEAM0001/4711/b9Xc0ffee"
+
+    def _respond(self, body: bytes) -> Reply:
+        """response_url: Slack answers the text `ok`; an unknown or used-up URL gets an error text."""
+        payload = json.loads(body or b"{}")
+        if not payload.get("text") and not payload.get("blocks"):
+            return 400, {"Content-Type": "text/plain"}, b"no_text"
+        self.workspace.ephemeral.append((self.response_url, str(payload.get("text", ""))))
+        return 200, {"Content-Type": "text/html"}, b"ok"
+
     def handle(self, method: str, path: str, headers: Any, body: bytes) -> Reply:
         parts = urlsplit(path)
+        if parts.path.startswith("/actions/"):
+            self.requests.append((method, parts.path, dict(headers.items()), json.loads(body or b"{}")))
+            if path != urlsplit(self.response_url).path:
+                return 404, {"Content-Type": "text/plain"}, b"expired_url"
+            return self._respond(body)
         api = parts.path.removeprefix("/api/")
         ctype = headers.get("Content-Type", "")
         if ctype.startswith("application/json"):
@@ -108,10 +126,10 @@ class FakeSlack(_Scripted):
         needed = {"conversations.create": "channels:manage", "conversations.archive": "channels:manage",
                   "conversations.invite": "channels:manage", "conversations.list": "channels:read",
                   "conversations.join": "channels:join", "chat.postMessage": "chat:write",
-                  "chat.update": "chat:write", "pins.add": "pins:write"}.get(api)
+                  "chat.update": "chat:write", "pins.add": "pins:write", "views.open": ""}.get(api)
         if needed is None:
             return json_reply(200, {"ok": False, "error": "unknown_method", "req_method": api})
-        if needed not in self.scopes:
+        if needed and needed not in self.scopes:
             return json_reply(200, {"ok": False, "error": "missing_scope", "needed": needed,
                                     "provided": ",".join(sorted(self.scopes))})
         return json_reply(200, getattr(self, "_" + api.replace(".", "_"))(args))
@@ -203,6 +221,28 @@ class FakeSlack(_Scripted):
             return {"ok": False, "error": "already_pinned"}
         c.pinned.append(a["timestamp"])
         return {"ok": True}
+
+    def _views_open(self, a: dict[str, Any]) -> dict[str, Any]:
+        """views.open (no scope; a trigger_id from a click in the last 3 s)."""
+        trigger = str(a.get("trigger_id") or "")
+        if not trigger or trigger.startswith("expired"):
+            return {"ok": False, "error": "expired_trigger_id" if trigger else "invalid_trigger_id"}
+        view = a.get("view")
+        view = json.loads(view) if isinstance(view, str) else view
+        title = ((view or {}).get("title") or {}).get("text", "")
+        if not isinstance(view, dict) or view.get("type") != "modal" or not title or len(title) > 24:
+            return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": [
+                "[ERROR] must be less than 25 characters [json-pointer:/view/title/text]"]}}
+        view_id = f"V0{len(self.workspace.modals) + 1:08d}"
+        self.workspace.modals.append({"id": view_id, "trigger_id": trigger, "view": view})
+        return {"ok": True, "view": {
+            "id": view_id, "team_id": "T0TEAM0001", "type": "modal", "blocks": view.get("blocks", []),
+            "private_metadata": view.get("private_metadata", ""), "callback_id": view.get("callback_id", ""),
+            "state": {"values": {}}, "hash": "1712345690.Kj2aSbYd", "title": view["title"],
+            "clear_on_close": False, "notify_on_close": False, "close": view.get("close"),
+            "submit": view.get("submit"), "previous_view_id": None, "root_view_id": view_id,
+            "app_id": "A0APP00001", "external_id": "", "app_installed_team_id": "T0TEAM0001",
+            "bot_id": "B0BOT00001"}}
 
     def _conversations_archive(self, a: dict[str, Any]) -> dict[str, Any]:
         c = self._find(a["channel"])

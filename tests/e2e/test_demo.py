@@ -93,8 +93,9 @@ def test_the_promoted_run_leaves_50_plus_evidence_files_that_verify(promoted: De
                             capture_output=True, text=True, timeout=120)
     assert verify.returncode == 0, verify.stdout + verify.stderr
     criteria = (evidence / "success_criteria.txt").read_text()
-    assert criteria.rstrip().endswith("9/9 criteria met: SUCCESS"), criteria
-    assert "  9/9 met" in promoted.output and f"evidence: {len(files)} files in {evidence}" in promoted.output
+    assert criteria.rstrip().endswith("10/10 criteria met: SUCCESS"), criteria  # support's feedback given
+    assert "[x] User feedback neutral/positive: 1 neutral" in criteria
+    assert "  10/10 met" in promoted.output and f"evidence: {len(files)} files in {evidence}" in promoted.output
 
 
 def test_the_war_room_log_is_the_seeds_minute_format(promoted: Demo) -> None:
@@ -142,6 +143,36 @@ def test_notifications_and_annotations_reached_the_channel(promoted: Demo) -> No
     assert not of(promoted.events, "notify_failed")
 
 
+def journal(out: Path) -> list[dict[str, Any]]:
+    return [json.loads(ln) for ln in (out / "communications.jsonl").read_text().splitlines()]
+
+
+def test_the_communications_sequence_is_in_the_sinks(promoted: Demo) -> None:
+    """Slack war room, pager yellow and green, GitHub deployment: every call, in order, in
+    communications.jsonl (in-memory Slack / PagerDuty / GitHub with the real adapters' contracts)."""
+    calls = journal(promoted.out)
+    assert not [c for c in calls if "error" in c] and not of(promoted.events, "notify_failed")
+    steps = [(c["system"], c["call"]) for c in calls]
+    slack = [c for c in steps if c[0] == "slack"]
+    assert slack[:2] == [("slack", "open"), ("slack", "post_status")] and slack[-1] == ("slack", "close")
+    assert calls[steps.index(("slack", "open"))]["args"][0] == "spark-warroom-v140"
+    assert sum(1 for c in slack if c[1] == "update_status") >= 5  # edited in place as the stages move
+    assert sum(1 for c in slack if c[1] == "post_minute") >= 20  # the minutes, as thread replies
+    order = [steps.index(k) for k in [("slack", "open"), ("pager", "read_settings"), ("pager", "set_yellow"),
+                                       ("github", "start"), ("pager", "restore"), ("slack", "close")]]
+    assert order == sorted(order)
+    states = [c["args"][1] for c in calls if (c["system"], c["call"]) == ("github", "set_state")]
+    assert states[0] == "in_progress" and states[1:] == ["success", "success"]  # T+90, then close-out
+    read = next(c["result"] for c in calls if c["call"] == "read_settings")
+    yellow = next(c["result"] for c in calls if c["call"] == "set_yellow")
+    restored = next(c["result"] for c in calls if c["call"] == "restore")
+    assert yellow != read and restored == read  # green: exactly the settings read before
+    assert next(c for c in calls if c["call"] == "close")["args"][1].startswith("✅")  # the one-liner
+    said = [ln for ln in promoted.output.splitlines() if ln.startswith("communications: ")]
+    assert said and "pager: yellow" in said[0] and "channel archived" in said[0]
+    assert of(promoted.events, "user_feedback")[0]["by"] == "support (demo)"
+
+
 @pytest.mark.parametrize("fault", ["errors", "latency", "leak", "alert"])
 def test_an_injected_fault_rolls_back_by_itself(tmp_path: Path, fault: str) -> None:
     code, out, events = demo(tmp_path, "--fault", fault)
@@ -157,6 +188,11 @@ def test_an_injected_fault_rolls_back_by_itself(tmp_path: Path, fault: str) -> N
     verify = subprocess.run([sys.executable, "-m", "runofshow.cli.main", "evidence", "verify",
                              str(tmp_path / "evidence")], capture_output=True, text=True, timeout=120)
     assert verify.returncode == 0, verify.stdout
+    calls = journal(tmp_path)  # after a rollback too: deployment failure, pager green, channel archived
+    states = [c["args"][1] for c in calls if (c["system"], c["call"]) == ("github", "set_state")]
+    assert states[0] == "in_progress" and states[-1] == "failure"
+    assert [c["call"] for c in calls if c["system"] == "pager"][-1] == "restore"
+    assert [c["call"] for c in calls if c["system"] == "slack"][-1] == "close"
     if fault in ("errors", "alert"):  # Alertmanager's webhook, not the next tick
         assert rollback[0]["trigger"] in ("alert", "decision")
         assert of(events, "alert_received") or rollback[0]["trigger"] == "decision"

@@ -52,6 +52,8 @@ class ChatWorkspace:
 
     bot_user: str = "U0BOT00001"
     channels: dict[str, ChatChannel] = field(default_factory=dict)
+    modals: list[dict[str, Any]] = field(default_factory=list)  # views opened: {id, trigger_id, view}
+    ephemeral: list[tuple[str, str]] = field(default_factory=list)  # (response_url, text) replies
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def by_name(self, name: str) -> ChatChannel | None:
@@ -140,6 +142,34 @@ class RecordingWarRoomChannel:
         if archive:
             self._check()
             c.archived = True
+
+
+class RecordingInteractions:
+    """`ChatInteractions` on a `ChatWorkspace`: modals opened and ephemeral replies, kept."""
+
+    name = "memory-chat-interactions"
+
+    def __init__(self, workspace: ChatWorkspace | None = None) -> None:
+        self.workspace = workspace if workspace is not None else ChatWorkspace()
+        self.fail_next = 0
+
+    def _check(self) -> None:
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            raise NotifierError(f"{self.name}: unavailable (scripted)", adapter=self.name)
+
+    def open_modal(self, trigger_id: str, view: Mapping[str, Any]) -> str:
+        self._check()
+        if not trigger_id:
+            raise NotifierError(f"{self.name}: invalid_trigger_id", adapter=self.name)
+        view_id = f"V0{len(self.workspace.modals) + 1:08d}"
+        opened = {"id": view_id, "trigger_id": trigger_id, "view": copy.deepcopy(dict(view))}
+        self.workspace.modals.append(opened)
+        return view_id
+
+    def reply_ephemeral(self, response_url: str, text: str) -> None:
+        self._check()
+        self.workspace.ephemeral.append((response_url, text))
 
 
 # --------------------------------------------------------------------------- pager (PagerDuty)
@@ -297,5 +327,6 @@ class InMemorySeenRequests:
 
 __all__ = [
     "ChatChannel", "ChatMessage", "ChatWorkspace", "DeploymentRecords", "PagerServices",
-    "InMemorySeenRequests", "RecordingDeployments", "RecordingPager", "RecordingWarRoomChannel",
+    "InMemorySeenRequests", "RecordingDeployments", "RecordingInteractions", "RecordingPager",
+    "RecordingWarRoomChannel",
 ]

@@ -20,11 +20,18 @@ from runofshow.app.run.steps import StepHandler
 from runofshow.app.run.world import World
 from runofshow.app.steps.communications import CommsPorts
 from runofshow.app.steps.communications_run import RunCommunications
-from runofshow.domain.communications import PagerDutySettings
+from runofshow.domain.communications import PagerDutySettings, SlackWarRoomSettings
 from runofshow.domain.plan import Plan
 from runofshow.domain.timeline import StepKind
 from runofshow.errors import InputError
-from runofshow.ports import DeploymentStatus, LedgerEvent, PagerMode, WarRoomChannel
+from runofshow.ports import (
+    ChatInteractions,
+    DeploymentStatus,
+    LedgerEvent,
+    PagerMode,
+    SeenRequests,
+    WarRoomChannel,
+)
 
 #: wall seconds queued war-room edits may take when the world closes
 COMMS_CLOSE_S = 2.0
@@ -76,6 +83,36 @@ def build_deployments(plan: Plan, environ: Mapping[str, str]) -> DeploymentStatu
     return GitHubDeployments(host, production=deploy.production)
 
 
+def build_slack_endpoint(
+    plan: Plan | None, environ: Mapping[str, str],
+) -> tuple[str, SeenRequests, ChatInteractions] | None:
+    """What `runofshow serve` answers Slack's button clicks with: the signing secret, the requests
+    already taken, and the bot's modal and ephemeral replies (settings from `--plan`'s
+    communications.slack, else the defaults: SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN). None when no
+    signing secret is set."""
+    slack = (plan.communications.slack if plan is not None else None) or SlackWarRoomSettings()
+    secret = settings.slack_signing_secret(slack, environ)
+    if secret is None:
+        return None
+    from runofshow.adapters.fakes_comms import InMemorySeenRequests
+    from runofshow.adapters.slack_interactions import SlackInteractions
+
+    token = settings.environment(environ).get(slack.bot_token_env, "").strip()
+    return secret, InMemorySeenRequests(), SlackInteractions(token, base_url=slack.api_url)
+
+
+def demo_comms_ports(plan: Plan) -> dict[str, Any]:
+    """The demo's communications, in memory (`build_world` overrides): a chat workspace, a pager and
+    deployment records that pass the same contract tests as the Slack, PagerDuty and GitHub adapters."""
+    from runofshow.adapters.fakes_comms import RecordingDeployments, RecordingPager, RecordingWarRoomChannel
+
+    pager = plan.communications.pager
+    ids = pager.service_ids if isinstance(pager, PagerDutySettings) else ()
+    return {"war_room_channel": RecordingWarRoomChannel(),
+            "pager": RecordingPager(ids, ack_timeout_s=pager.ack_timeout_s) if pager is not None else None,
+            "deployments": RecordingDeployments()}
+
+
 def build_comms_ports(plan: Plan, environ: Mapping[str, str], overrides: dict[str, Any]) -> CommsPorts:
     """The plan's parts, each replaced by an override of the same name when one is given."""
 
@@ -125,5 +162,5 @@ def wire_communications(
     return comms
 
 
-__all__ = ["OVERRIDES", "build_comms_ports", "build_deployments", "build_pager", "build_war_room_channel",
-           "wire_communications"]
+__all__ = ["OVERRIDES", "build_comms_ports", "build_deployments", "build_pager", "build_slack_endpoint",
+           "build_war_room_channel", "demo_comms_ports", "wire_communications"]

@@ -121,6 +121,12 @@ def slack_bot_token(slack: SlackWarRoomSettings, environ: Mapping[str, str] | No
                      "bot_token_env")
 
 
+def slack_signing_secret(slack: SlackWarRoomSettings, environ: Mapping[str, str] | None = None) -> str | None:
+    """The Slack app's signing secret (communications.slack.signing_secret_env): what `serve`
+    checks each button click with; None when unset (then `/slack/actions` is off)."""
+    return (environment(environ).get(slack.signing_secret_env) or "").strip() or None
+
+
 def pager_token(pager: PagerDutySettings | WebhookPagerSettings,
                 environ: Mapping[str, str] | None = None) -> str | None:
     """The pager's token: PagerDuty's REST API token (required), a webhook pager's bearer token

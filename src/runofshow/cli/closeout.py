@@ -101,7 +101,7 @@ def finish(runner: Runner, say: Callable[[str], None] = _say, reports: bool = Tr
         f"check with: runofshow evidence verify {folder}")
     say("success criteria:")
     for c in result.criteria:
-        say(f"  {'✅' if c.passed else '❌'} {c.name}: {c.detail}")
+        say(f"  {'✅' if c.passed else '⏳' if c.pending else '❌'} {c.name}: {c.detail}")
     met = sum(1 for c in result.criteria if c.passed)
     say(f"  {met}/{len(result.criteria)} met" + ("" if all_passed(result.criteria) else
                                                  " (see success_criteria.txt)"))

@@ -228,6 +228,11 @@ def demo(
         if session.sink is not None:
             print(f"notifications: {len(session.sink.received)} delivered to the local webhook sink "
                   f"({session.out / 'notifications.jsonl'})", flush=True)
+        if session.comms.lines:
+            from runofshow.demo.comms import milestones
+
+            print(f"communications: {len(session.comms.lines)} calls ({session.comms.path}): "
+                  + "; ".join(milestones(session.comms.lines)), flush=True)
     where = state or f"sqlite:///{session.out / 'runofshow.db'}"
     print(f"events: runofshow events {s.run_id} --state {where}", flush=True)
     return int(code)

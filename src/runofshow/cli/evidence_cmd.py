@@ -61,7 +61,7 @@ def build(
     result = build_bundle(events, plan, folder)
     _say(f"wrote {len(result.files)} files to {result.folder} ({len(events)} ledger events)")
     for c in result.criteria:
-        _say(f"{'✅' if c.passed else '❌'} {c.name}: {c.detail}")
+        _say(f"{'✅' if c.passed else '⏳' if c.pending else '❌'} {c.name}: {c.detail}")
     met = sum(1 for c in result.criteria if c.passed)
     _say(f"{met}/{len(result.criteria)} success criteria met"
          + ("" if all_passed(result.criteria) else " (see success_criteria.txt)"))

@@ -33,6 +33,15 @@ def host_port(listen: str) -> tuple[str, int]:
     return host, port
 
 
+def slack_endpoint(plan: Any, env: Any) -> Any:
+    """`/slack/actions`' parts (None without a Slack signing secret: the route answers 404)."""
+    from runofshow.app.bootstrap_comms import build_slack_endpoint
+    from runofshow.web.config import SlackEndpoint
+
+    parts = build_slack_endpoint(plan, env)
+    return None if parts is None else SlackEndpoint(*parts)
+
+
 def serve(
     state: StateOpt = None,
     listen: Annotated[str, typer.Option("--listen", help="HOST:PORT to serve on")] = DEFAULT_LISTEN,
@@ -53,7 +62,8 @@ def serve(
     behind a TLS proxy set RUNOFSHOW_WEB_SECURE_COOKIE=1. Reading needs a login too (any role;
     observers read only), unless --public-read. Each run's plan (`war_room`: ic, incident
     commanders, members, observers) gives the people it names their role in that run; a token's
-    role counts for the others.
+    role counts for the others. With $SLACK_SIGNING_SECRET set, the war
+    room's Slack buttons post to /slack/actions (SLACK_BOT_TOKEN opens the rollback's reason form).
     """
     import gc
 
@@ -77,6 +87,7 @@ def serve(
         settings=web_settings(env, public_read=public_read),
         plan=plan,
         decision_ports=lambda p, action: bootstrap.decision_ports(p, action, env),
+        slack=slack_endpoint(plan, env),
     )
     app = create_app(deps)
     # what start-up made (modules, the app) lives as long as the process: out of the collector's
@@ -121,7 +132,8 @@ def serve_beside(ledger: Any, plan: Any, listen: str = DEFAULT_LISTEN) -> tuple[
     env = settings.environment()
     token, _ = create_token(ledger, plan.war_room.incident_commanders[0], "ic")
     deps = WebDeps(ledger=ledger, tokens=ledger, settings=web_settings(env), plan=plan,
-                   decision_ports=lambda p, action: bootstrap.decision_ports(p, action, env))
+                   decision_ports=lambda p, action: bootstrap.decision_ports(p, action, env),
+                   slack=slack_endpoint(plan, env))
     server = uvicorn.Server(uvicorn.Config(create_app(deps), host=host, port=port, log_level="warning",
                                            timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, name="war-room-web", daemon=True)

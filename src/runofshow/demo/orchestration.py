@@ -51,6 +51,7 @@ from runofshow.app.run.event_types import StepStarted, parse
 from runofshow.app.run.runner import Runner
 from runofshow.app.run.state import RunState
 from runofshow.app.steps.preflight import Override
+from runofshow.demo import comms
 from runofshow.demo.processes import (
     LOOPBACK,
     Process,
@@ -169,6 +170,7 @@ def demo_plan(out_dir: Path, stable_url: str, canary_url: str, proxy_port: int, 
         notifications=NotificationSettings(
             slack_webhook_url_env=None, webhook_url=f"{sink_url}/hooks/runofshow" if sink_url else None,
             grafana_url=sink_url),
+        communications=comms.demo_communications(DEMO_IC),
     )
 
 
@@ -196,6 +198,7 @@ class DemoSession:
         self.fault_stage = 0
         self.fault_injected_at: float | None = None  # time.monotonic() of the injection
         self.sink: Any = None
+        self.comms = comms.Journal(self.out / comms.JOURNAL_FILE)  # the Slack / pager / GitHub calls
         self.notes: list[str] = []  # what the demo simulates, said on screen
 
     @property
@@ -259,6 +262,8 @@ class DemoSession:
         self.notes += [
             f"backup check: simulated (`{BACKUP_COMMAND}` stands in for the last backup's time)",
             "pull requests: in memory (acme/spark-trading #12, #15, #17), labelled hold-for-canary at T-30",
+            f"Slack war room, PagerDuty and GitHub deployment: in memory, every call in {self.comms.path}",
+            f"user feedback: simulated ({comms.FEEDBACK_BY}: '{comms.FEEDBACK[0]}' at the first night)",
             f"T-10: preflight on the canary's /version and /healthz, blast radius on {canary.url}/api/quotes",
         ]
         (self.out / "plan.yaml").write_text(yaml.safe_dump(plan.model_dump(mode="json"), sort_keys=False))
@@ -360,6 +365,7 @@ class DemoSession:
             self.notes.append(f"preflight: alert rules cannot be checked without Prometheus; "
                               f"IC {DEMO_IC} overrides: {override.reason}")
         overrides["phase_speeds"] = {"stages": o.speed, "first_night": o.night_speed, "steps": 1.0}
+        overrides = {**comms.demo_overrides(plan, self.comms), **overrides}
         overrides.setdefault("pull_requests", bootstrap.demo_pull_requests())
         options = RunOptions(state_url=self._state_url(), speed=None if o.resume else o.pre_t0_speed,
                              check_windows=False, min_query_window_s=self.min_window_s,
@@ -389,6 +395,8 @@ class DemoSession:
         match parse(event):
             case StepStarted(step_kind=StepKind.STAGE, stage=stage) if stage == self.fault_stage:
                 self._inject()
+            case StepStarted(step_kind=StepKind.FIRST_NIGHT) if self.runner is not None:
+                comms.relay_feedback(self.runner.ports.ledger, event.run_id)
         if self._on_event is not None:
             self._on_event(event, state)
 

@@ -12,8 +12,8 @@ Pure: the facts are gathered by whoever read the ledger and the evidence folder 
       evidence files collected (50+)
 
 A fact that is unknown (None) fails its criterion: missing data is not success. User feedback is
-judged only when the facts carry it (`RunFacts.user_feedback` not None): pending while nobody has
-given any, failed on any negative.
+pending while nobody has given any, failed on any negative; a checklist whose only criteria not met
+are pending says PENDING, not SUCCESS (`verdict`).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class RunFacts:
     burn_rate_24h_max: float = 1.5
     degradations: tuple[str, ...] = field(default_factory=tuple)
     min_evidence_files: int = 50
-    #: every piece of user feedback given (positive, neutral, negative); None: not gathered
+    #: every piece of user feedback given (positive, neutral, negative); None or (): none yet (pending)
     user_feedback: tuple[str, ...] | None = None
 
 
@@ -150,30 +150,37 @@ def judge_user_feedback(given: Sequence[str]) -> Criterion:
 
 
 def evaluate(facts: RunFacts) -> tuple[Criterion, ...]:
-    """Every criterion, in the seed's order: the canary's six, then the first night's three (four
-    with user feedback, when the facts carry it)."""
+    """Every criterion, in the seed's order: the canary's six, then the first night's four (the last,
+    user feedback, pending until some is given)."""
     judged = tuple(
         judge(facts)
         for judge in (_stages, _gates, _rollbacks, _alerts, _war_room, _evidence, _first_night, _burn,
                       _degradation)
     )
-    if facts.user_feedback is None:
-        return judged
-    return (*judged, judge_user_feedback(facts.user_feedback))
+    return (*judged, judge_user_feedback(facts.user_feedback or ()))
 
 
 def all_passed(criteria: Sequence[Criterion]) -> bool:
     return bool(criteria) and all(c.passed for c in criteria)
 
 
+def verdict(criteria: Sequence[Criterion]) -> str:
+    """SUCCESS when every criterion passed; PENDING when the only ones not passed are still pending
+    (no user feedback yet); NOT MET otherwise."""
+    if all_passed(criteria):
+        return "SUCCESS"
+    if criteria and all(c.passed or c.pending for c in criteria):
+        return "PENDING"
+    return "NOT MET"
+
+
 def render(criteria: Sequence[Criterion]) -> str:
     """The checklist as text: one `[x]` / `[ ]` line per criterion and a final score."""
     lines = [f"[{'x' if c.passed else '~' if c.pending else ' '}] {c.name}: {c.detail}" for c in criteria]
     passed = sum(1 for c in criteria if c.passed)
-    verdict = "SUCCESS" if all_passed(criteria) else "NOT MET"
-    lines.append(f"{passed}/{len(criteria)} criteria met: {verdict}")
+    lines.append(f"{passed}/{len(criteria)} criteria met: {verdict(criteria)}")
     return "\n".join(lines) + "\n"
 
 
 __all__ = ["FEEDBACK", "FEEDBACK_CRITERION", "Criterion", "RunFacts", "StageGates", "all_passed", "evaluate",
-           "judge_user_feedback", "render"]
+           "judge_user_feedback", "render", "verdict"]

@@ -10,6 +10,7 @@ builds adapters.
 from __future__ import annotations
 
 from runofshow.ports.comms import (
+    ChatInteractions,
     DeploymentStatus,
     PagerMode,
     PagerSnapshot,
@@ -51,6 +52,7 @@ __all__ = [
     "AlertFeed",
     "Annotator",
     "ApiToken",
+    "ChatInteractions",
     "Clock",
     "CommandResult",
     "CommandRunner",

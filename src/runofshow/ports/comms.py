@@ -88,6 +88,20 @@ class DeploymentStatus(Protocol):
 
 
 @runtime_checkable
+class ChatInteractions(Protocol):
+    """Answers to a person's click in the chat (Slack interactivity): a modal that asks for more (the
+    rollback's reason) and a reply only the clicker sees."""
+
+    def open_modal(self, trigger_id: str, view: Mapping[str, Any]) -> str:
+        """Open `view` for the click that gave `trigger_id` (valid 3 s); returns the view's id."""
+        ...
+
+    def reply_ephemeral(self, response_url: str, text: str) -> None:
+        """Post `text` to the click's `response_url`, seen only by the person who clicked."""
+        ...
+
+
+@runtime_checkable
 class SeenRequests(Protocol):
     """Signed requests already taken (Slack action clicks): a replay of one is refused."""
 
@@ -97,5 +111,5 @@ class SeenRequests(Protocol):
 
 
 __all__ = [
-    "DeploymentStatus", "PagerMode", "PagerSnapshot", "SeenRequests", "WarRoomChannel",
+    "ChatInteractions", "DeploymentStatus", "PagerMode", "PagerSnapshot", "SeenRequests", "WarRoomChannel",
 ]

@@ -236,8 +236,7 @@ def _checklist(criteria: Sequence[checklist.Criterion]) -> str:
         f'{"PASS" if c.passed else "PENDING" if c.pending else "FAIL"}</span>'
         f"<b>{_e(c.name)}</b> <span class=\"sub\">{_e(c.detail)}</span></li>" for c in criteria)
     met = sum(1 for c in criteria if c.passed)
-    verdict = "SUCCESS" if checklist.all_passed(criteria) else "NOT MET"
-    total = f"<li><b>{met}/{len(criteria)} criteria met: {verdict}</b></li>"
+    total = f"<li><b>{met}/{len(criteria)} criteria met: {checklist.verdict(criteria)}</b></li>"
     return f'<ul class="check" id="checklist">{items}{total}</ul>'
 
 

@@ -124,7 +124,7 @@ class Guard:
 
 
 def create_app(deps: WebDeps) -> FastAPI:
-    from runofshow.web import api, pages
+    from runofshow.web import api, feedback_routes, pages, slack_routes
 
     app = FastAPI(
         title="runofshow war room",
@@ -233,6 +233,8 @@ def create_app(deps: WebDeps) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(slack_routes.router)
+    app.include_router(feedback_routes.router)
 
     @app.exception_handler(404)
     async def not_found(request: Request, exc: Exception) -> Response:

@@ -19,12 +19,13 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from runofshow.app import settings
 from runofshow.domain.plan import Plan
 from runofshow.errors import InputError
-from runofshow.ports import Ledger, TokenStore
+from runofshow.ports import ChatInteractions, Ledger, SeenRequests, TokenStore
 
 SECRET_ENV = "RUNOFSHOW_WEB_SECRET"
 SECURE_ENV = "RUNOFSHOW_WEB_SECURE_COOKIE"
@@ -97,17 +98,35 @@ def web_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> 
     return WebSettings(**values)
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class SlackEndpoint:
+    """What `/slack/actions` needs (`runofshow.web.slack_routes`): the Slack app's signing secret,
+    the requests already taken (a replay is refused), the way to answer a click (the rollback's
+    reason modal, an ephemeral reply) and the clock the 5-minute timestamp window is judged on."""
+
+    signing_secret: str = field(repr=False)
+    seen: SeenRequests
+    interactions: ChatInteractions
+    now: Callable[[], datetime] = _utc_now
+
+
 @dataclass(frozen=True)
 class WebDeps:
     """The ledger (runs and events), the token store, the settings, an optional plan (shown on the
-    board), and `decision_ports(plan, action)`: the router / notifier / annotator keyword arguments a
-    decision needs (a rollback acts at once, as `runofshow decide` does); None: record only."""
+    board), `decision_ports(plan, action)`: the router / notifier / annotator keyword arguments a
+    decision needs (a rollback acts at once, as `runofshow decide` does; None: record only), and the
+    Slack endpoint (`slack`, None: no Slack buttons)."""
 
     ledger: Ledger
     tokens: TokenStore
     settings: WebSettings = field(default_factory=WebSettings)
     plan: Plan | None = None
     decision_ports: Callable[[Plan, str], dict[str, Any]] | None = None
+    slack: SlackEndpoint | None = None  # None: /slack/actions answers 404
 
 
-__all__ = ["MAX_BODY_BYTES", "OidcSettings", "WebDeps", "WebSettings", "web_settings"]
+__all__ = ["MAX_BODY_BYTES", "OidcSettings", "SlackEndpoint", "WebDeps", "WebSettings", "web_settings"]

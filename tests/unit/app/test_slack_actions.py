@@ -3,8 +3,6 @@ with the signing secret exactly as Slack makes them (`v0=` hex of `v0:{ts}:{body
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
@@ -12,11 +10,19 @@ from urllib.parse import urlencode
 import pytest
 
 from runofshow.adapters.fakes_comms import InMemorySeenRequests
-from runofshow.app.warroom.slack_actions import ACTIONS, decision_buttons, verify_click
+from runofshow.app.warroom.slack_actions import (
+    ACTIONS,
+    REASON_MODAL,
+    claimed_run_id,
+    decision_buttons,
+    reason_modal,
+    verify_click,
+)
 from runofshow.domain.communications import SlackMember, SlackWarRoomSettings
 from runofshow.ports import SeenRequests
+from tests import slack_requests
 
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+SECRET = slack_requests.SECRET
 NOW = datetime(2026, 12, 6, 21, 30, tzinfo=UTC)
 RUN = "v1.4.0-20261206T213000Z-1a2b"
 SLACK = SlackWarRoomSettings(members=(SlackMember(name="alice", slack_user_id="U024BE7LH"),
@@ -24,28 +30,11 @@ SLACK = SlackWarRoomSettings(members=(SlackMember(name="alice", slack_user_id="U
 
 
 def click_body(action: str = "rollback", user: str = "U024BE7LH", run_id: str = RUN) -> bytes:
-    """A block_actions payload as Slack posts it (form-encoded `payload=` JSON)."""
-    button = next(b for b in decision_buttons(run_id)["elements"] if b["action_id"] == f"runofshow_{action}")
-    payload = {
-        "type": "block_actions", "user": {"id": user, "username": "alice", "name": "alice", "team_id": "T0TEAM0001"},
-        "api_app_id": "A0APP00001", "token": "deprecated-verification-token", "trigger_id": "1234.5678.abcd",
-        "team": {"id": "T0TEAM0001", "domain": "acme"},
-        "container": {"type": "message", "message_ts": "1712345678.000002", "channel_id": "C000000001",
-                      "is_ephemeral": False},
-        "channel": {"id": "C000000001", "name": "spark-warroom-v140"},
-        "response_url": "https://hooks.slack.com/actions/T0TEAM0001/1/abc",
-        "actions": [{"action_id": button["action_id"], "block_id": "runofshow_decision", "text": button["text"],
-                     "value": button["value"], "style": button.get("style", ""), "type": "button",
-                     "action_ts": "1712345690.123456"}],
-    }
-    return urlencode({"payload": json.dumps(payload)}).encode()
+    return slack_requests.click_body(action, user, run_id)
 
 
 def signed(body: bytes, at: datetime = NOW, secret: str = SECRET) -> dict[str, str]:
-    ts = str(int(at.timestamp()))
-    sig = "v0=" + hmac.new(secret.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
-    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig, "Content-Type":
-            "application/x-www-form-urlencoded"}
+    return slack_requests.signed(body, at, secret)
 
 
 def check(headers: dict[str, str], body: bytes, *, now: datetime = NOW, seen: SeenRequests | None = None,
@@ -180,3 +169,32 @@ def test_the_signature_is_slacks_own_example() -> None:
     at_the_time = check(headers, body, now=then + timedelta(seconds=3))
     assert at_the_time.status == 400  # the signature passed; a slash command is not a button click
     assert check(headers, body, now=NOW).status == 401  # today it is stale
+
+
+def test_the_reason_modal_comes_back_as_a_submitted_rollback_with_its_reason() -> None:
+    click = check(signed(click_body()), click_body()).click
+    assert click is not None
+    view = reason_modal(click)
+    assert view["callback_id"] == REASON_MODAL and len(view["title"]["text"]) <= 24
+    body = slack_requests.submission_body(view, "U024BE7LH", "EU checkout errors")
+    verdict = check(signed(body), body)
+    assert verdict.accepted and verdict.click is not None
+    done = verdict.click
+    assert (done.submitted, done.action, done.reason, done.person) == (True, "rollback", "EU checkout errors", "alice")
+    assert (done.run_id, done.response_url, done.message_ts) == (RUN, click.response_url, click.message_ts)
+    assert claimed_run_id(body) == RUN and claimed_run_id(b"payload=x") is None
+
+
+def test_members_may_come_from_the_runs_own_plan() -> None:
+    body = click_body()
+    asked: list[str] = []
+
+    def members(run_id: str) -> SlackWarRoomSettings | None:
+        asked.append(run_id)
+        return SLACK
+
+    verdict = verify_click(signed(body), body, NOW, signing_secret=SECRET, seen=InMemorySeenRequests(), slack=members)
+    assert verdict.accepted and asked == [RUN]
+    unknown = verify_click(signed(body), body, NOW, signing_secret=SECRET, seen=InMemorySeenRequests(),
+                           slack=lambda _run: None)
+    assert not unknown.accepted and unknown.click is not None and unknown.click.person is None

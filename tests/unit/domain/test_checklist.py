@@ -15,7 +15,7 @@ def good() -> RunFacts:
         stage_gates=tuple(StageGates(n, 6, 6) for n in range(1, 6)),
         rollbacks=0, critical_alerts=(), war_room_lines=48, war_room_missing=(), evidence_files=53,
         first_night_h=24, first_night_done_h=24, burn_rate_24h=0.4, burn_rate_24h_max=1.5,
-        degradations=(),
+        degradations=(), user_feedback=("neutral",),
     )
 
 
@@ -24,12 +24,12 @@ def test_a_clean_run_meets_every_criterion_in_the_seeds_order():
     assert [c.name for c in criteria] == [
         "All 5 stages completed", "6/6 metrics PASS at each stage", "0 rollbacks", "0 critical alerts",
         "War-room log complete", "Evidence files collected (50+)", "24h monitoring complete",
-        "SLO burn rate < 1.5", "No degradation",
+        "SLO burn rate < 1.5", "No degradation", "User feedback neutral/positive",
     ]
     assert all_passed(criteria)
     text = render(criteria)
     assert text.splitlines()[0] == "[x] All 5 stages completed: 5/5 stages completed"
-    assert text.endswith("9/9 criteria met: SUCCESS\n")
+    assert text.endswith("10/10 criteria met: SUCCESS\n")
 
 
 @pytest.mark.parametrize(
@@ -58,7 +58,7 @@ def test_each_failing_fact_fails_its_criterion_only(change, name, detail):
     failed = [c for c in criteria if not c.passed]
     assert [(c.name, c.detail) for c in failed] == [(name, detail)]
     assert not all_passed(criteria)
-    assert render(criteria).endswith("8/9 criteria met: NOT MET\n")
+    assert render(criteria).endswith("9/10 criteria met: NOT MET\n")
 
 
 def test_long_lists_are_shortened():

@@ -1,11 +1,18 @@
 """The first night's criterion "user feedback neutral/positive" (issue 14): pending while none was
-given, failed on any negative; judged only when the facts carry feedback."""
+given (a checklist with nothing else missing then says PENDING), failed on any negative."""
 
 from __future__ import annotations
 
 import pytest
 
-from runofshow.domain.checklist import FEEDBACK_CRITERION, RunFacts, evaluate, judge_user_feedback, render
+from runofshow.domain.checklist import (
+    FEEDBACK_CRITERION,
+    RunFacts,
+    evaluate,
+    judge_user_feedback,
+    render,
+    verdict,
+)
 
 
 @pytest.mark.parametrize(
@@ -26,12 +33,21 @@ def test_user_feedback_criterion(given: tuple[str, ...], passed: bool, pending: 
     assert (c.name, c.passed, c.pending, c.detail) == (FEEDBACK_CRITERION, passed, pending, detail)
 
 
-def test_user_feedback_is_judged_only_when_gathered() -> None:
-    base = RunFacts(stages_planned=5, stages_completed=5)
-    assert FEEDBACK_CRITERION not in [c.name for c in evaluate(base)]
-    with_feedback = evaluate(RunFacts(stages_planned=5, stages_completed=5, user_feedback=()))
-    assert with_feedback[-1].name == FEEDBACK_CRITERION and with_feedback[-1].pending
-    assert len(with_feedback) == len(evaluate(base)) + 1
+def test_user_feedback_is_pending_in_the_checklist_until_some_is_given() -> None:
+    for none_yet in (None, ()):
+        criteria = evaluate(RunFacts(stages_planned=5, stages_completed=5, user_feedback=none_yet))
+        assert criteria[-1].name == FEEDBACK_CRITERION and criteria[-1].pending and not criteria[-1].passed
+    given = evaluate(RunFacts(stages_planned=5, stages_completed=5, user_feedback=("positive",)))
+    assert given[-1].passed and len(given) == 10
+
+
+def test_the_verdict_is_pending_when_only_feedback_is_missing() -> None:
+    ok = judge_user_feedback(("neutral",))
+    pending, negative = judge_user_feedback(()), judge_user_feedback(("negative",))
+    assert verdict((ok, ok)) == "SUCCESS"
+    assert verdict((ok, pending)) == "PENDING" and render((ok, pending)).endswith("1/2 criteria met: PENDING\n")
+    assert verdict((negative, pending)) == "NOT MET"
+    assert verdict(()) == "NOT MET"
 
 
 def test_render_marks_pending_criteria() -> None:

@@ -211,7 +211,8 @@ def test_a_full_run_gives_over_50_files_and_a_clean_checklist_but_burn(tmp_path,
             "warroom_log.txt", "parking_lot.txt", BLAST_LOG, "plan.json", "success_criteria.txt",
             "checkin_01.txt", "checkin_24.txt", CHAIN_FILE, EVENTS_FILE, MANIFEST} <= names
     failed = [c.name for c in result.criteria if not c.passed]
-    assert failed == ["SLO burn rate < 1.5"]  # the runner does not record a burn rate yet
+    # the runner does not record a burn rate yet; nobody gave user feedback (pending)
+    assert failed == ["SLO burn rate < 1.5", "User feedback neutral/positive"]
     text = (tmp_path / "success_criteria.txt").read_text()
     assert f"[x] Evidence files collected (50+): {len(on_disk)} files" in text
 

@@ -87,7 +87,7 @@ def test_the_end_of_a_run_builds_a_bundle_that_verifies(tmp_path: Path) -> None:
     names = {*bundle_files(folder), MANIFEST}  # snapshots/ counted file by file
     run_id = runner.state.run_id
     assert {f"report_{run_id}.html", "mini_rca_v1.4.0.md", "release_oneliner.txt"} <= names
-    assert f"  ✅ Evidence files collected (50+): {len(names)} files" in said and said[-1] == "  9/9 met"
+    assert f"  ✅ Evidence files collected (50+): {len(names)} files" in said and said[-1] == "  9/10 met (see success_criteria.txt)"
     assert any(s.startswith("evidence: ") and f"runofshow evidence verify {folder}" in s for s in said)
 
 

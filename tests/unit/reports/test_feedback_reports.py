@@ -25,11 +25,12 @@ def with_feedback(*given: tuple[str, str, str]) -> list:
     return ledger.events(r.run_id)
 
 
-def test_without_feedback_the_checklist_is_as_before(tmp_path) -> None:
+def test_without_feedback_the_criterion_is_pending(tmp_path) -> None:
     events = with_feedback()
     text = (build_bundle(events, None, tmp_path).folder / "success_criteria.txt").read_text()
-    assert FEEDBACK not in text and "9/9 criteria met" in text
-    assert 'id="feedback"' not in render_report(events, evidence_files=60)
+    assert f"[~] {FEEDBACK}: pending: no feedback yet" in text and text.rstrip().endswith("9/10 criteria met: PENDING")
+    html = render_report(events, evidence_files=60)
+    assert 'id="feedback"' not in html and "9/10 criteria met: PENDING" in html
     assert "User feedback:" not in rca_markdown(events)
 
 

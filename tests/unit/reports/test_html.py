@@ -150,8 +150,8 @@ def test_the_decision_table_has_a_row_per_decision(rolled_back, rolled_back_html
 
 
 def checklist_items(page: str) -> list[tuple[str, str]]:
-    """(name, PASS|FAIL) of every checklist line."""
-    found = re.findall(r'<span class="mark (?:ok|bad)">(PASS|FAIL)</span><b>([^<]+)</b>', page)
+    """(name, PASS|FAIL|PENDING) of every checklist line."""
+    found = re.findall(r'<span class="mark (?:ok|bad)">(PASS|FAIL|PENDING)</span><b>([^<]+)</b>', page)
     return [(unescape(name), mark) for mark, name in found]
 
 
@@ -160,9 +160,9 @@ def test_the_checklist_is_the_seeds(promoted_html, rolled_back_html):
     names = [n for n, _ in items]
     assert names[:6] == ["All 5 stages completed", "6/6 metrics PASS at each stage", "0 rollbacks",
                          "0 critical alerts", "War-room log complete", "Evidence files collected (50+)"]
-    assert len(items) == 9
+    assert len(items) == 10 and items[-1] == ("User feedback neutral/positive", "PENDING")
     assert [n for n, mark in items if mark == "FAIL"] == []
-    assert "9/9 criteria met: SUCCESS" in promoted_html
+    assert "9/10 criteria met: PENDING" in promoted_html
     rb = dict(checklist_items(rolled_back_html))
     assert rb["0 rollbacks"] == "FAIL" and rb["All 5 stages completed"] == "FAIL"
     assert rb["Evidence files collected (50+)"] == "FAIL"  # not counted without a bundle

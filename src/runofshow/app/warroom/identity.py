@@ -1,6 +1,7 @@
 """Who is in the war room, and how they proved it: identities, roles and API tokens.
 
-    Identity(name, subject, proof, role)   proof: token (an API token), oidc (a company IdP) or local
+    Identity(name, subject, proof, role)   proof: token (an API token), oidc (a company IdP), slack (a
+                                           signed Slack click) or local
     create_token(store, name, role)        -> (the token, shown once; its record, hash only)
     identify(store, token)                 -> the Identity of a live token, or None
     oidc_identity(claims, roles, ics)      -> the Identity a company IdP's verified ID token proves
@@ -11,6 +12,7 @@
     run_role(identity, plan, state)        the role in one run: the plan's war room first (the run's
                                            current IC is ic, its other incident commanders and members
                                            member, its observers observer), else the identity's own
+    feedback_as(identity, run_id, ...)     `runofshow feedback` with the identity recorded
     refuse(ledger, run_id, ...)            an `ic_refused` event for a request without identity (401)
                                            or with the wrong role (403), naming who tried
 
@@ -37,6 +39,7 @@ from typing import Any
 from runofshow.app.run.events import EventKind
 from runofshow.app.run.state import RunState
 from runofshow.app.warroom import commander
+from runofshow.app.warroom.feedback import give_feedback
 from runofshow.domain.plan import Plan
 from runofshow.errors import InputError
 from runofshow.ports import ApiToken, Ledger, LedgerEvent, TokenStore
@@ -50,6 +53,7 @@ IDENTIFIED_KINDS = frozenset(
         EventKind.IC_HANDOVER.value,
         EventKind.PARKING_LOT.value,
         EventKind.ROLLBACK_STARTED.value,
+        EventKind.USER_FEEDBACK.value,
     }
 )
 
@@ -72,6 +76,7 @@ class Proof(StrEnum):
     TOKEN = "token"
     OIDC = "oidc"
     LOCAL = "local"
+    SLACK = "slack"  # a signed click on the war room's Slack buttons
 
 
 @dataclass(frozen=True)
@@ -239,6 +244,12 @@ def run_role(identity: Identity, plan: Plan, state: RunState | None = None) -> R
     return Role.OBSERVER if named == "observer" else Role.MEMBER
 
 
+def feedback_as(identity: Identity, run_id: str, sentiment: str, note: str, *, ledger: Ledger) -> LedgerEvent:
+    """`runofshow feedback` for an identified person."""
+    ledger = IdentifiedLedger(ledger, identity)
+    return give_feedback(run_id, sentiment, note=note, by=identity.name, ledger=ledger)
+
+
 def refuse(
     ledger: Ledger,
     run_id: str,
@@ -278,6 +289,7 @@ __all__ = [
     "create_token",
     "decide_as",
     "handover_as",
+    "feedback_as",
     "identify",
     "local_identity",
     "note_as",

@@ -3,6 +3,9 @@ check of a click before it becomes a decision.
 
     decision_buttons(run_id)   (app.steps.communications)      -> a Block Kit `actions` block
     verify_click(headers, body, now, signing_secret=..., seen=..., slack=...)  -> ClickVerdict
+    reason_modal(click)        the Rollback button's modal (views.open) asking for the reason; its
+                               `view_submission` comes back through verify_click as a click with
+                               `reason` set (`submitted`)
 
 `verify_click` is what `/slack/actions` runs on each request Slack sends: the signature is
 checked with `slack_sdk.signature.SignatureVerifier` (HMAC-SHA256 of `v0:{timestamp}:{body}` with
@@ -19,7 +22,7 @@ answer (401 for the signature, timestamp and replay; 400 for a payload that is n
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -33,6 +36,8 @@ from runofshow.ports import SeenRequests
 
 ACTIONS = ("proceed", "hold", "rollback")
 MAX_AGE_S = 5 * 60
+REASON_MODAL = ACTION_PREFIX + "rollback_reason"  # the modal's callback_id
+REASON_BLOCK, REASON_INPUT = "runofshow_reason", "reason"
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,8 @@ class SlackClick:
     message_ts: str = ""
     response_url: str = ""  # where an ephemeral answer goes
     trigger_id: str = ""  # lets the app open a modal (the rollback reason) for 3 s
+    reason: str = ""  # the reason typed into the rollback modal (a view_submission)
+    submitted: bool = False  # a view_submission of the reason modal, not a button click
 
 
 @dataclass(frozen=True)
@@ -77,7 +84,7 @@ def _refused(status: int, reason: str, **record: Any) -> ClickVerdict:
 
 def verify_click(
     headers: Mapping[str, str], body: bytes, now: datetime, *, signing_secret: str, seen: SeenRequests,
-    slack: SlackWarRoomSettings,
+    slack: SlackWarRoomSettings | Callable[[str], SlackWarRoomSettings | None],
 ) -> ClickVerdict:
     """Is this request a genuine, first-time click on one of our buttons, and whose?"""
     timestamp = _header(headers, "x-slack-request-timestamp")
@@ -101,7 +108,8 @@ def verify_click(
     parsed = _parse(body)
     if isinstance(parsed, str):
         return _refused(400, f"not one of our button clicks ({parsed})")
-    click = replace(parsed, person=slack.person(parsed.slack_user_id))
+    members = slack(parsed.run_id) if callable(slack) else slack  # the run's own plan, for serve
+    click = replace(parsed, person=members.person(parsed.slack_user_id) if members is not None else None)
     record = {"slack_user_id": click.slack_user_id, "action": click.action, "run_id": click.run_id}
     if click.person is None:
         reason = f"Slack user {click.slack_user_id} is not a war-room member of this plan"
@@ -110,11 +118,57 @@ def verify_click(
                         {"by": click.person, **record})
 
 
+def reason_modal(click: SlackClick) -> dict[str, Any]:
+    """The modal a Rollback click opens: the reason (required), Roll back / Cancel. What the
+    submission needs to act (run, where to answer) rides in `private_metadata`."""
+    meta = {"run_id": click.run_id, "response_url": click.response_url, "channel_id": click.channel_id,
+            "message_ts": click.message_ts}
+    return {
+        "type": "modal", "callback_id": REASON_MODAL,
+        "private_metadata": json.dumps(meta, separators=(",", ":")),
+        "title": {"type": "plain_text", "text": "Roll back?"},
+        "submit": {"type": "plain_text", "text": "Roll back"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": (
+                f"All traffic of `{click.run_id}` goes back to the stable version now. "
+                "The reason is recorded with your decision.")}},
+            {"type": "input", "block_id": REASON_BLOCK, "label": {"type": "plain_text", "text": "Reason"},
+             "element": {"type": "plain_text_input", "action_id": REASON_INPUT, "multiline": True,
+                         "min_length": 3, "max_length": 500}},
+        ],
+    }
+
+
+def claimed_run_id(body: bytes) -> str | None:
+    """The run a request says it is about, before (or without) its signature being trusted: where a
+    refused request is recorded. None when it names none."""
+    parsed = _parse(body)
+    return None if isinstance(parsed, str) else parsed.run_id
+
+
+def _submission(payload: Mapping[str, Any]) -> SlackClick:
+    view = payload["view"]
+    if view.get("callback_id") != REASON_MODAL:
+        raise ValueError(f"a view_submission of {view.get('callback_id')!r}, not ours")
+    meta = json.loads(view["private_metadata"])
+    reason = str(view["state"]["values"][REASON_BLOCK][REASON_INPUT]["value"] or "")
+    return SlackClick(
+        run_id=str(meta["run_id"]), action="rollback", slack_user_id=str(payload["user"]["id"]), person=None,
+        channel_id=str(meta.get("channel_id") or ""), message_ts=str(meta.get("message_ts") or ""),
+        response_url=str(meta.get("response_url") or ""), trigger_id=str(payload.get("trigger_id") or ""),
+        reason=reason, submitted=True,
+    )
+
+
 def _parse(body: bytes) -> SlackClick | str:
-    """The click in a `block_actions` payload (person not yet known), or why it is not one."""
+    """The click in a `block_actions` payload, or the reason modal's `view_submission` (person not
+    yet known), or why it is not one."""
     try:
         form = parse_qs(body.decode("utf-8"), strict_parsing=True)
         payload = json.loads(form["payload"][0])
+        if payload.get("type") == "view_submission":
+            return _submission(payload)
         if payload.get("type") != "block_actions":
             raise ValueError(f"a {payload.get('type')!r} payload, not block_actions")
         act = next(a for a in payload["actions"] if str(a.get("action_id", "")).startswith(ACTION_PREFIX))
@@ -134,4 +188,5 @@ def _parse(body: bytes) -> SlackClick | str:
         return f"{type(ex).__name__}: {ex}"
 
 
-__all__ = ["ACTIONS", "ClickVerdict", "SlackClick", "decision_buttons", "verify_click"]
+__all__ = ["ACTIONS", "REASON_MODAL", "ClickVerdict", "SlackClick", "claimed_run_id", "decision_buttons",
+           "reason_modal", "verify_click"]
