@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -52,18 +52,28 @@ class RunClock(Protocol):
         ...
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class SystemClock:
-    """The real clock: plan time is wall time (UTC)."""
+    """The real clock: plan time is wall time (UTC). A test may hand in its own `now` and `sleep`
+    (a process that decides at a given instant)."""
 
     speed: float = 1.0
     realtime = True  # waits take wall time (a fake clock's do not)
 
+    def __init__(self, now: Callable[[], datetime] | None = None,
+                 sleep: Callable[[float], None] | None = None) -> None:
+        self._now = now or _utc_now
+        self._sleep = sleep or time.sleep
+
     def now(self) -> datetime:
-        return datetime.now(UTC)
+        return self._now()
 
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
-            time.sleep(seconds)
+            self._sleep(seconds)
 
     def to_wall(self, at: datetime) -> datetime:
         return at

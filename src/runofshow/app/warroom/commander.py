@@ -25,7 +25,6 @@ Notes are anyone's: theory and opinion go to the parking lot (`parking_lot` even
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from datetime import UTC, datetime
 
 from runofshow.app.run import events as ev
 from runofshow.app.run import minutes
-from runofshow.app.run.clock import RunClock, resumed_clock
+from runofshow.app.run.clock import RunClock, SystemClock, resumed_clock
 from runofshow.app.run.events import EventKind, Phase, RunStatus, Trigger
 from runofshow.app.run.recorder import Recorder, load_state
 from runofshow.app.run.state import RunState
@@ -103,31 +102,7 @@ def require_incident_commander(plan: Plan, name: str | None, what: str) -> str:
     raise InputError(f"{what}: '{name}' is not an incident commander of this plan ({ics})")
 
 
-class _WallClock:
-    """The deciding process's wall clock (`now`, injected by tests), as a `RunClock` at speed 1."""
-
-    speed = 1.0
-
-    def __init__(self, now: Callable[[], datetime], sleep: Callable[[float], None]) -> None:
-        self._now, self._sleep = now, sleep
-
-    def now(self) -> datetime:
-        return self._now()
-
-    def sleep(self, seconds: float) -> None:
-        self._sleep(seconds)
-
-    def to_wall(self, at: datetime) -> datetime:
-        return at
-
-    def to_plan(self, wall: datetime) -> datetime:
-        return wall
-
-    def wait(self, event: threading.Event, seconds: float) -> bool:
-        return event.wait(max(0.0, seconds))
-
-
-def _run_clock(state: RunState, wall: _WallClock) -> RunClock:
+def _run_clock(state: RunState, wall: SystemClock) -> RunClock:
     """The run's plan time on this process's wall clock (`--speed` runs are compressed)."""
     return resumed_clock(state.clock, wall=wall) if state.clock else wall
 
@@ -178,7 +153,7 @@ def ic_decide(
     by, reason = " ".join(by.split()), " ".join(reason.split())
     state = load_state(ledger, run_id)
     plan = state.plan()
-    wall = _WallClock(now, sleep)
+    wall = SystemClock(now, sleep)
     rec = Recorder(plan, state, ledger=ledger, clock=_run_clock(state, wall),
                    outlets=_Outlets(notifier, annotator))
     why = _refusal(state, plan, action, by)
@@ -291,7 +266,7 @@ def recorder_for(run_id: str, *, ledger: Ledger,
     """A recorder over the run as the ledger has it, on this process's wall clock: what a person's
     entry in the war room (a note, feedback) is appended through. RunNotFoundError for no such run."""
     state = load_state(ledger, run_id)
-    return Recorder(state.plan(), state, ledger=ledger, clock=_run_clock(state, _WallClock(now, time.sleep)),
+    return Recorder(state.plan(), state, ledger=ledger, clock=_run_clock(state, SystemClock(now, time.sleep)),
                     outlets=_Outlets())
 
 
