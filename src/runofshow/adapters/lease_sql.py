@@ -21,20 +21,52 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, or_, select, update
+from sqlalchemy import Connection, Text, bindparam, func, insert, literal_column, or_, select, text, update
 
 from runofshow.adapters.ledger_schema import leases, runs
 from runofshow.adapters.ledger_sql import SqlLedger
 from runofshow.errors import InputError, LeaseLostError
 from runofshow.ledger_chain import normalise_payload, utc
-from runofshow.ports import Lease, LedgerEvent, RunRecord
+from runofshow.ports import Caps, Lease, LedgerEvent, RunRecord
 
 QUEUED, RUNNING, DONE = "queued", "running", "done"
+#: migration 5's column (the `leases` Table keeps migration 4's shape)
+WAITING = literal_column("leases.waiting", Text).label("waiting")
+#: the advisory lock that makes capped claims one at a time (the counts they read stay true)
+CLAIM_LOCK = 0x72756E6F66  # "runof"
+SET_WAITING = text("UPDATE leases SET waiting = :waiting WHERE run_id = :run_id").bindparams(
+    bindparam("waiting", type_=Text), bindparam("run_id"))
 
 
 def _lease(row: Any, previous_owner: str | None = None) -> Lease:
     return Lease(run_id=row.run_id, status=row.status, owner=row.owner, epoch=row.epoch,
-                 expires_at=row.expires_at, options=json.loads(row.options), previous_owner=previous_owner)
+                 expires_at=row.expires_at, options=json.loads(row.options), previous_owner=previous_owner,
+                 waiting=getattr(row, "waiting", None))
+
+
+def _held_back(conn: Connection, caps: Caps) -> tuple[bool, set[str]]:
+    """Under `caps` (the advisory lock held): whether the total is reached, the services that are
+    full; every queued run's `waiting` says why it is held back (or nothing)."""
+    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CLAIM_LOCK})
+    counts: dict[str, int] = {str(svc): int(n) for svc, n in conn.execute(
+        select(runs.c.release, func.count()).select_from(leases.join(runs, leases.c.run_id == runs.c.run_id))
+        .where(leases.c.status == RUNNING).group_by(runs.c.release)).all()}
+    total = sum(counts.values())
+    total_full = caps.total is not None and total >= caps.total
+    full = {svc for svc, n in counts.items() if caps.per_service is not None and n >= caps.per_service}
+    queued = conn.execute(select(leases.c.run_id, runs.c.release, WAITING)
+                          .select_from(leases.join(runs, leases.c.run_id == runs.c.run_id))
+                          .where(leases.c.status == QUEUED)).all()
+    for row in queued:
+        why = None
+        if total_full:
+            why = f"global cap {caps.total} reached ({total} running)"
+        elif row.release in full:
+            n = counts[row.release]
+            why = f"per-service cap {caps.per_service} for {row.release} reached ({n} running)"
+        if why != row.waiting:
+            conn.execute(SET_WAITING, {"waiting": why, "run_id": row.run_id})
+    return total_full, full
 
 
 class FencedLedger:
@@ -94,18 +126,27 @@ class SqlLeases:
                 run_id=run.run_id, status=QUEUED, owner=None, epoch=0, expires_at=None,
                 submitted_at=utc(run.started_at), options=options_text))
 
-    def claim(self, owner: str, ttl_s: float, run_id: str | None = None) -> Lease | None:
+    def claim(self, owner: str, ttl_s: float, run_id: str | None = None, caps: Caps | None = None
+              ) -> Lease | None:
         self.require_postgres()
 
         def once() -> Lease | None:
             with self.ledger._tx("claim a run") as conn:
-                free = or_(leases.c.status == QUEUED,
-                           (leases.c.status == RUNNING) & (leases.c.expires_at < func.now()))
-                query = select(leases).where(free)
+                orphaned = (leases.c.status == RUNNING) & (leases.c.expires_at < func.now())
+                free = or_(leases.c.status == QUEUED, orphaned)
+                if caps is not None and caps.any:
+                    total_full, full = _held_back(conn, caps)
+                    if total_full:
+                        free = orphaned  # a takeover is not one more run at once
+                    elif full:
+                        queued = (leases.c.status == QUEUED) & runs.c.release.not_in(sorted(full))
+                        free = or_(queued, orphaned)
+                query = (select(leases).select_from(leases.join(runs, leases.c.run_id == runs.c.run_id))
+                         .where(free))
                 if run_id is not None:
                     query = query.where(leases.c.run_id == run_id)
                 row = conn.execute(query.order_by(leases.c.submitted_at, leases.c.run_id).limit(1)
-                                   .with_for_update(skip_locked=True)).first()
+                                   .with_for_update(skip_locked=True, of=leases)).first()
                 if row is None:
                     return None
                 # the lock every append takes first: a takeover waits for an append in flight, and
@@ -116,6 +157,7 @@ class SqlLeases:
                     .values(status=RUNNING, owner=owner, epoch=leases.c.epoch + 1,
                             expires_at=func.now() + timedelta(seconds=ttl_s))
                     .returning(*leases.c)).one()
+                conn.execute(SET_WAITING, {"waiting": None, "run_id": row.run_id})
                 return _lease(new, previous_owner=row.owner)
 
         result: Lease | None = self.ledger._retrying(once)
@@ -140,6 +182,19 @@ class SqlLeases:
             expires: datetime = row.expires_at
             return expires
 
+    def check(self, lease: Lease, margin_s: float = 0.0) -> None:
+        with self.ledger._tx(f"check the lease of run {lease.run_id}", read_only=True) as conn:
+            live = leases.c.expires_at > func.now() + timedelta(seconds=margin_s)
+            row = conn.execute(select(leases.c.epoch, leases.c.status, live.label("live"))
+                               .where(leases.c.run_id == lease.run_id)).first()
+            if row is None or row.epoch != lease.epoch or row.status != RUNNING:
+                raise self._lost(conn, lease)
+            if not row.live:
+                raise LeaseLostError(
+                    f"run {lease.run_id}: lease_lost: epoch {lease.epoch} of {lease.owner} expires in "
+                    f"less than {margin_s:g} s (it was not renewed in time)",
+                    adapter="lease_sql", target=self.ledger.name)
+
     def release(self, lease: Lease, *, done: bool) -> None:
         with self.ledger._tx(f"release the lease of run {lease.run_id}") as conn:
             conn.execute(update(leases).where(leases.c.run_id == lease.run_id, leases.c.epoch == lease.epoch)
@@ -147,12 +202,13 @@ class SqlLeases:
 
     def current(self, run_id: str) -> Lease | None:
         with self.ledger._tx(f"read the lease of run {run_id}", read_only=True) as conn:
-            row = conn.execute(select(leases).where(leases.c.run_id == run_id)).first()
+            row = conn.execute(select(leases, WAITING).where(leases.c.run_id == run_id)).first()
         return None if row is None else _lease(row)
 
     def all(self) -> list[Lease]:
         with self.ledger._tx("list leases", read_only=True) as conn:
-            rows = conn.execute(select(leases).order_by(leases.c.submitted_at, leases.c.run_id)).all()
+            rows = conn.execute(select(leases, WAITING)
+                                .order_by(leases.c.submitted_at, leases.c.run_id)).all()
         return [_lease(r) for r in rows]
 
     def fenced(self, lease: Lease) -> FencedLedger:

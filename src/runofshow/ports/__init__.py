@@ -43,6 +43,7 @@ from runofshow.ports.steps import (
     PullRequestHost,
 )
 from runofshow.ports.team import (
+    Caps,
     Lease,
     Leases,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "AlertFeed",
     "Annotator",
     "ApiToken",
+    "Caps",
     "Clock",
     "CommandResult",
     "CommandRunner",

@@ -30,9 +30,10 @@ from runofshow.app.run.events import EventKind
 from runofshow.app.run.recorder import error_text
 from runofshow.app.run.runner import Runner
 from runofshow.app.run.world import World
+from runofshow.app.team.guard import CALL_TIMEOUT_S, guard_ports
 from runofshow.app.team.submit import run_options, submitted_plan
 from runofshow.errors import LeaseLostError, LedgerError
-from runofshow.ports import Lease, Leases, Ledger
+from runofshow.ports import Caps, Lease, Leases, Ledger
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,14 @@ class WorkerSettings:
     max_runs: int = 50
     lease_ttl_s: float = 15.0
     poll_s: float = 0.5  # seconds between looks for a free run when there was none
+    caps: Caps = Caps()  # runs at once over every worker: in all, per service
+    call_timeout_s: float = CALL_TIMEOUT_S  # one router or metrics call, at most
+    #: a traffic change needs the lease to hold this much longer (default: a third of the TTL)
+    fence_margin_s: float | None = None
+
+    @property
+    def margin_s(self) -> float:
+        return self.lease_ttl_s / 3 if self.fence_margin_s is None else self.fence_margin_s
 
 
 class Worker:
@@ -70,13 +79,15 @@ class Worker:
     def serve(self, stop: threading.Event) -> None:
         """Claim and drive until `stop` is set; then pause every run and hand its lease back."""
         s = self.settings
-        self.say(f"worker {s.name}: serving (max {s.max_runs} runs, lease TTL {s.lease_ttl_s:g} s)")
+        caps = "".join(f", {what} cap {n}" for what, n in (("global", s.caps.total),
+                                                           ("per-service", s.caps.per_service)) if n)
+        self.say(f"worker {s.name}: serving (max {s.max_runs} runs{caps}, lease TTL {s.lease_ttl_s:g} s)")
         while not stop.is_set():
             if len(self.active()) >= s.max_runs:
                 stop.wait(s.poll_s)
                 continue
             try:
-                lease = self.leases.claim(s.name, s.lease_ttl_s)
+                lease = self.leases.claim(s.name, s.lease_ttl_s, caps=s.caps)
             except LedgerError as err:  # the database is away: try again
                 self.say(f"worker {s.name}: cannot claim: {err}")
                 stop.wait(s.poll_s * 4)
@@ -152,7 +163,11 @@ class Worker:
         rid, s = lease.run_id, self.settings
         fenced = self.leases.fenced(lease)
         options = run_options(lease.options, s.state_url)
-        kwargs: dict[str, Any] = {"environ": self.environ, "ledger": fenced, **self.overrides}
+        def fence() -> None:  # before every traffic change: this worker still holds the run
+            self.leases.check(lease, s.margin_s)
+
+        kwargs: dict[str, Any] = {"environ": self.environ, "ledger": fenced,
+                                  "wrap_ports": guard_ports(fence, s.call_timeout_s), **self.overrides}
         if not fenced.events(rid):  # submitted, never started
             plan = submitted_plan(fenced.run(rid), lease.options)
             return bootstrap.start_run(plan, options, run_id=rid, submitted=True, **kwargs)
