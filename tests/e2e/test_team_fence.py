@@ -24,9 +24,9 @@ from runofshow.adapters.lease_sql import SqlLeases
 from runofshow.adapters.ledger_sql import SqlLedger
 from runofshow.app.bootstrap import build_router
 from runofshow.app.plan_file import load_plan
+from runofshow.app.steps.preflight import Override
 from runofshow.app.team.submit import Submission, submit
 from runofshow.app.team.worker import Worker, WorkerSettings
-from runofshow.app.warroom.commander import Override
 from runofshow.ports import Lease, LedgerEvent
 from tests.e2e.test_team_workers import FINAL, RUN_WALL_S, SPEED, STAGES, Release, check_promoted
 from tests.helpers import fresh_postgres_database
@@ -155,7 +155,7 @@ def test_a_frozen_worker_that_lost_its_lease_moves_no_traffic(tmp_path: Path, pg
     plan = load_plan(release.plan)
     router_a = CountingRouter(build_router(plan, {}))
     a = Worker(WorkerSettings(name="wa", state_url=pg, lease_ttl_s=TTL_S), la,
-               FreezingLeases(SqlLeases(la), freezer), say=a_lines.append, router=router_a)  # type: ignore[arg-type]
+               FreezingLeases(SqlLeases(la), freezer), say=a_lines.append, router=router_a)
     b = Worker(WorkerSettings(name="wb", state_url=pg, lease_ttl_s=TTL_S), lb, SqlLeases(lb), say=b_lines.append)
     ta = sa = tb = sb = None
     try:
