@@ -79,6 +79,9 @@ def worker(
         "next waits in the queue, `waiting` in status)")] = None,
     call_timeout: Annotated[float, typer.Option(
         "--call-timeout", min=0.1, help="seconds one router or metrics call may take")] = 10.0,
+    heartbeat_file: Annotated[Path | None, typer.Option(
+        "--heartbeat-file", help="touched at every turn of the claim loop (a liveness probe checks its "
+        "age: `runofshow worker-alive FILE`)")] = None,
 ) -> int:
     """Claim queued and orphaned runs and drive them (team mode: several workers on one PostgreSQL).
 
@@ -121,7 +124,8 @@ def worker(
     try:
         settings = WorkerSettings(name=me, state_url=url, max_runs=max_runs, lease_ttl_s=lease_ttl,
                                   caps=Caps(max_total, max_per_service), call_timeout_s=call_timeout)
-        Worker(settings, ledger, leases, say=say, on_event=lines).serve(stop)
+        beat = None if heartbeat_file is None else heartbeat_file.touch
+        Worker(settings, ledger, leases, say=say, on_event=lines, beat=beat).serve(stop)
     finally:
         signal.signal(signal.SIGTERM, old_term)
         signal.signal(signal.SIGINT, old_int)
@@ -130,9 +134,32 @@ def worker(
     return 0
 
 
+def worker_alive(
+    heartbeat_file: Annotated[Path, typer.Argument(metavar="FILE", help="the worker's --heartbeat-file")],
+    max_age: Annotated[float, typer.Option("--max-age", min=1.0, help="seconds")] = 30.0,
+) -> int:
+    """Exit 0 when the worker's heartbeat file was touched in the last --max-age seconds, else 1
+    (the container's health check and the liveness probe).
+
+    Example: runofshow worker-alive /tmp/runofshow-worker.alive --max-age 30
+    """
+    import time
+
+    try:
+        age = time.time() - heartbeat_file.stat().st_mtime
+    except OSError as err:
+        print(f"worker not alive: {err.strerror}: {heartbeat_file}", file=sys.stderr)
+        return 1
+    if age > max_age:
+        print(f"worker not alive: {heartbeat_file} is {age:.0f} s old (over {max_age:g} s)", file=sys.stderr)
+        return 1
+    return 0
+
+
 def register(app: typer.Typer) -> None:
     app.command("submit")(submit)
     app.command("worker")(worker)
+    app.command("worker-alive")(worker_alive)
 
 
 __all__ = ["register"]

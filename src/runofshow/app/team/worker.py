@@ -62,8 +62,10 @@ class Worker:
     """Drives up to `max_runs` runs at once, each under its own lease."""
 
     def __init__(self, settings: WorkerSettings, ledger: Ledger, leases: Leases, *, say: Say = print,
-                 environ: Mapping[str, str] | None = None, **overrides: Any) -> None:
+                 environ: Mapping[str, str] | None = None, beat: Callable[[], None] | None = None,
+                 **overrides: Any) -> None:
         self.settings, self.ledger, self.leases, self.say = settings, ledger, leases, say
+        self.beat = beat  # called at every turn of the claim loop (the CLI's liveness file)
         self.environ, self.overrides = environ, overrides
         self._lock = threading.Lock()
         self._threads: dict[str, threading.Thread] = {}
@@ -83,6 +85,8 @@ class Worker:
                                                            ("per-service", s.caps.per_service)) if n)
         self.say(f"worker {s.name}: serving (max {s.max_runs} runs{caps}, lease TTL {s.lease_ttl_s:g} s)")
         while not stop.is_set():
+            if self.beat is not None:
+                self.beat()
             if len(self.active()) >= s.max_runs:
                 stop.wait(s.poll_s)
                 continue
