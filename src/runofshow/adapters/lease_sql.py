@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Text, bindparam, func, insert, literal_column, or_, select, text, update
 
-from runofshow.adapters.ledger_schema import leases, runs
+from runofshow.adapters.ledger_schema import events, leases, runs
 from runofshow.adapters.ledger_sql import SqlLedger
 from runofshow.errors import InputError, LeaseLostError
 from runofshow.ledger_chain import normalise_payload, utc
@@ -199,6 +199,14 @@ class SqlLeases:
         with self.ledger._tx(f"release the lease of run {lease.run_id}") as conn:
             conn.execute(update(leases).where(leases.c.run_id == lease.run_id, leases.c.epoch == lease.epoch)
                          .values(status=DONE if done else QUEUED, expires_at=None))
+
+    def last_seqs(self, run_ids: list[str]) -> dict[str, int]:
+        if not run_ids:
+            return {}
+        with self.ledger._tx("read the runs' last events", read_only=True) as conn:
+            rows = conn.execute(select(events.c.run_id, func.max(events.c.seq))
+                                .where(events.c.run_id.in_(run_ids)).group_by(events.c.run_id)).all()
+        return {str(rid): int(seq) for rid, seq in rows}
 
     def current(self, run_id: str) -> Lease | None:
         with self.ledger._tx(f"read the lease of run {run_id}", read_only=True) as conn:

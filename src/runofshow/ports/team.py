@@ -66,6 +66,10 @@ class Leases(Protocol):
         """Give the run up: done (ended), or queued again for any worker. A stale lease changes nothing."""
         ...
 
+    def last_seqs(self, run_ids: list[str]) -> dict[str, int]:
+        """Each run's last event number, in one query (a worker's look for other processes' events)."""
+        ...
+
     def current(self, run_id: str) -> Lease | None:
         ...
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from runofshow.app import bootstrap
@@ -36,6 +36,9 @@ from runofshow.errors import LeaseLostError, LedgerError
 from runofshow.ports import Caps, Lease, Leases, Ledger
 
 log = logging.getLogger(__name__)
+
+#: a run's own look at the ledger between moves, as a fallback to the worker's watcher
+RUN_POLL_S = 30.0
 
 #: what the worker says, one line at a time (the CLI prints it)
 Say = Callable[[str], None]
@@ -52,6 +55,10 @@ class WorkerSettings:
     call_timeout_s: float = CALL_TIMEOUT_S  # one router or metrics call, at most
     #: a traffic change needs the lease to hold this much longer (default: a third of the TTL)
     fence_margin_s: float | None = None
+    #: wall seconds between the worker's looks at the ledger for other processes' events (an
+    #: IC's `decide`, a note) in any of its runs: one query for all of them, which wakes the runs
+    #: concerned (a run on its own looks every 0.25 s; a thousand would read 4,000 times a second)
+    ledger_poll_s: float = 0.5
 
     @property
     def margin_s(self) -> float:
@@ -84,6 +91,8 @@ class Worker:
         caps = "".join(f", {what} cap {n}" for what, n in (("global", s.caps.total),
                                                            ("per-service", s.caps.per_service)) if n)
         self.say(f"worker {s.name}: serving (max {s.max_runs} runs{caps}, lease TTL {s.lease_ttl_s:g} s)")
+        watcher = threading.Thread(target=self._watch, args=(stop,), daemon=True, name="ledger-watcher")
+        watcher.start()
         while not stop.is_set():
             if self.beat is not None:
                 self.beat()
@@ -105,6 +114,21 @@ class Worker:
                 self._threads[lease.run_id] = thread
             thread.start()
         self.shutdown()
+
+    def _watch(self, stop: threading.Event) -> None:
+        """Every `ledger_poll_s`: the last event of each run driven here, in one query; a run whose
+        ledger grew past what it knows (another process wrote) is woken to take it in."""
+        while not stop.wait(self.settings.ledger_poll_s):
+            with self._lock:
+                runners = dict(self._runners)
+            try:
+                seqs = self.leases.last_seqs(sorted(runners))
+            except LedgerError as err:  # the database is away: the runs catch up at their next move
+                log.warning("looking for other processes' events failed: %s", err)
+                continue
+            for rid, runner in runners.items():
+                if seqs.get(rid, 0) > runner.state.last_seq:
+                    runner.ledger_changed()
 
     def shutdown(self, timeout_s: float = 30.0) -> None:
         self._stopping.set()
@@ -166,7 +190,8 @@ class Worker:
     def _open(self, lease: Lease) -> tuple[World, Runner]:
         rid, s = lease.run_id, self.settings
         fenced = self.leases.fenced(lease)
-        options = run_options(lease.options, s.state_url)
+        # each run still catches up at every move; between moves the worker's watcher wakes it
+        options = replace(run_options(lease.options, s.state_url), ledger_poll_s=RUN_POLL_S)
         def fence() -> None:  # before every traffic change: this worker still holds the run
             self.leases.check(lease, s.margin_s)
 
