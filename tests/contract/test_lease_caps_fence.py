@@ -173,3 +173,14 @@ def test_a_killed_connection_is_reconnected_and_the_chain_holds(pg_url: str) -> 
             leases.renew(lease, 15)
         assert [e.payload.get("n") for e in ledger.events("r1")] == [0, 1, 2, 3, 4, 5]
         assert ledger.verify_chain("r1") == []
+
+
+def test_many_submits_in_one_second_get_distinct_ids(two: tuple[SqlLeases, SqlLeases]) -> None:
+    from runofshow.app.team.submit import Submission, submit
+    from runofshow.domain.plan import Plan
+
+    a, _ = two
+    assert a.submit(_run("r1"), {}) is True
+    assert a.submit(_run("r1"), {}) is False  # taken: nothing written
+    ids = {submit(Plan(), a, Submission(check_windows=False), now=T0) for _ in range(400)}
+    assert len(ids) == 400 and len(a.all()) == 401

@@ -114,17 +114,20 @@ class SqlLeases:
             raise InputError(f"team mode needs PostgreSQL (--state postgresql://...); {self.ledger.name} "
                              "is SQLite: use `runofshow run` there")
 
-    def submit(self, run: RunRecord, options: Mapping[str, Any]) -> None:
+    def submit(self, run: RunRecord, options: Mapping[str, Any]) -> bool:
         self.require_postgres()
         plan_text, _ = normalise_payload(run.plan, self.ledger.name)
         options_text, _ = normalise_payload(dict(options), self.ledger.name)
         with self.ledger._tx(f"submit run {run.run_id}") as conn:
+            if conn.execute(select(runs.c.run_id).where(runs.c.run_id == run.run_id)).first() is not None:
+                return False
             conn.execute(insert(runs).values(
                 run_id=run.run_id, release=run.release, version=run.version, status=run.status,
                 stage=run.stage, weight=run.weight, started_at=utc(run.started_at), plan=plan_text))
             conn.execute(insert(leases).values(
                 run_id=run.run_id, status=QUEUED, owner=None, epoch=0, expires_at=None,
                 submitted_at=utc(run.started_at), options=options_text))
+        return True
 
     def claim(self, owner: str, ttl_s: float, run_id: str | None = None, caps: Caps | None = None
               ) -> Lease | None:

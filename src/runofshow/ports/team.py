@@ -42,8 +42,9 @@ class Caps:
 class Leases(Protocol):
     """Submitted runs and their leases (team mode, on PostgreSQL). Expiry uses the database's clock."""
 
-    def submit(self, run: RunRecord, options: Mapping[str, Any]) -> None:
-        """Record `run` (status queued) and its queued lease, in one transaction."""
+    def submit(self, run: RunRecord, options: Mapping[str, Any]) -> bool:
+        """Record `run` (status queued) and its queued lease, in one transaction; False (nothing
+        written) when a run with that id exists already."""
         ...
 
     def claim(self, owner: str, ttl_s: float, run_id: str | None = None, caps: Caps | None = None
