@@ -206,7 +206,10 @@ def supervision(runs: int, window_s: float) -> dict[str, Any]:
                 with engine.connect() as conn:
                     in_stage = conn.execute(text("SELECT count(*) FROM runs WHERE stage IS NOT NULL")
                                             ).scalar()
-                if in_stage == runs or time.monotonic() - started > 900:
+                    settled = conn.execute(text(  # in a stage, or ended (halted: say so below)
+                        "SELECT count(*) FROM runs WHERE stage IS NOT NULL OR status IN "
+                        "('halted', 'rolled_back', 'promoted')")).scalar()
+                if settled == runs or time.monotonic() - started > 900:
                     break
                 if child.poll() is not None:
                     raise RuntimeError("the worker died")
@@ -220,6 +223,8 @@ def supervision(runs: int, window_s: float) -> dict[str, Any]:
                 rss.append(_proc_rss_mib(child.pid))
             cpu_share = (_proc_cpu_s(child.pid) - cpu0) / (time.monotonic() - t0)
             with engine.connect() as conn:
+                ended = dict(conn.execute(text("SELECT status, count(*) FROM runs GROUP BY status")).all())
+                takeovers = conn.execute(text("SELECT count(*) FROM events WHERE kind = 'takeover'")).scalar()
                 rows = conn.execute(text(
                     "SELECT run_id, kind, payload FROM events WHERE kind IN ('decision', 'step_started') "
                     "ORDER BY run_id, seq")).all()
@@ -240,7 +245,9 @@ def supervision(runs: int, window_s: float) -> dict[str, Any]:
             t_s = float(p["t_s"])
             late.append(max(0.0, t_s - last[run_id] - 15.0))
             last[run_id] = t_s
-    return {"runs": runs, "in_stage": in_stage, "ramp_up_s": ramp_s, "window_s": window_s,
+    return {"runs": runs, "in_stage": in_stage, "statuses": ended, "takeovers": takeovers,
+            "ramp_up_s": ramp_s,
+            "window_s": window_s,
             "cpu_share_one_core": cpu_share, "rss_max_mib": max(rss), "ticks": len(late),
             "worst_lateness_s": max(late) if late else None,
             "p95_lateness_s": pct(late, 95) if late else None,
@@ -307,7 +314,8 @@ def main() -> int:
               f"CPU {100 * r['cpu_share_one_core']:.1f} % of one core, RSS max {r['rss_max_mib']:.0f} MiB, "
               f"worst tick lateness "
               f"{r['worst_lateness_s']} s (p95 {r['p95_lateness_s']}) over {r['ticks']} ticks; "
-              f"ramp-up {r['ramp_up_s']:.0f} s (goals 20 %, 500 MiB, 1 s)", flush=True)
+              f"ramp-up {r['ramp_up_s']:.0f} s (goals 20 %, 500 MiB, 1 s); statuses {r['statuses']}, "
+              f"{r['takeovers']} takeover(s)", flush=True)
     print(json.dumps(out, indent=2, default=str))
     return 0
 

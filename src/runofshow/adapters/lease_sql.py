@@ -17,11 +17,27 @@ has no fencing token that our INSERT could test. Lease rows in the ledger's own 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import weakref
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Text, bindparam, func, insert, literal_column, or_, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Text,
+    bindparam,
+    create_engine,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import SQLAlchemyError
 
 from runofshow.adapters.ledger_schema import events, leases, runs
 from runofshow.adapters.ledger_sql import SqlLedger
@@ -108,6 +124,25 @@ class SqlLeases:
     def __init__(self, ledger: SqlLedger) -> None:
         self.ledger = ledger
         self.postgres = ledger._engine.dialect.name == "postgresql"
+        self._engine: Engine | None = None
+
+    @contextmanager
+    def _lease_tx(self, doing: str) -> Iterator[Connection]:
+        """A transaction on a small pool of its own: renewals and the fence's checks never wait
+        behind a thousand runs' appends for a connection (they would miss the TTL)."""
+        if not self.postgres:
+            with self.ledger._tx(doing) as conn:
+                yield conn
+            return
+        if self._engine is None:
+            self._engine = create_engine(self.ledger._engine.url, pool_size=2, max_overflow=4,
+                                         pool_pre_ping=True)
+            weakref.finalize(self, self._engine.dispose)
+        try:
+            with self._engine.connect() as conn, conn.begin():
+                yield conn
+        except SQLAlchemyError as exc:
+            raise self.ledger._error(doing, exc) from exc
 
     def require_postgres(self) -> None:
         if not self.postgres:
@@ -174,7 +209,7 @@ class SqlLeases:
                               f"stale ({held})", adapter="lease_sql", target=self.ledger.name)
 
     def renew(self, lease: Lease, ttl_s: float) -> datetime:
-        with self.ledger._tx(f"renew the lease of run {lease.run_id}") as conn:
+        with self._lease_tx(f"renew the lease of run {lease.run_id}") as conn:
             row = conn.execute(
                 update(leases).where(leases.c.run_id == lease.run_id, leases.c.epoch == lease.epoch,
                                      leases.c.status == RUNNING)
@@ -186,7 +221,7 @@ class SqlLeases:
             return expires
 
     def check(self, lease: Lease, margin_s: float = 0.0) -> None:
-        with self.ledger._tx(f"check the lease of run {lease.run_id}", read_only=True) as conn:
+        with self._lease_tx(f"check the lease of run {lease.run_id}") as conn:
             live = leases.c.expires_at > func.now() + timedelta(seconds=margin_s)
             row = conn.execute(select(leases.c.epoch, leases.c.status, live.label("live"))
                                .where(leases.c.run_id == lease.run_id)).first()

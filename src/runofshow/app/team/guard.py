@@ -86,7 +86,11 @@ class GuardedRouter:
     def current_weight(self) -> float:
         return self.calls.call("current_weight", self.inner.current_weight, RouterError, self._name)
 
-    def __getattr__(self, name: str) -> Any:  # weight_note, settings, ...: the router's own
+    def weight_note(self) -> str | None:
+        note = getattr(self.inner, "weight_note", None)
+        return note() if callable(note) else None
+
+    def __getattr__(self, name: str) -> Any:  # settings, ...: the router's own
         return getattr(self.inner, name)
 
 

@@ -76,7 +76,7 @@ class Worker:
         self.environ, self.overrides = environ, overrides
         self._lock = threading.Lock()
         self._threads: dict[str, threading.Thread] = {}
-        self._runners: dict[str, Runner] = {}
+        self._runners: dict[str, tuple[int, Runner]] = {}  # run id -> (the lease's epoch, its runner)
         self._stopping = threading.Event()
 
     # ------------------------------------------------------------------ the loop
@@ -120,7 +120,7 @@ class Worker:
         ledger grew past what it knows (another process wrote) is woken to take it in."""
         while not stop.wait(self.settings.ledger_poll_s):
             with self._lock:
-                runners = dict(self._runners)
+                runners = {rid: runner for rid, (_, runner) in self._runners.items()}
             try:
                 seqs = self.leases.last_seqs(sorted(runners))
             except LedgerError as err:  # the database is away: the runs catch up at their next move
@@ -133,7 +133,7 @@ class Worker:
     def shutdown(self, timeout_s: float = 30.0) -> None:
         self._stopping.set()
         with self._lock:
-            runners, threads = list(self._runners.values()), list(self._threads.values())
+            runners, threads = [r for _, r in self._runners.values()], list(self._threads.values())
         for runner in runners:
             runner.interrupt()  # pause at the next safe point; the lease goes back to the queue
         for thread in threads:
@@ -157,7 +157,7 @@ class Worker:
             world, runner = self._open(lease)
             with world:
                 with self._lock:
-                    self._runners[rid] = runner
+                    self._runners[rid] = (lease.epoch, runner)
                 if lost.is_set():
                     raise LeaseLostError(f"run {rid}: lease_lost before it was driven")
                 if self._stopping.is_set():
@@ -177,8 +177,9 @@ class Worker:
             finished = True
         finally:
             done.set()
-            with self._lock:
-                self._runners.pop(rid, None)
+            with self._lock:  # this lease's runner only: this worker may have claimed the run again
+                if self._runners.get(rid, (None, None))[0] == lease.epoch:
+                    del self._runners[rid]
         if lost.is_set():
             self.say(f"worker {name}: {rid}: lease_lost (epoch {lease.epoch}); stopped driving it")
             return
@@ -227,8 +228,8 @@ class Worker:
                 lost.set()
                 self.say(f"worker {self.settings.name}: {lease.run_id}: lease_lost at renewal: {err}")
                 with self._lock:
-                    runner = self._runners.get(lease.run_id)
-                if runner is not None:  # its next append is refused by the database anyway
+                    epoch, runner = self._runners.get(lease.run_id, (None, None))
+                if runner is not None and epoch == lease.epoch:  # its next append is refused anyway
                     runner.request_stop("lease_lost: another worker took this run over")
                 return
             except LedgerError as err:  # the database is away: the lease may still hold; try again
