@@ -184,3 +184,16 @@ def test_many_submits_in_one_second_get_distinct_ids(two: tuple[SqlLeases, SqlLe
     assert a.submit(_run("r1"), {}) is False  # taken: nothing written
     ids = {submit(Plan(), a, Submission(check_windows=False), now=T0) for _ in range(400)}
     assert len(ids) == 400 and len(a.all()) == 401
+
+
+def test_one_statement_renews_every_lease_still_held(pg_url: str, two: tuple[SqlLeases, SqlLeases]) -> None:
+    a, b = two
+    for i in range(3):
+        a.submit(_run(f"r{i}"), {})
+    held = [x for x in (a.claim("w-a", 15) for _ in range(3)) if x is not None]
+    assert len(held) == 3
+    _sql(pg_url, "UPDATE leases SET expires_at = now() - interval '1 second' WHERE run_id = 'r1'")
+    taken = b.claim("w-b", 15)
+    assert taken is not None and taken.run_id == "r1"
+    assert a.renew_many(held, 15) == {("r0", 1), ("r2", 1)}  # r1 is w-b's now
+    assert a.renew_many([], 15) == set()

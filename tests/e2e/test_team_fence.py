@@ -81,6 +81,10 @@ class FreezingLeases:
         self.freezer.hold()
         return self.inner.renew(lease, ttl_s)
 
+    def renew_many(self, held: list[Lease], ttl_s: float) -> set[tuple[str, int]]:
+        self.freezer.hold()
+        return self.inner.renew_many(held, ttl_s)
+
     def claim(self, *args: Any, **kwargs: Any) -> Lease | None:
         self.freezer.hold()
         return self.inner.claim(*args, **kwargs)

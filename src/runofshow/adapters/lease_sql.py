@@ -35,6 +35,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.exc import SQLAlchemyError
@@ -232,6 +233,18 @@ class SqlLeases:
                     f"run {lease.run_id}: lease_lost: epoch {lease.epoch} of {lease.owner} expires in "
                     f"less than {margin_s:g} s (it was not renewed in time)",
                     adapter="lease_sql", target=self.ledger.name)
+
+    def renew_many(self, held: list[Lease], ttl_s: float) -> set[tuple[str, int]]:
+        if not held:
+            return set()
+        pairs = [(x.run_id, x.epoch) for x in held]
+        with self._lease_tx(f"renew {len(held)} lease(s)") as conn:
+            rows = conn.execute(
+                update(leases)
+                .where(leases.c.status == RUNNING, tuple_(leases.c.run_id, leases.c.epoch).in_(pairs))
+                .values(expires_at=func.now() + timedelta(seconds=ttl_s))
+                .returning(leases.c.run_id, leases.c.epoch)).all()
+        return {(str(r.run_id), int(r.epoch)) for r in rows}
 
     def release(self, lease: Lease, *, done: bool) -> None:
         with self.ledger._tx(f"release the lease of run {lease.run_id}") as conn:

@@ -63,6 +63,11 @@ class Leases(Protocol):
         `margin_s` more seconds (the database's clock): asked before every traffic change."""
         ...
 
+    def renew_many(self, held: list[Lease], ttl_s: float) -> set[tuple[str, int]]:
+        """Push on the expiry of every lease in `held` still at its epoch, in one statement; the
+        (run id, epoch) of those renewed (a worker's one renewal for all its runs)."""
+        ...
+
     def release(self, lease: Lease, *, done: bool) -> None:
         """Give the run up: done (ended), or queued again for any worker. A stale lease changes nothing."""
         ...

@@ -65,6 +65,15 @@ class WorkerSettings:
         return self.lease_ttl_s / 3 if self.fence_margin_s is None else self.fence_margin_s
 
 
+@dataclass(frozen=True)
+class _Held:
+    """A lease this worker holds, and what became of its run."""
+
+    lease: Lease
+    lost: threading.Event
+    done: threading.Event
+
+
 class Worker:
     """Drives up to `max_runs` runs at once, each under its own lease."""
 
@@ -78,6 +87,8 @@ class Worker:
         self._threads: dict[str, threading.Thread] = {}
         self._runners: dict[str, tuple[int, Runner]] = {}  # run id -> (the lease's epoch, its runner)
         self._stopping = threading.Event()
+        self._closed = threading.Event()
+        self._held: dict[tuple[str, int], _Held] = {}  # (run id, epoch) -> the lease held
 
     # ------------------------------------------------------------------ the loop
 
@@ -93,6 +104,8 @@ class Worker:
         self.say(f"worker {s.name}: serving (max {s.max_runs} runs{caps}, lease TTL {s.lease_ttl_s:g} s)")
         watcher = threading.Thread(target=self._watch, args=(stop,), daemon=True, name="ledger-watcher")
         watcher.start()
+        renewer = threading.Thread(target=self._renew_all, daemon=True, name="lease-renewer")
+        renewer.start()
         while not stop.is_set():
             if self.beat is not None:
                 self.beat()
@@ -138,6 +151,7 @@ class Worker:
             runner.interrupt()  # pause at the next safe point; the lease goes back to the queue
         for thread in threads:
             thread.join(timeout_s)
+        self._closed.set()
         self.say(f"worker {self.settings.name}: stopped")
 
     # ------------------------------------------------------------------ one run
@@ -149,9 +163,8 @@ class Worker:
         done = threading.Event()
         self.say(f"worker {name}: claimed {rid} (epoch {lease.epoch}"
                  + (f", from {lease.previous_owner})" if lease.previous_owner else ")"))
-        renewer = threading.Thread(target=self._renew, args=(lease, lost, done), daemon=True,
-                                   name=f"renew-{rid}")
-        renewer.start()
+        with self._lock:
+            self._held[(rid, lease.epoch)] = _Held(lease, lost, done)
         finished = False
         try:
             world, runner = self._open(lease)
@@ -180,6 +193,7 @@ class Worker:
             with self._lock:  # this lease's runner only: this worker may have claimed the run again
                 if self._runners.get(rid, (None, None))[0] == lease.epoch:
                     del self._runners[rid]
+                self._held.pop((rid, lease.epoch), None)
         if lost.is_set():
             self.say(f"worker {name}: {rid}: lease_lost (epoch {lease.epoch}); stopped driving it")
             return
@@ -217,23 +231,33 @@ class Worker:
                                      metrics=f"lease TTL {s.lease_ttl_s:g} s")
         return world, runner
 
-    def _renew(self, lease: Lease, lost: threading.Event, done: threading.Event) -> None:
-        every = self.settings.lease_ttl_s / 3
-        while not done.wait(every):
+    def _renew_all(self) -> None:
+        """Every TTL/3, one statement renews every lease this worker holds (a thousand runs are
+        one query, not a thousand); a lease not renewed was taken over: its run stops at once."""
+        ttl = self.settings.lease_ttl_s
+        while not self._closed.wait(ttl / 3):
+            with self._lock:
+                live = [h for h in self._held.values() if not h.done.is_set() and not h.lost.is_set()]
+            if not live:
+                continue
             try:
-                self.leases.renew(lease, self.settings.lease_ttl_s)
-            except LeaseLostError as err:
-                if done.is_set():
-                    return  # the run ended and its lease was released meanwhile: nothing was lost
-                lost.set()
-                self.say(f"worker {self.settings.name}: {lease.run_id}: lease_lost at renewal: {err}")
-                with self._lock:
-                    epoch, runner = self._runners.get(lease.run_id, (None, None))
-                if runner is not None and epoch == lease.epoch:  # its next append is refused anyway
-                    runner.request_stop("lease_lost: another worker took this run over")
-                return
-            except LedgerError as err:  # the database is away: the lease may still hold; try again
-                log.warning("renewing the lease of %s failed: %s", lease.run_id, err)
+                renewed = self.leases.renew_many([h.lease for h in live], ttl)
+            except LedgerError as err:  # the database is away: the leases may still hold; try again
+                log.warning("renewing %d lease(s) failed: %s", len(live), err)
+                continue
+            for held in live:
+                if (held.lease.run_id, held.lease.epoch) not in renewed and not held.done.is_set():
+                    self._lose(held)
+
+    def _lose(self, held: _Held) -> None:
+        lease = held.lease
+        held.lost.set()
+        self.say(f"worker {self.settings.name}: {lease.run_id}: lease_lost at renewal: epoch {lease.epoch} "
+                 "is no longer the run's lease")
+        with self._lock:
+            epoch, runner = self._runners.get(lease.run_id, (None, None))
+        if runner is not None and epoch == lease.epoch:  # its next append is refused anyway
+            runner.request_stop("lease_lost: another worker took this run over")
 
 
 __all__ = ["Worker", "WorkerSettings"]
