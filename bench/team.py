@@ -216,7 +216,7 @@ def supervision(runs: int, window_s: float) -> dict[str, Any]:
                 time.sleep(1)
             ramp_s = time.monotonic() - started
             time.sleep(15)  # the first tick of every stage
-            cpu0, t0 = _proc_cpu_s(child.pid), time.monotonic()
+            cpu0, t0, wall0 = _proc_cpu_s(child.pid), time.monotonic(), datetime.now(UTC)
             rss = [_proc_rss_mib(child.pid)]
             while time.monotonic() - t0 < window_s:
                 time.sleep(2)
@@ -226,8 +226,8 @@ def supervision(runs: int, window_s: float) -> dict[str, Any]:
                 ended = dict(conn.execute(text("SELECT status, count(*) FROM runs GROUP BY status")).all())
                 takeovers = conn.execute(text("SELECT count(*) FROM events WHERE kind = 'takeover'")).scalar()
                 rows = conn.execute(text(
-                    "SELECT run_id, kind, payload FROM events WHERE kind IN ('decision', 'step_started') "
-                    "ORDER BY run_id, seq")).all()
+                    "SELECT run_id, kind, payload, at >= :w0 AS measured FROM events "
+                    "WHERE kind IN ('decision', 'step_started') ORDER BY run_id, seq"), {"w0": wall0}).all()
         finally:
             child.send_signal(signal.SIGTERM)
             try:
@@ -235,15 +235,16 @@ def supervision(runs: int, window_s: float) -> dict[str, Any]:
             except subprocess.TimeoutExpired:
                 child.kill()
             engine.dispose()
-    late: list[float] = []
+    late: list[float] = []  # ticks in the steady window only (not the ramp-up's)
     last: dict[str, float] = {}
-    for run_id, kind, payload in rows:
+    for run_id, kind, payload, measured in rows:
         p = json.loads(payload) if isinstance(payload, str) else payload
         if kind == "step_started" and p.get("kind") == "stage":
             last[run_id] = float(p.get("t_s", 0.0))
         elif kind == "decision" and p.get("trigger") == "tick" and run_id in last:
             t_s = float(p["t_s"])
-            late.append(max(0.0, t_s - last[run_id] - 15.0))
+            if measured:
+                late.append(max(0.0, t_s - last[run_id] - 15.0))
             last[run_id] = t_s
     return {"runs": runs, "in_stage": in_stage, "statuses": ended, "takeovers": takeovers,
             "ramp_up_s": ramp_s,
