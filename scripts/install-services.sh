@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs the real services the integration and e2e tests run against, from Debian packages:
-# Prometheus, Alertmanager (with amtool), nginx, Chromium, hey and wrk. Idempotent: installs only
-# what is missing, runs `apt-get update` first only when something is missing, quiet and
-# non-interactive.
+# Prometheus, Alertmanager (with amtool), nginx, Chromium, hey, wrk and kubectl (kustomize is
+# built in). Idempotent: installs only what is missing, runs `apt-get update` first only when
+# something is missing, quiet and non-interactive.
 # PostgreSQL is not installed here (the machine provides it at 127.0.0.1:5432).
 set -euo pipefail
 
-PACKAGES=(prometheus prometheus-alertmanager nginx-light chromium hey wrk)
+PACKAGES=(prometheus prometheus-alertmanager nginx-light chromium hey wrk kubectl)
 
 installed() {
   [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = "installed" ]
@@ -43,7 +43,7 @@ trap cleanup EXIT
   -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
   "${missing[@]}" >/dev/null
 
-for bin in prometheus prometheus-alertmanager amtool nginx chromium hey wrk; do
+for bin in prometheus prometheus-alertmanager amtool nginx chromium hey wrk kubectl; do
   command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || {
     echo "install-services: $bin is still missing after apt-get install" >&2
     exit 1

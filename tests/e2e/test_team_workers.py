@@ -13,6 +13,7 @@ that they outlive the workers, as they do in production.
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import subprocess
@@ -272,5 +273,41 @@ def test_three_workers_ten_runs_ten_kills(tmp_path: Path, pg: str) -> None:
         print(f"{kills} kills, {takeovers} takeovers over {len(ids)} runs")
     finally:
         stop_all(*procs.values())
+        for r in releases:
+            r.close()
+
+
+def test_a_per_service_cap_holds_a_second_canary_waiting(tmp_path: Path, pg: str) -> None:
+    """Two runs of one service, a worker with `--max-per-service 1`: the second waits (`runs` and
+    `status` say so, with the cap) until the first has ended, then it is driven and promoted."""
+    releases = [Release(tmp_path, n) for n in range(2)]
+    w = None
+    try:
+        first, second = (submit(r, pg) for r in releases)
+        w = start(cli("worker", "--state", pg, "--name", "w1", "--lease-ttl", f"{TTL_S:g}",
+                      "--max-per-service", "1"), tmp_path / "w1.log")
+        assert wait_for_line(tmp_path / "w1.log", f"claimed {first}", timeout=30)
+        waiting = None
+        for _ in range(100):
+            waiting = status(pg, second)
+            if waiting["status"] == "waiting":
+                break
+            time.sleep(0.1)
+        assert waiting is not None and waiting["status"] == "waiting", waiting
+        assert waiting["waiting"].startswith("per-service cap 1 for ") and waiting["owner"] is None
+        listed = json.loads(subprocess.run(cli("runs", "--state", pg, "--json"), capture_output=True, text=True,
+                                           check=True).stdout)
+        assert {r["run_id"]: r["status"] for r in listed}[second] == "waiting"
+        table = subprocess.run(cli("runs", "--state", pg), capture_output=True, text=True, check=True,
+                               env={**os.environ, "COLUMNS": "400"}).stdout
+        assert "per-service cap 1" in table
+        views = wait_ended(pg, [first, second], RUN_WALL_S * 3 + 60)
+        for release in releases:
+            check_promoted(release, views[release.run_id], events(pg, release.run_id))
+        with SqlLedger(pg) as ledger:
+            one, two = (ledger.events(rid) for rid in (first, second))
+        assert one[-1].at <= two[0].at  # never two canaries of the service at once
+    finally:
+        stop_all(*[p for p in (w,) if p is not None])
         for r in releases:
             r.close()

@@ -17,24 +17,73 @@ has no fencing token that our INSERT could test. Lease rows in the ledger's own 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import weakref
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Text,
+    bindparam,
+    create_engine,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
+from sqlalchemy.exc import SQLAlchemyError
 
-from runofshow.adapters.ledger_schema import leases, runs
+from runofshow.adapters.ledger_schema import events, leases, runs
 from runofshow.adapters.ledger_sql import SqlLedger
 from runofshow.errors import InputError, LeaseLostError
 from runofshow.ledger_chain import normalise_payload, utc
-from runofshow.ports import Lease, LedgerEvent, RunRecord
+from runofshow.ports import Caps, Lease, LedgerEvent, RunRecord
 
 QUEUED, RUNNING, DONE = "queued", "running", "done"
+#: migration 5's column (the `leases` Table keeps migration 4's shape)
+WAITING = literal_column("leases.waiting", Text).label("waiting")
+#: the advisory lock that makes capped claims one at a time (the counts they read stay true)
+CLAIM_LOCK = 0x72756E6F66  # "runof"
+SET_WAITING = text("UPDATE leases SET waiting = :waiting WHERE run_id = :run_id").bindparams(
+    bindparam("waiting", type_=Text), bindparam("run_id"))
 
 
 def _lease(row: Any, previous_owner: str | None = None) -> Lease:
     return Lease(run_id=row.run_id, status=row.status, owner=row.owner, epoch=row.epoch,
-                 expires_at=row.expires_at, options=json.loads(row.options), previous_owner=previous_owner)
+                 expires_at=row.expires_at, options=json.loads(row.options), previous_owner=previous_owner,
+                 waiting=getattr(row, "waiting", None))
+
+
+def _held_back(conn: Connection, caps: Caps) -> tuple[bool, set[str]]:
+    """Under `caps` (the advisory lock held): whether the total is reached, the services that are
+    full; every queued run's `waiting` says why it is held back (or nothing)."""
+    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CLAIM_LOCK})
+    counts: dict[str, int] = {str(svc): int(n) for svc, n in conn.execute(
+        select(runs.c.release, func.count()).select_from(leases.join(runs, leases.c.run_id == runs.c.run_id))
+        .where(leases.c.status == RUNNING).group_by(runs.c.release)).all()}
+    total = sum(counts.values())
+    total_full = caps.total is not None and total >= caps.total
+    full = {svc for svc, n in counts.items() if caps.per_service is not None and n >= caps.per_service}
+    queued = conn.execute(select(leases.c.run_id, runs.c.release, WAITING)
+                          .select_from(leases.join(runs, leases.c.run_id == runs.c.run_id))
+                          .where(leases.c.status == QUEUED)).all()
+    for row in queued:
+        why = None
+        if total_full:
+            why = f"global cap {caps.total} reached ({total} running)"
+        elif row.release in full:
+            n = counts[row.release]
+            why = f"per-service cap {caps.per_service} for {row.release} reached ({n} running)"
+        if why != row.waiting:
+            conn.execute(SET_WAITING, {"waiting": why, "run_id": row.run_id})
+    return total_full, full
 
 
 class FencedLedger:
@@ -76,36 +125,67 @@ class SqlLeases:
     def __init__(self, ledger: SqlLedger) -> None:
         self.ledger = ledger
         self.postgres = ledger._engine.dialect.name == "postgresql"
+        self._engine: Engine | None = None
+
+    @contextmanager
+    def _lease_tx(self, doing: str) -> Iterator[Connection]:
+        """A transaction on a small pool of its own: renewals and the fence's checks never wait
+        behind a thousand runs' appends for a connection (they would miss the TTL)."""
+        if not self.postgres:
+            with self.ledger._tx(doing) as conn:
+                yield conn
+            return
+        if self._engine is None:
+            self._engine = create_engine(self.ledger._engine.url, pool_size=2, max_overflow=4,
+                                         pool_pre_ping=True)
+            weakref.finalize(self, self._engine.dispose)
+        try:
+            with self._engine.connect() as conn, conn.begin():
+                yield conn
+        except SQLAlchemyError as exc:
+            raise self.ledger._error(doing, exc) from exc
 
     def require_postgres(self) -> None:
         if not self.postgres:
             raise InputError(f"team mode needs PostgreSQL (--state postgresql://...); {self.ledger.name} "
                              "is SQLite: use `runofshow run` there")
 
-    def submit(self, run: RunRecord, options: Mapping[str, Any]) -> None:
+    def submit(self, run: RunRecord, options: Mapping[str, Any]) -> bool:
         self.require_postgres()
         plan_text, _ = normalise_payload(run.plan, self.ledger.name)
         options_text, _ = normalise_payload(dict(options), self.ledger.name)
         with self.ledger._tx(f"submit run {run.run_id}") as conn:
+            if conn.execute(select(runs.c.run_id).where(runs.c.run_id == run.run_id)).first() is not None:
+                return False
             conn.execute(insert(runs).values(
                 run_id=run.run_id, release=run.release, version=run.version, status=run.status,
                 stage=run.stage, weight=run.weight, started_at=utc(run.started_at), plan=plan_text))
             conn.execute(insert(leases).values(
                 run_id=run.run_id, status=QUEUED, owner=None, epoch=0, expires_at=None,
                 submitted_at=utc(run.started_at), options=options_text))
+        return True
 
-    def claim(self, owner: str, ttl_s: float, run_id: str | None = None) -> Lease | None:
+    def claim(self, owner: str, ttl_s: float, run_id: str | None = None, caps: Caps | None = None
+              ) -> Lease | None:
         self.require_postgres()
 
         def once() -> Lease | None:
             with self.ledger._tx("claim a run") as conn:
-                free = or_(leases.c.status == QUEUED,
-                           (leases.c.status == RUNNING) & (leases.c.expires_at < func.now()))
-                query = select(leases).where(free)
+                orphaned = (leases.c.status == RUNNING) & (leases.c.expires_at < func.now())
+                free = or_(leases.c.status == QUEUED, orphaned)
+                if caps is not None and caps.any:
+                    total_full, full = _held_back(conn, caps)
+                    if total_full:
+                        free = orphaned  # a takeover is not one more run at once
+                    elif full:
+                        queued = (leases.c.status == QUEUED) & runs.c.release.not_in(sorted(full))
+                        free = or_(queued, orphaned)
+                query = (select(leases).select_from(leases.join(runs, leases.c.run_id == runs.c.run_id))
+                         .where(free))
                 if run_id is not None:
                     query = query.where(leases.c.run_id == run_id)
                 row = conn.execute(query.order_by(leases.c.submitted_at, leases.c.run_id).limit(1)
-                                   .with_for_update(skip_locked=True)).first()
+                                   .with_for_update(skip_locked=True, of=leases)).first()
                 if row is None:
                     return None
                 # the lock every append takes first: a takeover waits for an append in flight, and
@@ -116,6 +196,7 @@ class SqlLeases:
                     .values(status=RUNNING, owner=owner, epoch=leases.c.epoch + 1,
                             expires_at=func.now() + timedelta(seconds=ttl_s))
                     .returning(*leases.c)).one()
+                conn.execute(SET_WAITING, {"waiting": None, "run_id": row.run_id})
                 return _lease(new, previous_owner=row.owner)
 
         result: Lease | None = self.ledger._retrying(once)
@@ -129,7 +210,7 @@ class SqlLeases:
                               f"stale ({held})", adapter="lease_sql", target=self.ledger.name)
 
     def renew(self, lease: Lease, ttl_s: float) -> datetime:
-        with self.ledger._tx(f"renew the lease of run {lease.run_id}") as conn:
+        with self._lease_tx(f"renew the lease of run {lease.run_id}") as conn:
             row = conn.execute(
                 update(leases).where(leases.c.run_id == lease.run_id, leases.c.epoch == lease.epoch,
                                      leases.c.status == RUNNING)
@@ -140,19 +221,53 @@ class SqlLeases:
             expires: datetime = row.expires_at
             return expires
 
+    def check(self, lease: Lease, margin_s: float = 0.0) -> None:
+        with self._lease_tx(f"check the lease of run {lease.run_id}") as conn:
+            live = leases.c.expires_at > func.now() + timedelta(seconds=margin_s)
+            row = conn.execute(select(leases.c.epoch, leases.c.status, live.label("live"))
+                               .where(leases.c.run_id == lease.run_id)).first()
+            if row is None or row.epoch != lease.epoch or row.status != RUNNING:
+                raise self._lost(conn, lease)
+            if not row.live:
+                raise LeaseLostError(
+                    f"run {lease.run_id}: lease_lost: epoch {lease.epoch} of {lease.owner} expires in "
+                    f"less than {margin_s:g} s (it was not renewed in time)",
+                    adapter="lease_sql", target=self.ledger.name)
+
+    def renew_many(self, held: list[Lease], ttl_s: float) -> set[tuple[str, int]]:
+        if not held:
+            return set()
+        pairs = [(x.run_id, x.epoch) for x in held]
+        with self._lease_tx(f"renew {len(held)} lease(s)") as conn:
+            rows = conn.execute(
+                update(leases)
+                .where(leases.c.status == RUNNING, tuple_(leases.c.run_id, leases.c.epoch).in_(pairs))
+                .values(expires_at=func.now() + timedelta(seconds=ttl_s))
+                .returning(leases.c.run_id, leases.c.epoch)).all()
+        return {(str(r.run_id), int(r.epoch)) for r in rows}
+
     def release(self, lease: Lease, *, done: bool) -> None:
         with self.ledger._tx(f"release the lease of run {lease.run_id}") as conn:
             conn.execute(update(leases).where(leases.c.run_id == lease.run_id, leases.c.epoch == lease.epoch)
                          .values(status=DONE if done else QUEUED, expires_at=None))
 
+    def last_seqs(self, run_ids: list[str]) -> dict[str, int]:
+        if not run_ids:
+            return {}
+        with self.ledger._tx("read the runs' last events", read_only=True) as conn:
+            rows = conn.execute(select(events.c.run_id, func.max(events.c.seq))
+                                .where(events.c.run_id.in_(run_ids)).group_by(events.c.run_id)).all()
+        return {str(rid): int(seq) for rid, seq in rows}
+
     def current(self, run_id: str) -> Lease | None:
         with self.ledger._tx(f"read the lease of run {run_id}", read_only=True) as conn:
-            row = conn.execute(select(leases).where(leases.c.run_id == run_id)).first()
+            row = conn.execute(select(leases, WAITING).where(leases.c.run_id == run_id)).first()
         return None if row is None else _lease(row)
 
     def all(self) -> list[Lease]:
         with self.ledger._tx("list leases", read_only=True) as conn:
-            rows = conn.execute(select(leases).order_by(leases.c.submitted_at, leases.c.run_id)).all()
+            rows = conn.execute(select(leases, WAITING)
+                                .order_by(leases.c.submitted_at, leases.c.run_id)).all()
         return [_lease(r) for r in rows]
 
     def fenced(self, lease: Lease) -> FencedLedger:

@@ -104,6 +104,11 @@ events_epoch = table("events", *(column(c.name, c.type) for c in events.columns 
                      column("epoch", Integer()))
 
 
+def _m5_lease_waiting(conn: Connection) -> None:
+    """Team mode: why a queued run waits (a worker's concurrency cap), for `status` and `runs`."""
+    conn.execute(text("ALTER TABLE leases ADD COLUMN waiting TEXT"))
+
+
 def _m1_runs_and_events(conn: Connection) -> None:
     runs.create(conn)
     events.create(conn)
@@ -130,6 +135,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("index events by run and time", _m2_index_events_by_time),
     ("api tokens of the war-room web app (hashes only)", _m3_api_tokens),
     ("leases and fenced events (team mode)", _m4_leases_and_fenced_events),
+    ("why a queued run waits (team mode's caps)", _m5_lease_waiting),
 ]
 
 

@@ -304,7 +304,7 @@ def build_world(
 ) -> World:
     """Every port of a run. Keyword overrides (router, metrics, alerts, notifier, annotator,
     step_handlers, stage_gate, first_night_watch, on_interrupt, on_event, decide, ...) replace
-    what the plan would build."""
+    what the plan would build; `wrap_ports(router, metrics)` wraps the two (team mode's guard)."""
     env = settings.environment(environ)
     ledger = ledger or open_ledger(resolve_state_url(options.state_url, plan, env))
     clock = clock or clock_for(options.speed)
@@ -319,6 +319,9 @@ def build_world(
         fn = closer_of(obj)
         if fn is not None:
             world.on_close(fn)
+    wrap = overrides.pop("wrap_ports", None)  # team mode: fenced, timed router and metrics calls
+    if wrap is not None:
+        router, metrics = wrap(router, metrics)
     try:
         if "alerts" in overrides:
             alerts = overrides.pop("alerts")

@@ -248,7 +248,7 @@ def runs(
     from rich.console import Console
     from rich.table import Table
 
-    team = ("owner", "epoch", "lease_expires_at") if held else ()  # team mode's columns
+    team = ("owner", "epoch", "lease_expires_at", "waiting") if held else ()  # team mode's columns
     table = Table("run", "release", "status", "stage", "weight", "started_at", *team)
     for r in rows:
         table.add_row(r["run_id"], f"{r['release']} {r['version']}", r["status"],

@@ -72,6 +72,16 @@ def worker(
     lease_ttl: Annotated[float, typer.Option(
         "--lease-ttl", min=1.0, help="seconds a lease lasts unrenewed; another worker takes a dead "
         "worker's runs over after it")] = 15.0,
+    max_total: Annotated[int | None, typer.Option(
+        "--max-total", min=1, help="global cap: runs driven at once by all workers on the database")] = None,
+    max_per_service: Annotated[int | None, typer.Option(
+        "--max-per-service", min=1, help="per-service cap: canaries of one release name at once (the "
+        "next waits in the queue, `waiting` in status)")] = None,
+    call_timeout: Annotated[float, typer.Option(
+        "--call-timeout", min=0.1, help="seconds one router or metrics call may take")] = 10.0,
+    heartbeat_file: Annotated[Path | None, typer.Option(
+        "--heartbeat-file", help="touched at every turn of the claim loop (a liveness probe checks its "
+        "age: `runofshow worker-alive FILE`)")] = None,
 ) -> int:
     """Claim queued and orphaned runs and drive them (team mode: several workers on one PostgreSQL).
 
@@ -79,7 +89,10 @@ def worker(
     TTL) has its runs taken over by another, and the database refuses its writes from then on.
     SIGTERM or Ctrl-C pause this worker's runs and hand them back to the queue.
 
-    Example: runofshow worker --state postgresql://runofshow@db/runofshow --name w1
+    Every traffic change first checks the lease in the database; router and metrics calls are
+    abandoned after --call-timeout. The caps count every worker's runs (a takeover is no new run).
+
+    Example: runofshow worker --state postgresql://runofshow@db/runofshow --name w1 --max-per-service 1
 
     Exit codes: 0 stopped, 2 not PostgreSQL or the database cannot be reached, 1 unexpected error.
     """
@@ -87,6 +100,7 @@ def worker(
     from runofshow.app.bootstrap_team import open_team
     from runofshow.app.team.worker import Worker, WorkerSettings
     from runofshow.cli.views import war_room_line
+    from runofshow.ports import Caps
 
     url = resolve_state_url(state)
     ledger, leases = open_team(url)
@@ -108,8 +122,10 @@ def worker(
     old_term = signal.signal(signal.SIGTERM, on_signal)
     old_int = signal.signal(signal.SIGINT, on_signal)
     try:
-        Worker(WorkerSettings(name=me, state_url=url, max_runs=max_runs, lease_ttl_s=lease_ttl), ledger,
-               leases, say=say, on_event=lines).serve(stop)
+        settings = WorkerSettings(name=me, state_url=url, max_runs=max_runs, lease_ttl_s=lease_ttl,
+                                  caps=Caps(max_total, max_per_service), call_timeout_s=call_timeout)
+        beat = None if heartbeat_file is None else heartbeat_file.touch
+        Worker(settings, ledger, leases, say=say, on_event=lines, beat=beat).serve(stop)
     finally:
         signal.signal(signal.SIGTERM, old_term)
         signal.signal(signal.SIGINT, old_int)
@@ -118,9 +134,32 @@ def worker(
     return 0
 
 
+def worker_alive(
+    heartbeat_file: Annotated[Path, typer.Argument(metavar="FILE", help="the worker's --heartbeat-file")],
+    max_age: Annotated[float, typer.Option("--max-age", min=1.0, help="seconds")] = 30.0,
+) -> int:
+    """Exit 0 when the worker's heartbeat file was touched in the last --max-age seconds, else 1
+    (the container's health check and the liveness probe).
+
+    Example: runofshow worker-alive /tmp/runofshow-worker.alive --max-age 30
+    """
+    import time
+
+    try:
+        age = time.time() - heartbeat_file.stat().st_mtime
+    except OSError as err:
+        print(f"worker not alive: {err.strerror}: {heartbeat_file}", file=sys.stderr)
+        return 1
+    if age > max_age:
+        print(f"worker not alive: {heartbeat_file} is {age:.0f} s old (over {max_age:g} s)", file=sys.stderr)
+        return 1
+    return 0
+
+
 def register(app: typer.Typer) -> None:
     app.command("submit")(submit)
     app.command("worker")(worker)
+    app.command("worker-alive")(worker_alive)
 
 
 __all__ = ["register"]

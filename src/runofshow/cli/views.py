@@ -20,10 +20,13 @@ def stage_no(stage: int | None) -> int | None:
 
 
 def run_row(record: RunRecord, lease: Lease | None = None) -> dict[str, Any]:
-    """A runs row; with team mode's lease (else None): owner, lease_expires_at, epoch."""
+    """A runs row; with team mode's lease (else None): owner, lease_expires_at, epoch, and for a
+    queued run held back by a worker's cap status `waiting` with the cap's reason."""
+    waiting = None if lease is None or lease.status != "queued" else lease.waiting
     return {
         "run_id": record.run_id, "release": record.release, "version": record.version,
-        "status": record.status, "stage": stage_no(record.stage), "weight": record.weight,
+        "status": "waiting" if waiting else record.status, "stage": stage_no(record.stage),
+        "weight": record.weight, "waiting": waiting,
         "started_at": record.started_at.isoformat(),
         "owner": None if lease is None else lease.owner,
         "lease_expires_at": None if lease is None or lease.expires_at is None

@@ -44,6 +44,7 @@ from runofshow.ports.steps import (
     PullRequestHost,
 )
 from runofshow.ports.team import (
+    Caps,
     Lease,
     Leases,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "AlertFeed",
     "Annotator",
     "ApiToken",
+    "Caps",
     "ChatInteractions",
     "Clock",
     "CommandResult",

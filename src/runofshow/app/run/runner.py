@@ -50,6 +50,7 @@ from runofshow.domain.decide import engine_name
 from runofshow.domain.plan import Plan
 from runofshow.domain.tick import Alert
 from runofshow.domain.timeline import StepKind, schedule
+from runofshow.errors import LeaseLostError
 from runofshow.ports import AlertFeed, Annotator, Ledger, LedgerEvent, MetricsSource, Notifier, RunRecord
 from runofshow.ports import TrafficRouter as Router
 
@@ -393,8 +394,8 @@ class Runner:
 
     def _pause_after_error(self, err: BaseException) -> None:
         """Best effort on the way out of an error: record the weight read back and pause."""
-        if self.state.ended or self.state.status is RunStatus.PAUSED:
-            return
+        if self.state.ended or self.state.status is RunStatus.PAUSED or isinstance(err, LeaseLostError):
+            return  # a lost lease: the run is another worker's now, nothing of this one is recorded
         try:
             self.mover.pause(f"stopped by an error: {error_text(err)}")
         except Exception as pause_err:  # the original error is what the caller must see

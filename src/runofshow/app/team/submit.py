@@ -15,9 +15,11 @@ from runofshow.app.bootstrap import RunOptions
 from runofshow.app.run.runner import new_run_id
 from runofshow.app.steps.preflight import Override
 from runofshow.domain.plan import Plan
+from runofshow.errors import LedgerError
 from runofshow.ports import Leases, RunRecord
 
 QUEUED = "queued"
+ID_TRIES = 20
 
 
 @dataclass(frozen=True)
@@ -42,11 +44,14 @@ def submit(plan: Plan, leases: Leases, submission: Submission, now: datetime | N
 
         check_override(plan, submission.override)
     at = now or datetime.now(UTC)
-    run_id = new_run_id(plan, at)
-    leases.submit(RunRecord(run_id=run_id, release=plan.release.name, version=plan.release.version,
-                            status=QUEUED, stage=None, weight=None, started_at=at,
-                            plan=plan.model_dump(mode="json")), submission.to_options(plan))
-    return run_id
+    data, options = plan.model_dump(mode="json"), submission.to_options(plan)
+    for _ in range(ID_TRIES):  # run ids are unique per second only by a short random suffix
+        run_id = new_run_id(plan, at)
+        record = RunRecord(run_id=run_id, release=plan.release.name, version=plan.release.version,
+                           status=QUEUED, stage=None, weight=None, started_at=at, plan=data)
+        if leases.submit(record, options):
+            return run_id
+    raise LedgerError(f"no free run id for {plan.release.version} at {at.isoformat()} after {ID_TRIES} tries")
 
 
 def submitted_plan(record: RunRecord, options: Mapping[str, Any]) -> Plan:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from runofshow.app import bootstrap
@@ -30,11 +30,15 @@ from runofshow.app.run.events import EventKind
 from runofshow.app.run.recorder import error_text
 from runofshow.app.run.runner import Runner
 from runofshow.app.run.world import World
+from runofshow.app.team.guard import CALL_TIMEOUT_S, guard_ports
 from runofshow.app.team.submit import run_options, submitted_plan
 from runofshow.errors import LeaseLostError, LedgerError
-from runofshow.ports import Lease, Leases, Ledger
+from runofshow.ports import Caps, Lease, Leases, Ledger
 
 log = logging.getLogger(__name__)
+
+#: a run's own look at the ledger between moves, as a fallback to the worker's watcher
+RUN_POLL_S = 30.0
 
 #: what the worker says, one line at a time (the CLI prints it)
 Say = Callable[[str], None]
@@ -47,19 +51,44 @@ class WorkerSettings:
     max_runs: int = 50
     lease_ttl_s: float = 15.0
     poll_s: float = 0.5  # seconds between looks for a free run when there was none
+    caps: Caps = Caps()  # runs at once over every worker: in all, per service
+    call_timeout_s: float = CALL_TIMEOUT_S  # one router or metrics call, at most
+    #: a traffic change needs the lease to hold this much longer (default: a third of the TTL)
+    fence_margin_s: float | None = None
+    #: wall seconds between the worker's looks at the ledger for other processes' events (an
+    #: IC's `decide`, a note) in any of its runs: one query for all of them, which wakes the runs
+    #: concerned (a run on its own looks every 0.25 s; a thousand would read 4,000 times a second)
+    ledger_poll_s: float = 0.5
+
+    @property
+    def margin_s(self) -> float:
+        return self.lease_ttl_s / 3 if self.fence_margin_s is None else self.fence_margin_s
+
+
+@dataclass(frozen=True)
+class _Held:
+    """A lease this worker holds, and what became of its run."""
+
+    lease: Lease
+    lost: threading.Event
+    done: threading.Event
 
 
 class Worker:
     """Drives up to `max_runs` runs at once, each under its own lease."""
 
     def __init__(self, settings: WorkerSettings, ledger: Ledger, leases: Leases, *, say: Say = print,
-                 environ: Mapping[str, str] | None = None, **overrides: Any) -> None:
+                 environ: Mapping[str, str] | None = None, beat: Callable[[], None] | None = None,
+                 **overrides: Any) -> None:
         self.settings, self.ledger, self.leases, self.say = settings, ledger, leases, say
+        self.beat = beat  # called at every turn of the claim loop (the CLI's liveness file)
         self.environ, self.overrides = environ, overrides
         self._lock = threading.Lock()
         self._threads: dict[str, threading.Thread] = {}
-        self._runners: dict[str, Runner] = {}
+        self._runners: dict[str, tuple[int, Runner]] = {}  # run id -> (the lease's epoch, its runner)
         self._stopping = threading.Event()
+        self._closed = threading.Event()
+        self._held: dict[tuple[str, int], _Held] = {}  # (run id, epoch) -> the lease held
 
     # ------------------------------------------------------------------ the loop
 
@@ -70,13 +99,21 @@ class Worker:
     def serve(self, stop: threading.Event) -> None:
         """Claim and drive until `stop` is set; then pause every run and hand its lease back."""
         s = self.settings
-        self.say(f"worker {s.name}: serving (max {s.max_runs} runs, lease TTL {s.lease_ttl_s:g} s)")
+        caps = "".join(f", {what} cap {n}" for what, n in (("global", s.caps.total),
+                                                           ("per-service", s.caps.per_service)) if n)
+        self.say(f"worker {s.name}: serving (max {s.max_runs} runs{caps}, lease TTL {s.lease_ttl_s:g} s)")
+        watcher = threading.Thread(target=self._watch, args=(stop,), daemon=True, name="ledger-watcher")
+        watcher.start()
+        renewer = threading.Thread(target=self._renew_all, daemon=True, name="lease-renewer")
+        renewer.start()
         while not stop.is_set():
+            if self.beat is not None:
+                self.beat()
             if len(self.active()) >= s.max_runs:
                 stop.wait(s.poll_s)
                 continue
             try:
-                lease = self.leases.claim(s.name, s.lease_ttl_s)
+                lease = self.leases.claim(s.name, s.lease_ttl_s, caps=s.caps)
             except LedgerError as err:  # the database is away: try again
                 self.say(f"worker {s.name}: cannot claim: {err}")
                 stop.wait(s.poll_s * 4)
@@ -91,14 +128,30 @@ class Worker:
             thread.start()
         self.shutdown()
 
+    def _watch(self, stop: threading.Event) -> None:
+        """Every `ledger_poll_s`: the last event of each run driven here, in one query; a run whose
+        ledger grew past what it knows (another process wrote) is woken to take it in."""
+        while not stop.wait(self.settings.ledger_poll_s):
+            with self._lock:
+                runners = {rid: runner for rid, (_, runner) in self._runners.items()}
+            try:
+                seqs = self.leases.last_seqs(sorted(runners))
+            except LedgerError as err:  # the database is away: the runs catch up at their next move
+                log.warning("looking for other processes' events failed: %s", err)
+                continue
+            for rid, runner in runners.items():
+                if seqs.get(rid, 0) > runner.state.last_seq:
+                    runner.ledger_changed()
+
     def shutdown(self, timeout_s: float = 30.0) -> None:
         self._stopping.set()
         with self._lock:
-            runners, threads = list(self._runners.values()), list(self._threads.values())
+            runners, threads = [r for _, r in self._runners.values()], list(self._threads.values())
         for runner in runners:
             runner.interrupt()  # pause at the next safe point; the lease goes back to the queue
         for thread in threads:
             thread.join(timeout_s)
+        self._closed.set()
         self.say(f"worker {self.settings.name}: stopped")
 
     # ------------------------------------------------------------------ one run
@@ -110,15 +163,14 @@ class Worker:
         done = threading.Event()
         self.say(f"worker {name}: claimed {rid} (epoch {lease.epoch}"
                  + (f", from {lease.previous_owner})" if lease.previous_owner else ")"))
-        renewer = threading.Thread(target=self._renew, args=(lease, lost, done), daemon=True,
-                                   name=f"renew-{rid}")
-        renewer.start()
+        with self._lock:
+            self._held[(rid, lease.epoch)] = _Held(lease, lost, done)
         finished = False
         try:
             world, runner = self._open(lease)
             with world:
                 with self._lock:
-                    self._runners[rid] = runner
+                    self._runners[rid] = (lease.epoch, runner)
                 if lost.is_set():
                     raise LeaseLostError(f"run {rid}: lease_lost before it was driven")
                 if self._stopping.is_set():
@@ -138,8 +190,10 @@ class Worker:
             finished = True
         finally:
             done.set()
-            with self._lock:
-                self._runners.pop(rid, None)
+            with self._lock:  # this lease's runner only: this worker may have claimed the run again
+                if self._runners.get(rid, (None, None))[0] == lease.epoch:
+                    del self._runners[rid]
+                self._held.pop((rid, lease.epoch), None)
         if lost.is_set():
             self.say(f"worker {name}: {rid}: lease_lost (epoch {lease.epoch}); stopped driving it")
             return
@@ -151,8 +205,13 @@ class Worker:
     def _open(self, lease: Lease) -> tuple[World, Runner]:
         rid, s = lease.run_id, self.settings
         fenced = self.leases.fenced(lease)
-        options = run_options(lease.options, s.state_url)
-        kwargs: dict[str, Any] = {"environ": self.environ, "ledger": fenced, **self.overrides}
+        # each run still catches up at every move; between moves the worker's watcher wakes it
+        options = replace(run_options(lease.options, s.state_url), ledger_poll_s=RUN_POLL_S)
+        def fence() -> None:  # before every traffic change: this worker still holds the run
+            self.leases.check(lease, s.margin_s)
+
+        kwargs: dict[str, Any] = {"environ": self.environ, "ledger": fenced,
+                                  "wrap_ports": guard_ports(fence, s.call_timeout_s), **self.overrides}
         if not fenced.events(rid):  # submitted, never started
             plan = submitted_plan(fenced.run(rid), lease.options)
             return bootstrap.start_run(plan, options, run_id=rid, submitted=True, **kwargs)
@@ -172,23 +231,33 @@ class Worker:
                                      metrics=f"lease TTL {s.lease_ttl_s:g} s")
         return world, runner
 
-    def _renew(self, lease: Lease, lost: threading.Event, done: threading.Event) -> None:
-        every = self.settings.lease_ttl_s / 3
-        while not done.wait(every):
+    def _renew_all(self) -> None:
+        """Every TTL/3, one statement renews every lease this worker holds (a thousand runs are
+        one query, not a thousand); a lease not renewed was taken over: its run stops at once."""
+        ttl = self.settings.lease_ttl_s
+        while not self._closed.wait(ttl / 3):
+            with self._lock:
+                live = [h for h in self._held.values() if not h.done.is_set() and not h.lost.is_set()]
+            if not live:
+                continue
             try:
-                self.leases.renew(lease, self.settings.lease_ttl_s)
-            except LeaseLostError as err:
-                if done.is_set():
-                    return  # the run ended and its lease was released meanwhile: nothing was lost
-                lost.set()
-                self.say(f"worker {self.settings.name}: {lease.run_id}: lease_lost at renewal: {err}")
-                with self._lock:
-                    runner = self._runners.get(lease.run_id)
-                if runner is not None:  # its next append is refused by the database anyway
-                    runner.request_stop("lease_lost: another worker took this run over")
-                return
-            except LedgerError as err:  # the database is away: the lease may still hold; try again
-                log.warning("renewing the lease of %s failed: %s", lease.run_id, err)
+                renewed = self.leases.renew_many([h.lease for h in live], ttl)
+            except LedgerError as err:  # the database is away: the leases may still hold; try again
+                log.warning("renewing %d lease(s) failed: %s", len(live), err)
+                continue
+            for held in live:
+                if (held.lease.run_id, held.lease.epoch) not in renewed and not held.done.is_set():
+                    self._lose(held)
+
+    def _lose(self, held: _Held) -> None:
+        lease = held.lease
+        held.lost.set()
+        self.say(f"worker {self.settings.name}: {lease.run_id}: lease_lost at renewal: epoch {lease.epoch} "
+                 "is no longer the run's lease")
+        with self._lock:
+            epoch, runner = self._runners.get(lease.run_id, (None, None))
+        if runner is not None and epoch == lease.epoch:  # its next append is refused anyway
+            runner.request_stop("lease_lost: another worker took this run over")
 
 
 __all__ = ["Worker", "WorkerSettings"]
