@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from runofshow.app.run import minutes
-from runofshow.app.run.event_types import DecisionMade, IcDecision, IcRefused, ParkingLot
+from runofshow.app.run.event_types import DecisionMade, IcDecision, IcRefused, ParkingLot, WarRoom
 from runofshow.app.run.state import RunState, fold, next_move
 from runofshow.domain.timeline import schedule
 from runofshow.ports import LedgerEvent, RunRecord
@@ -167,6 +167,7 @@ class RunPage:
     evidence_files: list[EvidenceFile] = field(default_factory=list)
     incident_commanders: tuple[str, ...] = ()
     can_rollback: bool = True
+    war_room_why: list[dict[str, str]] = field(default_factory=list)  # the lines' detail: why, in a sentence
 
 
 def _timeline(state: RunState, now_t: float | None) -> list[dict[str, Any]]:
@@ -312,6 +313,9 @@ def run_page(
         evidence_files=files,
         incident_commanders=tuple(v.plan.war_room.incident_commanders) if state.started else (),
         can_rollback=not state.ended or state.status.value == "halted",
+        war_room_why=[
+            {"line": minutes.line(e.to_payload()), "why": e.why} for e in v.of_kind(WarRoom) if e.why
+        ],
     )
 
 

@@ -132,7 +132,8 @@ class TickHandler:
         if response.act is Act.ROLLBACK:
             assert response.trigger is not None
             said = self._alert_said(tick, decision)
-            start_rollback(rec, response.trigger, response.reasons, said=said, judged=said is None)
+            start_rollback(rec, response.trigger, response.reasons, said=said, judged=said is None,
+                           why=decision.sentence or None)
         elif response.act is Act.HALT:
             rec.end(RunStatus.HALTED, response.reasons[0], self.mover.read_weight())
         elif response.act is Act.HOLD:
@@ -140,7 +141,7 @@ class TickHandler:
         elif response.act is Act.CHECKIN:
             self._checkin(decision, trigger, watch, t_s)
         elif response.act is Act.COMPLETE_STAGE:
-            self.complete_stage(decision.passing, tick.t_s)
+            self.complete_stage(decision.passing, tick.t_s, why=decision.sentence or None)
 
     def _alert_said(self, tick: Tick, decision: Decision) -> str | None:
         """`alert SparkCanary5xx (auto_rollback) -> rollback` when alerts, not gates, decided."""
@@ -188,7 +189,8 @@ class TickHandler:
         })
         metrics, gates = rec.last_signal()
         rec.war_room(f"{rec.stage_title()} HOLD {n}/{limit} for {hold_s / 60:g} min: "
-                     f"{ev.reasons_text(decision.reasons)}", metrics=metrics, gates=gates, decision="Hold")
+                     f"{ev.reasons_text(decision.reasons)}", metrics=metrics, gates=gates, decision="Hold",
+                     **_why(decision.sentence))
         stage = s.stage or 0
         weight = self.plan.stages[stage].weight
         rec.notify(notify.Event.HOLD, notify.hold(self.plan.release.version, stage + 1, weight, hold_s / 60,
@@ -199,7 +201,7 @@ class TickHandler:
         self.rec.war_room(f"{self.rec.stage_title()} hold {self.rec.state.holds} over, re-evaluate")
 
     def complete_stage(self, passing: int | None, t_s: float, *, by: str = minutes.AUTO,
-                       **extra: object) -> None:
+                       why: str | None = None, **extra: object) -> None:
         s, rec = self.rec.state, self.rec
         index = s.open_step
         assert index is not None
@@ -211,7 +213,8 @@ class TickHandler:
                      "by": by}, **extra))
         metrics, _ = rec.last_signal()
         gates = None if passing is None else f"{passing}/{len(self.plan.gates)} PASS"
-        rec.war_room(f"{rec.stage_title()} complete", metrics=metrics, gates=gates, decision="Proceed", by=by)
+        rec.war_room(f"{rec.stage_title()} complete", metrics=metrics, gates=gates, decision="Proceed", by=by,
+                     **_why(why))
         self.advanced_by = by
 
     def stage_started(self, weight: float, moved: Moved) -> None:
@@ -264,3 +267,8 @@ class TickHandler:
 
 
 __all__ = ["DecideFn", "FirstNightWatch", "TickHandler", "TickPorts"]
+
+
+def _why(sentence: str | None) -> dict[str, str]:
+    """A war-room event's `why` (the decision's one sentence), when there is one."""
+    return {"why": sentence} if sentence else {}
