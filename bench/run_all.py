@@ -6,6 +6,7 @@
 2. Alert-to-zero latency with real Prometheus and Alertmanager on loopback.
 3. The blast-radius probe next to `hey` (achieved rate) and `wrk` (p95).
 4. The war room on the web (`runofshow serve`): run page load, SSE delivery to 50 clients.
+5. Start-up: `runofshow --help` and `runofshow replay X --json` next to `python -c pass`.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ def main() -> int:
     failures += step("Blast-radius probe vs hey and wrk", blast) != 0
     web = [sys.executable, "bench/web_war_room.py"]
     failures += step("The war room on the web: page load, SSE latency with 50 clients", web) != 0
+    startup = [sys.executable, "bench/startup.py"]
+    failures += step("Start-up: runofshow --help and replay --json next to python -c pass", startup) != 0
     print(f"\n{failures} benchmark step(s) failed" if failures else "\nall benchmarks ran")
     return 1 if failures else 0
 
