@@ -44,11 +44,11 @@ from runofshow.domain.absolute import (
     absolute_trend,
     baseline_now,
     no_baseline,
-    recent_canary,
     shared_breach,
+    threshold_gate,
 )
 from runofshow.domain.gaps import canary_gap, gap_verdict, is_short_gap
-from runofshow.domain.gates import clean_value, fmt, threshold_verdict
+from runofshow.domain.gates import clean_value, fmt
 from runofshow.domain.judge import (
     Evidence,
     Pair,
@@ -64,7 +64,7 @@ from runofshow.domain.plan import Gate, GateKind, Plan
 from runofshow.domain.prior import BASELINE_HISTORY_TICKS, FULL_WEIGHT, baseline_rate
 from runofshow.domain.sentence import explain
 from runofshow.domain.tick import Action, Decision, MetricVerdict, Tick, Verdict
-from runofshow.domain.trends import mann_kendall_z, projected_crossing, rising, theil_sen
+from runofshow.domain.trends import mann_kendall_z, theil_sen
 
 ENGINE_VERSION = "1.0.0"
 SUSPECT_WINDOW_Z = 1.5  # a canary-only breach clear this tick (at `confidence`) holds when the rest of
@@ -100,7 +100,7 @@ def _decide(plan: Plan, history: Sequence[Tick], now_s: float | None) -> Decisio
         return Decision(tick.t_s, Action.ROLLBACK, reasons, engine=engine)
     context = _context_alerts(history, plan)
     if rules.judge == "threshold":
-        verdicts = [_threshold_gate(plan, history, name, gate) for name, gate in plan.gates.items()]
+        verdicts = [threshold_gate(plan, history, name, gate) for name, gate in plan.gates.items()]
     else:
         verdicts = [_comparative_gate(plan, history, name, gate) for name, gate in plan.gates.items()]
     return _conclude(plan, history, tuple(verdicts), context, engine, now_s)
@@ -217,26 +217,6 @@ def _context_alerts(history: Sequence[Tick], plan: Plan) -> list[str]:
         for a in tick.alerts
         if a.fired_t_s > prev_t and not a.matches(plan.alert_source.match_labels)
     ]
-
-
-# --------------------------------------------------------------------------- threshold judge
-
-
-def _threshold_gate(plan: Plan, history: Sequence[Tick], name: str, gate: Gate) -> MetricVerdict:
-    tick = history[-1]
-    c = clean_value(gate, tick.canary, name)
-    b = clean_value(gate, tick.baseline, name)
-    v = threshold_verdict(name, gate, c, b)
-    if v.verdict is not Verdict.PASS or c is None:
-        return v
-    ts, ys = recent_canary(history, name, gate, plan.decision.trend_window_ticks)
-    horizon = plan.decision.hold_min * 60
-    if rising(ys, 3) and projected_crossing(ts, ys, gate.badness(gate.threshold), horizon) is not None:
-        return MetricVerdict(
-            name, Verdict.TREND, c, b,
-            f"{name} canary {fmt(gate, c)} rising toward {fmt(gate, gate.threshold)}: holding",
-        )
-    return v
 
 
 # --------------------------------------------------------------------------- comparative judge
