@@ -19,12 +19,15 @@ import pytest
 
 from runofshow.adapters.memory import InMemoryLedger, InMemoryRouter, StaticAlerts
 from runofshow.app.bootstrap import RunOptions, start_run
+from runofshow.app.query_windows import judged_plan
 from runofshow.app.run.events import RunStatus
+from runofshow.domain.decide import decide
 from runofshow.domain.plan import DecisionRules, Plan, Stage, Timeline, TrackQueries
 from tests.helpers import passing_t10_handlers
 from tests.integration.services import SERVICE, TRACKS, PrometheusServer, SparkMetrics, serve_registry
 
 TICK_S = 6.0
+IDEM = "idempotency_conflict_pct"
 RANGE = "30s"
 SHARE = {"baseline": 0.8, "canary": 0.2}  # of 500 requests a second, whatever the stage
 
@@ -115,3 +118,11 @@ def test_a_healthy_canary_with_30s_windows_at_a_6s_tick_promotes(healthy_prometh
     assert not [d for d in decisions if d["action"] == "rollback"]
     canary = [d["inputs"]["canary"] for d in stage_ticks]
     assert all(c and (c["requests"] or 0) > 1000 for c in canary)  # each reading: 30 s of canary requests
+    # the runner judged these readings as 30 s ranges (five ticks each): each event counted once
+    history = [t for t in runner.state.history if t.weight < 100]
+    judged = judged_plan(plan, TICK_S)
+    assert judged.gates[IDEM].window_s == 30 and plan.gates[IDEM].window_s is None
+    verdict = next(v for v in decide(judged, history).verdicts if v.metric == IDEM)
+    assert verdict.n is not None and verdict.ticks is not None
+    reading = history[-1].canary.requests if history[-1].canary else None
+    assert reading and verdict.n < verdict.ticks * reading / 4  # requests pooled: a fifth of each reading
