@@ -7,6 +7,7 @@
 3. The blast-radius probe next to `hey` (achieved rate) and `wrk` (p95).
 4. The war room on the web (`runofshow serve`): run page load, SSE delivery to 50 clients.
 5. Team mode on PostgreSQL: takeover time over 20 kills, 1,000 runs in one worker, fenced appends.
+6. Start-up: `runofshow --help` and `runofshow replay X --json` next to `python -c pass`.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ def main() -> int:
     failures += step("The war room on the web: page load, SSE latency with 50 clients", web) != 0
     team = [sys.executable, "bench/team.py"]
     failures += step("Team mode: takeover, 1,000 runs in one worker, fenced appends (PostgreSQL)", team) != 0
+    startup = [sys.executable, "bench/startup.py"]
+    failures += step("Start-up: runofshow --help and replay --json next to python -c pass", startup) != 0
     print(f"\n{failures} benchmark step(s) failed" if failures else "\nall benchmarks ran")
     return 1 if failures else 0
 

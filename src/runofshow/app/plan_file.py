@@ -85,7 +85,8 @@ def load_plan(path: str | Path) -> Plan:
     plan = parse_plan(text, source=str(path))
     from runofshow.app.query_windows import with_query_windows
 
-    try:
-        return with_query_windows(plan)
+    try:  # fail closed on a query that is not PromQL; the runner sets the windows it really reads
+        with_query_windows(plan)
     except PlanError as ex:
         raise PlanError(f"{p}: {ex}") from None
+    return plan

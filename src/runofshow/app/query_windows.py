@@ -47,8 +47,11 @@ def range_seconds(expr: str, window_s: float) -> float | None:
     return max(ranges) if ranges else None
 
 
-def gate_window_s(name: str, gate: Gate, tick_s: float, window_s: float | None = None) -> float | None:
-    """The longest range any of the gate's queries reads, None when no query has one."""
+def gate_window_s(name: str, gate: Gate, tick_s: float, window_s: float | None = None,
+                  speed: float = 1.0) -> float | None:
+    """The longest range any of the gate's queries reads, in plan seconds (a range is wall time: under
+    `--speed N` it covers N times as many plan seconds), None when no query has one. `$window` is
+    read as `window_s` wall seconds (default: one tick)."""
     found: list[float] = []
     for field, queries in (("query", gate.query), ("count_query", gate.count_query)):
         if queries is None:
@@ -56,22 +59,24 @@ def gate_window_s(name: str, gate: Gate, tick_s: float, window_s: float | None =
         for track in ("baseline", "canary"):
             expr = getattr(queries, track)
             try:
-                r = range_seconds(expr, window_s or tick_s)
+                r = range_seconds(expr, window_s or tick_s / speed)
             except ValueError as ex:
                 raise PlanError(f"gates.{name}.{field}.{track}: not a PromQL query ({ex})") from None
             if r is not None:
-                found.append(r)
+                found.append(r * speed)
     return max(found) if found else None
 
 
-def with_query_windows(plan: Plan, window_s: float | None = None) -> Plan:
+def with_query_windows(plan: Plan, window_s: float | None = None, speed: float = 1.0) -> Plan:
     """The plan with `window_s` set on every gate whose queries read more than one tick (a gate
-    that sets `window_s` itself keeps it). Unchanged when every range is one tick or less."""
+    that sets `window_s` itself keeps it). Unchanged when every range is one tick or less.
+    `window_s`: what `$window` stands for, in wall seconds (the runner's query window: at least
+    PROMETHEUS_MIN_WINDOW_S); `speed`: plan seconds per wall second (`--speed`)."""
     tick = plan.decision.tick_interval_s
     gates: dict[str, Gate] = {}
     changed = False
     for name, gate in plan.gates.items():
-        w = gate_window_s(name, gate, tick, window_s)
+        w = gate_window_s(name, gate, tick, window_s, speed)
         if gate.window_s is None and w is not None and w > tick + 1e-9:
             gates[name] = gate.model_copy(update={"window_s": w})
             changed = True
@@ -92,3 +97,12 @@ def overlap_line(plan: Plan) -> str | None:
         f"query windows longer than the {tick:g} s tick: {parts}; consecutive readings share their "
         "events, so the judge discounts pooled evidence by that overlap"
     )
+
+
+def judged_plan(plan: Plan, query_window_s: float, speed: float = 1.0) -> Plan:
+    """The plan the runner judges a stage tick with: when the gates are PromQL (a Prometheus metrics
+    source), each gate carries the window its queries really read at this tick (`$window` is the
+    runner's query window), so the judge discounts overlapping readings. Other sources: the plan."""
+    if plan.metrics_source.kind != "prometheus":
+        return plan
+    return with_query_windows(plan, query_window_s, speed)

@@ -7,25 +7,25 @@ from typing import Annotated
 
 import typer
 
-from runofshow.domain.plan import BlastRadius
-
-_D = BlastRadius()
+# BlastRadius's defaults (domain/plan.py), written out so that `runofshow --help` does not import
+# pydantic; tests/unit/cli/test_blast_defaults.py keeps them equal.
+RATE, CONCURRENCY, SUCCESS_MIN_PCT, P95_MAX_S = 50.0, 50, 95.0, 0.5
 
 
 def blast(
     url: Annotated[str, typer.Argument(help="the URL to load, e.g. the canary's health endpoint")],
     version: Annotated[str, typer.Argument(help="release version, e.g. v1.4.0 (names the evidence file)")],
     seconds: Annotated[float, typer.Argument(help="how long to send requests")],
-    rate: Annotated[float, typer.Option("--rate", help="requests per second (open loop)")] = _D.rate,
+    rate: Annotated[float, typer.Option("--rate", help="requests per second (open loop)")] = RATE,
     concurrency: Annotated[
         int, typer.Option("--concurrency", help="most requests in flight at once")
-    ] = _D.concurrency,
+    ] = CONCURRENCY,
     success_min: Annotated[
         float, typer.Option("--success-min", help="pass only when success % is above this")
-    ] = _D.success_min_pct,
+    ] = SUCCESS_MIN_PCT,
     p95_max: Annotated[
         float, typer.Option("--p95-max", help="pass only when p95 (seconds) is below this")
-    ] = _D.p95_max_s,
+    ] = P95_MAX_S,
     timeout: Annotated[float, typer.Option("--timeout", help="per-request timeout, seconds")] = 10.0,
     evidence_dir: Annotated[
         Path, typer.Option("--evidence-dir", help="where micro_blast_<version>_<ts>.log goes")

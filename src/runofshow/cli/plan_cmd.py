@@ -53,7 +53,7 @@ def validate(
     Example: runofshow validate plan.yaml --check-metrics
     """
     from runofshow.app.plan_file import load_plan
-    from runofshow.app.query_windows import overlap_line
+    from runofshow.app.query_windows import overlap_line, with_query_windows
 
     plan = load_plan(path)
     print(
@@ -61,7 +61,7 @@ def validate(
         f"{len(plan.stages)} stages ({' -> '.join(f'{s.weight:g}%' for s in plan.stages)}), "
         f"{len(plan.gates)} gates"
     )
-    line = overlap_line(plan)
+    line = overlap_line(with_query_windows(plan))
     if line:
         print(f"{path}: note: {line}")
     if check_metrics:

@@ -286,6 +286,10 @@ def status(
         print(json.dumps(view, indent=2))
         return
     for key, value in view.items():
+        if key == "last_decision" and isinstance(value, dict):
+            print(f"{'last decision':>17}: {value['action']} at {value['label'] or value['t_s']}")
+            print(f"{'why':>17}: {value['why'] or '-'}")
+            continue
         print(f"{key:>17}: {value}")
 
 

@@ -71,7 +71,7 @@ def event_summary(event: LedgerEvent | et.Event) -> str:
             judged = f"{e.passing}/{e.gates} PASS" if e.verdicts or not e.alerts else "no gate judged"
             return (f"{e.trigger} at {_w(e.weight)}: {e.action} {judged}"
                     + (" stage complete" if e.stage_complete else "")
-                    + (f" - {'; '.join(e.reasons[:2])}" if e.action != "proceed" else ""))
+                    + (f" - {_why(e)}" if e.action != "proceed" else ""))
         case et.HoldStarted():
             return f"hold {e.n}/{e.max_holds} of stage {stage_no(e.stage)}"
         case et.HoldEnded():
@@ -116,6 +116,22 @@ def _refusal(e: et.WebhookRefused | None) -> dict[str, Any] | None:
     return {"at": e.refused_at, "t_s": e.t_s, "source": e.source, "reason": e.reason}
 
 
+def _why(e: et.DecisionMade) -> str:
+    """The decision's sentence without its head (`hold at 5 %: `, the line says it), else its reasons."""
+    if e.sentence:
+        head, _, rest = e.sentence.partition(": ")
+        return rest if rest and head.startswith(e.action) else e.sentence
+    return "; ".join(e.reasons[:2])
+
+
+def _last_decision(e: et.DecisionMade | None) -> dict[str, Any] | None:
+    """The last tick's decision and why, in one sentence (older ledgers: its first reasons)."""
+    if e is None:
+        return None
+    why = e.sentence or "; ".join(e.reasons[:2]) or None
+    return {"t_s": e.t_s, "label": e.label, "action": e.action, "why": why}
+
+
 def status_view(record: RunRecord, state: RunState, chain_problems: list[str] | None,
                 lease: Lease | None = None) -> dict[str, Any]:
     """`runofshow status --json`: the runs row (and lease) plus what the folded events say."""
@@ -130,6 +146,7 @@ def status_view(record: RunRecord, state: RunState, chain_problems: list[str] | 
         "last_tick": None if last is None else {"t_s": last.t_s, "weight": last.weight},
         "ended": state.ended, "exit_code": state.exit_code, "reason": state.end_reason,
         "rollback_reasons": list(state.rollback_reasons),
+        "last_decision": _last_decision(state.last_decision),
         "webhook_refusals": state.webhook_refusals, "last_webhook_refusal": _refusal(state.last_refusal),
         "chain_ok": None if chain_problems is None else not chain_problems,
     })

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from statistics import NormalDist
 
 from runofshow.domain.counts import binomial_tail_z, poisson_tail_z
-from runofshow.domain.gates import clean_value, fmt, valid_requests
+from runofshow.domain.gates import clean_value, fmt, threshold_verdict, valid_requests
 from runofshow.domain.judge import Scale, scale_of
 from runofshow.domain.plan import Direction, Gate, GateKind, Plan
 from runofshow.domain.prior import FULL_WEIGHT
@@ -172,3 +172,22 @@ def absolute_trend(
         f"{name} canary {fmt(gate, c)} rising with no baseline to compare ({missing}), "
         f"projected over {fmt(gate, gate.threshold)} in {cross / 60:.0f} min: holding"
     )
+
+
+def threshold_gate(plan: Plan, history: Sequence[Tick], name: str, gate: Gate) -> MetricVerdict:
+    """The seed's plain matrix for one gate (`judge: threshold`): canary over its threshold -> FAIL,
+    rising toward it (projected over within `hold_min`) -> TREND, else the threshold verdict."""
+    tick = history[-1]
+    c = clean_value(gate, tick.canary, name)
+    b = clean_value(gate, tick.baseline, name)
+    v = threshold_verdict(name, gate, c, b)
+    if v.verdict is not Verdict.PASS or c is None:
+        return v
+    ts, ys = recent_canary(history, name, gate, plan.decision.trend_window_ticks)
+    horizon = plan.decision.hold_min * 60
+    if rising(ys, 3) and projected_crossing(ts, ys, gate.badness(gate.threshold), horizon) is not None:
+        return MetricVerdict(
+            name, Verdict.TREND, c, b,
+            f"{name} canary {fmt(gate, c)} rising toward {fmt(gate, gate.threshold)}: holding",
+        )
+    return v

@@ -9,8 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import numpy as np
-from scipy.special import betainc, gammainc, gammaln, ndtri
+from runofshow.domain.special import betainc, convolve_upto, gammainc, gammaln, ndtri
 
 Row = tuple[float, float, float, float]  # canary events, canary requests, baseline events, baseline requests
 
@@ -85,16 +84,17 @@ def exact_z(rows: Sequence[Row], rho0: float) -> float:
         return 0.0
     if sum(c + b for c, b, _ in strata) > EXACT_MAX_EVENTS:
         return Z_MAX
-    pmf = np.ones(1)
+    # the sum's distribution up to t, and its mass above t (which stays above: counts only grow)
+    pmf, above = [1.0], 0.0
     for c, b, share in strata:
         n = c + b
         if n == 0:
             continue
-        k = np.arange(n + 1)
-        log_pmf = gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
-        log_pmf += k * math.log(share) + (n - k) * math.log1p(-share)
-        pmf = np.convolve(pmf, np.exp(log_pmf))
-    return tail_z(float(pmf[t + 1 :].sum() + 0.5 * pmf[t]))
+        ls, lf, ln = math.log(share), math.log1p(-share), gammaln(n + 1)
+        q = [math.exp(ln - gammaln(k + 1) - gammaln(n - k + 1) + k * ls + (n - k) * lf) for k in range(n + 1)]
+        pmf, spill = convolve_upto(pmf, q, t)
+        above += spill
+    return tail_z(above + 0.5 * pmf[t])
 
 
 def capped(rows: Sequence[Row], rho0: float, clip: float) -> list[Row]:

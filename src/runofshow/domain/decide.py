@@ -14,7 +14,10 @@ The run-of-show's matrix, with a judge that compares the canary with the baselin
    confirmation lasts `no_data_rollback_after_ticks`: the missing baseline may hide a shared
    incident. Rising toward a threshold -> hold. A baseline reported at 100 % is never compared.
 4. No canary data for `no_data_rollback_after_ticks` ticks in a row (or one gate without data for
-   `no_data_metric_rollback_after_ticks`) -> roll back. Before that, NoData holds: it never passes.
+   `no_data_metric_rollback_after_ticks`) -> roll back. Before that, a short gap (the judge window
+   still holds canary data) is judged on the pooled window (gaps.py): hold if it leans worse over
+   the threshold, else proceed without completing the stage; with no fresh data at all, hold.
+   NoData never completes a stage.
 5. A canary-only breach of a threshold while the evidence is building but not yet clear, or a
    canary-only trend projected to cross its threshold within `hold_min` -> hold and re-evaluate.
    An isolated single-tick canary spike over a threshold is reported and watched, not held for.
@@ -41,10 +44,11 @@ from runofshow.domain.absolute import (
     absolute_trend,
     baseline_now,
     no_baseline,
-    recent_canary,
     shared_breach,
+    threshold_gate,
 )
-from runofshow.domain.gates import clean_value, fmt, threshold_verdict
+from runofshow.domain.gaps import canary_gap, gap_verdict, is_short_gap
+from runofshow.domain.gates import clean_value, fmt
 from runofshow.domain.judge import (
     Evidence,
     Pair,
@@ -60,7 +64,7 @@ from runofshow.domain.plan import Gate, GateKind, Plan
 from runofshow.domain.prior import BASELINE_HISTORY_TICKS, FULL_WEIGHT, baseline_rate
 from runofshow.domain.sentence import explain
 from runofshow.domain.tick import Action, Decision, MetricVerdict, Tick, Verdict
-from runofshow.domain.trends import mann_kendall_z, projected_crossing, rising, theil_sen
+from runofshow.domain.trends import mann_kendall_z, theil_sen
 
 ENGINE_VERSION = "1.0.0"
 SUSPECT_WINDOW_Z = 1.5  # a canary-only breach clear this tick (at `confidence`) holds when the rest of
@@ -96,7 +100,7 @@ def _decide(plan: Plan, history: Sequence[Tick], now_s: float | None) -> Decisio
         return Decision(tick.t_s, Action.ROLLBACK, reasons, engine=engine)
     context = _context_alerts(history, plan)
     if rules.judge == "threshold":
-        verdicts = [_threshold_gate(plan, history, name, gate) for name, gate in plan.gates.items()]
+        verdicts = [threshold_gate(plan, history, name, gate) for name, gate in plan.gates.items()]
     else:
         verdicts = [_comparative_gate(plan, history, name, gate) for name, gate in plan.gates.items()]
     return _conclude(plan, history, tuple(verdicts), context, engine, now_s)
@@ -121,14 +125,14 @@ def _conclude(
     spread = _spread(plan, verdicts)
     if spread is not None:
         return Decision(tick.t_s, Action.ROLLBACK, (spread,), verdicts, engine=engine)
-    gap_all = _canary_gap(plan, history, None)
+    gap_all = canary_gap(plan, history, None)
     if gap_all >= rules.no_data_rollback_after_ticks:
         why = f"no canary data for {gap_all} ticks in a row: NoData is not a pass, rolling back"
         return Decision(tick.t_s, Action.ROLLBACK, (why,), verdicts, engine=engine)
     nodata: dict[str, str] = {}
     for v in verdicts:
         if v.verdict is Verdict.NODATA:
-            gap = _canary_gap(plan, history, v.metric)
+            gap = canary_gap(plan, history, v.metric)
             if gap >= rules.no_data_metric_rollback_after_ticks:
                 why = f"{v.metric}: no canary data for {gap} ticks in a row: rolling back"
                 return Decision(tick.t_s, Action.ROLLBACK, (why,), verdicts, engine=engine)
@@ -136,20 +140,23 @@ def _conclude(
                 f"{v.metric}: no canary data ({gap} tick{'s' if gap > 1 else ''}; rollback at "
                 f"{rules.no_data_metric_rollback_after_ticks}): holding"
             )
-    if gap_all:
+    if gap_all and not all(is_short_gap(v) for v in verdicts):
         why = (
             f"no canary data ({gap_all} tick{'s' if gap_all > 1 else ''}; rollback at "
             f"{rules.no_data_rollback_after_ticks}): holding"
         )
         return Decision(tick.t_s, Action.HOLD, (why, *context), verdicts, engine=engine)
-    holding = [nodata.get(v.metric, v.reason) for v in verdicts if v.verdict in HOLDING]
+    holding = [
+        nodata.get(v.metric, v.reason) for v in verdicts if v.verdict in HOLDING and not is_short_gap(v)
+    ]
     if holding:
         return Decision(tick.t_s, Action.HOLD, (*holding, *context), verdicts, engine=engine)
     shared = [v.reason for v in verdicts if v.verdict is Verdict.SHARED]
     spikes = [v.reason for v in verdicts if v.canary is not None and plan.gates[v.metric].breaches(v.canary)]
-    complete = not shared and not spikes and _stage_done(plan, history, now_s)
-    if shared or spikes:
-        reasons = (*dict.fromkeys([*shared, *spikes]), *context)
+    gaps = [v.reason for v in verdicts if is_short_gap(v)]  # NoData never completes a stage
+    complete = not shared and not spikes and not gaps and _stage_done(plan, history, now_s)
+    if shared or spikes or gaps:
+        reasons = (*dict.fromkeys([*shared, *spikes, *gaps]), *context)
     else:
         summary = f"{len(verdicts)}/{len(verdicts)} gates pass"
         if complete:
@@ -197,20 +204,6 @@ def _stage_done(plan: Plan, history: Sequence[Tick], now_s: float | None) -> boo
     return elapsed >= plan.stages[tick.stage].hold_min * 60 - 1e-6
 
 
-def _canary_gap(plan: Plan, history: Sequence[Tick], metric: str | None) -> int:
-    """Ticks in a row, ending now, without canary data for `metric` (None: for every gate)."""
-    run = 0
-    for t in reversed(history):
-        if metric is None:
-            present = any(clean_value(g, t.canary, n) is not None for n, g in plan.gates.items())
-        else:
-            present = clean_value(plan.gates[metric], t.canary, metric) is not None
-        if present:
-            break
-        run += 1
-    return run
-
-
 def _labels(labels: Mapping[str, str]) -> str:
     return ", ".join(f"{k}={v}" for k, v in labels.items())
 
@@ -224,26 +217,6 @@ def _context_alerts(history: Sequence[Tick], plan: Plan) -> list[str]:
         for a in tick.alerts
         if a.fired_t_s > prev_t and not a.matches(plan.alert_source.match_labels)
     ]
-
-
-# --------------------------------------------------------------------------- threshold judge
-
-
-def _threshold_gate(plan: Plan, history: Sequence[Tick], name: str, gate: Gate) -> MetricVerdict:
-    tick = history[-1]
-    c = clean_value(gate, tick.canary, name)
-    b = clean_value(gate, tick.baseline, name)
-    v = threshold_verdict(name, gate, c, b)
-    if v.verdict is not Verdict.PASS or c is None:
-        return v
-    ts, ys = recent_canary(history, name, gate, plan.decision.trend_window_ticks)
-    horizon = plan.decision.hold_min * 60
-    if rising(ys, 3) and projected_crossing(ts, ys, gate.badness(gate.threshold), horizon) is not None:
-        return MetricVerdict(
-            name, Verdict.TREND, c, b,
-            f"{name} canary {fmt(gate, c)} rising toward {fmt(gate, gate.threshold)}: holding",
-        )
-    return v
 
 
 # --------------------------------------------------------------------------- comparative judge
@@ -293,10 +266,12 @@ def _verdict(
     idx = len(history) - 1
     c = clean_value(gate, tick.canary, name)
     b, stale = baseline_now(history, name, gate)
-    if c is None:
-        return MetricVerdict(name, Verdict.NODATA, None, b, f"{name}: no canary data"), None
     overlap = overlap_ticks(plan, gate)
     warmup = warmup_of(plan, gate)
+    if c is None:
+        return gap_verdict(
+            plan, history, name, gate, b, warmup=warmup, overlap=overlap, lean_z=SUSPECT_WINDOW_Z
+        )
     warm = idx < warmup
     now_pair = pair_at(tick, idx, name, gate)
     ev: Evidence | None = None

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from statistics import NormalDist
 
+from runofshow.domain.gaps import is_short_gap
 from runofshow.domain.gates import fmt
 from runofshow.domain.plan import Gate, GateKind, Plan
 from runofshow.domain.tick import Action, Decision, MetricVerdict, Tick, Verdict
@@ -123,9 +124,16 @@ def _proceed(plan: Plan, d: Decision, tick: Tick) -> str:
         v for v in d.verdicts
         if v.verdict is Verdict.PASS and v.canary is not None and plan.gates[v.metric].breaches(v.canary)
     ]
-    if shared or spikes:
-        inside = n - len(shared) - len(spikes)
+    gaps = [v for v in d.verdicts if is_short_gap(v)]
+    if shared or spikes or gaps:
+        inside = n - len(shared) - len(spikes) - len(gaps)
         parts = [f"{_count(inside)} of {_count(n)} gates within limits"]
+    if gaps:
+        names = ", ".join(_label(plan.gates[v.metric], v.metric) for v in gaps)
+        parts.append(
+            f"no canary data this tick for {names if len(gaps) < n else 'any gate'}: a short gap, "
+            "judged on the ticks before it"
+        )
     for v in shared:
         gate = plan.gates[v.metric]
         parts.append(
@@ -140,7 +148,7 @@ def _proceed(plan: Plan, d: Decision, tick: Tick) -> str:
         )
     if d.stage_complete:
         parts.append(f"stage {tick.stage + 1} ({tick.weight:g} %) complete")
-    elif shared or spikes:
+    elif shared or spikes or gaps:
         parts.append("stage not advanced while it lasts")
     return "; ".join(parts)
 

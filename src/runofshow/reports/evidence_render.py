@@ -223,7 +223,8 @@ def stage_summary(v: RunView, stage: int) -> str:
     if ticks:
         last = ticks[-1]
         lines += ["", f"Last decision ({last.label}): {last.action}, "
-                      f"{last.passing}/{last.gates} metrics PASS", ""]
+                      f"{last.passing}/{last.gates} metrics PASS"]
+        lines += [f"Why: {last.sentence}", ""] if last.sentence else [""]
         lines.append(f"{'metric':<26} {'canary':>10} {'baseline':>10} {'threshold':>11}  verdict  reason")
         for verdict in last.verdicts:
             gate = v.plan.gates.get(verdict.metric)
@@ -254,12 +255,15 @@ def tick_rows(v: RunView, stage: int) -> list[dict[str, Any]]:
                           "reason": verdicts[name].reason if name in verdicts else None}
                    for name in v.plan.gates}
         samples = {t: e.sample(t) for t in ("baseline", "canary")}
-        rows.append({
+        row = {
             "seq": e.seq, "at": ts(at(e)), "t_s": e.t_s, "label": e.label,
             "action": e.action, "passing": e.passing, "gates": e.gates,
             "requests": {t: None if x is None else x.requests for t, x in samples.items()},
             "metrics": metrics,
-        })
+        }
+        if e.sentence:  # older ledgers have none: their files stay as they were
+            row["sentence"] = e.sentence
+        rows.append(row)
     return rows
 
 

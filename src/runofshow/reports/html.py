@@ -186,7 +186,8 @@ def _rollback_box(v: RunView) -> str:
     reasons = "".join(f"<li>{_e(r)}</li>" for r in rb.reasons)
     return (f'<h2>Rollback</h2><div class="alert"><b>Rolled back at {_e(rd.label(rb.t_s))}</b> ({_e(stage)}, '
             f"{rb.weight or 0:g}% on the canary, trigger: {_e(rb.trigger)}): {_e(rb.summary)}.{seen} {zero}."
-            f"<ul>{reasons}</ul></div>")
+            + (f'<p class="why">Why: {_e(rb.sentence)}</p>' if rb.sentence else "")
+            + f"<ul>{reasons}</ul></div>")
 
 
 def _chips(verdicts: Iterable[VerdictRecord]) -> str:
@@ -203,6 +204,7 @@ def decision_rows(v: RunView) -> list[dict[str, Any]]:
             "stage": "night" if e.phase == "first_night" else "-" if e.stage is None else e.stage + 1,
             "weight": e.weight, "action": e.action, "passing": e.passing,
             "gates": e.gates, "verdicts": list(e.verdicts), "reasons": list(e.reasons),
+            "sentence": e.sentence,
         })
     return rows
 
@@ -218,7 +220,9 @@ def _decision_table(v: RunView) -> str:
             f'<td class=num>{_e(r["stage"])}</td>'
             f'<td class=num>{_e(weight)}</td><td class="act {_e(r["action"])}">{_e(r["action"])}</td>'
             f'<td class=num>{_e(r["passing"])}/{_e(r["gates"])}</td><td>{_chips(r["verdicts"])}'
-            f"{_e(reasons_text(r['reasons'], 2))}</td></tr>")
+            + (f"{_e(r['sentence'])}<div class=sub>{_e(reasons_text(r['reasons'], 2))}</div>" if r["sentence"]
+               else _e(reasons_text(r["reasons"], 2)))
+            + "</td></tr>")
     if not body:
         return '<p class="sub">No decision was recorded.</p>'
     columns = _head("tick", "#stage", "#weight", "action", "#passing", "gates not passing · reasons")

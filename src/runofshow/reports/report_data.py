@@ -211,6 +211,7 @@ class Rollback:
     first_seen_s: float | None  # first tick of the unbroken non-PASS streak that ended in the rollback
     zero_s: float | None  # the router read back 0 %
     attempts: int
+    sentence: str | None = None  # the rollback decision in one sentence (None: older ledgers, an IC's)
 
 
 def _rollback_tick(v: RunView, t_s: float) -> et.DecisionMade | None:
@@ -263,8 +264,9 @@ def rollback(v: RunView) -> Rollback | None:
             if o.ok:
                 zero = t_of(o)
                 break
+    sentence = tick.sentence if tick is not None and tick.action == "rollback" else None
     return Rollback(t_s, rb.stage, finite_or_none(rb.weight), rb.trigger, reasons, summary,
-                    tuple(m for m, _ in failed), values, first_seen, zero, attempts)
+                    tuple(m for m, _ in failed), values, first_seen, zero, attempts, sentence)
 
 
 # --------------------------------------------------------------------------- margins

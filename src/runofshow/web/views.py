@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from runofshow.app.run import minutes
-from runofshow.app.run.event_types import DecisionMade, IcDecision, IcHandover, IcRefused, ParkingLot
+from runofshow.app.run.event_types import DecisionMade, IcDecision, IcHandover, IcRefused, ParkingLot, WarRoom
 from runofshow.app.run.state import RunState, fold, next_move
 from runofshow.app.warroom.commander import current_ics
 from runofshow.domain.timeline import schedule
@@ -168,6 +168,7 @@ class RunPage:
     evidence_files: list[EvidenceFile] = field(default_factory=list)
     incident_commanders: tuple[str, ...] = ()  # who holds the IC role now (after any handover)
     can_rollback: bool = True
+    war_room_why: list[dict[str, str]] = field(default_factory=list)  # the lines' detail: why, in a sentence
 
 
 def _timeline(state: RunState, now_t: float | None) -> list[dict[str, Any]]:
@@ -316,6 +317,9 @@ def run_page(
         evidence_files=files,
         incident_commanders=current_ics(v.plan, state) if state.started else (),
         can_rollback=not state.ended or state.status.value == "halted",
+        war_room_why=[
+            {"line": minutes.line(e.to_payload()), "why": e.why} for e in v.of_kind(WarRoom) if e.why
+        ],
     )
 
 

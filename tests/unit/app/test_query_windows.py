@@ -33,3 +33,41 @@ def test_a_query_that_is_not_promql_is_a_plan_error():
     gates = {**plan.gates, "ws_lag_s": plan.gates["ws_lag_s"].model_copy(update={"query": bad})}
     with pytest.raises(PlanError, match="gates.ws_lag_s.query.baseline: not a PromQL query"):
         with_query_windows(plan.model_copy(update={"gates": gates}))
+
+
+def test_a_range_is_wall_time_and_window_is_the_runners_query_window():
+    plan = Plan()  # default queries read `[$window]`
+    assert with_query_windows(plan, 60.0) is plan  # one tick at speed 1: no overlap
+    out = with_query_windows(plan, 5.0, speed=60)  # 5 s of wall at --speed 60: 300 plan s, 5 ticks
+    assert out.gates["http_5xx_pct"].window_s == 300 and out.gates["ws_lag_s"].window_s is None
+
+
+def test_the_runner_judges_with_the_windows_its_queries_really_read():
+    """A plan with fixed `[30s]` ranges at a 6 s tick: every stage tick is decided with a plan whose
+    gates say they read 30 s, so the judge discounts the five-fold overlap (issue 11, found live)."""
+    from runofshow.domain.decide import decide
+    from runofshow.domain.plan import DecisionRules, Stage
+    from tests.unit.app.test_runner import world
+
+    base = Plan()
+    fixed = {
+        name: g.model_copy(update={"query": TrackQueries(
+            baseline=g.query.baseline.replace("$window", "30s"), canary=g.query.canary.replace("$window", "30s"))})
+        for name, g in base.gates.items() if g.query is not None
+    }
+    plan = base.model_copy(update={
+        "gates": {**base.gates, **fixed}, "decision": DecisionRules(tick_interval_s=6),
+        "stages": (Stage(weight=5, hold_min=0.2), Stage(weight=100, hold_min=0.1)),
+    })
+    seen: list[Plan] = []
+
+    def spy(p, history, now_s):
+        if history[-1].weight < 100:  # the canary stages (first-night check-ins have no baseline)
+            seen.append(p)
+        return decide(p, history, now_s)
+
+    runner, _ = world(plan, decide=spy)
+    runner.run()
+    assert seen
+    assert {p.gates["idempotency_conflict_pct"].window_s for p in seen} == {30.0}
+    assert {p.gates["ws_lag_s"].window_s for p in seen} == {None}  # a gauge: no range

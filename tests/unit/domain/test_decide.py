@@ -107,28 +107,69 @@ def test_warm_up_does_not_roll_back():
     assert "warm-up" in run(hist)[0].verdicts[0].reason
 
 
-def test_nodata_holds_then_rolls_back():
+def test_a_short_canary_gap_is_judged_on_the_window_and_never_completes_the_stage():
+    """Ticks with no canary data at all, after a good run: the window still holds fresh data, so
+    the run neither holds nor completes the stage; at `no_data_rollback_after_ticks` it rolls back."""
     rules = PLAN.decision
     n = rules.no_data_rollback_after_ticks
-    hist = [tick(0)] + [tick(i, no_canary=True) for i in range(1, n + 1)]
+    hist = [tick(i) for i in range(6)] + [tick(6 + i, no_canary=True) for i in range(n)]
+    ds = run(hist)
+    assert ds[5].stage_complete  # the stage's hold time has passed: complete with data...
+    gap = ds[6:6 + n - 1]
+    assert [d.action for d in gap] == [Action.PROCEED] * (n - 1)
+    assert not any(d.stage_complete for d in gap)  # ...and never on a tick without canary data
+    assert all(v.verdict is Verdict.NODATA for d in gap for v in d.verdicts)
+    assert "short gap" in gap[0].reasons[0] and "stage not advanced" in gap[0].sentence
+    assert ds[6 + n - 1].action is Action.ROLLBACK
+    assert "no canary data" in ds[6 + n - 1].reasons[0]
+
+
+def test_no_canary_data_from_the_start_holds_then_rolls_back():
+    n = PLAN.decision.no_data_rollback_after_ticks
+    hist = [tick(i, no_canary=True) for i in range(n)]
     acts = actions(hist)
-    assert acts[1:n] == ["hold"] * (n - 1)
-    assert acts[n] == "rollback"
-    assert "no canary data" in run(hist)[n].reasons[0]
+    assert acts == ["hold"] * (n - 1) + ["rollback"]
 
 
-def test_one_metric_gap_holds_and_rolls_back_much_later():
+def test_one_metric_gap_proceeds_while_the_window_has_data_then_holds_then_rolls_back():
+    window = PLAN.decision.judge_window_ticks
     n = PLAN.decision.no_data_metric_rollback_after_ticks
     hist = [tick(0)] + [tick(i, {"pgbouncer_pool_util_pct": None}) for i in range(1, n + 1)]
-    acts = actions(hist)
-    assert acts[1:n] == ["hold"] * (n - 1) and acts[n] == "rollback"
+    ds = run(hist)
+    acts = [d.action.value for d in ds]
+    assert acts[1:window] == ["proceed"] * (window - 1)
+    assert acts[window:n] == ["hold"] * (n - window) and acts[n] == "rollback"
+    assert not any(d.stage_complete for d in ds[1:])
+
+
+def test_a_gap_after_a_canary_leaning_worse_over_its_threshold_keeps_holding():
+    """The pooled window, not the missing tick, speaks: a canary over its limit and worse than the
+    baseline is still being confirmed when its next tick has no data."""
+    bad = {"http_p95_ms": 450.0}
+    hist = [tick(i) for i in range(3)] + [tick(3, bad), tick(4, bad), tick(5, {"http_p95_ms": None})]
+    plan = PLAN.model_copy(update={"decision": DecisionRules(rollback_z=50)})  # never clear enough
+    ds = run(hist, plan)
+    assert ds[4].action is Action.HOLD
+    assert ds[5].action is Action.HOLD
+    assert ds[5].verdicts[0].verdict is Verdict.SUSPECT
+    assert "no canary data" in ds[5].reasons[0]
 
 
 def test_glitches_are_nodata_not_breaches():
     reset = {"http_5xx_pct": -4355.0, "idempotency_conflict_pct": -157.0, "csp_violations": -2557}
     hist = [tick(0), tick(1, reset, nc=-216667), tick(2), tick(3, {"pgbouncer_pool_util_pct": 9769.3}),
             tick(4, {"http_p95_ms": 29924.1, "http_5xx_pct": 100.0}, nc=2), tick(5)]
-    assert actions(hist) == ["proceed", "hold", "proceed", "hold", "hold", "proceed"]
+    ds = run(hist)
+    assert [d.action.value for d in ds] == ["proceed"] * 6  # short gaps, judged on the window
+    assert [any(v.verdict is Verdict.NODATA for v in d.verdicts) for d in ds] == [
+        False, True, False, True, True, False]
+    assert not any(d.stage_complete for d in (ds[1], ds[3], ds[4]))
+    assert ds[5].stage_complete
+
+
+def test_threshold_judge_still_holds_on_nodata():
+    plan = PLAN.model_copy(update={"decision": DecisionRules(judge="threshold")})
+    assert actions([tick(0), tick(1, {"ws_lag_s": None})], plan) == ["proceed", "hold"]
 
 
 def test_baseline_glitch_does_not_hold():

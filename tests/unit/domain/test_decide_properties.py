@@ -88,19 +88,23 @@ def test_an_auto_rollback_alert_always_rolls_back(rows, flag, threshold):
 
 
 @FAST
-@given(track_pairs(), st.sampled_from((None, *METRICS)), st.booleans())
-def test_nodata_never_passes(rows, metric, threshold):
+@given(track_pairs(), st.sampled_from((None, *METRICS)), st.booleans(), st.integers(1, 12))
+def test_nodata_never_completes_a_stage(rows, metric, threshold, gap):
+    """The last `gap` ticks have no canary data (for one gate, or at all). Never a completed stage;
+    never a proceed once the judge window holds no canary data (or the canary was never seen); the
+    threshold judge never proceeds on NoData at all."""
     hist = build(rows)
-    last = hist[-1]
-    assert last.canary is not None
-    if metric is None:
-        canary = None
-    else:
-        canary = TrackSample({**last.canary.values, metric: None}, last.canary.requests)
-    hist[-1] = Tick(last.t_s, last.weight, last.stage, last.baseline, canary)
-    d = decide(THRESHOLD_PLAN if threshold else PLAN, hist)
-    assert d.action is not Action.PROCEED
+    gap = min(gap, len(hist))
+    for i in range(len(hist) - gap, len(hist)):
+        t = hist[i]
+        assert t.canary is not None
+        canary = None if metric is None else TrackSample({**t.canary.values, metric: None}, t.canary.requests)
+        hist[i] = Tick(t.t_s, t.weight, t.stage, t.baseline, canary)
+    plan = THRESHOLD_PLAN if threshold else PLAN
+    d = decide(plan, hist)
     assert not d.stage_complete
+    if threshold or gap >= min(plan.decision.judge_window_ticks, len(hist)):
+        assert d.action is not Action.PROCEED
 
 
 def test_identical_tracks_with_few_requests_and_a_jumping_rate_do_not_roll_back():

@@ -54,21 +54,26 @@ def clean_sample(sample: TrackSample | None) -> TrackSample | None:
     if sample is None:
         return None
     return TrackSample(
-        values={k: finite(v) for k, v in sample.values.items()}, requests=finite(sample.requests)
+        values={k: finite(v) for k, v in sample.values.items()}, requests=finite(sample.requests),
+        denominators={k: finite(v) for k, v in sample.denominators.items()},
     )
 
 
 def sample_json(sample: TrackSample | None) -> dict[str, Any] | None:
     if sample is None:
         return None
-    return {"values": {k: finite(v) for k, v in sample.values.items()},
-            "requests": finite(sample.requests)}
+    out: dict[str, Any] = {"values": {k: finite(v) for k, v in sample.values.items()},
+                           "requests": finite(sample.requests)}
+    if sample.denominators:  # a rate gate's own denominator (`count_query`); absent in older ledgers
+        out["denominators"] = {k: finite(v) for k, v in sample.denominators.items()}
+    return out
 
 
 def sample_from_json(data: Mapping[str, Any] | None) -> TrackSample | None:
     if data is None:
         return None
-    return TrackSample(values=dict(data.get("values") or {}), requests=data.get("requests"))
+    return TrackSample(values=dict(data.get("values") or {}), requests=data.get("requests"),
+                       denominators=dict(data.get("denominators") or {}))
 
 
 def alert_json(alert: Alert) -> dict[str, Any]:

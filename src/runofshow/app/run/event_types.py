@@ -206,6 +206,7 @@ class DecisionMade(Event):
     holds: int = int_field(0)
     first_night_watch: tuple[str, ...] | None = payload_field(read=strs, write=list, omit_none=True)
     burn: dict[str, Any] | None = payload_field(read=opt_dict, omit_none=True)  # BurnVerdict.to_json()
+    sentence: str | None = str_field(omit_none=True)  # Decision.sentence; None in older ledgers
 
     def sample(self, track: str) -> TrackSample | None:
         return self.canary if track == "canary" else self.baseline
@@ -279,6 +280,7 @@ class WarRoom(Event):
     label: str = str_field("")
     text: str = str_field("")
     ic_seq: int | None = int_field(omit_none=True)
+    why: str | None = str_field(omit_none=True)  # the decision's one sentence (detail, not in the line)
 
 
 @dataclass(frozen=True, kw_only=True)

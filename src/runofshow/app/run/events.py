@@ -208,6 +208,7 @@ def decision_payload(
         action=decision.action.value, reasons=tuple(decision.reasons),
         verdicts=tuple(VerdictRecord.of(v) for v in decision.verdicts), passing=decision.passing,
         gates=gates, stage_complete=decision.stage_complete, engine=decision.engine, holds=holds,
+        sentence=decision.sentence or None,
     ).to_payload()
 
 

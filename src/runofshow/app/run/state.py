@@ -71,6 +71,7 @@ class RunState:
     last_tick_t_s: float | None = None
     last_passing: int | None = None  # gates passing at the last decision
     last_judged: et.DecisionMade | None = None  # the last decision that judged the gates (not an alert's)
+    last_decision: et.DecisionMade | None = None
     holds: int = 0  # holds in the current stage
     consecutive_holds: int = 0  # decisions in a row that said hold
     hold_until_t_s: float | None = None  # math.inf: an incident commander's hold (until proceed)
@@ -220,6 +221,7 @@ def _decision(s: RunState, e: et.DecisionMade) -> None:
     s.history.append(tick_from_decision(e))
     s.last_tick_t_s = _t(e)
     s.last_passing = e.passing
+    s.last_decision = e
     if e.verdicts:
         s.last_judged = e
     s.consecutive_holds = s.consecutive_holds + 1 if e.action == "hold" else 0

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Protocol
 
+from runofshow.app.query_windows import judged_plan
 from runofshow.app.run import events as ev
 from runofshow.app.run import minutes, notify
 from runofshow.app.run.clock import RunClock
@@ -29,6 +30,7 @@ from runofshow.domain.decide import decide
 from runofshow.domain.plan import Plan
 from runofshow.domain.tick import Action, Alert, Decision, Tick
 from runofshow.domain.timeline import Step, StepKind
+from runofshow.errors import PlanError
 from runofshow.ports import AlertFeed, MetricsSource
 
 #: the decision engine: (plan, history, now_s) -> Decision (`runofshow.domain.decide.decide`)
@@ -66,6 +68,7 @@ class TickHandler:
         self.tick_s = plan.decision.tick_interval_s
         self.checkin_s = plan.timeline.checkin_every_min * 60
         self.advanced_by = minutes.AUTO  # who let the last stage proceed: "auto" or "IC <name>"
+        self._judged_plans: dict[tuple[float, float], Plan] = {}
 
     # ------------------------------------------------------------------ reading the world
 
@@ -88,6 +91,18 @@ class TickHandler:
         return tuple(a if a.fired_at is None else
                      replace(a, fired_t_s=(clock.to_plan(a.fired_at) - t0).total_seconds())
                      for a in alerts)
+
+    def _judged(self, query_window_s: float, speed: float) -> Plan:
+        """The plan with each gate's query window (PromQL range over the tick: overlapping readings
+        share their events, and the judge must not count them twice). Cached per window and speed."""
+        key = (round(query_window_s, 6), speed)
+        if key not in self._judged_plans:
+            try:
+                self._judged_plans[key] = judged_plan(self.plan, query_window_s, speed)
+            except PlanError as err:  # not PromQL (load_plan refuses such a plan): judge it as it is
+                self.rec.war_room(f"Query windows not read: {err}")
+                self._judged_plans[key] = self.plan
+        return self._judged_plans[key]
 
     # ------------------------------------------------------------------ one tick
 
@@ -113,7 +128,8 @@ class TickHandler:
         tick = Tick(t_s=t_s, weight=s.weight or 0.0, stage=stage, baseline=ev.clean_sample(baseline),
                     canary=ev.clean_sample(canary), alerts=alerts)
         history = [*s.history, tick]
-        decision = (self.ports.decide or decide)(plan, history, t_s)
+        judged = plan if checkin else self._judged(query_window, clock.speed)
+        decision = (self.ports.decide or decide)(judged, history, t_s)
         watch = self._watch(history, t_s) if first_night else NightWatch()
         payload = ev.decision_payload(
             tick, decision, label=rec.label(t_s), phase=s.phase or Phase.STAGE, trigger=trigger,
@@ -132,7 +148,8 @@ class TickHandler:
         if response.act is Act.ROLLBACK:
             assert response.trigger is not None
             said = self._alert_said(tick, decision)
-            start_rollback(rec, response.trigger, response.reasons, said=said, judged=said is None)
+            start_rollback(rec, response.trigger, response.reasons, said=said, judged=said is None,
+                           why=decision.sentence or None)
         elif response.act is Act.HALT:
             rec.end(RunStatus.HALTED, response.reasons[0], self.mover.read_weight())
         elif response.act is Act.HOLD:
@@ -140,7 +157,7 @@ class TickHandler:
         elif response.act is Act.CHECKIN:
             self._checkin(decision, trigger, watch, t_s)
         elif response.act is Act.COMPLETE_STAGE:
-            self.complete_stage(decision.passing, tick.t_s)
+            self.complete_stage(decision.passing, tick.t_s, why=decision.sentence or None)
 
     def _alert_said(self, tick: Tick, decision: Decision) -> str | None:
         """`alert SparkCanary5xx (auto_rollback) -> rollback` when alerts, not gates, decided."""
@@ -188,7 +205,8 @@ class TickHandler:
         })
         metrics, gates = rec.last_signal()
         rec.war_room(f"{rec.stage_title()} HOLD {n}/{limit} for {hold_s / 60:g} min: "
-                     f"{ev.reasons_text(decision.reasons)}", metrics=metrics, gates=gates, decision="Hold")
+                     f"{ev.reasons_text(decision.reasons)}", metrics=metrics, gates=gates, decision="Hold",
+                     **_why(decision.sentence))
         stage = s.stage or 0
         weight = self.plan.stages[stage].weight
         rec.notify(notify.Event.HOLD, notify.hold(self.plan.release.version, stage + 1, weight, hold_s / 60,
@@ -199,7 +217,7 @@ class TickHandler:
         self.rec.war_room(f"{self.rec.stage_title()} hold {self.rec.state.holds} over, re-evaluate")
 
     def complete_stage(self, passing: int | None, t_s: float, *, by: str = minutes.AUTO,
-                       **extra: object) -> None:
+                       why: str | None = None, **extra: object) -> None:
         s, rec = self.rec.state, self.rec
         index = s.open_step
         assert index is not None
@@ -211,7 +229,8 @@ class TickHandler:
                      "by": by}, **extra))
         metrics, _ = rec.last_signal()
         gates = None if passing is None else f"{passing}/{len(self.plan.gates)} PASS"
-        rec.war_room(f"{rec.stage_title()} complete", metrics=metrics, gates=gates, decision="Proceed", by=by)
+        rec.war_room(f"{rec.stage_title()} complete", metrics=metrics, gates=gates, decision="Proceed", by=by,
+                     **_why(why))
         self.advanced_by = by
 
     def stage_started(self, weight: float, moved: Moved) -> None:
@@ -264,3 +283,8 @@ class TickHandler:
 
 
 __all__ = ["DecideFn", "FirstNightWatch", "TickHandler", "TickPorts"]
+
+
+def _why(sentence: str | None) -> dict[str, str]:
+    """A war-room event's `why` (the decision's one sentence), when there is one."""
+    return {"why": sentence} if sentence else {}

@@ -47,7 +47,7 @@ class Moved:
 
 def start_rollback(rec: Recorder, trigger: Trigger, reasons: Sequence[str], *, by: str = minutes.AUTO,
                    said: str | None = None, ic_seq: int | None = None, always: bool = False,
-                   judged: bool = True) -> None:
+                   judged: bool = True, why: str | None = None) -> None:
     """Record that the run rolls back (`rollback_started`) and its war-room line (`said`: the line's
     reason, by default the reasons). Nothing if it already is (perhaps by another process), unless
     `always` (an incident commander's rollback is recorded whatever runs). `judged=False`: no gate
@@ -65,7 +65,7 @@ def start_rollback(rec: Recorder, trigger: Trigger, reasons: Sequence[str], *, b
     metrics, gates = rec.last_signal() if judged else rec.judged_signal()
     shown = reasons_text(reasons) if said is None else said
     rec.war_room(f"{rec.stage_title()} ROLLBACK ({trigger.value}): {shown}",
-                 metrics=metrics, gates=gates, decision="Rollback", by=by)
+                 metrics=metrics, gates=gates, decision="Rollback", by=by, **({"why": why} if why else {}))
 
 
 class TrafficMover:
