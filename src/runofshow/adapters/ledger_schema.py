@@ -99,6 +99,12 @@ leases = Table(
     Column("options", Text, nullable=False),  # JSON: what `runofshow submit` was asked (speed, ...)
 )
 
+seen_requests = Table(
+    "seen_requests", metadata,
+    Column("key", String(200), primary_key=True),  # e.g. slack:<signature>
+    Column("seen_at", UtcDateTime, nullable=False, index=True),
+)
+
 #: `events` with the `epoch` column migration 4 adds (the `events` Table is migration 1's shape)
 events_epoch = table("events", *(column(c.name, c.type) for c in events.columns if c.name != "id"),
                      column("epoch", Integer()))
@@ -107,6 +113,12 @@ events_epoch = table("events", *(column(c.name, c.type) for c in events.columns 
 def _m5_lease_waiting(conn: Connection) -> None:
     """Team mode: why a queued run waits (a worker's concurrency cap), for `status` and `runs`."""
     conn.execute(text("ALTER TABLE leases ADD COLUMN waiting TEXT"))
+
+
+def _m6_seen_requests(conn: Connection) -> None:
+    """Signed requests already taken (Slack clicks), shared by every `serve` replica: a replay
+    sent to another replica is refused too."""
+    seen_requests.create(conn)
 
 
 def _m1_runs_and_events(conn: Connection) -> None:
@@ -136,10 +148,11 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("api tokens of the war-room web app (hashes only)", _m3_api_tokens),
     ("leases and fenced events (team mode)", _m4_leases_and_fenced_events),
     ("why a queued run waits (team mode's caps)", _m5_lease_waiting),
+    ("signed requests already taken, for every serve replica", _m6_seen_requests),
 ]
 
 
 __all__ = [
     "MIGRATIONS", "UtcDateTime", "api_tokens", "events", "events_epoch", "leases", "metadata", "runs",
-    "schema_version",
+    "schema_version", "seen_requests",
 ]

@@ -24,7 +24,7 @@ import random
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from sqlalchemy import (
     Engine,
     Integer,
     create_engine,
+    delete,
     event,
     exists,
     insert,
@@ -51,6 +52,7 @@ from runofshow.adapters.ledger_schema import (
     leases,
     runs,
     schema_version,
+    seen_requests,
 )
 from runofshow.errors import LeaseLostError, LedgerError, RunNotFoundError
 from runofshow.ledger_chain import GENESIS, chain_problems, event_hash, normalise_payload, utc
@@ -113,6 +115,10 @@ def _loads(text: str) -> Any:
         except _orjson.JSONDecodeError:
             pass
     return json.loads(text)
+
+
+#: how long a signed request's key is kept (Slack refuses timestamps older than 5 minutes)
+SEEN_KEEP_S = 600.0
 
 
 class SqlLedger:
@@ -370,3 +376,22 @@ class SqlLedger:
             found = conn.execute(update(api_tokens).where(t.token_id == token_id, t.revoked_at.is_(None))
                                  .values(revoked_at=utc(at)))
         return bool(found.rowcount)
+
+    # ------------------------------------------------------------------ seen requests (the SeenRequests port)
+
+    def first_time(self, key: str, at: datetime) -> bool:
+        """Remember `key` in the database, so every `serve` replica refuses its replay; keys older
+        than SEEN_KEEP_S are forgotten (a request that old is refused as stale anyway)."""
+        at = utc(at)
+        dialect = self._engine.dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+        with self._tx("remember a signed request") as conn:
+            forgotten = at - timedelta(seconds=SEEN_KEEP_S)
+            conn.execute(delete(seen_requests).where(seen_requests.c.seen_at < forgotten))
+            taken = conn.execute(upsert(seen_requests).values(key=key, seen_at=at).on_conflict_do_nothing()
+                                 .returning(seen_requests.c.key)).first()
+        return taken is not None
+

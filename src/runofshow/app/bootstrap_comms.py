@@ -84,10 +84,11 @@ def build_deployments(plan: Plan, environ: Mapping[str, str]) -> DeploymentStatu
 
 
 def build_slack_endpoint(
-    plan: Plan | None, environ: Mapping[str, str],
+    plan: Plan | None, environ: Mapping[str, str], seen: SeenRequests | None = None,
 ) -> tuple[str, SeenRequests, ChatInteractions] | None:
     """What `runofshow serve` answers Slack's button clicks with: the signing secret, the requests
-    already taken, and the bot's modal and ephemeral replies (settings from `--plan`'s
+    already taken (`seen`: the ledger's database, shared by every replica; else this process's
+    memory), and the bot's modal and ephemeral replies (settings from `--plan`'s
     communications.slack, else the defaults: SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN). None when no
     signing secret is set."""
     slack = (plan.communications.slack if plan is not None else None) or SlackWarRoomSettings()
@@ -98,7 +99,7 @@ def build_slack_endpoint(
     from runofshow.adapters.slack_interactions import SlackInteractions
 
     token = settings.environment(environ).get(slack.bot_token_env, "").strip()
-    return secret, InMemorySeenRequests(), SlackInteractions(token, base_url=slack.api_url)
+    return secret, seen or InMemorySeenRequests(), SlackInteractions(token, base_url=slack.api_url)
 
 
 def demo_comms_ports(plan: Plan) -> dict[str, Any]:

@@ -33,12 +33,14 @@ def host_port(listen: str) -> tuple[str, int]:
     return host, port
 
 
-def slack_endpoint(plan: Any, env: Any) -> Any:
-    """`/slack/actions`' parts (None without a Slack signing secret: the route answers 404)."""
+def slack_endpoint(plan: Any, env: Any, ledger: Any = None) -> Any:
+    """`/slack/actions`' parts (None without a Slack signing secret: the route answers 404). A SQL
+    ledger also keeps the signed requests already taken, so a replay to another replica is refused."""
     from runofshow.app.bootstrap_comms import build_slack_endpoint
+    from runofshow.ports import SeenRequests
     from runofshow.web.config import SlackEndpoint
 
-    parts = build_slack_endpoint(plan, env)
+    parts = build_slack_endpoint(plan, env, ledger if isinstance(ledger, SeenRequests) else None)
     return None if parts is None else SlackEndpoint(*parts)
 
 
@@ -87,7 +89,7 @@ def serve(
         settings=web_settings(env, public_read=public_read),
         plan=plan,
         decision_ports=lambda p, action: bootstrap.decision_ports(p, action, env),
-        slack=slack_endpoint(plan, env),
+        slack=slack_endpoint(plan, env, ledger),
     )
     app = create_app(deps)
     # what start-up made (modules, the app) lives as long as the process: out of the collector's
@@ -133,7 +135,7 @@ def serve_beside(ledger: Any, plan: Any, listen: str = DEFAULT_LISTEN) -> tuple[
     token, _ = create_token(ledger, plan.war_room.incident_commanders[0], "ic")
     deps = WebDeps(ledger=ledger, tokens=ledger, settings=web_settings(env), plan=plan,
                    decision_ports=lambda p, action: bootstrap.decision_ports(p, action, env),
-                   slack=slack_endpoint(plan, env))
+                   slack=slack_endpoint(plan, env, ledger))
     server = uvicorn.Server(uvicorn.Config(create_app(deps), host=host, port=port, log_level="warning",
                                            timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, name="war-room-web", daemon=True)

@@ -252,3 +252,12 @@ def test_serve_builds_the_endpoint_from_the_environment() -> None:
     named = Plan.model_validate({"communications": {"slack": {"signing_secret_env": "WARROOM_SECRET"}}})
     assert slack_endpoint(named, {"SLACK_SIGNING_SECRET": SECRET}) is None
     assert slack_endpoint(named, {"WARROOM_SECRET": "s3cret-s3cret"}).signing_secret == "s3cret-s3cret"
+
+
+def test_serve_keeps_the_requests_taken_in_the_ledger_database_for_every_replica(tmp_path) -> None:
+    from runofshow.adapters.ledger_sql import SqlLedger
+    from runofshow.cli.serve_cmd import slack_endpoint
+
+    with SqlLedger(f"sqlite:///{tmp_path / 'runofshow.db'}") as ledger:
+        endpoint = slack_endpoint(None, {"SLACK_SIGNING_SECRET": SECRET}, ledger)
+        assert endpoint.seen is ledger  # not this process's memory: a replay to another replica is refused
