@@ -329,7 +329,9 @@ def compare(
                            baseline_prior)
         tick_z, tick_eff, _ = _binom_z(rows[-1:], rho0, None)
         for w in range(2, min(longest, len(rows)) + 1):
-            z, eff, lz = _binom_z(rows[-w:], rho0, rb, _floor(min_events, rb, w, max_window))
+            wide = w > max_window and rb.trim is None  # past the judge window: one spike more left out
+            z, eff, lz = _binom_z(rows[-w:], rho0, replace(rb, trim=0.0) if wide else rb,
+                                  _floor(min_events, rb, w, max_window))
             lean = max(lean, lz)
             if z > best_z:
                 best_z, best_effect, best_w = z, eff, w
