@@ -237,13 +237,15 @@ def _counts(gate: Gate, p: Pair, overlap: float = 1.0, incident: bool = False) -
 
 
 def _binom_z(
-    rows: Sequence[Row], rho0: float, rb: Robustness | None, min_events: float | None = None
+    rows: Sequence[Row], rho0: float, rb: Robustness | None, min_events: float | None = None,
+    with_effect: bool = True,
 ) -> tuple[float, float, float]:
     """Stratified conditional-binomial likelihood-ratio test of rate ratio > rho0, after leaving
     out the ticks with the largest canary excess and winsorising the rest, checked by the exact
     conditional test (`exact_z`) where counts are small: (the smaller z, estimated ratio - 1
     from the kept ticks' raw counts, the same z before the floor). With fewer canary events than
-    `min_events` the z is 0: a lean worth confirming at most, never a rollback."""
+    `min_events` the z is 0: a lean worth confirming at most, never a rollback. Without
+    `with_effect` the estimate is left out (0.0): the scan over windows needs it for the best only."""
     theta0 = math.log(rho0)
     kept = list(rows)
     if rb is not None:
@@ -257,8 +259,12 @@ def _binom_z(
         kept = [r for i, r in enumerate(rows) if i not in drop]
         if sum(1 for r in kept if r[0] > 0) < rb.min_event_ticks:
             return 0.0, 0.0, 0.0
+    effect = 0.0
+    if with_effect:
+        effect = math.exp(root(kept, -12.0, 12.0)) - 1 if sum(r[0] for r in kept) > 0 else -1.0
+    if score(kept, theta0)[0] <= 0:  # capping only lowers canary counts: no excess stays none
+        return 0.0, effect, 0.0
     held = capped(kept, rho0, rb.clip if rb is not None else CLIP)
-    effect = math.exp(root(kept, -12.0, 12.0)) - 1 if sum(r[0] for r in kept) > 0 else -1.0
     if sum(r[0] for r in held) < MIN_EVENTS or score(held, theta0)[0] <= 0:
         return 0.0, effect, 0.0
     theta = root(held, theta0, 12.0)
@@ -328,13 +334,18 @@ def compare(
         rows = with_prior([_counts(gate, p, overlap, sh) for p, sh in zip(pairs, incident, strict=True)],
                            baseline_prior)
         tick_z, tick_eff, _ = _binom_z(rows[-1:], rho0, None)
-        for w in range(2, min(longest, len(rows)) + 1):
+        def window(w: int, with_effect: bool) -> tuple[float, float, float]:
             wide = w > max_window and rb.trim is None  # past the judge window: one spike more left out
-            z, eff, lz = _binom_z(rows[-w:], rho0, replace(rb, trim=0.0) if wide else rb,
-                                  _floor(min_events, rb, w, max_window))
+            return _binom_z(rows[-w:], rho0, replace(rb, trim=0.0) if wide else rb,
+                            _floor(min_events, rb, w, max_window), with_effect)
+
+        for w in range(2, min(longest, len(rows)) + 1):
+            z, _, lz = window(w, False)
             lean = max(lean, lz)
             if z > best_z:
-                best_z, best_effect, best_w = z, eff, w
+                best_z, best_w = z, w
+        if best_w > 1:
+            best_effect = window(best_w, True)[1]
         if best_w == 1:
             best_z, best_effect, lean = 0.0, tick_eff, 0.0
         z0 = _binom_z(rows[-max_window:], 1.0, rb, min_events)[0] if len(rows) >= 2 else 0.0
