@@ -55,6 +55,7 @@ from runofshow.domain.robust import (
     RATE_ROBUST,
     Robustness,
     dropped,
+    window_floor,
 )
 from runofshow.domain.tick import Tick
 
@@ -337,7 +338,7 @@ def compare(
         def window(w: int, with_effect: bool) -> tuple[float, float, float]:
             wide = w > max_window and rb.trim is None  # past the judge window: one spike more left out
             return _binom_z(rows[-w:], rho0, replace(rb, trim=0.0) if wide else rb,
-                            _floor(min_events, rb, w, max_window), with_effect)
+                            window_floor(min_events, rb, w, max_window), with_effect)
 
         for w in range(2, min(longest, len(rows)) + 1):
             z, _, lz = window(w, False)
@@ -378,14 +379,6 @@ Measured on generated scenarios (seeds 7, 11, 23, 41; 400 each): misses 8.5 -> 8
 false rollbacks unchanged (1.2 %), delay p90 the same or lower. Without leaving a rate's worst tick
 out of the long windows misses fell to 6.8 % but two 5xx spike pairs became false rollbacks; a
 penalty on the long windows' bar (+0.5) gave the misses back; 10 ticks caught fewer than 12."""
-
-def _floor(min_events: float | None, rb: Robustness, w: int, max_window: int) -> float | None:
-    """The events a window of `w` ticks needs: past the judge window the floor grows with the window
-    (a handful of events spread over twelve ticks is no more than over six)."""
-    if w <= max_window:
-        return min_events
-    return (min_events if min_events is not None else rb.min_events) * w / max_window
-
 
 SHARED_SLACK = 1.3
 """In a shared incident (the baseline itself near its threshold) the canary may be this much worse

@@ -62,3 +62,10 @@ def dropped(scores: Sequence[float], rb: Robustness) -> set[int]:
     k = min(left_out(len(scores), rb.trim) * rb.spread, len(scores) - 1)
     return set(sorted(range(len(scores)), key=scores.__getitem__)[len(scores) - k:]) if k else set()
 
+
+def window_floor(min_events: float | None, rb: Robustness, w: int, max_window: int) -> float | None:
+    """The events a window of `w` ticks needs: past the judge window the floor grows with the window
+    (a handful of events spread over twelve ticks is no more than over six)."""
+    if w <= max_window:
+        return min_events
+    return (min_events if min_events is not None else rb.min_events) * w / max_window

@@ -236,3 +236,11 @@ def test_a_persistent_small_effect_keeps_adding_evidence_past_the_judge_window()
     same = [tick(i, weight=25, nc=100, nb=300) for i in range(12)]
     flat = compare("http_p95_ms", gate, recent_pairs(same, "http_p95_ms", gate, 12), 0.25, 6, memory=12)
     assert flat is not None and flat.z < 0  # no effect: a longer memory finds nothing
+
+
+def test_the_event_floor_grows_past_the_judge_window():
+    rb = robust.RATE_ROBUST
+    assert robust.window_floor(5.0, rb, 6, 6) == 5.0
+    assert robust.window_floor(None, rb, 4, 6) is None
+    assert robust.window_floor(6.0, rb, 12, 6) == 12.0
+    assert robust.window_floor(None, rb, 9, 6) == RATE_MIN_EVENTS * 9 / 6
