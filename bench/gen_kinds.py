@@ -193,7 +193,7 @@ def _poisson_z(lam0: float, lam1: float) -> float:
 
 
 def regression(w: Any, b: Any) -> tuple[int, dict[str, Any]]:
-    """One metric, one shape; redrawn until detectable (the best of 60 draws otherwise)."""
+    """One metric, one shape; redrawn until detectable (the best of 60 draws made larger otherwise)."""
     rng = w.rng
     metric = str(rng.choice(SIX))
     shape = str(rng.choice(SHAPES))
@@ -208,7 +208,12 @@ def regression(w: Any, b: Any) -> tuple[int, dict[str, Any]]:
         if z >= 3.0:
             break
     assert best is not None
-    _, onset, size, f = best
+    z, onset, size, f = best
+    for _ in range(40):  # FORMAT.md promises detectable: no draw is, so the best one grows until it is
+        if z >= 3.0:
+            break
+        size = 1 + (size - 1) * 1.25 if metric not in ("pool", "csp") else size * 1.25
+        z = oracle_metric(w, b, metric, size, f, onset)
     apply(w, metric, size, f)
     return onset, {"metric": metric, "shape": shape, "size": round(size, 3)}
 

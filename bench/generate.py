@@ -319,7 +319,8 @@ def oracle_z(w: World, b: Base, kind: str, eff: dict[str, float], onset: int) ->
 
 
 def bad_effect(w: World, b: Base, kind: str, at: int | None = None) -> tuple[int, dict[str, float]]:
-    """Onset (unless given) and effect for a bad scenario, redrawn until it is detectable."""
+    """Onset (unless given) and effect for a bad scenario, redrawn until it is detectable (and when
+    no draw of 60 is, the best one made larger until it is: never a regression too weak to see)."""
     rng = w.rng
     best: tuple[float, int, dict[str, float]] | None = None
     for _ in range(60):
@@ -331,7 +332,18 @@ def bad_effect(w: World, b: Base, kind: str, at: int | None = None) -> tuple[int
         if best is None or z > best[0]:
             best = (z, onset, eff)
     assert best is not None
-    return best[1], best[2]
+    z, onset, eff = best
+    for _ in range(40):  # FORMAT.md promises detectable: no draw is, so the best one grows until it is
+        if z >= ORACLE_Z:
+            break
+        eff = grown(eff)
+        z = oracle_z(w, b, kind, eff, onset)
+    return onset, eff
+
+
+def grown(eff: dict[str, float]) -> dict[str, float]:
+    """The effect a quarter larger: multipliers above 1, additions (per tick, per 1000 requests)."""
+    return {k: round(1 + (v - 1) * 1.25 if k.endswith("_mult") else v * 1.25, 4) for k, v in eff.items()}
 
 
 # --------------------------------------------------------------------------- rendering

@@ -50,6 +50,7 @@ from runofshow.domain.absolute import (
 from runofshow.domain.gaps import canary_gap, gap_verdict, is_short_gap
 from runofshow.domain.gates import clean_value, fmt
 from runofshow.domain.judge import (
+    MEMORY_TICKS,
     Evidence,
     Pair,
     Scale,
@@ -276,7 +277,8 @@ def _verdict(
     now_pair = pair_at(tick, idx, name, gate)
     ev: Evidence | None = None
     if now_pair is not None and not warm:
-        longest = rules.judge_window_ticks + math.ceil(overlap - 1e-9) - 1  # compare's longest window
+        memory = max(rules.judge_window_ticks, MEMORY_TICKS)
+        longest = memory + math.ceil(overlap - 1e-9) - 1  # compare's longest window
         pairs = recent_pairs(history, name, gate, longest, skip_first=warmup)
         prior = None
         if scale_of(gate) is Scale.COUNTS:
@@ -284,6 +286,7 @@ def _verdict(
         ev = compare(
             name, gate, pairs, rules.min_relative_effect, rules.judge_window_ticks, prior,
             overlap=overlap, min_events=float(rules.min_canary_events), shared_level=rules.shared_level,
+            memory=memory,
         )
     cs, bs = fmt(gate, c), fmt(gate, b)
     limit = fmt(gate, gate.threshold)

@@ -4,10 +4,9 @@ import math
 
 import pytest
 
-from runofshow.domain import judge
+from runofshow.domain import judge, robust
 from runofshow.domain.counts import binomial_tail_z, exact_z, poisson_cap, poisson_tail_z, tail_z
 from runofshow.domain.judge import (
-    RATE_MIN_EVENTS,
     Scale,
     compare,
     pair_at,
@@ -16,6 +15,7 @@ from runofshow.domain.judge import (
 )
 from runofshow.domain.plan import default_gates
 from runofshow.domain.prior import baseline_rate
+from runofshow.domain.robust import RATE_MIN_EVENTS
 from runofshow.domain.tick import Tick, TrackSample
 
 GATES = default_gates()
@@ -138,9 +138,9 @@ def test_no_pairs_no_evidence():
 def test_robustness_per_reading():
     assert judge.robustness(GATES["csp_violations"]).min_event_ticks == 2
     assert judge.robustness(GATES["pgbouncer_pool_util_pct"]).trim is None
-    assert judge.left_out(6, 1 / 3) == 2
-    assert judge.left_out(2, 0.0) == 1
-    assert judge.left_out(5, None) == 0
+    assert robust.left_out(6, 1 / 3) == 2
+    assert robust.left_out(2, 0.0) == 1
+    assert robust.left_out(5, None) == 0
 
 
 def test_a_baseline_at_100_percent_is_never_a_pair():
@@ -218,3 +218,29 @@ def test_real_error_regressions_are_still_clear():
     # 1 % on 2000 requests a tick against 0 in 200 000
     hist = [quiet(i, 0, 2000, 200_000) for i in range(4)] + [quiet(i, 20, 2000, 200_000) for i in range(4, 8)]
     assert evidence(hist, "http_5xx_pct").z > 3.5
+
+
+def test_a_persistent_small_effect_keeps_adding_evidence_past_the_judge_window():
+    """+35 % p95 on a small canary: one tick is z ~1 against the tolerance; six ticks (the judge
+    window) are not enough to roll back, twelve (MEMORY_TICKS, a scan since the change) are."""
+    gate = GATES["http_p95_ms"]
+    hist = [tick(i, weight=25, canary={"http_p95_ms": 150.0 * 1.35}, nc=100, nb=300) for i in range(12)]
+    pairs = recent_pairs(hist, "http_p95_ms", gate, judge.MEMORY_TICKS)
+    short = compare("http_p95_ms", gate, pairs, 0.25, 6)
+    long = compare("http_p95_ms", gate, pairs, 0.25, 6, memory=judge.MEMORY_TICKS)
+    assert short is not None and long is not None
+    bar = 3.5 + robust.LATENCY_ROBUST.bar_offset
+    assert short.ticks <= 6 and short.z < bar
+    assert long.ticks == 12 and long.z >= bar
+    assert long.z0 == short.z0  # the spread test stays on the judge window
+    same = [tick(i, weight=25, nc=100, nb=300) for i in range(12)]
+    flat = compare("http_p95_ms", gate, recent_pairs(same, "http_p95_ms", gate, 12), 0.25, 6, memory=12)
+    assert flat is not None and flat.z < 0  # no effect: a longer memory finds nothing
+
+
+def test_the_event_floor_grows_past_the_judge_window():
+    rb = robust.RATE_ROBUST
+    assert robust.window_floor(5.0, rb, 6, 6) == 5.0
+    assert robust.window_floor(None, rb, 4, 6) is None
+    assert robust.window_floor(6.0, rb, 12, 6) == 12.0
+    assert robust.window_floor(None, rb, 9, 6) == RATE_MIN_EVENTS * 9 / 6

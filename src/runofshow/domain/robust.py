@@ -1,0 +1,71 @@
+"""How the comparative judge (judge.py) protects a window against single-tick outliers: which
+ticks are left out, how far a kept tick may count, and the floors of events per reading. Pure."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+CLIP = 4.0  # a single tick never counts for more than this many standard errors
+
+
+@dataclass(frozen=True)
+class Robustness:
+    """How a window is protected against single-tick outliers.
+
+    trim: share of the window's most adverse ticks left out (at least one), None for none.
+    clip: the most a kept tick can count for, in standard errors (winsorising).
+    min_event_ticks: counts only: kept ticks that must have canary events.
+    min_events: counts only: canary events in the kept ticks below which a window proves nothing,
+    however quiet the baseline; no tick counts for more than half of them: see RATE_MIN_EVENTS.
+
+    All are monotone: a worse canary tick never lowers the evidence (a property test checks it).
+    """
+
+    trim: float | None
+    clip: float = CLIP
+    min_event_ticks: int = 0
+    min_events: float = 0.0
+    bar_offset: float = 0.0  # added to the rollback bar (DecisionRules.rollback_z) for this reading
+    spread: int = 1  # readings one tick's spike shows up in (overlapping windows): left out together
+
+
+RATE_MIN_EVENTS = 6.0
+"""A 5xx or conflict regression needs at least this many canary events in the window's kept ticks.
+With a quiet baseline (0 errors in 90 000 requests) a few canary errors (4 in 900) are formally far
+beyond chance, but a handful of errors is what one client's retries or one malformed request
+produce: too few to roll back on. No tick counts for more than half of them, so a one-tick burst
+plus a stray error or two is not enough either. (The floor is on the events as counted: the test's
+own cap (`capped`) holds a tick to less than one event when the baseline is quiet, and a real
+regression on a small canary, an error in every tick of 5-10 requests, must still get through.)"""
+
+# Tuned on generated scenarios (bench/generate.py), checked on a separately seeded set.
+LATENCY_ROBUST = Robustness(trim=0.0, clip=4.0, bar_offset=-0.5)  # p95 spikes: worst tick left out
+POINTS_ROBUST = Robustness(trim=None, clip=3.0)  # pool utilisation: smooth, a leak creeps: keep all
+LOG_GAUGE_ROBUST = Robustness(trim=0.0, clip=2.5, bar_offset=-0.5)  # lag: heavy tails on both tracks
+RATE_ROBUST = Robustness(trim=None, clip=3.0, min_events=RATE_MIN_EVENTS)  # 5xx / conflicts: sparse:
+# every tick counts, capped; never on a handful of events
+COUNT_ROBUST = Robustness(trim=1 / 3, clip=3.0, min_event_ticks=2, bar_offset=-0.5)  # CSP: bursts
+# (its floor of events is DecisionRules.min_canary_events, passed to `compare`)
+
+
+def left_out(ticks: int, share: float | None) -> int:
+    """How many of the most adverse ticks of a window are left out: none, or one, or `share`."""
+    if share is None or ticks < 2:
+        return 0
+    return max(1, math.ceil(ticks * share - 1e-9))
+
+
+def dropped(scores: Sequence[float], rb: Robustness) -> set[int]:
+    """Indices of the window's most adverse ticks that are left out (see Robustness)."""
+    k = min(left_out(len(scores), rb.trim) * rb.spread, len(scores) - 1)
+    return set(sorted(range(len(scores)), key=scores.__getitem__)[len(scores) - k:]) if k else set()
+
+
+def window_floor(min_events: float | None, rb: Robustness, w: int, max_window: int) -> float | None:
+    """The events a window of `w` ticks needs: past the judge window the floor grows with the window
+    (a handful of events spread over twelve ticks is no more than over six)."""
+    if w <= max_window:
+        return min_events
+    return (min_events if min_events is not None else rb.min_events) * w / max_window
