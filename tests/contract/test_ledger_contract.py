@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
+from runofshow.adapters.ledger_schema import metadata
 from runofshow.adapters.ledger_sql import MIGRATIONS, SqlLedger, default_state_url
 from runofshow.adapters.memory import InMemoryLedger
 from runofshow.errors import InputError, LedgerError, RunNotFoundError
@@ -42,8 +43,8 @@ def pg_url() -> Iterator[str]:
 def _reset_pg(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
-        for table in ("leases", "events", "runs", "api_tokens", "schema_version"):
-            conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
+        for table in [*reversed(metadata.sorted_tables)]:  # every table the migrations make
+            conn.execute(text(f"DROP TABLE IF EXISTS {table.name} CASCADE"))
     engine.dispose()
 
 
