@@ -26,6 +26,8 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
+    Integer,
+    Interval,
     Text,
     any_,
     bindparam,
@@ -62,6 +64,15 @@ SET_WAITING = text("UPDATE leases SET waiting = :waiting WHERE run_id = :run_id"
 LAST_SEQS = (select(events.c.run_id, func.max(events.c.seq))
              .where(events.c.run_id == any_(bindparam("ids", type_=ARRAY(Text))))
              .group_by(events.c.run_id))
+
+#: every lease a worker holds renewed in one statement, the pairs as two array parameters (a tuple IN
+#: list of a thousand pairs was parsed anew by the driver at every renewal)
+RENEW_MANY = text(
+    "UPDATE leases SET expires_at = now() + :ttl FROM unnest(:ids, :epochs) AS held(run_id, epoch) "
+    "WHERE leases.status = 'running' AND leases.run_id = held.run_id AND leases.epoch = held.epoch "
+    "RETURNING leases.run_id, leases.epoch").bindparams(
+    bindparam("ids", type_=ARRAY(Text)), bindparam("epochs", type_=ARRAY(Integer)),
+    bindparam("ttl", type_=Interval))
 
 
 def _lease(row: Any, previous_owner: str | None = None) -> Lease:
@@ -248,6 +259,11 @@ class SqlLeases:
             return set()
         pairs = [(x.run_id, x.epoch) for x in held]
         with self._lease_tx(f"renew {len(held)} lease(s)") as conn:
+            if self.postgres:  # two array parameters: the same statement for any number of leases
+                ids, epochs = [p[0] for p in pairs], [p[1] for p in pairs]
+                rows = conn.execute(RENEW_MANY, {"ids": ids, "epochs": epochs,
+                                                 "ttl": timedelta(seconds=ttl_s)}).all()
+                return {(str(r.run_id), int(r.epoch)) for r in rows}
             rows = conn.execute(
                 update(leases)
                 .where(leases.c.status == RUNNING, tuple_(leases.c.run_id, leases.c.epoch).in_(pairs))
