@@ -176,3 +176,15 @@ def test_sqlite_is_refused_for_team_mode(tmp_path: Path) -> None:
     ledger.append("r2", "run_started", {}, T0)
     assert ledger.verify_chain("r2") == []
     ledger.close()
+
+
+def test_last_seqs_answers_for_the_runs_asked_that_have_events(two: tuple[SqlLeases, SqlLeases]) -> None:
+    a, _ = two
+    for rid in ("r1", "r2", "r3"):
+        a.submit(_run(rid), {})
+    for rid, n in (("r1", 3), ("r2", 1)):
+        for i in range(n):
+            a.ledger.append(rid, "note", {"i": i}, T0)
+    assert a.last_seqs([]) == {}
+    assert a.last_seqs(["r1", "r2", "r3", "unknown"]) == {"r1": 3, "r2": 1}
+    assert a.last_seqs(["r2"]) == {"r2": 1}

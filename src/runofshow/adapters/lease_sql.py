@@ -26,7 +26,10 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
+    Integer,
+    Interval,
     Text,
+    any_,
     bindparam,
     create_engine,
     func,
@@ -38,6 +41,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import SQLAlchemyError
 
 from runofshow.adapters.ledger_schema import events, leases, runs
@@ -53,6 +57,22 @@ WAITING = literal_column("leases.waiting", Text).label("waiting")
 CLAIM_LOCK = 0x72756E6F66  # "runof"
 SET_WAITING = text("UPDATE leases SET waiting = :waiting WHERE run_id = :run_id").bindparams(
     bindparam("waiting", type_=Text), bindparam("run_id"))
+
+#: the last seq of each of a worker's runs (its watcher, every half second): the ids as one array
+#: parameter, so the statement is the same for any number of runs (an IN list of a thousand ids was
+#: parsed anew by the driver each time: a tenth of a core at a thousand runs)
+LAST_SEQS = (select(events.c.run_id, func.max(events.c.seq))
+             .where(events.c.run_id == any_(bindparam("ids", type_=ARRAY(Text))))
+             .group_by(events.c.run_id))
+
+#: every lease a worker holds renewed in one statement, the pairs as two array parameters (a tuple IN
+#: list of a thousand pairs was parsed anew by the driver at every renewal)
+RENEW_MANY = text(
+    "UPDATE leases SET expires_at = now() + :ttl FROM unnest(:ids, :epochs) AS held(run_id, epoch) "
+    "WHERE leases.status = 'running' AND leases.run_id = held.run_id AND leases.epoch = held.epoch "
+    "RETURNING leases.run_id, leases.epoch").bindparams(
+    bindparam("ids", type_=ARRAY(Text)), bindparam("epochs", type_=ARRAY(Integer)),
+    bindparam("ttl", type_=Interval))
 
 
 def _lease(row: Any, previous_owner: str | None = None) -> Lease:
@@ -239,6 +259,11 @@ class SqlLeases:
             return set()
         pairs = [(x.run_id, x.epoch) for x in held]
         with self._lease_tx(f"renew {len(held)} lease(s)") as conn:
+            if self.postgres:  # two array parameters: the same statement for any number of leases
+                ids, epochs = [p[0] for p in pairs], [p[1] for p in pairs]
+                rows = conn.execute(RENEW_MANY, {"ids": ids, "epochs": epochs,
+                                                 "ttl": timedelta(seconds=ttl_s)}).all()
+                return {(str(r.run_id), int(r.epoch)) for r in rows}
             rows = conn.execute(
                 update(leases)
                 .where(leases.c.status == RUNNING, tuple_(leases.c.run_id, leases.c.epoch).in_(pairs))
@@ -255,8 +280,11 @@ class SqlLeases:
         if not run_ids:
             return {}
         with self.ledger._tx("read the runs' last events", read_only=True) as conn:
-            rows = conn.execute(select(events.c.run_id, func.max(events.c.seq))
-                                .where(events.c.run_id.in_(run_ids)).group_by(events.c.run_id)).all()
+            if self.postgres:
+                rows = conn.execute(LAST_SEQS, {"ids": list(run_ids)}).all()
+            else:
+                rows = conn.execute(select(events.c.run_id, func.max(events.c.seq))
+                                    .where(events.c.run_id.in_(run_ids)).group_by(events.c.run_id)).all()
         return {str(rid): int(seq) for rid, seq in rows}
 
     def current(self, run_id: str) -> Lease | None:

@@ -37,8 +37,10 @@ from runofshow.ports import Caps, Lease, Leases, Ledger
 
 log = logging.getLogger(__name__)
 
-#: a run's own look at the ledger between moves, as a fallback to the worker's watcher
-RUN_POLL_S = 30.0
+#: a run's own look at the ledger: none (0). The worker's watcher looks for every run in one query
+#: every `ledger_poll_s` and wakes the runs concerned; a run's own look at each move and after each
+#: wait was two or three queries a tick per run (half of a worker's CPU at a thousand runs)
+RUN_POLL_S = 0.0
 
 #: what the worker says, one line at a time (the CLI prints it)
 Say = Callable[[str], None]
@@ -136,7 +138,7 @@ class Worker:
                 runners = {rid: runner for rid, (_, runner) in self._runners.items()}
             try:
                 seqs = self.leases.last_seqs(sorted(runners))
-            except LedgerError as err:  # the database is away: the runs catch up at their next move
+            except Exception as err:  # the database is away (or worse): the watcher must not die
                 log.warning("looking for other processes' events failed: %s", err)
                 continue
             for rid, runner in runners.items():
@@ -205,7 +207,7 @@ class Worker:
     def _open(self, lease: Lease) -> tuple[World, Runner]:
         rid, s = lease.run_id, self.settings
         fenced = self.leases.fenced(lease)
-        # each run still catches up at every move; between moves the worker's watcher wakes it
+        # a run looks at the ledger when the worker's watcher wakes it (and at its own appends)
         options = replace(run_options(lease.options, s.state_url), ledger_poll_s=RUN_POLL_S)
         def fence() -> None:  # before every traffic change: this worker still holds the run
             self.leases.check(lease, s.margin_s)
