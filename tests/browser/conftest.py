@@ -21,7 +21,7 @@ from runofshow.app.warroom.identity import create_token
 from runofshow.domain.plan import Plan
 from runofshow.loopback import free_port
 from runofshow.web import WebDeps, create_app, web_settings
-from tests.helpers import wait_until
+from tests.helpers import missing_service, wait_until
 from tests.oidc_provider import OidcProvider
 from tests.report_runs import SplitTraffic, stand_in_handlers
 
@@ -45,9 +45,7 @@ class Served:
 @pytest.fixture(scope="module")
 def chromium_path() -> str:
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} is missing in CI (CI=true): apt-get install chromium", pytrace=False)
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+        missing_service(f"{CHROMIUM} (apt-get install chromium)")  # a failure, never a skip
     return CHROMIUM
 
 
