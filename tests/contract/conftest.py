@@ -27,13 +27,32 @@ import httpx
 import kubernetes_validate
 import pytest
 
+from runofshow.adapters.lease_sql import SqlLeases
+from runofshow.adapters.ledger_sql import SqlLedger
 from runofshow.domain.connections import NginxFileRouterSettings
 from runofshow.loopback import free_port
+from tests.helpers import fresh_postgres_database
 
 NGINX = "/usr/sbin/nginx"
 
 Reply = tuple[int, dict[str, str], bytes]
 Handler = Callable[[str, str, Any, bytes], Reply]  # headers: case-insensitive Message
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test (a module may keep one for all its tests instead)."""
+    with fresh_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+def two(pg_url: str) -> Iterator[tuple[SqlLeases, SqlLeases]]:
+    """Two workers' views of one database: separate engines, separate connections."""
+    a, b = SqlLedger(pg_url), SqlLedger(pg_url)
+    yield SqlLeases(a), SqlLeases(b)
+    a.close()
+    b.close()
 
 
 @pytest.fixture(name="free_port")

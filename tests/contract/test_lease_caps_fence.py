@@ -7,8 +7,6 @@ Each test gets a fresh database; a missing PostgreSQL fails, never skips.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -18,29 +16,8 @@ from runofshow.adapters.ledger_sql import SqlLedger
 from runofshow.adapters.memory import InMemoryRouter
 from runofshow.app.team.guard import CallTimeout, GuardedRouter
 from runofshow.errors import LeaseLostError, LedgerError
-from runofshow.ports import Caps, Lease, RunRecord
-from tests.helpers import fresh_postgres_database
-
-T0 = datetime(2026, 12, 6, 9, 30, tzinfo=UTC)
-
-
-def _run(run_id: str, release: str = "spark-trading") -> RunRecord:
-    return RunRecord(run_id=run_id, release=release, version="v1.4.0", status="queued",
-                     stage=None, weight=None, started_at=T0, plan={"stages": [1, 5]})
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    with fresh_postgres_database() as url:
-        yield url
-
-
-@pytest.fixture
-def two(pg_url: str) -> Iterator[tuple[SqlLeases, SqlLeases]]:
-    a, b = SqlLedger(pg_url), SqlLedger(pg_url)
-    yield SqlLeases(a), SqlLeases(b)
-    a.close()
-    b.close()
+from runofshow.ports import Caps, Lease
+from tests.contract.test_lease_contract import T0, _run
 
 
 def _sql(url: str, statement: str, **params: object) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,29 +18,13 @@ from runofshow.adapters.lease_sql import SqlLeases
 from runofshow.adapters.ledger_sql import SqlLedger
 from runofshow.errors import InputError, LeaseLostError
 from runofshow.ports import Leases, RunRecord
-from tests.helpers import fresh_postgres_database
 
 T0 = datetime(2026, 12, 6, 9, 30, tzinfo=UTC)
 
 
-def _run(run_id: str) -> RunRecord:
-    return RunRecord(run_id=run_id, release="spark-trading", version="v1.4.0", status="queued",
+def _run(run_id: str, release: str = "spark-trading") -> RunRecord:
+    return RunRecord(run_id=run_id, release=release, version="v1.4.0", status="queued",
                      stage=None, weight=None, started_at=T0, plan={"stages": [1, 5]})
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    with fresh_postgres_database() as url:
-        yield url
-
-
-@pytest.fixture
-def two(pg_url: str) -> Iterator[tuple[SqlLeases, SqlLeases]]:
-    """Two workers' views of one database: separate engines, separate connections."""
-    a, b = SqlLedger(pg_url), SqlLedger(pg_url)
-    yield SqlLeases(a), SqlLeases(b)
-    a.close()
-    b.close()
 
 
 def _expire(url: str, run_id: str) -> None:
