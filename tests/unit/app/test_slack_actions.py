@@ -145,13 +145,14 @@ def test_seen_requests_forget_old_keys() -> None:
     assert seen.first_time("b", NOW + timedelta(seconds=700)) and "a" not in seen.seen
 
 
-def test_buttons_carry_run_and_action_and_rollback_asks_to_confirm() -> None:
+def test_buttons_carry_run_and_action_and_rollback_confirms_once_in_its_modal() -> None:
     block = decision_buttons(RUN)
     assert block["type"] == "actions"
     by_id = {b["action_id"]: b for b in block["elements"]}
     assert list(by_id) == ["runofshow_proceed", "runofshow_hold", "runofshow_rollback"]
     assert json.loads(by_id["runofshow_hold"]["value"]) == {"run_id": RUN, "action": "hold"}
-    assert "confirm" in by_id["runofshow_rollback"] and by_id["runofshow_rollback"]["style"] == "danger"
+    # one confirmation: the reason modal (asserted below), not a confirm dialog before it as well
+    assert "confirm" not in by_id["runofshow_rollback"] and by_id["runofshow_rollback"]["style"] == "danger"
     assert all(len(b["value"]) <= 2000 for b in block["elements"])  # Slack's limit for a button value
 
 
@@ -176,6 +177,7 @@ def test_the_reason_modal_comes_back_as_a_submitted_rollback_with_its_reason() -
     assert click is not None
     view = reason_modal(click)
     assert view["callback_id"] == REASON_MODAL and len(view["title"]["text"]) <= 24
+    assert (view["submit"]["text"], view["close"]["text"]) == ("Roll back", "Cancel")  # the confirmation
     body = slack_requests.submission_body(view, "U024BE7LH", "EU checkout errors")
     verdict = check(signed(body), body)
     assert verdict.accepted and verdict.click is not None

@@ -72,7 +72,7 @@ class StatusView:
 
 
 def decision_buttons(run_id: str) -> dict[str, Any]:
-    """The Block Kit `actions` block: Proceed, Hold, Rollback (which asks to confirm first)."""
+    """The Block Kit `actions` block: Proceed, Hold, Rollback (whose reason modal is its confirmation)."""
 
     def button(action: str, label: str, style: str | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -84,14 +84,9 @@ def decision_buttons(run_id: str) -> dict[str, Any]:
             out["style"] = style
         return out
 
+    # one confirmation, not two: the click opens the reason modal ("Roll back?", a required reason,
+    # Roll back / Cancel; web/slack_routes.py), so the button carries no `confirm` dialog of its own
     rollback = button("rollback", "Rollback", "danger")
-    rollback["confirm"] = {
-        "title": {"type": "plain_text", "text": "Roll back?"},
-        "text": {"type": "mrkdwn", "text": "All traffic goes back to the stable version now."},
-        "confirm": {"type": "plain_text", "text": "Roll back"},
-        "deny": {"type": "plain_text", "text": "Cancel"},
-        "style": "danger",
-    }
     return {"type": "actions", "block_id": "runofshow_decision",
             "elements": [button("proceed", "Proceed", "primary"), button("hold", "Hold"), rollback]}
 
