@@ -284,54 +284,49 @@ class WarRoom(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
-class IcDecision(Event):
-    KIND: ClassVar[str] = "ic_decision"
-    action: str = str_field("")
+class ByPerson(Event):
+    """An event a person caused: their name, and who proved they are that person, when known."""
+
     by: str = str_field("")
-    reason: str = str_field("")
     #: who proved they are `by` (name, subject, proof: token / oidc / slack / local), when known
     identity: dict[str, Any] | None = payload_field(read=opt_dict, omit_none=True)
 
 
 @dataclass(frozen=True, kw_only=True)
-class IcRefused(Event):
+class IcDecision(ByPerson):
+    KIND: ClassVar[str] = "ic_decision"
+    action: str = str_field("")
+    reason: str = str_field("")
+
+
+@dataclass(frozen=True, kw_only=True)
+class IcRefused(ByPerson):
     KIND: ClassVar[str] = "ic_refused"
     action: str = str_field("")
-    by: str = str_field("")
     reason: str = str_field("")
     why: str = str_field("")
-    #: who proved they are `by` (name, subject, proof: token / oidc / slack / local), when known
-    identity: dict[str, Any] | None = payload_field(read=opt_dict, omit_none=True)
     source: str | None = str_field(omit_none=True)  # an anonymous web request's address
     suppressed: int | None = int_field(omit_none=True)  # ... and how many more were not recorded one by one
 
 
 @dataclass(frozen=True, kw_only=True)
-class IcHandover(Event):
+class IcHandover(ByPerson):
     KIND: ClassVar[str] = "ic_handover"
-    by: str = str_field("")
     to: str = str_field("")
     reason: str = str_field("")
-    identity: dict[str, Any] | None = payload_field(read=opt_dict, omit_none=True)
 
 
 @dataclass(frozen=True, kw_only=True)
-class ParkingLot(Event):
+class ParkingLot(ByPerson):
     KIND: ClassVar[str] = "parking_lot"
     text: str = str_field("")
-    by: str = str_field("")
-    #: who proved they are `by` (name, subject, proof: token / oidc / slack / local), when known
-    identity: dict[str, Any] | None = payload_field(read=opt_dict, omit_none=True)
 
 
 @dataclass(frozen=True, kw_only=True)
-class UserFeedback(Event):
+class UserFeedback(ByPerson):
     KIND: ClassVar[str] = "user_feedback"
     sentiment: str = str_field("")
     note: str = str_field("")
-    by: str = str_field("")
-    #: who proved they are `by` (name, subject, proof: token / oidc / slack / local), when known
-    identity: dict[str, Any] | None = payload_field(read=opt_dict, omit_none=True)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -424,7 +419,8 @@ def parse_all(events: Any) -> list[TypedEvent]:
 
 
 __all__ = [
-    "IC", "RUNNER", "SCHEMAS", "AlertReceived", "ClockChanged", "CommsRecorded", "DecisionMade", "Event",
+    "IC", "RUNNER", "SCHEMAS", "AlertReceived", "ByPerson", "ClockChanged", "CommsRecorded",
+    "DecisionMade", "Event",
     "HoldEnded", "HoldStarted", "IcDecision", "IcHandover", "IcRefused", "NotifyFailed", "OtherEvent",
     "ParkingLot", "Paused", "Resumed", "RollbackStarted", "RunEnded", "RunStarted", "StepCompleted",
     "StepStarted", "Takeover", "TypedEvent", "UserFeedback", "WarRoom", "WebhookRefused", "WeightIntent",
