@@ -90,7 +90,9 @@ def worker(
     SIGTERM or Ctrl-C pause this worker's runs and hand them back to the queue.
 
     Every traffic change first checks the lease in the database; router and metrics calls are
-    abandoned after --call-timeout. The caps count every worker's runs (a takeover is no new run).
+    abandoned after --call-timeout. The caps count every worker's runs (a takeover is no new run);
+    a plan's own caps (`team: {max_canaries_per_service, max_canaries_total}`) hold too, the
+    stricter of each pair winning.
 
     Example: runofshow worker --state postgresql://runofshow@db/runofshow --name w1 --max-per-service 1
 
