@@ -13,6 +13,7 @@ import signal
 import socket
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,6 +22,7 @@ import typer
 from runofshow.cli.run_cmd import AsOpt, OverrideOpt, SpeedOpt, StateOpt
 
 if TYPE_CHECKING:
+    from runofshow.app.run.runner import Runner
     from runofshow.app.run.state import RunState
     from runofshow.ports import LedgerEvent
 
@@ -82,6 +84,10 @@ def worker(
     heartbeat_file: Annotated[Path | None, typer.Option(
         "--heartbeat-file", help="touched at every turn of the claim loop (a liveness probe checks its "
         "age: `runofshow worker-alive FILE`)")] = None,
+    evidence_root: Annotated[Path | None, typer.Option(
+        "--evidence-root", metavar="DIR", help="each run's evidence folder is DIR/RUN_ID (default: the "
+        "plan's evidence_dir/RUN_ID), written as the run goes, with the whole bundle at its end "
+        "(rebuild it anywhere: runofshow evidence build RUN_ID --state URL)")] = None,
 ) -> int:
     """Claim queued and orphaned runs and drive them (team mode: several workers on one PostgreSQL).
 
@@ -93,6 +99,10 @@ def worker(
     abandoned after --call-timeout. The caps count every worker's runs (a takeover is no new run);
     a plan's own caps (`team: {max_canaries_per_service, max_canaries_total}`) hold too, the
     stricter of each pair winning.
+
+    Each run's evidence goes to --evidence-root/RUN_ID as it goes (as `run` writes its folder), and
+    its bundle is built there when the run ends; a pod's disk is not kept, but the bundle can be
+    rebuilt from the ledger at any time with `runofshow evidence build RUN_ID --state URL`.
 
     Example: runofshow worker --state postgresql://runofshow@db/runofshow --name w1 --max-per-service 1
 
@@ -116,6 +126,9 @@ def worker(
         if line is not None:
             say(f"[{event.run_id}] {line}")
 
+    def watch(run_id: str, folder: Path) -> RunEvidence:
+        return RunEvidence(run_id, folder, ledger, lines, say)
+
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -125,15 +138,36 @@ def worker(
     old_int = signal.signal(signal.SIGINT, on_signal)
     try:
         settings = WorkerSettings(name=me, state_url=url, max_runs=max_runs, lease_ttl_s=lease_ttl,
-                                  caps=Caps(max_total, max_per_service), call_timeout_s=call_timeout)
+                                  caps=Caps(max_total, max_per_service), call_timeout_s=call_timeout,
+                                  evidence_root=None if evidence_root is None else str(evidence_root))
         beat = None if heartbeat_file is None else heartbeat_file.touch
-        Worker(settings, ledger, leases, say=say, on_event=lines, beat=beat).serve(stop)
+        Worker(settings, ledger, leases, say=say, watch=watch, beat=beat).serve(stop)
     finally:
         signal.signal(signal.SIGTERM, old_term)
         signal.signal(signal.SIGINT, old_int)
         _close(ledger)
     sys.stdout.flush()
     return 0
+
+
+class RunEvidence:
+    """One run a worker drives: its war-room lines on stdout, its evidence folder kept current
+    (`LiveEvidence`, reading the ledger for what it missed: a takeover starts mid-run) and, when
+    it ends, the whole bundle with the report (`closeout.finish`), as `run` does."""
+
+    def __init__(self, run_id: str, folder: Path, ledger: Any,
+                 lines: Callable[[LedgerEvent, RunState], None], say: Callable[[str], None]) -> None:
+        from runofshow.cli.closeout import both
+        from runofshow.reports.evidence_live import LiveEvidence
+
+        self.run_id, self.folder, self._say = run_id, folder, say
+        self.live = LiveEvidence(folder, ledger)
+        self.on_event = both(lines, self.live.on_event)
+
+    def ended(self, runner: Runner) -> None:
+        from runofshow.cli.closeout import finish
+
+        finish(runner, say=lambda text: self._say(f"[{self.run_id}] {text}"))
 
 
 def worker_alive(
