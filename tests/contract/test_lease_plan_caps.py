@@ -7,13 +7,11 @@ Each test gets a fresh database; a missing PostgreSQL fails, never skips.
 
 from __future__ import annotations
 
-import threading
-
 from runofshow.adapters.lease_sql import SqlLeases
-from runofshow.adapters.ledger_sql import SqlLedger
 from runofshow.app.plan_file import parse_plan
 from runofshow.app.team.submit import Submission, submit
-from runofshow.ports import Caps, Lease
+from runofshow.ports import Caps
+from tests.contract.test_lease_caps_fence import claims_at_once
 from tests.contract.test_lease_contract import _run
 
 PLAN_SERVICE = "; the plan's team.max_canaries_per_service)"
@@ -79,25 +77,5 @@ def test_submit_records_the_plans_caps_and_claims_honour_them(two: tuple[SqlLeas
 
 def test_concurrent_claims_never_pass_a_plans_cap(pg_url: str) -> None:
     """Four workers without caps of their own, claiming at once: the plan's cap still holds."""
-    ledgers = [SqlLedger(pg_url) for _ in range(4)]
-    leases = [SqlLeases(x) for x in ledgers]
-    for i in range(12):
-        leases[0].submit(_run(f"r{i}", "trading" if i % 2 else "pricing"), _caps(per_service=2))
-    got: list[Lease] = []
-    lock = threading.Lock()
-
-    def take(mine: SqlLeases, name: str) -> None:
-        for _ in range(5):
-            lease = mine.claim(name, 15)
-            if lease is not None:
-                with lock:
-                    got.append(lease)
-
-    threads = [threading.Thread(target=take, args=(x, f"w{i}")) for i, x in enumerate(leases)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    for x in ledgers:
-        x.close()
+    got = claims_at_once(pg_url, options=_caps(per_service=2), caps=None)
     assert len(got) == 4 and len({x.run_id for x in got}) == 4
