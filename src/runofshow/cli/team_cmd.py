@@ -13,7 +13,6 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -22,7 +21,6 @@ import typer
 from runofshow.cli.run_cmd import AsOpt, OverrideOpt, SpeedOpt, StateOpt
 
 if TYPE_CHECKING:
-    from runofshow.app.run.runner import Runner
     from runofshow.app.run.state import RunState
     from runofshow.ports import LedgerEvent
 
@@ -112,6 +110,7 @@ def worker(
     from runofshow.app.bootstrap_team import open_team
     from runofshow.app.team.worker import Worker, WorkerSettings
     from runofshow.cli.views import war_room_line
+    from runofshow.cli.worker_evidence import EvidenceWriter, RunEvidence
     from runofshow.ports import Caps
 
     url = resolve_state_url(state)
@@ -126,8 +125,10 @@ def worker(
         if line is not None:
             say(f"[{event.run_id}] {line}")
 
+    writer = EvidenceWriter()
+
     def watch(run_id: str, folder: Path) -> RunEvidence:
-        return RunEvidence(run_id, folder, ledger, lines, say)
+        return RunEvidence(run_id, folder, ledger, lines, say, writer)
 
     stop = threading.Event()
 
@@ -148,26 +149,6 @@ def worker(
         _close(ledger)
     sys.stdout.flush()
     return 0
-
-
-class RunEvidence:
-    """One run a worker drives: its war-room lines on stdout, its evidence folder kept current
-    (`LiveEvidence`, reading the ledger for what it missed: a takeover starts mid-run) and, when
-    it ends, the whole bundle with the report (`closeout.finish`), as `run` does."""
-
-    def __init__(self, run_id: str, folder: Path, ledger: Any,
-                 lines: Callable[[LedgerEvent, RunState], None], say: Callable[[str], None]) -> None:
-        from runofshow.cli.closeout import both
-        from runofshow.reports.evidence_live import LiveEvidence
-
-        self.run_id, self.folder, self._say = run_id, folder, say
-        self.live = LiveEvidence(folder, ledger)
-        self.on_event = both(lines, self.live.on_event)
-
-    def ended(self, runner: Runner) -> None:
-        from runofshow.cli.closeout import finish
-
-        finish(runner, say=lambda text: self._say(f"[{self.run_id}] {text}"))
 
 
 def worker_alive(
