@@ -7,7 +7,14 @@
 #
 # Not built on the project's own machines (no container engine there): the tests parse this file.
 
-ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
+# The base image pinned by digest (a tag can be pushed again; a digest cannot). This digest of
+# python:3.11.11-slim-bookworm was not resolved here (no container engine or registry client on the
+# project's machines): it is the one published for that tag that many public repositories pin in
+# their Dockerfiles (found with a code search, December 2026; 3.11.11 is no longer rebuilt upstream,
+# so it stays its last). Check it once with `docker buildx imagetools inspect
+# python:3.11.11-slim-bookworm`, and let Renovate (dockerfile manager) or Dependabot (docker
+# ecosystem) keep tag and digest current from then on.
+ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm@sha256:081075da77b2b55c23c088251026fb69a7b2bf92471e491ff5fd75c192fd38e5
 
 FROM ${PYTHON_IMAGE} AS build
 WORKDIR /src

@@ -3,10 +3,12 @@
 # Prometheus, Alertmanager (with amtool), nginx, Chromium, hey, wrk and kubectl (kustomize is
 # built in). Idempotent: installs only what is missing, runs `apt-get update` first only when
 # something is missing, quiet and non-interactive.
-# PostgreSQL is not installed here (the machine provides it at 127.0.0.1:5432).
+# PostgreSQL's server runs on the machine at 127.0.0.1:5432 (not started here); its Debian package
+# is installed for its binaries: the PostgreSQL-restart test starts a private cluster of its own
+# from /usr/lib/postgresql/*/bin (initdb, postgres) and never touches the machine's.
 set -euo pipefail
 
-PACKAGES=(prometheus prometheus-alertmanager nginx-light chromium hey wrk kubectl)
+PACKAGES=(prometheus prometheus-alertmanager nginx-light chromium hey wrk kubectl postgresql)
 
 installed() {
   [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = "installed" ]
@@ -43,6 +45,10 @@ trap cleanup EXIT
   -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
   "${missing[@]}" >/dev/null
 
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || {
+  echo "install-services: PostgreSQL's initdb is still missing after apt-get install" >&2
+  exit 1
+}
 for bin in prometheus prometheus-alertmanager amtool nginx chromium hey wrk kubectl; do
   command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || {
     echo "install-services: $bin is still missing after apt-get install" >&2

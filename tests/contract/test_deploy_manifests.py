@@ -56,6 +56,9 @@ def test_three_workers_with_probes_requests_and_secrets(objects: list[dict[str, 
     c = _container(worker)
     assert c["image"] == "registry.example.com/runofshow:0.1.0"
     assert c["args"][0] == "worker" and "--heartbeat-file" in c["args"]
+    evidence = c["args"][c["args"].index("--evidence-root") + 1]  # on a volume: the root is read-only
+    mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+    assert evidence in mounts and {"name": mounts[evidence], "emptyDir": {"sizeLimit": "2Gi"}} in pod["volumes"]
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
         assert c[probe]["exec"]["command"][:2] == ["runofshow", "worker-alive"]
     assert {"cpu", "memory"} <= set(c["resources"]["requests"])
@@ -88,7 +91,7 @@ def test_the_dockerfile_is_pinned_non_root_healthchecked_and_installs_the_wheel(
     args = dict(str(i["value"]).split("=", 1) for i in parser.structure if i["instruction"] == "ARG")
     base = args["PYTHON_IMAGE"]
     assert parser.baseimage in (base, "${PYTHON_IMAGE}")
-    assert re.fullmatch(r"python:\d+\.\d+\.\d+-slim(-\w+)?(@sha256:[0-9a-f]{64})?", base), base
+    assert re.fullmatch(r"python:\d+\.\d+\.\d+-slim(-\w+)?@sha256:[0-9a-f]{64}", base), base  # by digest
     stages = [i for i in parser.structure if i["instruction"] == "FROM"]
     assert len(stages) == 2  # the wheel is built in the first, installed in the second
     last_from = max(i["startline"] for i in stages)

@@ -105,16 +105,23 @@ def test_global_cap_counts_every_worker_and_a_takeover_is_no_new_run(
 
 
 def test_concurrent_capped_claims_never_pass_the_cap(pg_url: str) -> None:
+    got = claims_at_once(pg_url, options={}, caps=Caps(per_service=2))
+    assert len(got) == 4 and len({x.run_id for x in got}) == 4
+
+
+def claims_at_once(pg_url: str, options: dict[str, object], caps: Caps | None) -> list[Lease]:
+    """Twelve runs of two services submitted with `options`, then four workers (own connections)
+    claiming five times each at once under `caps`: the leases they got."""
     ledgers = [SqlLedger(pg_url) for _ in range(4)]
     leases = [SqlLeases(x) for x in ledgers]
     for i in range(12):
-        leases[0].submit(_run(f"r{i}", "trading" if i % 2 else "pricing"), {})
+        leases[0].submit(_run(f"r{i}", "trading" if i % 2 else "pricing"), options)
     got: list[Lease] = []
     lock = threading.Lock()
 
     def take(mine: SqlLeases, name: str) -> None:
         for _ in range(5):
-            lease = mine.claim(name, 15, caps=Caps(per_service=2))
+            lease = mine.claim(name, 15, caps=caps)
             if lease is not None:
                 with lock:
                     got.append(lease)
@@ -126,7 +133,7 @@ def test_concurrent_capped_claims_never_pass_the_cap(pg_url: str) -> None:
         t.join(60)
     for x in ledgers:
         x.close()
-    assert len(got) == 4 and len({x.run_id for x in got}) == 4
+    return got
 
 
 def test_a_killed_connection_is_reconnected_and_the_chain_holds(pg_url: str) -> None:

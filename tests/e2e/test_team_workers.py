@@ -7,6 +7,9 @@ that they outlive the workers, as they do in production.
 - a worker is SIGKILLed (or SIGSTOPped past its lease, then SIGCONTed) mid-run: the other takes
   the run over within the TTL, the run is promoted with no duplicate weight change, and the
   stopped worker is refused by the database and says `lease_lost`;
+- each run's evidence folder (`--evidence-root DIR`: DIR/RUN_ID) is written as the run goes and
+  its bundle built at the end, also after a takeover (same folder, same disk): `runofshow evidence
+  verify` exits 0 on it, against the ledger too, and on a bundle rebuilt from PostgreSQL alone;
 - bad input: a plan that does not validate, SQLite, an unreachable database (exit 2, one line).
 """
 
@@ -90,8 +93,38 @@ def submit(release: Release, state: str) -> str:
     return release.run_id
 
 
-def worker(state: str, name: str, log: Path) -> subprocess.Popen[bytes]:
-    return start(cli("worker", "--state", state, "--name", name, "--lease-ttl", f"{TTL_S:g}"), log)
+def worker(state: str, name: str, log: Path, evidence: Path | None = None) -> subprocess.Popen[bytes]:
+    where = () if evidence is None else ("--evidence-root", str(evidence))
+    return start(cli("worker", "--state", state, "--name", name, "--lease-ttl", f"{TTL_S:g}", *where), log)
+
+
+def check_evidence(state: str, root: Path, run_id: str, logs: list[Path], tmp: Path) -> None:
+    """The run's folder under `root` holds its bundle (the worker that ended it said so), which
+    verifies alone and against the ledger; a bundle rebuilt from the ledger alone verifies too."""
+    folder = root / run_id
+    assert wait_for_any(logs, f"[{run_id}] evidence: "), "\n".join(p.read_text() for p in logs)
+    for extra in ((), ("--state", state)):
+        out = subprocess.run(cli("evidence", "verify", str(folder), *extra), capture_output=True, text=True,
+                             timeout=120)
+        assert out.returncode == 0, out.stdout + out.stderr
+    assert (folder / "warroom_log.txt").read_text().count("\n") > 5
+    assert (folder / "preflight.txt").is_file() and list(folder.glob("summary_stage_*.txt"))
+    rebuilt = tmp / f"rebuilt-{run_id}"
+    out = subprocess.run(cli("evidence", "build", run_id, "--state", state, "--out", str(rebuilt)),
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    out = subprocess.run(cli("evidence", "verify", str(rebuilt), "--state", state), capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def wait_for_any(logs: list[Path], marker: str, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(marker in p.read_text() for p in logs if p.exists()):
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def status(state: str, run_id: str) -> dict[str, Any]:
@@ -154,14 +187,19 @@ def test_two_workers_share_submitted_runs(tmp_path: Path, pg: str) -> None:
             rid: ("queued", None, 0) for rid in ids}
         waiting = status(pg, ids[0])
         assert (waiting["status"], waiting["owner"], waiting["epoch"]) == ("queued", None, 0)
-        w1 = worker(pg, "w1", tmp_path / "w1.log")
-        w2 = worker(pg, "w2", tmp_path / "w2.log")
+        root = tmp_path / "evidence"
+        w1 = worker(pg, "w1", tmp_path / "w1.log", root)
+        w2 = worker(pg, "w2", tmp_path / "w2.log", root)
+        assert wait_for_any([tmp_path / "w1.log", tmp_path / "w2.log"], "Stage 1 (1%)")
+        assert any((root / rid / "warroom_log.txt").is_file() for rid in ids)  # written as the run goes
         views = wait_ended(pg, ids, RUN_WALL_S * 3 + 60)
         for release in releases:
             check_promoted(release, views[release.run_id], events(pg, release.run_id))
             assert views[release.run_id]["owner"] in ("w1", "w2") and views[release.run_id]["epoch"] == 1
         logs = (tmp_path / "w1.log").read_text() + (tmp_path / "w2.log").read_text()
         assert all(logs.count(f"claimed {rid}") == 1 for rid in ids), logs
+        for rid in ids:
+            check_evidence(pg, root, rid, [tmp_path / "w1.log", tmp_path / "w2.log"], tmp_path)
     finally:
         stop_all(*[p for p in (w1, w2) if p is not None])
         for r in releases:
@@ -175,9 +213,10 @@ def test_a_dead_or_stalled_worker_is_taken_over_and_fenced(tmp_path: Path, pg: s
     a = b = None
     try:
         rid = submit(release, pg)
-        a = worker(pg, "wa", a_log)
+        root = tmp_path / "evidence"
+        a = worker(pg, "wa", a_log, root)
         assert wait_for_line(a_log, f"claimed {rid}", timeout=30), a_log.read_text()
-        b = worker(pg, "wb", b_log)
+        b = worker(pg, "wb", b_log, root)
         assert wait_for_line(b_log, "serving", timeout=30), b_log.read_text()
         assert wait_for_line(a_log, "Stage 2 (5%)", timeout=60), a_log.read_text()  # mid-run
         stopped_at = time.monotonic()
@@ -199,6 +238,8 @@ def test_a_dead_or_stalled_worker_is_taken_over_and_fenced(tmp_path: Path, pg: s
         assert any("Taken over by worker wb from wa (epoch 2)" in e["payload"].get("observation", "")
                    for e in evs if e["kind"] == "war_room")
         assert "lease_lost" not in b_log.read_text()
+        check_evidence(pg, root, rid, [b_log], tmp_path)  # the taker ended it, in the same folder
+        assert "Taken over by worker wb" in (root / rid / "warroom_log.txt").read_text()
     finally:
         stop_all(*[p for p in (a, b) if p is not None])
         release.close()

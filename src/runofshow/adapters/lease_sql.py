@@ -2,11 +2,13 @@
 
 One row per submitted run in the ledger's `leases` table (migration 4 of `ledger_sql`). A claim
 takes the oldest queued row, or a running row whose `expires_at` has passed (its worker died or
-stalled), locks the run's `runs` row -- the lock every append takes first -- and raises the epoch
-by one, all in one transaction; expiry is computed with the database's clock (`now()`), so the
-workers' clocks do not matter. `fenced(lease)` is the ledger as that lease's holder writes it:
-each append and runs update carries the epoch and the database refuses it once a newer claim
-took the run over (`ledger_sql.holds_epoch`).
+stalled); under caps -- the worker's flags and the plan's `team` caps recorded at submit, the
+stricter of each -- only a queued row whose service and the whole database are under them. It
+locks the run's `runs` row -- the lock every append takes first -- and raises the epoch by one,
+all in one transaction; expiry is computed with the database's clock (`now()`), so the workers'
+clocks do not matter. `fenced(lease)` is the ledger as that lease's holder writes it: each append
+and runs update carries the epoch and the database refuses it once a newer claim took the run over
+(`ledger_sql.holds_epoch`).
 
 Why not a job queue (procrastinate, pgqueuer): a run is held for hours by one worker and every
 ledger append must check, in the same statement, that the worker still holds it. A job queue's
@@ -57,6 +59,37 @@ WAITING = literal_column("leases.waiting", Text).label("waiting")
 CLAIM_LOCK = 0x72756E6F66  # "runof"
 SET_WAITING = text("UPDATE leases SET waiting = :waiting WHERE run_id = :run_id").bindparams(
     bindparam("waiting", type_=Text), bindparam("run_id"))
+#: the plan's caps, recorded at submit in the lease's options (`caps`: per_service, total)
+PLAN_CAPS = "(leases.options::jsonb -> 'caps')"
+NO_PLAN_CAPS = text(f"{PLAN_CAPS} IS NULL")
+#: a queued run held back by the plan's caps, if any: only a capped claim may start it
+QUEUED_WITH_PLAN_CAPS = text(
+    f"SELECT 1 FROM leases WHERE status = 'queued' AND {PLAN_CAPS} IS NOT NULL LIMIT 1")
+#: each queued run, why it waits under the worker's caps (:total, :per_service) and its plan's, the
+#: stricter of each pair (NULL: it may start now); a takeover is no new run and is never held back
+WHY_WAITING = text(f"""
+WITH running AS (
+    SELECT r.release, count(*) AS n FROM leases l JOIN runs r ON r.run_id = l.run_id
+    WHERE l.status = 'running' GROUP BY r.release),
+queued AS (
+    SELECT leases.run_id, leases.waiting, r.release, coalesce(s.n, 0) AS n,
+           (SELECT coalesce(sum(n), 0) FROM running) AS total,
+           ({PLAN_CAPS} ->> 'per_service')::integer AS plan_service,
+           ({PLAN_CAPS} ->> 'total')::integer AS plan_total
+    FROM leases JOIN runs r ON r.run_id = leases.run_id LEFT JOIN running s ON s.release = r.release
+    WHERE leases.status = 'queued'),
+capped AS (
+    SELECT *, least(CAST(:total AS integer), plan_total) AS cap_total,
+           least(CAST(:per_service AS integer), plan_service) AS cap_service FROM queued)
+SELECT run_id, waiting, CASE
+    WHEN total >= cap_total THEN 'global cap ' || cap_total || ' reached (' || total || ' running' ||
+        CASE WHEN cap_total IS DISTINCT FROM CAST(:total AS integer)
+             THEN '; the plan''s team.max_canaries_total' ELSE '' END || ')'
+    WHEN n >= cap_service THEN 'per-service cap ' || cap_service || ' for ' || release || ' reached (' ||
+        n || ' running' || CASE WHEN cap_service IS DISTINCT FROM CAST(:per_service AS integer)
+             THEN '; the plan''s team.max_canaries_per_service' ELSE '' END || ')'
+    END AS reason
+FROM capped""").bindparams(bindparam("total", type_=Integer), bindparam("per_service", type_=Integer))
 
 #: the last seq of each of a worker's runs (its watcher, every half second): the ids as one array
 #: parameter, so the statement is the same for any number of runs (an IN list of a thousand ids was
@@ -81,29 +114,15 @@ def _lease(row: Any, previous_owner: str | None = None) -> Lease:
                  waiting=getattr(row, "waiting", None))
 
 
-def _held_back(conn: Connection, caps: Caps) -> tuple[bool, set[str]]:
-    """Under `caps` (the advisory lock held): whether the total is reached, the services that are
-    full; every queued run's `waiting` says why it is held back (or nothing)."""
+def _startable(conn: Connection, caps: Caps) -> list[str]:
+    """Under the worker's `caps` and each queued run's plan caps (the advisory lock held): the
+    queued runs that may start now; every queued run's `waiting` says why it is held back (or nothing)."""
     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CLAIM_LOCK})
-    counts: dict[str, int] = {str(svc): int(n) for svc, n in conn.execute(
-        select(runs.c.release, func.count()).select_from(leases.join(runs, leases.c.run_id == runs.c.run_id))
-        .where(leases.c.status == RUNNING).group_by(runs.c.release)).all()}
-    total = sum(counts.values())
-    total_full = caps.total is not None and total >= caps.total
-    full = {svc for svc, n in counts.items() if caps.per_service is not None and n >= caps.per_service}
-    queued = conn.execute(select(leases.c.run_id, runs.c.release, WAITING)
-                          .select_from(leases.join(runs, leases.c.run_id == runs.c.run_id))
-                          .where(leases.c.status == QUEUED)).all()
-    for row in queued:
-        why = None
-        if total_full:
-            why = f"global cap {caps.total} reached ({total} running)"
-        elif row.release in full:
-            n = counts[row.release]
-            why = f"per-service cap {caps.per_service} for {row.release} reached ({n} running)"
-        if why != row.waiting:
-            conn.execute(SET_WAITING, {"waiting": why, "run_id": row.run_id})
-    return total_full, full
+    rows = conn.execute(WHY_WAITING, {"total": caps.total, "per_service": caps.per_service}).all()
+    for row in rows:
+        if row.reason != row.waiting:
+            conn.execute(SET_WAITING, {"waiting": row.reason, "run_id": row.run_id})
+    return [str(row.run_id) for row in rows if row.reason is None]
 
 
 class FencedLedger:
@@ -192,14 +211,13 @@ class SqlLeases:
         def once() -> Lease | None:
             with self.ledger._tx("claim a run") as conn:
                 orphaned = (leases.c.status == RUNNING) & (leases.c.expires_at < func.now())
-                free = or_(leases.c.status == QUEUED, orphaned)
-                if caps is not None and caps.any:
-                    total_full, full = _held_back(conn, caps)
-                    if total_full:
-                        free = orphaned  # a takeover is not one more run at once
-                    elif full:
-                        queued = (leases.c.status == QUEUED) & runs.c.release.not_in(sorted(full))
-                        free = or_(queued, orphaned)
+                mine = caps or Caps()
+                if mine.any or conn.execute(QUEUED_WITH_PLAN_CAPS).first() is not None:
+                    startable = leases.c.run_id == any_(bindparam("startable", _startable(conn, mine),
+                                                                  type_=ARRAY(Text)))
+                    free = or_((leases.c.status == QUEUED) & startable, orphaned)
+                else:  # no cap anywhere; a run submitted since with plan caps waits for a capped claim
+                    free = or_((leases.c.status == QUEUED) & NO_PLAN_CAPS, orphaned)
                 query = (select(leases).select_from(leases.join(runs, leases.c.run_id == runs.c.run_id))
                          .where(free))
                 if run_id is not None:

@@ -57,7 +57,9 @@ def build(
     from runofshow.reports.evidence import build_bundle
 
     events, plan = load_run_events(run_id, state)
-    folder = out if out is not None else Path(plan.evidence_dir) / run_id
+    folder = out if out is not None else Path(plan.evidence_dir)
+    if out is None and folder.name != run_id:  # a worker's run has its own folder already
+        folder = folder / run_id
     result = build_bundle(events, plan, folder)
     _say(f"wrote {len(result.files)} files to {result.folder} ({len(events)} ledger events)")
     for c in result.criteria:

@@ -82,6 +82,10 @@ def worker(
     heartbeat_file: Annotated[Path | None, typer.Option(
         "--heartbeat-file", help="touched at every turn of the claim loop (a liveness probe checks its "
         "age: `runofshow worker-alive FILE`)")] = None,
+    evidence_root: Annotated[Path | None, typer.Option(
+        "--evidence-root", metavar="DIR", help="each run's evidence folder is DIR/RUN_ID (default: the "
+        "plan's evidence_dir/RUN_ID), written as the run goes, with the whole bundle at its end "
+        "(rebuild it anywhere: runofshow evidence build RUN_ID --state URL)")] = None,
 ) -> int:
     """Claim queued and orphaned runs and drive them (team mode: several workers on one PostgreSQL).
 
@@ -90,7 +94,13 @@ def worker(
     SIGTERM or Ctrl-C pause this worker's runs and hand them back to the queue.
 
     Every traffic change first checks the lease in the database; router and metrics calls are
-    abandoned after --call-timeout. The caps count every worker's runs (a takeover is no new run).
+    abandoned after --call-timeout. The caps count every worker's runs (a takeover is no new run);
+    a plan's own caps (`team: {max_canaries_per_service, max_canaries_total}`) hold too, the
+    stricter of each pair winning.
+
+    Each run's evidence goes to --evidence-root/RUN_ID as it goes (as `run` writes its folder), and
+    its bundle is built there when the run ends; a pod's disk is not kept, but the bundle can be
+    rebuilt from the ledger at any time with `runofshow evidence build RUN_ID --state URL`.
 
     Example: runofshow worker --state postgresql://runofshow@db/runofshow --name w1 --max-per-service 1
 
@@ -100,6 +110,7 @@ def worker(
     from runofshow.app.bootstrap_team import open_team
     from runofshow.app.team.worker import Worker, WorkerSettings
     from runofshow.cli.views import war_room_line
+    from runofshow.cli.worker_evidence import EvidenceWriter, RunEvidence
     from runofshow.ports import Caps
 
     url = resolve_state_url(state)
@@ -114,6 +125,11 @@ def worker(
         if line is not None:
             say(f"[{event.run_id}] {line}")
 
+    writer = EvidenceWriter()
+
+    def watch(run_id: str, folder: Path) -> RunEvidence:
+        return RunEvidence(run_id, folder, ledger, lines, say, writer)
+
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -123,9 +139,10 @@ def worker(
     old_int = signal.signal(signal.SIGINT, on_signal)
     try:
         settings = WorkerSettings(name=me, state_url=url, max_runs=max_runs, lease_ttl_s=lease_ttl,
-                                  caps=Caps(max_total, max_per_service), call_timeout_s=call_timeout)
+                                  caps=Caps(max_total, max_per_service), call_timeout_s=call_timeout,
+                                  evidence_root=None if evidence_root is None else str(evidence_root))
         beat = None if heartbeat_file is None else heartbeat_file.touch
-        Worker(settings, ledger, leases, say=say, on_event=lines, beat=beat).serve(stop)
+        Worker(settings, ledger, leases, say=say, watch=watch, beat=beat).serve(stop)
     finally:
         signal.signal(signal.SIGTERM, old_term)
         signal.signal(signal.SIGINT, old_int)

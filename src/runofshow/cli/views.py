@@ -21,7 +21,7 @@ def stage_no(stage: int | None) -> int | None:
 
 def run_row(record: RunRecord, lease: Lease | None = None) -> dict[str, Any]:
     """A runs row; with team mode's lease (else None): owner, lease_expires_at, epoch, and for a
-    queued run held back by a worker's cap status `waiting` with the cap's reason."""
+    queued run held back by a cap (a worker's or its plan's) status `waiting` with the cap's reason."""
     waiting = None if lease is None or lease.status != "queued" else lease.waiting
     return {
         "run_id": record.run_id, "release": record.release, "version": record.version,

@@ -1,5 +1,5 @@
 """The plan: one validated description of a canary release's run-of-show. Here: the release, its
-stages, gates, decision rules, timeline, war room and preflight; the market windows are in
+stages, gates, decision rules, timeline, war room, team caps and preflight; the market windows are in
 `runofshow.domain.market`, the freeze rules in `runofshow.domain.freeze`, and the settings for the
 outside systems a run talks to (router, metrics, alerts, notifications) in
 `runofshow.domain.connections`.
@@ -30,6 +30,7 @@ from runofshow.domain.connections import (
 )
 from runofshow.domain.freeze import FreezeRules
 from runofshow.domain.market import Market
+from runofshow.domain.team import TeamSettings
 from runofshow.domain.war_room import WarRoom
 
 GATE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -352,6 +353,7 @@ class Plan(_Model):
     market: Market = Market()
     freeze: FreezeRules = FreezeRules()
     war_room: WarRoom = WarRoom()
+    team: TeamSettings = TeamSettings()  # team mode: caps on canaries at once
     preflight: Preflight = Preflight()
     traffic_router: TrafficRouterSettings = Field(default_factory=LocalProxyRouterSettings)
     metrics_source: MetricsSourceSettings = Field(default_factory=PrometheusSettings)

@@ -107,11 +107,17 @@ class LiveEvidence:
         return self
 
     def on_event(self, event: LedgerEvent, state: Any = None) -> None:
-        if self._run_id and event.run_id != self._run_id:
-            self._events.clear()
-        self._run_id = event.run_id
-        typed = self._events[event.seq] = et.parse(event)
-        targets = _targets(typed)
+        self.take([event])
+
+    def take(self, new: Iterable[LedgerEvent]) -> None:
+        """Events in order, at once (a writer that fell behind): each file they touch written once."""
+        targets: set[str] = set()
+        for event in new:
+            if self._run_id and event.run_id != self._run_id:
+                self._events.clear()
+            self._run_id = event.run_id
+            typed = self._events[event.seq] = et.parse(event)
+            targets |= _targets(typed)
         if not targets:
             return
         try:

@@ -61,6 +61,8 @@ def test_template_documents_every_field():
         ("stages: [\n  {weight: 1\n", "plan.yaml: line 3 column 1: invalid YAML"),
         ("decision: {tick_interval_s: -60}", "plan.yaml: decision.tick_interval_s: input should be greater than 0"),
         ("war_room: {incident_commanders: []}", "plan.yaml: war_room.incident_commanders: name at least one incident commander"),
+        ("team: {max_canaries_per_service: 0}", "plan.yaml: team.max_canaries_per_service: input should be greater than or equal to 1"),
+        ("team: {max_canaries: 2}", "plan.yaml: team.max_canaries: "),
         ("freeze: {allowed: [hotfix], blocked: [hotfix]}", "plan.yaml: freeze: hotfix cannot be both allowed and blocked"),
         # addresses that cannot work (issue 10 item 1)
         ("traffic_router: {kind: local_proxy, stable_url: '127.0.0.1:8081'}", "plan.yaml: traffic_router.stable_url: needs http:// or https://"),

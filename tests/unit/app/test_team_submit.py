@@ -29,6 +29,15 @@ def test_what_was_submitted_comes_back_as_run_options_and_plan() -> None:
     assert run_options({}, "u").speed is None and run_options({}, "u").preflight_override is None
 
 
+def test_the_plans_team_caps_travel_with_the_submission() -> None:
+    plan = parse_plan(default_plan_text())
+    assert "caps" not in Submission().to_options(plan)  # no cap in the plan: nothing recorded
+    capped = parse_plan("team: {max_canaries_per_service: 1}\n")
+    assert Submission().to_options(capped)["caps"] == {"per_service": 1, "total": None}
+    both = parse_plan("team: {max_canaries_per_service: 2, max_canaries_total: 5}\n")
+    assert Submission().to_options(both)["caps"] == {"per_service": 2, "total": 5}
+
+
 def test_takeover_event_round_trips_and_reads() -> None:
     payload = {"old_owner": "wa", "new_owner": "wb", "epoch": 2, "t_s": 605.0}
     typed = et.parse(LedgerEvent(run_id="r", seq=9, at=AT, kind="takeover", payload=payload))

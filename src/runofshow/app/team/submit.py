@@ -1,7 +1,8 @@
 """`runofshow submit`: a validated plan becomes a queued run that any worker may pick up.
 
 What the submitter asked for (speed, window check, the IC's preflight override, --repo) travels
-with the lease as its options, with the plan's gate order (the ledger's JSON sorts keys).
+with the lease as its options, with the plan's gate order (the ledger's JSON sorts keys) and the
+plan's team caps (`caps`: per_service, total), which every worker's claim honours.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ class Submission:
                                "gate_order": list(plan.gates)}
         if self.override is not None:
             out["override"] = {"by": self.override.by, "reason": self.override.reason}
+        team = plan.team  # the plan's caps, read by every worker's claim (`lease_sql`)
+        caps = {"per_service": team.max_canaries_per_service, "total": team.max_canaries_total}
+        if any(v is not None for v in caps.values()):
+            out["caps"] = caps
         return out
 
 

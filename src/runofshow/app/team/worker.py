@@ -14,6 +14,13 @@ renewed every TTL/3; a renewal that finds a newer epoch stops the run at once.
 
 On `stop` (SIGTERM) every run is paused at its next safe point and its lease handed back to the
 queue, so another worker takes it over without waiting for the TTL.
+
+Evidence: each run's plan `evidence_dir` becomes `<evidence_root>/<run id>` (default root: the
+submitted plan's own evidence_dir), so the step handlers' files of two runs never mix and a
+takeover on the same disk continues the same folder; the caller's `watch(run_id, folder)` gives
+the run its `on_event` hook (the CLI: its lines and the live evidence files) and `ended(runner)`,
+called when the run has ended, before the lease is released (the CLI: the whole bundle). This
+module writes no file itself.
 """
 
 from __future__ import annotations
@@ -22,7 +29,8 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from runofshow.app import bootstrap
 from runofshow.app.run.clock import resumed_clock
@@ -33,7 +41,11 @@ from runofshow.app.run.world import World
 from runofshow.app.team.guard import CALL_TIMEOUT_S, guard_ports
 from runofshow.app.team.submit import run_options, submitted_plan
 from runofshow.errors import LeaseLostError, LedgerError
-from runofshow.ports import Caps, Lease, Leases, Ledger
+from runofshow.ports import Caps, Lease, Leases, Ledger, LedgerEvent, RunRecord
+
+if TYPE_CHECKING:
+    from runofshow.app.run.state import RunState
+    from runofshow.domain.plan import Plan
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +56,20 @@ RUN_POLL_S = 0.0
 
 #: what the worker says, one line at a time (the CLI prints it)
 Say = Callable[[str], None]
+
+
+class RunWatch(Protocol):
+    """What the caller adds around one run this worker drives (the CLI: lines and evidence)."""
+
+    def on_event(self, event: LedgerEvent, state: RunState) -> None:
+        """Every event of the run, as the runner's `on_event` hook."""
+
+    def ended(self, runner: Runner) -> None:
+        """The run has ended (promoted, rolled back, halted); its lease is still held."""
+
+
+#: a run's id and evidence folder -> what watches it
+WatchRun = Callable[[str, Path], RunWatch]
 
 
 @dataclass(frozen=True)
@@ -61,6 +87,8 @@ class WorkerSettings:
     #: IC's `decide`, a note) in any of its runs: one query for all of them, which wakes the runs
     #: concerned (a run on its own looks every 0.25 s; a thousand would read 4,000 times a second)
     ledger_poll_s: float = 0.5
+    #: each run's evidence folder is `<evidence_root>/<run id>` (None: the submitted plan's evidence_dir)
+    evidence_root: str | None = None
 
     @property
     def margin_s(self) -> float:
@@ -81,8 +109,9 @@ class Worker:
 
     def __init__(self, settings: WorkerSettings, ledger: Ledger, leases: Leases, *, say: Say = print,
                  environ: Mapping[str, str] | None = None, beat: Callable[[], None] | None = None,
-                 **overrides: Any) -> None:
+                 watch: WatchRun | None = None, **overrides: Any) -> None:
         self.settings, self.ledger, self.leases, self.say = settings, ledger, leases, say
+        self.watch = watch  # per run: its on_event hook and what to do when it ends (evidence)
         self.beat = beat  # called at every turn of the claim loop (the CLI's liveness file)
         self.environ, self.overrides = environ, overrides
         self._lock = threading.Lock()
@@ -169,7 +198,7 @@ class Worker:
             self._held[(rid, lease.epoch)] = _Held(lease, lost, done)
         finished = False
         try:
-            world, runner = self._open(lease)
+            world, runner, watch = self._open(lease)
             with world:
                 with self._lock:
                     self._runners[rid] = (lease.epoch, runner)
@@ -181,6 +210,8 @@ class Worker:
                 finished = runner.state.ended
                 self.say(f"worker {name}: {rid}: {status.value}"
                          + (f": {runner.state.end_reason}" if runner.state.end_reason else ""))
+                if finished and watch is not None:
+                    self._ended(watch, runner)
         except LeaseLostError as err:
             self.say(f"worker {name}: {rid}: lease_lost (epoch {lease.epoch}): {err}; stopped driving it")
             return
@@ -204,7 +235,37 @@ class Worker:
         except LedgerError as err:  # it expires by itself and another worker takes it
             self.say(f"worker {name}: {rid}: could not release the lease: {err}")
 
-    def _open(self, lease: Lease) -> tuple[World, Runner]:
+    def _ended(self, watch: RunWatch, runner: Runner) -> None:
+        try:
+            watch.ended(runner)
+        except Exception as err:  # the run's outcome stands; its evidence can be rebuilt from the ledger
+            self.say(f"worker {self.settings.name}: {runner.state.run_id}: closing out failed: "
+                     f"{error_text(err)}")
+
+    def _hooks(self, record: RunRecord, kwargs: dict[str, Any]
+               ) -> tuple[RunWatch | None, Callable[[Plan], Plan]]:
+        """The run's watch, set as its `on_event` (after any given one), and the plan's change that
+        puts its evidence in the run's folder."""
+        rid = record.run_id
+        root = self.settings.evidence_root or str(record.plan.get("evidence_dir") or "evidence")
+        folder = Path(root) / rid
+        watch = None if self.watch is None else self.watch(rid, folder)
+        if watch is not None:
+            first = kwargs.get("on_event")
+            if first is None:
+                kwargs["on_event"] = watch.on_event
+            else:
+                def both(event: LedgerEvent, state: RunState) -> None:
+                    first(event, state)
+                    watch.on_event(event, state)
+                kwargs["on_event"] = both
+
+        def in_folder(plan: Plan) -> Plan:
+            return plan.model_copy(update={"evidence_dir": str(folder)})
+
+        return watch, in_folder
+
+    def _open(self, lease: Lease) -> tuple[World, Runner, RunWatch | None]:
         rid, s = lease.run_id, self.settings
         fenced = self.leases.fenced(lease)
         # a run looks at the ledger when the worker's watcher wakes it (and at its own appends)
@@ -214,9 +275,11 @@ class Worker:
 
         kwargs: dict[str, Any] = {"environ": self.environ, "ledger": fenced,
                                   "wrap_ports": guard_ports(fence, s.call_timeout_s), **self.overrides}
+        record = fenced.run(rid)
+        watch, in_folder = self._hooks(record, kwargs)
         if not fenced.events(rid):  # submitted, never started
-            plan = submitted_plan(fenced.run(rid), lease.options)
-            return bootstrap.start_run(plan, options, run_id=rid, submitted=True, **kwargs)
+            plan = in_folder(submitted_plan(record, lease.options))
+            return (*bootstrap.start_run(plan, options, run_id=rid, submitted=True, **kwargs), watch)
         old = lease.previous_owner or "?"
         if lease.previous_owner is not None:
             state = bootstrap.load_run(rid, fenced)[1]
@@ -227,11 +290,11 @@ class Worker:
                     "old_owner": old, "new_owner": s.name, "epoch": lease.epoch,
                     "t_s": (now - state.t0_at).total_seconds(),
                 }, clock.to_wall(now))
-        world, runner = bootstrap.resume_run(rid, options, **kwargs)
+        world, runner = bootstrap.resume_run(rid, options, plan_override=in_folder, **kwargs)
         if lease.previous_owner is not None and not runner.state.ended:
             runner.recorder.war_room(f"Taken over by worker {s.name} from {old} (epoch {lease.epoch})",
                                      metrics=f"lease TTL {s.lease_ttl_s:g} s")
-        return world, runner
+        return world, runner, watch
 
     def _renew_all(self) -> None:
         """Every TTL/3, one statement renews every lease this worker holds (a thousand runs are
@@ -262,4 +325,4 @@ class Worker:
             runner.request_stop("lease_lost: another worker took this run over")
 
 
-__all__ = ["Worker", "WorkerSettings"]
+__all__ = ["RunWatch", "WatchRun", "Worker", "WorkerSettings"]
