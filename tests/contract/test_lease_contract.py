@@ -113,24 +113,27 @@ def test_the_database_refuses_a_stale_writers_append(pg_url: str, two: tuple[Sql
     a.ledger.append("r1", "ic_decision", {"action": "rollback"}, T0)
 
 
-def test_fencing_is_decided_by_the_insert_after_the_row_lock(
+def test_fencing_is_decided_by_the_insert_after_the_lease_lock(
     pg_url: str, two: tuple[SqlLeases, SqlLeases],
 ) -> None:
-    """The stale writer's append is already past any Python code (blocked on the run's row lock)
-    when the takeover commits; the INSERT itself must then refuse it."""
+    """The stale writer's append is already past any Python code (its INSERT blocked on the lease
+    row, which a claim locks first) when the takeover commits; the INSERT itself must then refuse it."""
     a, b = two
     a.submit(_run("r1"), {})
     old = a.claim("w-a", 15)
     assert old is not None
+    fenced = a.fenced(old)
+    fenced.append("r1", "run_started", {"n": 0}, T0)  # the writer knows the chain's head
     engine = create_engine(pg_url)
     outcome: list[BaseException | None] = []
     with engine.connect() as conn:
-        tx = conn.begin()
+        tx = conn.begin()  # what a claim does, in its order: the lease row, then the run's row
+        conn.execute(text("SELECT run_id FROM leases WHERE run_id = 'r1' FOR UPDATE"))
         conn.execute(text("SELECT run_id FROM runs WHERE run_id = 'r1' FOR UPDATE"))
 
         def write() -> None:
             try:
-                a.fenced(old).append("r1", "weight_intent", {"weight": 25}, T0)
+                fenced.append("r1", "weight_intent", {"weight": 25}, T0)
                 outcome.append(None)
             except BaseException as err:  # what the stale writer gets
                 outcome.append(err)
@@ -138,13 +141,60 @@ def test_fencing_is_decided_by_the_insert_after_the_row_lock(
         writer = threading.Thread(target=write)
         writer.start()
         time.sleep(0.5)
-        assert writer.is_alive()  # waiting for the row lock
+        assert writer.is_alive()  # waiting for the lease row
         conn.execute(text("UPDATE leases SET epoch = epoch + 1, owner = 'w-b' WHERE run_id = 'r1'"))
         tx.commit()
         writer.join(10)
     engine.dispose()
     assert len(outcome) == 1 and isinstance(outcome[0], LeaseLostError)
-    assert a.ledger.events("r1") == []
+    assert [e.kind for e in a.ledger.events("r1")] == ["run_started"]
+
+
+def test_a_claim_skips_a_run_whose_append_is_in_flight_and_takes_it_after(
+    pg_url: str, two: tuple[SqlLeases, SqlLeases],
+) -> None:
+    """An append holds the lease row (shared) for its one statement: a claim then looks past the run
+    (SKIP LOCKED) and takes it at its next look, after the append, which the new owner reads."""
+    a, b = two
+    a.submit(_run("r1"), {})
+    old = a.claim("w-a", 15)
+    assert old is not None
+    _expire(pg_url, "r1")  # the owner stalled: its lease is free to take
+    engine = create_engine(pg_url)
+    with engine.connect() as conn:
+        tx = conn.begin()  # an append in flight: the lease row held as the fenced INSERT holds it
+        conn.execute(text("SELECT run_id FROM leases WHERE run_id = 'r1' AND epoch = :e FOR SHARE"),
+                     {"e": old.epoch})
+        assert b.claim("w-b", 15) is None  # skipped, not waited for
+        tx.commit()
+    engine.dispose()
+    a.fenced(old).append("r1", "weight_intent", {"weight": 5}, T0)  # still its epoch: taken
+    new = b.claim("w-b", 15)
+    assert new is not None and new.epoch == old.epoch + 1
+    assert [e.kind for e in b.ledger.events("r1")] == ["weight_intent"]
+    with pytest.raises(LeaseLostError):
+        a.fenced(old).append("r1", "weight_set", {"weight": 5}, T0)
+
+
+def test_a_writer_whose_chain_head_is_stale_appends_after_the_other_process(
+    two: tuple[SqlLeases, SqlLeases],
+) -> None:
+    """The worker remembers the run's last event; an incident commander's `decide` (another process,
+    unfenced) appends in between: the database refuses the remembered seq, the worker reads the head
+    again, and the chain stays one line."""
+    a, b = two
+    a.submit(_run("r1"), {})
+    lease = a.claim("w-a", 15)
+    assert lease is not None
+    worker = a.fenced(lease)
+    worker.append("r1", "run_started", {"n": 1}, T0)
+    b.ledger.append("r1", "ic_decision", {"action": "hold"}, T0)
+    b.ledger.append("r1", "note", {"text": "watching"}, T0)
+    got = worker.append("r1", "decision", {"n": 2}, T0)
+    assert got.seq == 4
+    evs = a.ledger.events("r1")
+    assert [e.kind for e in evs] == ["run_started", "ic_decision", "note", "decision"]
+    assert got.prev_hash == evs[2].hash and a.ledger.verify_chain("r1") == []
 
 
 def test_sqlite_is_refused_for_team_mode(tmp_path: Path) -> None:

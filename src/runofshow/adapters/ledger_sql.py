@@ -44,6 +44,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
+from runofshow.adapters.ledger_fenced import FencedAppender
 from runofshow.adapters.ledger_schema import (
     MIGRATIONS,
     api_tokens,
@@ -55,7 +56,7 @@ from runofshow.adapters.ledger_schema import (
     seen_requests,
 )
 from runofshow.errors import LeaseLostError, LedgerError, RunNotFoundError
-from runofshow.ledger_chain import GENESIS, chain_problems, event_hash, normalise_payload, utc
+from runofshow.ledger_chain import GENESIS, chain_problems, normalise_payload, text_event_hash, utc
 from runofshow.ports import ApiToken, LedgerEvent, RunRecord
 
 STATE_FILE = "runofshow.db"
@@ -166,6 +167,7 @@ class SqlLedger:
         if parsed.get_backend_name() == "sqlite":
             event.listen(self._engine, "connect", _sqlite_pragmas)
             event.listen(self._engine, "begin", _sqlite_begin)
+        self._fenced: FencedAppender | None = None  # PostgreSQL's one-statement fenced appends
         try:
             self.migrate()
         except BaseException:
@@ -203,6 +205,8 @@ class SqlLedger:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
+        if self._fenced is not None:
+            self._fenced.close()
         self._engine.dispose()
 
     def __enter__(self) -> SqlLedger:
@@ -318,6 +322,11 @@ class SqlLedger:
         run's lease is still at that epoch: the check is part of the INSERT, after the row lock."""
         at_utc = utc(at)
         text, normalised = normalise_payload(payload, self.name)
+        if epoch is not None and self._engine.dialect.name == "postgresql":
+            if self._fenced is None:
+                self._fenced = FencedAppender(self._engine.url, self._lost_or_unknown, self._error,
+                                              retries=self._retries)
+            return self._fenced.append(run_id, kind, text, normalised, at_utc, epoch)
 
         def once() -> LedgerEvent:
             with self._tx(f"append {kind} to run {run_id}") as conn:
@@ -326,7 +335,7 @@ class SqlLedger:
                     raise self._unknown(run_id)
                 last = conn.execute(_LAST_EVENT, key).first()
                 seq, prev = (last.seq + 1, last.hash) if last else (1, GENESIS)
-                digest = event_hash(prev, seq, at_utc, kind, normalised)
+                digest = text_event_hash(prev, seq, at_utc, kind, text)
                 row = {"run_id": run_id, "seq": seq, "at": at_utc, "kind": kind, "payload": text,
                        "prev_hash": prev, "hash": digest}
                 if epoch is None:
