@@ -2,8 +2,9 @@
 
 One row per submitted run in the ledger's `leases` table (migration 4 of `ledger_sql`). A claim
 takes the oldest queued row, or a running row whose `expires_at` has passed (its worker died or
-stalled), locks the run's `runs` row -- the lock every append takes first -- and raises the epoch
-by one, all in one transaction; expiry is computed with the database's clock (`now()`), so the
+stalled) -- locking it, the lock a fenced append shares (`ledger_fenced`) -- locks the run's `runs`
+row -- the lock an unfenced append and a runs update take first -- and raises the epoch by one,
+all in one transaction; expiry is computed with the database's clock (`now()`), so the
 workers' clocks do not matter. `fenced(lease)` is the ledger as that lease's holder writes it:
 each append and runs update carries the epoch and the database refuses it once a newer claim
 took the run over (`ledger_sql.holds_epoch`).

@@ -35,27 +35,24 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Integer, bindparam, create_engine, insert, select
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+import psycopg
+from sqlalchemy import Engine, create_engine
 
-from runofshow.adapters.ledger_schema import events, events_epoch, leases
 from runofshow.errors import LedgerError
 from runofshow.ledger_chain import GENESIS, text_event_hash
 from runofshow.ports import LedgerEvent
 
-_EVENT_COLS = ("run_id", "seq", "at", "kind", "payload", "prev_hash", "hash")
-_RUN_ID = bindparam("run_id")
-_EPOCH = bindparam("epoch", type_=Integer())
-#: the fenced append: one statement, the epoch checked on the lease row it locks
-INSERT_HOLDING_LEASE = insert(events_epoch).from_select(
-    [*_EVENT_COLS, "epoch"],
-    select(*(bindparam(k, type_=events_epoch.c[k].type) for k in _EVENT_COLS), _EPOCH)
-    .select_from(leases)
-    .where(leases.c.run_id == _RUN_ID, leases.c.epoch == _EPOCH)
-    .with_for_update(read=True, of=leases)
-).returning(events_epoch.c.seq)
-LAST_EVENT = (select(events.c.seq, events.c.hash).where(events.c.run_id == _RUN_ID)
-              .order_by(events.c.seq.desc()).limit(1))
+#: the fenced append: one statement, the epoch checked on the lease row it locks. Sent through the
+#: driver's cursor (prepared by psycopg after a few uses): SQLAlchemy's execution layer was half
+#: of an append's CPU once the round trips were gone
+INSERT_HOLDING_LEASE = (
+    "INSERT INTO events (run_id, seq, at, kind, payload, prev_hash, hash, epoch) "
+    "SELECT %(run_id)s::varchar, %(seq)s::integer, %(at)s::timestamptz, %(kind)s::varchar, "
+    "%(payload)s::text, %(prev_hash)s::varchar, %(hash)s::varchar, %(epoch)s::integer FROM leases "
+    "WHERE leases.run_id = %(run_id)s::varchar AND leases.epoch = %(epoch)s::integer "
+    "FOR SHARE OF leases RETURNING seq")
+EVENT_HASH = "SELECT hash FROM events WHERE run_id = %(run_id)s::varchar AND seq = %(seq)s::integer"
+LAST_EVENT = "SELECT seq, hash FROM events WHERE run_id = %(run_id)s::varchar ORDER BY seq DESC LIMIT 1"
 
 #: runs whose chain head is remembered; past it the memory is cleared (it is a cache)
 HEADS_KEPT = 20_000
@@ -66,7 +63,14 @@ RACED = ("23505", "40P01", "40001")
 RECONNECTS = 2
 
 #: raises the right error once the insert found no lease at the epoch (lost, or no such run)
-LostOrUnknown = Callable[[Connection, str, int], None]
+LostOrUnknown = Callable[[str, int], None]
+
+
+def _committed(cur: Any, run_id: str, sent: tuple[int, str, str]) -> bool:
+    """Whether the event sent (seq, hash) is in the ledger: its seq holds that very hash."""
+    cur.execute(EVENT_HASH, {"run_id": run_id, "seq": sent[0]})
+    there = cur.fetchone()
+    return there is not None and there[0] == sent[1]
 
 
 class FencedAppender:
@@ -83,50 +87,62 @@ class FencedAppender:
     def close(self) -> None:
         self._engine.dispose()
 
-    def forget(self, run_id: str) -> None:
-        self._heads.pop(run_id, None)
-
     def append(self, run_id: str, kind: str, text: str, normalised: dict[str, Any], at: datetime,
                epoch: int) -> LedgerEvent:
         sent: tuple[int, str, str] | None = None  # (seq, hash, prev) of an insert whose outcome was lost
         reconnects = 0
+        doing = f"append {kind} to run {run_id}"
         for attempt in range(self._retries):
             head = self._heads.pop(run_id, None)  # remembered again only once an append succeeded
             try:
-                with self._engine.connect() as conn:
-                    if head is None:
-                        last = conn.execute(LAST_EVENT, {"run_id": run_id}).first()
-                        head = (last.seq, last.hash) if last else (0, GENESIS)
-                        if sent is not None and head == sent[:2]:  # it committed before the connection broke
-                            return self._done(run_id, kind, normalised, at, sent[2], head)
-                    seq, prev = head[0] + 1, head[1]
-                    digest = text_event_hash(prev, seq, at, kind, text)
+                conn = self._engine.raw_connection()
+            except Exception as exc:  # the database is away
+                raise self._error(doing, exc) from exc
+            inserted: Any = None
+            try:
+                with conn.cursor() as cur:
+                    if sent is not None and _committed(cur, run_id, sent):  # before the connection broke
+                        seq, digest, prev = sent
+                        inserted = (seq,)
+                    else:
+                        if head is None:
+                            cur.execute(LAST_EVENT, {"run_id": run_id})
+                            last = cur.fetchone()
+                            head = (int(last[0]), str(last[1])) if last else (0, GENESIS)
+                        seq, prev = head[0] + 1, head[1]
+                        digest = text_event_hash(prev, seq, at, kind, text)
+                        sent = (seq, digest, prev)  # until the database answered
+                        cur.execute(INSERT_HOLDING_LEASE, {
+                            "run_id": run_id, "seq": seq, "at": at, "kind": kind, "payload": text,
+                            "prev_hash": prev, "hash": digest, "epoch": epoch})
+                        inserted = cur.fetchone()
                     sent = None
-                    row = {"run_id": run_id, "seq": seq, "at": at, "kind": kind, "payload": text,
-                           "prev_hash": prev, "hash": digest, "epoch": epoch}
-                    try:
-                        inserted = conn.execute(INSERT_HOLDING_LEASE, row).first()
-                    except DBAPIError as exc:
-                        if exc.connection_invalidated:
-                            sent = (seq, digest, prev)
-                        raise
-                    if inserted is None:
-                        self._lost_or_unknown(conn, run_id, epoch)
-                        raise AssertionError("unreachable")  # pragma: no cover
-            except DBAPIError as exc:
-                state = getattr(exc.orig, "sqlstate", None)
-                if state in RACED:  # another process appended this seq first (or a lock clash)
+            except psycopg.Error as exc:
+                if exc.sqlstate in RACED:  # another process appended this seq first (or a lock clash)
+                    sent = None
+                    conn.close()
                     time.sleep(min(0.2, 0.002 * 2 ** attempt) * random.random())
                     continue
-                if exc.connection_invalidated and reconnects < RECONNECTS:
+                driver = conn.dbapi_connection
+                broken = driver is None or driver.closed or bool(getattr(driver, "broken", False))
+                if broken:
+                    conn.invalidate(exc)
+                else:
+                    sent = None
+                    conn.close()
+                if broken and reconnects < RECONNECTS:
                     reconnects += 1
                     continue
-                raise self._error(f"append {kind} to run {run_id}", exc) from exc
-            except SQLAlchemyError as exc:
-                raise self._error(f"append {kind} to run {run_id}", exc) from exc
+                raise self._error(doing, exc) from exc
+            except BaseException:
+                conn.invalidate()  # its state is unknown: never handed to another append
+                raise
+            conn.close()
+            if inserted is None:
+                self._lost_or_unknown(run_id, epoch)
+                raise AssertionError("unreachable")  # pragma: no cover
             return self._done(run_id, kind, normalised, at, prev, (seq, digest))
-        raise self._error(f"append {kind} to run {run_id}",
-                          RuntimeError(f"{self._retries} tries lost to concurrent appenders"))
+        raise self._error(doing, RuntimeError(f"{self._retries} tries lost to concurrent appenders"))
 
     def _done(self, run_id: str, kind: str, normalised: dict[str, Any], at: datetime, prev: str,
               head: tuple[int, str]) -> LedgerEvent:

@@ -11,10 +11,12 @@ violation that slips through is retried. SQLite runs in WAL mode with `synchrono
 committed event survives SIGKILL (and power loss).
 
 Fencing (team mode): an append or a runs-row update made with `epoch=N` is one conditional
-statement (`INSERT ... SELECT ... WHERE EXISTS (lease of the run with epoch N)`), executed after
-the run's row is locked -- the lock a takeover takes too -- so the database itself refuses a writer
-whose lease was taken over (`LeaseLostError`), whatever that writer believes. `epoch=None` (a
-single `runofshow run`, `runofshow decide`) writes as before.
+statement that the database refuses (`LeaseLostError`) once a newer claim took the run over,
+whatever the writer believes. On PostgreSQL an append is `INSERT ... SELECT ... FROM leases WHERE
+epoch = N FOR SHARE` on the lease row a takeover locks and updates, in one round trip
+(`ledger_fenced`); a runs update, and a fenced append on SQLite, run `... WHERE EXISTS (lease of the
+run with epoch N)` after the run's row lock, which a takeover takes too. `epoch=None` (a single
+`runofshow run`, `runofshow decide`) writes as before.
 """
 
 from __future__ import annotations
@@ -316,6 +318,11 @@ class SqlLedger:
         raise LeaseLostError(f"ledger {self.name}: run {run_id}: lease_lost: epoch {epoch} is stale ({held})",
                              adapter="ledger_sql", target=self.name)
 
+    def _refused(self, run_id: str, epoch: int) -> None:
+        """Why a fenced append inserted nothing: `LeaseLostError`, or no such run."""
+        with self._tx(f"read the lease of run {run_id}", read_only=True) as conn:
+            self._lost_or_unknown(conn, run_id, epoch)
+
     def append(self, run_id: str, kind: str, payload: Mapping[str, Any], at: datetime,
                *, epoch: int | None = None) -> LedgerEvent:
         """Append one event. With `epoch`, the database refuses it (`LeaseLostError`) unless the
@@ -324,7 +331,7 @@ class SqlLedger:
         text, normalised = normalise_payload(payload, self.name)
         if epoch is not None and self._engine.dialect.name == "postgresql":
             if self._fenced is None:
-                self._fenced = FencedAppender(self._engine.url, self._lost_or_unknown, self._error,
+                self._fenced = FencedAppender(self._engine.url, self._refused, self._error,
                                               retries=self._retries)
             return self._fenced.append(run_id, kind, text, normalised, at_utc, epoch)
 
