@@ -211,13 +211,77 @@ def test_sqlite_is_refused_for_team_mode(tmp_path: Path) -> None:
     ledger.close()
 
 
-def test_last_seqs_answers_for_the_runs_asked_that_have_events(two: tuple[SqlLeases, SqlLeases]) -> None:
+def test_grown_answers_for_the_runs_whose_ledger_passed_what_the_caller_knows(
+    two: tuple[SqlLeases, SqlLeases],
+) -> None:
     a, _ = two
     for rid in ("r1", "r2", "r3"):
         a.submit(_run(rid), {})
     for rid, n in (("r1", 3), ("r2", 1)):
         for i in range(n):
             a.ledger.append(rid, "note", {"i": i}, T0)
-    assert a.last_seqs([]) == {}
-    assert a.last_seqs(["r1", "r2", "r3", "unknown"]) == {"r1": 3, "r2": 1}
-    assert a.last_seqs(["r2"]) == {"r2": 1}
+    assert a.grown({}) == {}
+    assert a.grown({"r1": 0, "r2": 0, "r3": 0, "unknown": 0}) == {"r1": 3, "r2": 1}
+    assert a.grown({"r1": 3, "r2": 0, "r3": 0}) == {"r2": 1}  # r1 is known up to its last event
+    assert a.grown({"r1": 2, "r2": 1}) == {"r1": 3}
+
+
+@pytest.mark.parametrize("committed", [True, False])
+def test_an_append_whose_connection_breaks_is_neither_lost_nor_doubled(pg_url: str, committed: bool) -> None:
+    """The connection breaks after the INSERT was sent: whether it committed (answer lost) or not,
+    the append is retried once its outcome is read back (seq and hash), and lands exactly once."""
+    import psycopg
+
+    from runofshow.adapters.ledger_fenced import INSERT_HOLDING_LEASE
+
+    with SqlLedger(pg_url) as ledger:
+        leases = SqlLeases(ledger)
+        leases.submit(_run("r1"), {})
+        lease = leases.claim("w-a", 15)
+        assert lease is not None
+        fenced = leases.fenced(lease)
+        fenced.append("r1", "run_started", {"n": 0}, T0)
+        appender = ledger._fenced
+        assert appender is not None
+        real = appender._engine.raw_connection
+        cuts: list[str] = []
+
+        class Cut:  # the driver's cursor, whose connection dies around the first fenced INSERT
+            def __init__(self, conn: object, cur: object) -> None:
+                self.conn, self.cur = conn, cur
+
+            def __enter__(self) -> Cut:
+                return self
+
+            def __exit__(self, *exc: object) -> None:
+                self.cur.close()  # type: ignore[attr-defined]
+
+            def execute(self, sql: str, params: object) -> None:
+                if sql == INSERT_HOLDING_LEASE and not cuts:
+                    cuts.append(sql)
+                    if committed:
+                        self.cur.execute(sql, params)  # type: ignore[attr-defined]
+                    self.conn.dbapi_connection.close()  # type: ignore[attr-defined]
+                    raise psycopg.OperationalError("server closed the connection unexpectedly")
+                self.cur.execute(sql, params)  # type: ignore[attr-defined]
+
+            def fetchone(self) -> object:
+                return self.cur.fetchone()  # type: ignore[attr-defined]
+
+        class Conn:
+            def __init__(self) -> None:
+                self.fairy = real()
+
+            def cursor(self) -> Cut:
+                return Cut(self.fairy, self.fairy.cursor())
+
+            def __getattr__(self, name: str) -> object:
+                return getattr(self.fairy, name)
+
+        appender._engine.raw_connection = Conn  # type: ignore[method-assign,assignment]
+        got = fenced.append("r1", "weight_intent", {"weight": 5}, T0)
+        appender._engine.raw_connection = real  # type: ignore[method-assign]
+        assert cuts and got.seq == 2
+        fenced.append("r1", "weight_set", {"weight": 5}, T0)
+        assert [e.kind for e in ledger.events("r1")] == ["run_started", "weight_intent", "weight_set"]
+        assert ledger.verify_chain("r1") == []
