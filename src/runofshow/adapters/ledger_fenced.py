@@ -1,9 +1,10 @@
 """Fenced appends on PostgreSQL in one round trip (team mode: a worker's every ledger write).
 
-    appender = FencedAppender(url, lost_or_unknown)
+    appender = FencedAppender(url, refused, error)    # refused(run_id, epoch) raises LeaseLostError
     event = appender.append(run_id, kind, text, normalised, at, epoch)
 
-One autocommit statement per append, on a pool of its own (no pre-ping):
+One autocommit statement per append, sent on the driver's cursor (psycopg prepares it) from a pool
+of its own (no pre-ping):
 
     INSERT INTO events (...) SELECT :run_id, :seq, ..., :epoch FROM leases
     WHERE leases.run_id = :run_id AND leases.epoch = :epoch FOR SHARE OF leases RETURNING seq
@@ -19,12 +20,12 @@ lease share the lock (they do not wait on each other); a renewal waits at most o
 **The chain head is remembered, checked by the database.** The process remembers each run's last
 (seq, hash) it wrote or read; events are immutable and dense, so that pair stays true, and the
 `(run_id, seq)` unique constraint refuses the insert if another process (an IC's `decide`, a note)
-appended in between: the head is read again and the append retried. A connection lost during the
-statement (a PostgreSQL restart) is retried once its outcome is known: the head read again is the
-event sent (it committed) or the one before it (it did not).
+appended in between: the head is read again and the append retried. A connection lost with the
+statement's answer (a PostgreSQL restart, a killed backend) is retried once its outcome is read
+back: the event at the seq sent has the hash sent (it committed: done) or not (sent again).
 
-Before: pool ping, BEGIN, run row lock, last event, fenced INSERT, COMMIT -- six round trips per
-append, most of a worker's CPU at a thousand runs (issue 13).
+Before: pool ping, BEGIN, run row lock, last event, fenced INSERT, COMMIT -- six round trips and
+about 0.9 ms of the worker's CPU per append; now one, and about 0.2-0.3 ms (issue 13).
 """
 
 from __future__ import annotations
