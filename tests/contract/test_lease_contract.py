@@ -285,3 +285,37 @@ def test_an_append_whose_connection_breaks_is_neither_lost_nor_doubled(pg_url: s
         fenced.append("r1", "weight_set", {"weight": 5}, T0)
         assert [e.kind for e in ledger.events("r1")] == ["run_started", "weight_intent", "weight_set"]
         assert ledger.verify_chain("r1") == []
+
+
+def test_after_every_pooled_connection_is_killed_the_next_fenced_appends_reconnect(pg_url: str) -> None:
+    """A PostgreSQL restart kills every connection a worker pooled for its appends: the first append
+    that finds one dead drops them all, so no append fails on the next dead one."""
+    with SqlLedger(pg_url) as ledger:
+        leases = SqlLeases(ledger)
+        writers = []
+        for i in range(8):
+            leases.submit(_run(f"r{i}"), {})
+            lease = leases.claim("w-a", 15, run_id=f"r{i}")
+            assert lease is not None
+            writers.append(leases.fenced(lease))
+        gate = threading.Barrier(len(writers))
+
+        def write(i: int) -> None:  # at once: the pool holds several connections afterwards
+            gate.wait(10)
+            for n in range(20):
+                writers[i].append(f"r{i}", "tick", {"n": n}, T0)
+
+        threads = [threading.Thread(target=write, args=(i,)) for i in range(len(writers))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert ledger._fenced is not None and ledger._fenced._engine.pool.checkedin() > 2  # type: ignore[attr-defined]
+        engine = create_engine(pg_url)
+        with engine.begin() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        engine.dispose()
+        for i, writer in enumerate(writers):
+            assert writer.append(f"r{i}", "tick", {"n": 99}, T0).seq == 21
+        assert all(ledger.verify_chain(f"r{i}") == [] for i in range(len(writers)))

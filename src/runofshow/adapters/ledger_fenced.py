@@ -126,8 +126,9 @@ class FencedAppender:
                     continue
                 driver = conn.dbapi_connection
                 broken = driver is None or driver.closed or bool(getattr(driver, "broken", False))
-                if broken:
+                if broken:  # the server restarted or killed it: its pooled siblings are as dead
                     conn.invalidate(exc)
+                    self._engine.dispose()  # checked-in ones closed, checked-out ones when returned
                 else:
                     sent = None
                     conn.close()
