@@ -7,7 +7,8 @@
    routers and metrics, 15 s ticks at wall speed: CPU share of one core and resident memory over a
    steady window, and the worst tick lateness (goals <= 20 %, <= 500 MiB, <= 1 s);
 3. ledger appends on PostgreSQL, fenced (the conditional INSERT that checks the epoch) and
-   unfenced, in alternating blocks on one run each: appends/s and the ratio.
+   unfenced, in alternating blocks on one run each: appends/s, the ratio, and this process's CPU
+   per append (what a worker pays for each event it records).
 
     python bench/team.py [--only takeover|supervision|appends] [--runs 1000] [--kills 20]
 
@@ -261,6 +262,7 @@ def supervision(runs: int, window_s: float) -> dict[str, Any]:
 def appends(n: int, blocks: int = 8) -> dict[str, Any]:
     at = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
     spent = {"fenced": 0.0, "unfenced": 0.0}
+    cpu = {"fenced": 0.0, "unfenced": 0.0}  # this process's CPU (driver and SQLAlchemy, not the server's)
     with fresh_postgres_database() as url, SqlLedger(url) as ledger:
         leases = SqlLeases(ledger)
         for rid in ("fenced", "unfenced"):
@@ -272,7 +274,7 @@ def appends(n: int, blocks: int = 8) -> dict[str, Any]:
         per = n // blocks
         for b in range(blocks):  # alternating blocks, side by side on one connection pool
             for which in (("fenced", "unfenced") if b % 2 == 0 else ("unfenced", "fenced")):
-                start = time.perf_counter()
+                start, cpu0 = time.perf_counter(), time.process_time()
                 for i in range(per):
                     payload = {"i": i, "block": b, "metrics": HEALTHY}
                     if which == "fenced":
@@ -280,10 +282,13 @@ def appends(n: int, blocks: int = 8) -> dict[str, Any]:
                     else:
                         ledger.append("unfenced", "tick", payload, at)
                 spent[which] += time.perf_counter() - start
+                cpu[which] += time.process_time() - cpu0
         assert ledger.verify_chain("fenced") == [] and ledger.verify_chain("unfenced") == []
     rate = {k: per * blocks / v for k, v in spent.items()}
     return {"appends_each": per * blocks, "fenced_per_s": rate["fenced"], "unfenced_per_s": rate["unfenced"],
-            "fenced_over_unfenced": rate["fenced"] / rate["unfenced"]}
+            "fenced_over_unfenced": rate["fenced"] / rate["unfenced"],
+            "fenced_cpu_us": 1e6 * cpu["fenced"] / (per * blocks),
+            "unfenced_cpu_us": 1e6 * cpu["unfenced"] / (per * blocks)}
 
 
 def main() -> int:
@@ -303,7 +308,8 @@ def main() -> int:
         r = out["appends"] = appends(a.appends)
         print(f"ledger appends on PostgreSQL: fenced {r['fenced_per_s']:.0f}/s, unfenced "
               f"{r['unfenced_per_s']:.0f}/s, ratio {r['fenced_over_unfenced']:.2f} "
-              f"({r['appends_each']} each)", flush=True)
+              f"({r['appends_each']} each); client CPU per append: fenced {r['fenced_cpu_us']:.0f} us, "
+              f"unfenced {r['unfenced_cpu_us']:.0f} us", flush=True)
     if a.only in (None, "takeover"):
         r = out["takeover"] = takeover(a.kills)
         print(f"takeover after SIGKILL (TTL {r['ttl_s']:g} s, {r['kills']} kills): p50 {r['p50_s']:.2f} s, "

@@ -64,9 +64,15 @@ def normalise_payload(payload: Mapping[str, Any], store: str = "ledger") -> tupl
 
 
 def event_hash(prev_hash: str, seq: int, at: datetime, kind: str, payload: Mapping[str, Any]) -> str:
-    body = canonical_json(
-        {"seq": seq, "at": utc(at).isoformat(timespec="microseconds"), "kind": kind, "payload": payload}
-    )
+    return text_event_hash(prev_hash, seq, at, kind, canonical_json(payload))
+
+
+def text_event_hash(prev_hash: str, seq: int, at: datetime, kind: str, payload_text: str) -> str:
+    """`event_hash` of a payload already in canonical JSON (`normalise_payload`'s text): the body is
+    the canonical JSON of {seq, at, kind, payload} (keys sorted: at, kind, payload, seq), put
+    together around that text instead of encoding the payload a second time."""
+    body = (f'{{"at":{canonical_json(utc(at).isoformat(timespec="microseconds"))},'
+            f'"kind":{canonical_json(kind)},"payload":{payload_text},"seq":{int(seq)}}}')
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 

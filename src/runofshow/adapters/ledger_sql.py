@@ -11,10 +11,12 @@ violation that slips through is retried. SQLite runs in WAL mode with `synchrono
 committed event survives SIGKILL (and power loss).
 
 Fencing (team mode): an append or a runs-row update made with `epoch=N` is one conditional
-statement (`INSERT ... SELECT ... WHERE EXISTS (lease of the run with epoch N)`), executed after
-the run's row is locked -- the lock a takeover takes too -- so the database itself refuses a writer
-whose lease was taken over (`LeaseLostError`), whatever that writer believes. `epoch=None` (a
-single `runofshow run`, `runofshow decide`) writes as before.
+statement that the database refuses (`LeaseLostError`) once a newer claim took the run over,
+whatever the writer believes. On PostgreSQL an append is `INSERT ... SELECT ... FROM leases WHERE
+epoch = N FOR SHARE` on the lease row a takeover locks and updates, in one round trip
+(`ledger_fenced`); a runs update, and a fenced append on SQLite, run `... WHERE EXISTS (lease of the
+run with epoch N)` after the run's row lock, which a takeover takes too. `epoch=None` (a single
+`runofshow run`, `runofshow decide`) writes as before.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
+from runofshow.adapters.ledger_fenced import FencedAppender
 from runofshow.adapters.ledger_schema import (
     MIGRATIONS,
     api_tokens,
@@ -55,7 +58,7 @@ from runofshow.adapters.ledger_schema import (
     seen_requests,
 )
 from runofshow.errors import LeaseLostError, LedgerError, RunNotFoundError
-from runofshow.ledger_chain import GENESIS, chain_problems, event_hash, normalise_payload, utc
+from runofshow.ledger_chain import GENESIS, chain_problems, normalise_payload, text_event_hash, utc
 from runofshow.ports import ApiToken, LedgerEvent, RunRecord
 
 STATE_FILE = "runofshow.db"
@@ -166,6 +169,7 @@ class SqlLedger:
         if parsed.get_backend_name() == "sqlite":
             event.listen(self._engine, "connect", _sqlite_pragmas)
             event.listen(self._engine, "begin", _sqlite_begin)
+        self._fenced: FencedAppender | None = None  # PostgreSQL's one-statement fenced appends
         try:
             self.migrate()
         except BaseException:
@@ -203,6 +207,8 @@ class SqlLedger:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
+        if self._fenced is not None:
+            self._fenced.close()
         self._engine.dispose()
 
     def __enter__(self) -> SqlLedger:
@@ -312,12 +318,22 @@ class SqlLedger:
         raise LeaseLostError(f"ledger {self.name}: run {run_id}: lease_lost: epoch {epoch} is stale ({held})",
                              adapter="ledger_sql", target=self.name)
 
+    def _refused(self, run_id: str, epoch: int) -> None:
+        """Why a fenced append inserted nothing: `LeaseLostError`, or no such run."""
+        with self._tx(f"read the lease of run {run_id}", read_only=True) as conn:
+            self._lost_or_unknown(conn, run_id, epoch)
+
     def append(self, run_id: str, kind: str, payload: Mapping[str, Any], at: datetime,
                *, epoch: int | None = None) -> LedgerEvent:
         """Append one event. With `epoch`, the database refuses it (`LeaseLostError`) unless the
         run's lease is still at that epoch: the check is part of the INSERT, after the row lock."""
         at_utc = utc(at)
         text, normalised = normalise_payload(payload, self.name)
+        if epoch is not None and self._engine.dialect.name == "postgresql":
+            if self._fenced is None:
+                self._fenced = FencedAppender(self._engine.url, self._refused, self._error,
+                                              retries=self._retries)
+            return self._fenced.append(run_id, kind, text, normalised, at_utc, epoch)
 
         def once() -> LedgerEvent:
             with self._tx(f"append {kind} to run {run_id}") as conn:
@@ -326,7 +342,7 @@ class SqlLedger:
                     raise self._unknown(run_id)
                 last = conn.execute(_LAST_EVENT, key).first()
                 seq, prev = (last.seq + 1, last.hash) if last else (1, GENESIS)
-                digest = event_hash(prev, seq, at_utc, kind, normalised)
+                digest = text_event_hash(prev, seq, at_utc, kind, text)
                 row = {"run_id": run_id, "seq": seq, "at": at_utc, "kind": kind, "payload": text,
                        "prev_hash": prev, "hash": digest}
                 if epoch is None:

@@ -72,8 +72,10 @@ class Leases(Protocol):
         """Give the run up: done (ended), or queued again for any worker. A stale lease changes nothing."""
         ...
 
-    def last_seqs(self, run_ids: list[str]) -> dict[str, int]:
-        """Each run's last event number, in one query (a worker's look for other processes' events)."""
+    def grown(self, known: Mapping[str, int]) -> dict[str, int]:
+        """The runs of `known` (run id -> the last event number the caller has) whose ledger has
+        more, with their last event number, in one query (a worker's look for other processes'
+        events: only the runs that changed come back)."""
         ...
 
     def current(self, run_id: str) -> Lease | None:

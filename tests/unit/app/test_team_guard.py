@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 import pytest
 
 from runofshow.adapters.memory import InMemoryRouter, ScriptedMetrics
-from runofshow.app.team.guard import CallTimeout, GuardedMetrics, GuardedRouter, guard_ports
+from runofshow.app.team.guard import CallThreads, CallTimeout, GuardedMetrics, GuardedRouter, guard_ports
 from runofshow.errors import LeaseLostError, MetricsUnavailableError, RouterError
+from tests.helpers import wait_until
 
 
 class HangingRouter(InMemoryRouter):
@@ -81,3 +82,30 @@ def test_errors_pass_through_and_other_attributes_are_the_inner_ones() -> None:
         wrapped_router.set_weight(5)
     assert wrapped_router.sets == []  # type: ignore[attr-defined]
     assert wrapped_metrics.observe(datetime(2026, 12, 7, tzinfo=UTC), 60) == (None, None)
+
+
+def test_calls_reuse_idle_threads_and_an_idle_thread_ends() -> None:
+    threads = CallThreads(idle_s=0.05)
+    calls = CallTimeout(5, threads)
+    ran_on = {calls.call("observe", threading.get_ident, MetricsUnavailableError, "x") for _ in range(50)}
+    assert len(ran_on) == 1  # one thread served every call, one after the other
+    wait_until(lambda: not any(t.ident in ran_on for t in threading.enumerate()), what="the idle thread ends")
+    assert calls.call("observe", lambda: 7, MetricsUnavailableError, "x") == 7  # a new one starts
+
+
+def test_a_hung_call_keeps_its_thread_and_the_next_call_takes_another() -> None:
+    threads = CallThreads()
+    calls = CallTimeout(0.1, threads)
+    gate = threading.Event()
+    hung_on: list[int] = []
+
+    def hang() -> None:
+        hung_on.append(threading.get_ident())
+        gate.wait(30)
+
+    with pytest.raises(RouterError, match="took longer"):
+        calls.call("set_weight", hang, RouterError, "x")
+    assert calls.call("current_weight", threading.get_ident, RouterError, "x") not in hung_on
+    gate.set()
+    wait_until(lambda: calls.hung == 0, what="the hung call returns")
+    assert calls.call("current_weight", threading.get_ident, RouterError, "x") is not None

@@ -6,16 +6,18 @@
   (`LeaseLostError`) and moves no traffic; its intent stays open and the new owner settles it by
   reading the router back. A pause longer than `margin_s` *between* the check and the router's
   own call is the one window left: routers take no fencing token.
-- **per-call timeouts**: every router and metrics call runs on a small pool and is abandoned after
+- **per-call timeouts**: every router and metrics call runs on a thread the process keeps for such
+  calls (`CallThreads`: an idle one, or a new one when all are busy or hung) and is abandoned after
   `timeout_s` (a `RouterError` or `MetricsUnavailableError`, which the runner already handles), so a
   hung source or router cannot hold a run -- and the lease its worker keeps renewing -- forever,
-  and one run's slow call never waits on another's (each run has its own pool).
+  and one run's slow call never waits on another's.
 
 No I/O here but through the wrapped ports and the `fence` callable.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -33,14 +35,56 @@ T = TypeVar("T")
 CALL_TIMEOUT_S = 10.0
 
 
+class CallThreads:
+    """Threads kept for the next calls: a call takes an idle thread or starts one, so a hung call
+    keeps its thread and no call ever waits behind another -- as with a thread per call, without
+    starting one per call (a thousand runs' ticks started a hundred a second). A thread idle for
+    `idle_s` ends."""
+
+    def __init__(self, idle_s: float = 30.0) -> None:
+        self.idle_s = idle_s
+        self._tasks: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._idle = 0  # threads waiting for a task, less the tasks already handed to them
+        self._lock = threading.Lock()
+
+    def run(self, task: Callable[[], None]) -> None:
+        with self._lock:
+            if self._idle > 0:
+                self._idle -= 1
+                self._tasks.put(task)
+                return
+        threading.Thread(target=self._serve, args=(task,), name="guarded-call", daemon=True).start()
+
+    def _serve(self, task: Callable[[], None]) -> None:
+        while True:
+            task()
+            with self._lock:
+                self._idle += 1
+            while True:
+                try:
+                    task = self._tasks.get(timeout=self.idle_s)
+                    break
+                except queue.Empty:
+                    with self._lock:
+                        if self._idle > 0:  # no task is on its way to this thread: end it
+                            self._idle -= 1
+                            return
+                    # every waiting thread has a task coming: wait for it
+
+
+#: the threads every worker's guarded calls share (one process, one set)
+SHARED_THREADS = CallThreads()
+
+
 class CallTimeout:
-    """Runs calls on their own daemon threads and gives up waiting after `timeout_s`.
+    """Runs calls on `threads` (an idle one or a new one) and gives up waiting after `timeout_s`.
 
-    A thread per call (not a pool): a hung call keeps its thread, and a later call is never
-    queued behind it. `hung` counts the calls abandoned and still running."""
+    A hung call keeps its thread, and a later call is never queued behind it. `hung` counts the
+    calls abandoned and still running."""
 
-    def __init__(self, timeout_s: float) -> None:
+    def __init__(self, timeout_s: float, threads: CallThreads | None = None) -> None:
         self.timeout_s = timeout_s
+        self.threads = SHARED_THREADS if threads is None else threads
         self.hung = 0
         self._lock = threading.Lock()
 
@@ -57,7 +101,7 @@ class CallTimeout:
                 if abandoned.is_set():
                     self.hung -= 1
 
-        threading.Thread(target=target, name=f"call-{what}", daemon=True).start()
+        self.threads.run(target)
         try:
             return future.result(self.timeout_s)
         except FutureTimeout:
@@ -120,4 +164,4 @@ def guard_ports(fence: Callable[[], None] | None, timeout_s: float = CALL_TIMEOU
     return wrap
 
 
-__all__ = ["CALL_TIMEOUT_S", "CallTimeout", "GuardedMetrics", "GuardedRouter", "guard_ports"]
+__all__ = ["CALL_TIMEOUT_S", "CallThreads", "CallTimeout", "GuardedMetrics", "GuardedRouter", "guard_ports"]

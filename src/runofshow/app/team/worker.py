@@ -116,6 +116,7 @@ class Worker:
         self.environ, self.overrides = environ, overrides
         self._lock = threading.Lock()
         self._threads: dict[str, threading.Thread] = {}
+        self._driving = 0  # runs whose thread has not finished (counted, not scanned, at every turn)
         self._runners: dict[str, tuple[int, Runner]] = {}  # run id -> (the lease's epoch, its runner)
         self._stopping = threading.Event()
         self._closed = threading.Event()
@@ -140,7 +141,9 @@ class Worker:
         while not stop.is_set():
             if self.beat is not None:
                 self.beat()
-            if len(self.active()) >= s.max_runs:
+            with self._lock:
+                full = self._driving >= s.max_runs
+            if full:
                 stop.wait(s.poll_s)
                 continue
             try:
@@ -152,10 +155,11 @@ class Worker:
             if lease is None:
                 stop.wait(s.poll_s)
                 continue
-            thread = threading.Thread(target=self.drive, args=(lease,), name=f"run-{lease.run_id}",
+            thread = threading.Thread(target=self._drive_counted, args=(lease,), name=f"run-{lease.run_id}",
                                       daemon=True)
             with self._lock:
                 self._threads[lease.run_id] = thread
+                self._driving += 1
             thread.start()
         self.shutdown()
 
@@ -166,13 +170,12 @@ class Worker:
             with self._lock:
                 runners = {rid: runner for rid, (_, runner) in self._runners.items()}
             try:
-                seqs = self.leases.last_seqs(sorted(runners))
+                grown = self.leases.grown({rid: runner.state.last_seq for rid, runner in runners.items()})
             except Exception as err:  # the database is away (or worse): the watcher must not die
                 log.warning("looking for other processes' events failed: %s", err)
                 continue
-            for rid, runner in runners.items():
-                if seqs.get(rid, 0) > runner.state.last_seq:
-                    runner.ledger_changed()
+            for rid in grown:
+                runners[rid].ledger_changed()
 
     def shutdown(self, timeout_s: float = 30.0) -> None:
         self._stopping.set()
@@ -186,6 +189,15 @@ class Worker:
         self.say(f"worker {self.settings.name}: stopped")
 
     # ------------------------------------------------------------------ one run
+
+    def _drive_counted(self, lease: Lease) -> None:
+        try:
+            self.drive(lease)
+        finally:
+            with self._lock:
+                self._driving -= 1
+                if self._threads.get(lease.run_id) is threading.current_thread():
+                    del self._threads[lease.run_id]  # ended: no longer looked at
 
     def drive(self, lease: Lease) -> None:
         """Start or take over one claimed run and drive it while the lease holds."""
