@@ -32,6 +32,7 @@ from sqlalchemy import (
     Integer,
     Interval,
     Text,
+    any_,
     bindparam,
     create_engine,
     func,
