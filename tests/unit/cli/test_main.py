@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -28,23 +29,27 @@ def test_commands_table_names_exactly_what_each_module_registers(module):
     assert sorted(registered) == sorted(n for n, m in cli_main.COMMANDS.items() if m == module)
 
 
-def _modules_after(argv: list[str]) -> tuple[dict[str, object], set[str]]:
-    """Run `runofshow ARGV` in a fresh interpreter: (its JSON output, the modules it imported)."""
+def _modules_after(argv: list[str]) -> tuple[dict[str, object], set[str], dict[str, Any]]:
+    """Run `runofshow ARGV` in a fresh interpreter: (its JSON output, the modules it imported, the
+    garbage collector's state after it)."""
     code = (
-        "import json, sys\n"
+        "import gc, json, sys\n"
         "from runofshow.cli.main import main\n"
         f"try:\n    main({argv!r})\n"
         "except SystemExit:\n    pass\n"
-        "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
+        "gc_state = {'enabled': gc.isenabled(), 'frozen': gc.get_freeze_count()}\n"
+        "print(json.dumps([sorted(sys.modules), gc_state]), file=sys.stderr)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    return json.loads(proc.stdout), set(json.loads(proc.stderr.splitlines()[-1]))
+    modules, gc_state = json.loads(proc.stderr.splitlines()[-1])
+    return json.loads(proc.stdout), set(modules), gc_state
 
 
 def test_replay_json_imports_its_command_module_only_and_no_rich():
-    out, modules = _modules_after(["replay", str(EXAMPLE), "--json"])
+    out, modules, gc_state = _modules_after(["replay", str(EXAMPLE), "--json"])
     assert out["verdict"] == "rolled_back"
+    assert gc_state["enabled"] and gc_state["frozen"] > 0  # the engine's modules frozen, collector back on
     commands = {m for m in modules if m.startswith("runofshow.cli.") and m.endswith("_cmd")}
     assert commands == {"runofshow.cli.replay_cmd"}
     assert not {m for m in modules if m == "rich" or m.startswith("rich.")}
