@@ -26,32 +26,64 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-# One line per command module; each has `register(app)`. Heavy libraries are imported lazily
-# inside the commands so that `runofshow replay` starts fast.
-COMMAND_MODULES = [
-    "runofshow.cli.plan_cmd",
-    "runofshow.cli.replay_cmd",
-    "runofshow.cli.window_cmd",
-    "runofshow.cli.freeze_cmd",
-    "runofshow.cli.blast_cmd",
-    "runofshow.cli.grafana_cmd",
-    "runofshow.cli.run_cmd",
-    "runofshow.cli.demo_cmd",
-    "runofshow.cli.preflight_cmd",
-    "runofshow.cli.evidence_cmd",
-    "runofshow.cli.report_cmd",
-    "runofshow.cli.warroom_cmd",
-    "runofshow.cli.feedback_cmd",
-    "runofshow.cli.serve_cmd",
-    "runofshow.cli.team_cmd",
-]
+# Which command module registers each top-level command (each module has `register(app)`; the
+# table is checked against what they register in tests/unit/cli/test_main.py). Running a command
+# imports its module only; help, no arguments and an unknown command register them all. Heavy
+# libraries are imported lazily inside the commands so that `runofshow replay` starts fast.
+COMMANDS = {
+    "init": "runofshow.cli.plan_cmd",
+    "validate": "runofshow.cli.plan_cmd",
+    "plan": "runofshow.cli.plan_cmd",
+    "replay": "runofshow.cli.replay_cmd",
+    "bench": "runofshow.cli.replay_cmd",
+    "window": "runofshow.cli.window_cmd",
+    "freeze": "runofshow.cli.freeze_cmd",
+    "blast": "runofshow.cli.blast_cmd",
+    "grafana": "runofshow.cli.grafana_cmd",
+    "run": "runofshow.cli.run_cmd",
+    "resume": "runofshow.cli.run_cmd",
+    "runs": "runofshow.cli.run_cmd",
+    "status": "runofshow.cli.run_cmd",
+    "events": "runofshow.cli.run_cmd",
+    "demo": "runofshow.cli.demo_cmd",
+    "preflight": "runofshow.cli.preflight_cmd",
+    "evidence": "runofshow.cli.evidence_cmd",
+    "report": "runofshow.cli.report_cmd",
+    "rca": "runofshow.cli.report_cmd",
+    "oneliner": "runofshow.cli.report_cmd",
+    "decide": "runofshow.cli.warroom_cmd",
+    "note": "runofshow.cli.warroom_cmd",
+    "handover": "runofshow.cli.warroom_cmd",
+    "feedback": "runofshow.cli.feedback_cmd",
+    "serve": "runofshow.cli.serve_cmd",
+    "token": "runofshow.cli.serve_cmd",
+    "submit": "runofshow.cli.team_cmd",
+    "worker": "runofshow.cli.team_cmd",
+    "worker-alive": "runofshow.cli.team_cmd",
+}
+COMMAND_MODULES = list(dict.fromkeys(COMMANDS.values()))
+
+
+@app.callback()
+def _group() -> None:
+    """Keeps `runofshow` a group of commands when only one command's module is registered."""
 
 
 _registered: list[str] = []
 
 
-def _register() -> None:
-    for name in COMMAND_MODULES:
+def _register(command: str | None = None) -> None:
+    """Register the module of `command` (a top-level command name), or every module for anything
+    else (None, an option, an unknown name). Registering all after one starts over, so that help
+    always lists the commands in COMMANDS' order."""
+    wanted = [COMMANDS[command]] if command in COMMANDS else COMMAND_MODULES
+    if all(name in _registered for name in wanted):
+        return
+    if wanted is COMMAND_MODULES:
+        app.registered_commands.clear()
+        app.registered_groups.clear()
+        _registered.clear()
+    for name in wanted:
         if name not in _registered:
             importlib.import_module(name).register(app)
             _registered.append(name)
@@ -63,7 +95,8 @@ def error_line(err: RunOfShowError) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    _register()
+    args = sys.argv[1:] if argv is None else argv
+    _register(args[0] if args else None)
     try:
         rv = app(args=argv, standalone_mode=False)
     except RunOfShowError as err:
