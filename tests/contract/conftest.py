@@ -454,8 +454,9 @@ class NginxHarness:
                 self.proc.kill()
                 self.proc.wait(10)
 
-    def wait_for_weight(self, shown: str, timeout_s: float = 10.0) -> None:
-        """Until 5 fresh connections in a row are served by the config for `shown` %."""
+    def wait_for_weight(self, shown: str, timeout_s: float = 60.0) -> None:
+        """Until 5 fresh connections in a row are served by the config for `shown` %. The timeout only
+        ends a wait that would never succeed: a reload on a loaded 2-core machine took over 10 s."""
         deadline, streak = time.monotonic() + timeout_s, 0
         while streak < 5:
             try:
