@@ -303,7 +303,7 @@ def compare(
     The window with the strongest evidence wins: a scan over where the change began (the largest
     pooled z over every start point since `memory` ticks ago, CUSUM-like), so a persistent small
     effect or a slow leak keeps adding evidence past the judge window. None without pairs.
-    memory: the longest window (MEMORY_TICKS from decide); the spread test (`z0`) stays on
+    memory: the longest window (MEMORY_TICKS, from pooled.py); the spread test (`z0`) stays on
     max_window.
     overlap: ticks each reading covers (a query range longer than the tick): consecutive readings
     share their events, so every tick counts for 1/overlap of itself (counts divided, variances
