@@ -165,7 +165,7 @@ def _conclude(
 
 
 SPREAD_MIN_Z = 2.0  # a gate leaning this far (no tolerance) counts toward a spread regression
-SPREAD_EXTRA_Z = 0.5  # ...and together (Stouffer) they must pass the rollback bar plus this
+SPREAD_EXTRA_Z = 1.0  # ...and together (Stouffer) they must pass the rollback bar plus this
 
 
 def _spread(plan: Plan, verdicts: Sequence[MetricVerdict]) -> str | None:

@@ -297,7 +297,6 @@ def compare(
     min_events: float | None = None,
     shared_level: float | None = None,
     memory: int = 0,
-    steady: Sequence[bool] | None = None,
 ) -> Evidence | None:
     """Pooled evidence over windows of 2..max(max_window, memory) of `pairs` ending at the last one.
 
@@ -311,8 +310,6 @@ def compare(
     multiplied): the same event is never counted twice.
     min_events: canary events (after the overlap discount) below which a rate or count proves
     nothing (DecisionRules.min_canary_events); default the reading's own floor.
-    steady: per pair, False where the baseline itself moved (pooled.baseline_steady): left out of
-    the spread test (`z0`), where an uneven shared event looks like a thin regression.
     shared_level: a tick whose baseline is at this share of the threshold or over it is in a
     shared incident; there the canary must be clearly worse beyond the incident's own spread
     (SHARED_SLACK) before it counts against it.
@@ -326,7 +323,6 @@ def compare(
     spread = math.ceil(overlap - 1e-9)
     max_window += spread - 1  # a window of overlapping readings holds fewer independent ticks
     longest = max(max_window, memory + spread - 1)
-    keep = (list(steady) if steady is not None else [True] * len(pairs))[-max_window:]  # for z0
     sc = scale_of(gate)
     tol = tolerance(gate, min_relative_effect)
     best_z, best_effect, best_w = -math.inf, 0.0, 1
@@ -353,8 +349,7 @@ def compare(
             best_effect = window(best_w, True)[1]
         if best_w == 1:
             best_z, best_effect, lean = 0.0, tick_eff, 0.0
-        still = [r for r, ok in zip(rows[-max_window:], keep, strict=True) if ok]
-        z0 = _binom_z(still, 1.0, rb, min_events)[0] if len(still) >= 2 else 0.0
+        z0 = _binom_z(rows[-max_window:], 1.0, rb, min_events)[0] if len(rows) >= 2 else 0.0
         win = rows[-best_w:]
         kc, kb = sum(r[0] for r in win), sum(r[2] for r in win)
         se = math.sqrt(1 / (kc + 0.5) + 1 / (kb + 0.5))
@@ -373,8 +368,7 @@ def compare(
         best_effect = best_effect if sc is Scale.POINTS else math.exp(best_effect) - 1
         kc = 0.0
         n = sum(p.nc or 0.0 for p in pairs[-best_w:]) / overlap
-        still_t = [t for t, ok in zip(terms[-max_window:], keep, strict=True) if ok]
-        z0 = _gauss_z(still_t, 0.0, rb)[0] if len(still_t) >= 2 else 0.0
+        z0 = _gauss_z(terms[-max_window:], 0.0, rb)[0] if len(terms) >= 2 else 0.0
     return Evidence(name, best_z, best_effect, best_w, tick_z, sc, lean, se, n, kc, z0)
 
 
