@@ -26,7 +26,7 @@ def window_pairs(plan: Plan, history: Sequence[Tick], name: str, gate: Gate, *, 
                  overlap: float) -> list[Pair]:
     """The ticks the judge may pool for `name`, oldest first (compare's longest window)."""
     longest = memory_of(plan) + math.ceil(overlap - 1e-9) - 1
-    return recent_pairs(history, name, gate, longest, skip_first=warmup)
+    return recent_pairs(history, name, gate, longest, skip_first=warmup, lone=True)
 
 
 def pooled_evidence(plan: Plan, history: Sequence[Tick], name: str, gate: Gate, pairs: Sequence[Pair],

@@ -53,6 +53,10 @@ def with_prior(rows: Sequence[Row], prior: tuple[float, float] | None) -> list[R
     rate = (prior[0] + 0.5) / prior[1]
     out: list[Row] = []
     for kc, nc, kb, nb in rows:
+        if nb <= 0:  # a lone tick (no baseline data): the long run alone is its baseline
+            extra = min(PRIOR_EVENTS / rate, PRIOR_MAX_SHARE * nc)
+            out.append((kc, nc, rate * extra, extra))
+            continue
         expect = rate * nb
         if kb <= expect + 3 * math.sqrt(expect) + 1:
             extra = min(PRIOR_EVENTS / rate, PRIOR_MAX_SHARE * nb)
