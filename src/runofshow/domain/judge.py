@@ -344,7 +344,7 @@ def compare(
     if sc is Scale.COUNTS:
         rho0 = 1 + min_relative_effect / 2
         rows = with_prior([_counts(gate, p, overlap, sh) for p, sh in zip(pairs, incident, strict=True)],
-                           baseline_prior)
+                           baseline_prior, longest)
         tick_z, tick_eff, _ = _binom_z(rows[-1:], rho0, None)
         def window(w: int, with_effect: bool) -> tuple[float, float, float]:
             wide = w > max_window and rb.trim is None  # past the judge window: one spike more left out
