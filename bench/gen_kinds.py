@@ -27,6 +27,12 @@ from typing import Any
 import numpy as np
 
 ORACLE_TICKS = 5
+ORACLE_MIN_EVENTS = 10.0
+"""A rate or count regression needs this many canary events expected over ORACLE_TICKS ticks
+(after onset, the regression included) to be detectable: the engine rolls back on a rate or count
+only with at least `min_canary_events` (5) canary events in its window (issue 11: one event never
+does; the judge's own floor for rates is 6), and Poisson(10) reaches 6 nine times in ten. Below
+it a z computed from expected counts (2 events where 0.02 are usual: z 3) is no promise at all."""
 SIX = ("latency", "errors", "idempotency", "ws_lag", "pool", "csp")
 SHAPES = ("step", "ramp", "intermittent")
 NEW_GOOD = ("incident_canary_worse", "hot_surge", "metric_drift", "warmup_mixed", "quiet",
@@ -168,11 +174,11 @@ def oracle_metric(w: Any, b: Any, metric: str, size: float, f: np.ndarray, onset
         share = 1.0 if metric == "errors" else w.idem_share
         lam0 = sum(n * rate * share for n in nc)
         lam1 = sum(n * rate * share * (1 + (size - 1) * x) for n, x in zip(nc, fs, strict=True))
-        return _poisson_z(lam0, lam1) / math.sqrt(w.window)
+        return counts_z(lam0, lam1, w.window)
     if metric == "csp":
         lam0 = sum(n * b.csp_per_1k / 1000 for n in nc)
         lam1 = lam0 + sum(n * size * x / 1000 for n, x in zip(nc, fs, strict=True))
-        return _poisson_z(lam0, lam1) / math.sqrt(w.window)
+        return counts_z(lam0, lam1, w.window)
     if metric == "latency":
         sampling = (2.12 * b.lat_sigma) ** 2
         var = [0.07**2 + sampling * (1 / c + 1 / a) for c, a in zip(nc, nb, strict=True)]
@@ -184,6 +190,14 @@ def oracle_metric(w: Any, b: Any, metric: str, size: float, f: np.ndarray, onset
         var = [1.35**2 * ((50 / x) ** 0.6 + (50 / (100 - x)) ** 0.6) for x in wts]
         d = [size * x for x in fs]
     return sum(di / v for di, v in zip(d, var, strict=True)) / math.sqrt(sum(1 / v for v in var))
+
+
+def counts_z(lam0: float, lam1: float, window: int = 1) -> float:
+    """The evidence of lam1 canary events expected where lam0 are usual; none below ORACLE_MIN_EVENTS."""
+    z = _poisson_z(lam0, lam1) / math.sqrt(window)
+    if lam1 < ORACLE_MIN_EVENTS:  # still ranked (a larger effect is closer), never a promise
+        return min(z, 2.9) * lam1 / ORACLE_MIN_EVENTS
+    return z
 
 
 def _poisson_z(lam0: float, lam1: float) -> float:

@@ -20,7 +20,9 @@ x2.2-6 vs x5, CSP 1.2-4 per 1000 requests vs 3.3, leak 0.9-2.2 pool points a tic
 an engine tuned here is not tuned to the twelve examples. FORMAT.md promises that every bad
 scenario is detectable within a few ticks by an engine that compares canary with baseline and
 uses request counts; `oracle_z` keeps that promise: an effect whose expected evidence over the
-first 5 ticks after onset is below z = 3 (ex-008, the weakest example, is about 3.2) is redrawn.
+first 5 ticks after onset is below z = 3 (ex-008, the weakest example, is about 3.2), or a rate or
+count regression with fewer than 10 canary events expected in them (gen_kinds.ORACLE_MIN_EVENTS:
+the engine needs 5 at least), is redrawn.
 
 `--full-stage` (not in the replay format's 1-50 % weights, so never in the scored sets) appends a
 last stage at 100 %, where the baseline has no traffic: its track is null, or all nulls with 0
@@ -280,12 +282,6 @@ ORACLE_TICKS = 5
 ORACLE_Z = 3.0
 
 
-def _poisson_z(lam0: float, lam1: float) -> float:
-    if lam1 <= lam0 or lam0 <= 0:
-        return 0.0
-    return math.sqrt(2 * (lam1 * math.log(lam1 / lam0) - lam1 + lam0))
-
-
 def oracle_z(w: World, b: Base, kind: str, eff: dict[str, float], onset: int) -> float:
     """Expected evidence in the first ORACLE_TICKS ticks after onset for an engine that compares
     canary with baseline using request counts (FORMAT.md: every bad scenario is detectable
@@ -300,10 +296,10 @@ def oracle_z(w: World, b: Base, kind: str, eff: dict[str, float], onset: int) ->
         rate = b.err if kind == "errors_step" else b.idem
         m = eff.get("errors_mult", eff.get("idempotency_mult", 1.0))
         lam0 = sum(n * rate for n in nc)
-        return _poisson_z(lam0, lam0 * m)
+        return more.counts_z(lam0, lam0 * m)
     if kind == "csp_spike":
         lam0 = sum(n * b.csp_per_1k / 1000 for n in nc)
-        return _poisson_z(lam0, lam0 + sum(n * eff["csp_per_1k_req"] / 1000 for n in nc))
+        return more.counts_z(lam0, lam0 + sum(n * eff["csp_per_1k_req"] / 1000 for n in nc))
     if kind == "latency_step":
         sampling = (2.12 * b.lat_sigma) ** 2
         inv = sum(1 / (0.07**2 + sampling * (1 / c + 1 / a)) for c, a in zip(nc, nb, strict=True))

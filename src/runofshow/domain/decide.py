@@ -50,19 +50,17 @@ from runofshow.domain.absolute import (
 from runofshow.domain.gaps import canary_gap, gap_verdict, is_short_gap
 from runofshow.domain.gates import clean_value, fmt
 from runofshow.domain.judge import (
-    MEMORY_TICKS,
     Evidence,
     Pair,
     Scale,
-    compare,
     min_effect,
     pair_at,
     recent_pairs,
     robustness,
-    scale_of,
 )
 from runofshow.domain.plan import Gate, GateKind, Plan
-from runofshow.domain.prior import BASELINE_HISTORY_TICKS, FULL_WEIGHT, baseline_rate
+from runofshow.domain.pooled import pooled_evidence, window_pairs
+from runofshow.domain.prior import FULL_WEIGHT
 from runofshow.domain.sentence import explain
 from runofshow.domain.tick import Action, Decision, MetricVerdict, Tick, Verdict
 from runofshow.domain.trends import mann_kendall_z, theil_sen
@@ -277,17 +275,8 @@ def _verdict(
     now_pair = pair_at(tick, idx, name, gate)
     ev: Evidence | None = None
     if now_pair is not None and not warm:
-        memory = max(rules.judge_window_ticks, MEMORY_TICKS)
-        longest = memory + math.ceil(overlap - 1e-9) - 1  # compare's longest window
-        pairs = recent_pairs(history, name, gate, longest, skip_first=warmup)
-        prior = None
-        if scale_of(gate) is Scale.COUNTS:
-            prior = baseline_rate(history, name, gate, BASELINE_HISTORY_TICKS)
-        ev = compare(
-            name, gate, pairs, rules.min_relative_effect, rules.judge_window_ticks, prior,
-            overlap=overlap, min_events=float(rules.min_canary_events), shared_level=rules.shared_level,
-            memory=memory,
-        )
+        pairs = window_pairs(plan, history, name, gate, warmup=warmup, overlap=overlap)
+        ev = pooled_evidence(plan, history, name, gate, pairs, overlap=overlap)
     cs, bs = fmt(gate, c), fmt(gate, b)
     limit = fmt(gate, gate.threshold)
     over = gate.breaches(c)

@@ -16,21 +16,13 @@ Pure: everything is read from `history`.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import replace
 
 from runofshow.domain.gates import clean_value, fmt
-from runofshow.domain.judge import (
-    Evidence,
-    compare,
-    min_effect,
-    recent_pairs,
-    scale_of,
-)
-from runofshow.domain.judge import Scale as _Scale
+from runofshow.domain.judge import Evidence, min_effect
 from runofshow.domain.plan import Gate, Plan
-from runofshow.domain.prior import BASELINE_HISTORY_TICKS, baseline_rate
+from runofshow.domain.pooled import pooled_evidence, window_pairs
 from runofshow.domain.tick import MetricVerdict, Tick, Verdict
 
 SHORT_GAP = "short gap"
@@ -79,17 +71,10 @@ def gap_verdict(
     gap = canary_gap(plan, history, name)
     if not fresh(plan, history, gap):
         return MetricVerdict(name, Verdict.NODATA, None, b, f"{name}: no canary data"), None
-    longest = rules.judge_window_ticks + math.ceil(overlap - 1e-9) - 1
-    pairs = recent_pairs(history, name, gate, longest, skip_first=warmup)
+    pairs = window_pairs(plan, history, name, gate, warmup=warmup, overlap=overlap)
     ev: Evidence | None = None
     if pairs and pairs[-1].index >= len(history) - rules.judge_window_ticks:
-        prior = None
-        if scale_of(gate) is _Scale.COUNTS:
-            prior = baseline_rate(history, name, gate, BASELINE_HISTORY_TICKS)
-        ev = compare(
-            name, gate, pairs, rules.min_relative_effect, rules.judge_window_ticks, prior,
-            overlap=overlap, min_events=float(rules.min_canary_events), shared_level=rules.shared_level,
-        )
+        ev = pooled_evidence(plan, history, name, gate, pairs, overlap=overlap)
         # the current tick is missing: the pooled window speaks, no tick of it is "this tick"
         ev = replace(ev, tick_z=0.0) if ev is not None else None
     last = _last_seen(history, name, gate)

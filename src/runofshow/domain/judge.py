@@ -102,30 +102,39 @@ class Pair:
     baseline: float
     nc: float | None
     nb: float | None
+    lone: bool = False  # counts only: the baseline's data is missing this tick (baseline 0, nb 0):
+    # judged against the baseline's long-run rate (prior.with_prior), never dropped from the window
 
 
-def pair_at(tick: Tick, index: int, name: str, gate: Gate) -> Pair | None:
+def pair_at(tick: Tick, index: int, name: str, gate: Gate, lone: bool = False) -> Pair | None:
+    """The tick as a pair for `name`; None without data on both tracks. With `lone`, a rate's or
+    count's tick whose baseline data is missing (a scrape gap on the baseline, below FULL_WEIGHT)
+    is a lone pair: its canary events still count, against the baseline's long-run rate."""
     if tick.weight >= FULL_WEIGHT:
         return None  # all traffic on the canary: whatever the baseline reports is not a comparison
     c = clean_value(gate, tick.canary, name)
     b = clean_value(gate, tick.baseline, name)
-    if c is None or b is None:
+    counts = scale_of(gate) is Scale.COUNTS
+    if c is None or (b is None and not (lone and counts)):
         return None
     nc, nb = valid_requests(tick.canary), valid_requests(tick.baseline)
     if gate.kind is GateKind.RATE:  # a rate divides by its own denominator when it names one
         nc, nb = valid_denominator(tick.canary, name), valid_denominator(tick.baseline, name)
-    if scale_of(gate) is Scale.COUNTS and (nc is None or nb is None):
+    if b is None:
+        return Pair(index, tick.t_s, tick.weight, c, 0.0, nc, 0.0, lone=True) if nc is not None else None
+    if counts and (nc is None or nb is None):
         return None
     return Pair(index, tick.t_s, tick.weight, c, b, nc, nb)
 
 
 def recent_pairs(
-    history: Sequence[Tick], name: str, gate: Gate, limit: int, skip_first: int = 0
+    history: Sequence[Tick], name: str, gate: Gate, limit: int, skip_first: int = 0, lone: bool = False
 ) -> list[Pair]:
-    """Up to `limit` most recent ticks with data on both tracks, oldest first."""
+    """Up to `limit` most recent ticks with data on both tracks (with `lone`, a rate's or count's
+    ticks with canary data only too: see `pair_at`), oldest first."""
     out: list[Pair] = []
     for i in range(len(history) - 1, skip_first - 1, -1):
-        p = pair_at(history[i], i, name, gate)
+        p = pair_at(history[i], i, name, gate, lone)
         if p is not None:
             out.append(p)
             if len(out) >= limit:
@@ -303,7 +312,7 @@ def compare(
     The window with the strongest evidence wins: a scan over where the change began (the largest
     pooled z over every start point since `memory` ticks ago, CUSUM-like), so a persistent small
     effect or a slow leak keeps adding evidence past the judge window. None without pairs.
-    memory: the longest window (MEMORY_TICKS from decide); the spread test (`z0`) stays on
+    memory: the longest window (MEMORY_TICKS, from pooled.py); the spread test (`z0`) stays on
     max_window.
     overlap: ticks each reading covers (a query range longer than the tick): consecutive readings
     share their events, so every tick counts for 1/overlap of itself (counts divided, variances
@@ -314,6 +323,8 @@ def compare(
     shared incident; there the canary must be clearly worse beyond the incident's own spread
     (SHARED_SLACK) before it counts against it.
     """
+    if baseline_prior is None or baseline_prior[1] <= 0:
+        pairs = [p for p in pairs if not p.lone]  # nothing to judge a lone tick against
     if not pairs:
         return None
     overlap = max(1.0, overlap)
@@ -333,7 +344,7 @@ def compare(
     if sc is Scale.COUNTS:
         rho0 = 1 + min_relative_effect / 2
         rows = with_prior([_counts(gate, p, overlap, sh) for p, sh in zip(pairs, incident, strict=True)],
-                           baseline_prior)
+                           baseline_prior, longest)
         tick_z, tick_eff, _ = _binom_z(rows[-1:], rho0, None)
         def window(w: int, with_effect: bool) -> tuple[float, float, float]:
             wide = w > max_window and rb.trim is None  # past the judge window: one spike more left out
@@ -387,7 +398,7 @@ SHARED_SLACK_POINTS = 0.1  # the same for percentages judged in points: this sha
 
 
 def _in_incident(gate: Gate, p: Pair, shared_level: float | None) -> bool:
-    if shared_level is None:
+    if shared_level is None or p.lone:
         return False
     return gate.badness(p.baseline) >= shared_level * gate.badness(gate.threshold)
 

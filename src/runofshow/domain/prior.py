@@ -14,13 +14,13 @@ from runofshow.domain.tick import Tick
 
 FULL_WEIGHT = 100.0  # canary weight (%) at which the baseline has no traffic left to compare with
 
-PRIOR_EVENTS = 3.0
-"""Pseudo-events of the baseline's long-run rate added to every tick's baseline, so that a tick
-with only a few baseline events (a 50/50 split of a rare error) still has a steady reference,
-while a tick whose baseline has many events (a shared incident) is judged on its own."""
 PRIOR_MAX_SHARE = 4.0
-"""...but never more pseudo-requests than this many times the tick's own baseline requests."""
-BASELINE_HISTORY_TICKS = 12
+"""The long run's pseudo-requests added to a tick: at most this many times the tick's own baseline
+requests (a tick whose baseline has many events, a shared incident, is still judged on its own), and
+never more than the long run's exposure spread over the longest window pooled: pooled over any
+window, the long run never counts for more requests than it holds."""
+BASELINE_HISTORY_TICKS = 60
+"""Ticks of the baseline's history its long-run rate is read from: the whole rollout, as a rule."""
 
 def baseline_rate(history: Sequence[Tick], name: str, gate: Gate, limit: int) -> tuple[float, float]:
     """The baseline's recent events and requests over the last `limit` ticks with believable
@@ -46,16 +46,23 @@ def baseline_rate(history: Sequence[Tick], name: str, gate: Gate, limit: int) ->
     return sum(k for k, _ in kept), sum(n for _, n in kept)
 
 
-def with_prior(rows: Sequence[Row], prior: tuple[float, float] | None) -> list[Row]:
-    """Add the long-run baseline pseudo-events to every tick that agrees with the long run."""
+def with_prior(rows: Sequence[Row], prior: tuple[float, float] | None, spread: int = 1) -> list[Row]:
+    """Add the long-run baseline pseudo-events to every tick that agrees with the long run; a tick
+    without baseline data (no baseline requests: a lone tick) has the long run alone as baseline.
+    `spread`: the longest window pooled (the long run's exposure is shared out over it)."""
     if prior is None or prior[1] <= 0:
         return list(rows)
     rate = (prior[0] + 0.5) / prior[1]
+    share = prior[1] / max(1, spread)
     out: list[Row] = []
     for kc, nc, kb, nb in rows:
+        if nb <= 0:
+            extra = min(PRIOR_MAX_SHARE * nc, share)
+            out.append((kc, nc, rate * extra, extra))
+            continue
         expect = rate * nb
         if kb <= expect + 3 * math.sqrt(expect) + 1:
-            extra = min(PRIOR_EVENTS / rate, PRIOR_MAX_SHARE * nb)
+            extra = min(PRIOR_MAX_SHARE * nb, share)
             kb, nb = kb + rate * extra, nb + extra
         out.append((kc, nc, kb, nb))
     return out

@@ -244,3 +244,22 @@ def test_the_event_floor_grows_past_the_judge_window():
     assert robust.window_floor(None, rb, 4, 6) is None
     assert robust.window_floor(6.0, rb, 12, 6) == 12.0
     assert robust.window_floor(None, rb, 9, 6) == RATE_MIN_EVENTS * 9 / 6
+
+
+def test_a_short_gap_pools_the_same_ticks_as_a_tick_with_data():
+    """gaps.py and decide.py ask the judge through one helper (pooled.py): a tick without canary
+    data is judged on the same windows, MEMORY_TICKS long, as the tick before it was."""
+    from runofshow.domain.gaps import gap_verdict
+    from runofshow.domain.plan import Plan
+    from runofshow.domain.pooled import pooled_evidence, window_pairs
+
+    plan = Plan()
+    gate = plan.gates["http_p95_ms"]
+    hist = [tick(i, weight=25, canary={"http_p95_ms": 150.0 * 1.35}, nc=100, nb=300) for i in range(14)]
+    before = pooled_evidence(plan, hist, "http_p95_ms", gate,
+                             window_pairs(plan, hist, "http_p95_ms", gate, warmup=2, overlap=1.0), overlap=1.0)
+    gap = Tick(14 * 60.0, 25, 2, TrackSample(BASE, 300), TrackSample({**BASE, "http_p95_ms": None}, 100))
+    _, ev = gap_verdict(plan, [*hist, gap], "http_p95_ms", gate, 150.0, warmup=2, overlap=1.0, lean_z=1.5)
+    assert before is not None and ev is not None
+    assert before.ticks == ev.ticks == judge.MEMORY_TICKS > plan.decision.judge_window_ticks
+    assert ev.z == pytest.approx(before.z) and ev.tick_z == 0.0

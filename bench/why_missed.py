@@ -1,0 +1,127 @@
+"""Where the comparative engine's misses, delays, false rollbacks and holds come from, by kind.
+
+    PYTHONPATH=src python bench/why_missed.py DIR [DIR ...] [--list]
+
+Time per replay is CPU time (time.process_time): steady on a busy machine.
+DIR holds NAME.json + NAME.truth.json (bench/generate.py's output). For each folder, and for all of
+them together, prints per scenario kind (a single-metric `regression` is split by metric and shape,
+a `spread` one by its metrics): bad scenarios, missed, early, delay p50/p90; good scenarios, false
+rollbacks, holds. `--list` also names every missed / falsely rolled back scenario with its effect
+and the first rollback's reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from runofshow.app.replay.bench import Outcome, pairs_in, quantile, score_one
+from runofshow.app.replay.scenarios import load_scenario, replay
+
+
+def label_of(truth: dict[str, Any]) -> str:
+    kind = str(truth.get("kind", ""))
+    eff = truth.get("effect") or {}
+    if kind == "regression" and isinstance(eff, dict):
+        return f"regression:{eff.get('metric')}:{eff.get('shape')}"
+    if kind == "spread" and isinstance(eff, dict):
+        return "spread:" + "+".join(sorted(eff))
+    return kind
+
+
+def run(folder: Path) -> list[tuple[Outcome, dict[str, Any], str]]:
+    out = []
+    for path, truth in pairs_in(folder):
+        raw = json.loads(path.with_name(path.name[: -len(".json")] + ".truth.json").read_text())
+        start = time.process_time()
+        sc = load_scenario(path, "comparative")
+        res = replay(sc)
+        took = time.process_time() - start
+        o = score_one(res, truth, sc.interval_s, took, nominal_s=sc.ticks[-1].t_s + sc.interval_s)
+        first = next((d for d in res.decisions if d.action.value == "rollback"), None)
+        why = "; ".join(first.reasons)[:200] if first is not None else ""
+        out.append((o, raw, why))
+    return out
+
+
+def table(rows: list[tuple[Outcome, dict[str, Any], str]], title: str) -> None:
+    by: dict[str, list[Outcome]] = defaultdict(list)
+    for o, raw, _ in rows:
+        by[label_of(raw) if o.label == "bad" else str(raw.get("kind", ""))].append(o)
+    bad = [o for o, _, _ in rows if o.label == "bad"]
+    good = [o for o, _, _ in rows if o.label == "good"]
+    print(f"== {title}: {len(bad)} bad, {len(good)} good")
+    print(f"{'bad kind':44} {'n':>4} {'miss':>4} {'early':>5} {'p50':>4} {'p90':>4}")
+    for k in sorted(x for x in by if by[x][0].label == "bad"):
+        os_ = by[k]
+        ds = [o.delay_ticks for o in os_ if o.delay_ticks is not None]
+        p50, p90 = quantile(ds, 0.5), quantile(ds, 0.9)
+        print(f"{k:44} {len(os_):4} {sum(o.missed for o in os_):4} {sum(o.early for o in os_):5} "
+              f"{'-' if p50 is None else f'{p50:g}':>4} {'-' if p90 is None else f'{p90:g}':>4}")
+    ds = [o.delay_ticks for o in bad if o.delay_ticks is not None]
+    print(f"{'ALL bad':44} {len(bad):4} {sum(o.missed for o in bad):4} {sum(o.early for o in bad):5} "
+          f"{quantile(ds, 0.5) or 0:4g} {quantile(ds, 0.9) or 0:4g}")
+    print(f"{'good kind':44} {'n':>4} {'FR':>4} {'holds':>5} {'held':>4}")
+    for k in sorted(x for x in by if by[x][0].label == "good"):
+        os_ = by[k]
+        print(f"{k:44} {len(os_):4} {sum(o.false_rollback for o in os_):4} "
+              f"{sum(o.holds for o in os_ if o.rollback_t is None):5} "
+              f"{sum(1 for o in os_ if o.time_to_promote_s == float('inf')):4}")
+    kept = [o for o in good if o.rollback_t is None]
+    print(f"{'ALL good':44} {len(good):4} {sum(o.false_rollback for o in good):4} "
+          f"{sum(o.holds for o in kept):5} {sum(1 for o in good if o.time_to_promote_s == float('inf')):4}")
+
+
+def summary(rows: list[tuple[Outcome, dict[str, Any], str]], title: str) -> None:
+    """The bench's measures (runofshow bench), comparative engine only."""
+    bad = [o for o, _, _ in rows if o.label == "bad"]
+    good = [o for o, _, _ in rows if o.label == "good"]
+    ds = [o.delay_ticks for o in bad if o.delay_ticks is not None]
+    kept = [o.holds for o in good if o.time_to_promote_s is not None]
+    held = sum(1 for o in good if o.time_to_promote_s == math.inf)
+    ms = 1000 * sum(o.seconds for o, _, _ in rows) / max(1, len(rows))
+    frr = 100 * sum(o.false_rollback for o in good) / max(1, len(good))
+    miss = 100 * sum(o.missed for o in bad) / max(1, len(bad))
+    holds = sum(kept) / max(1, len(kept))
+    print(f"SUMMARY {title}: FRR {frr:.1f} % | MISS {miss:.1f} % | EARLY {sum(o.early for o in bad)} | "
+          f"delay p50 {quantile(ds, 0.5)} / p90 {quantile(ds, 0.9)} | holds/good {holds:.2f} | "
+          f"still holding {100 * held / max(1, len(good)):.1f} % | {ms:.0f} ms/replay")
+
+
+def listing(rows: list[tuple[Outcome, dict[str, Any], str]]) -> None:
+    for o, raw, why in rows:
+        if o.missed:
+            state = "EARLY" if o.early else "MISS"
+            print(f"{state} {o.name} {label_of(raw)} onset={raw.get('onset_t')} effect={raw.get('effect')} "
+                  f"rb={o.rollback_t} {why}")
+        elif o.false_rollback:
+            print(f"FALSE {o.name} {raw.get('kind')} rb={o.rollback_t} {why}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("folders", nargs="+", type=Path)
+    ap.add_argument("--list", action="store_true", help="name each miss and false rollback")
+    args = ap.parse_args(argv)
+    everything = []
+    for folder in args.folders:
+        rows = run(folder)
+        everything.extend(rows)
+        table(rows, str(folder))
+        summary(rows, str(folder))
+        if args.list:
+            listing(rows)
+    if len(args.folders) > 1:
+        table(everything, "all folders")
+        summary(everything, "all folders")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
