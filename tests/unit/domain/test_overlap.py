@@ -59,3 +59,11 @@ def test_independent_readings_are_a_range_apart_and_weigh_the_requests_they_cove
     assert reading_rows(rows, [0, 1, 2], 2) == [(1.0, 100.0, 3.0, 300.0), (2.0, 250.0, 2.0, 250.0)]
     lone = [(1.0, 100.0, 3.0, 300.0), (2.0, 300.0, 0.0, 0.0)]  # no baseline data in the reading
     assert reading_rows(lone, [0, 1], 2) == [(2.0, 200.0, 0.0, 0.0)]
+
+
+def test_the_sentence_says_the_overlap_was_counted_once():
+    hist = history([1] * 8 + [4] * 16)
+    ds = [decide(plan(), hist[: i + 1]) for i in range(len(hist))]
+    rb = next(d for d in ds if d.action.value == "rollback")
+    assert rb.sentence.startswith("rollback at 25 %: canary csp ")
+    assert "reports in" in rb.sentence and "ticks, each counted once (4-tick ranges overlap))" in rb.sentence
