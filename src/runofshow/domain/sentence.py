@@ -70,7 +70,9 @@ def _evidence(plan: Plan, metric: str, v: MetricVerdict) -> str:
     label = _label(gate, metric)
     if v.effect is None:
         return f"canary {label} {fmt(gate, v.canary)} vs baseline {fmt(gate, v.baseline)}"
-    inside = ", ".join(x for x in (_interval(gate, v, plan.decision.confidence), _counts(gate, v, plan.decision.tick_interval_s)) if x)
+    rules = plan.decision
+    parts = (_interval(gate, v, rules.confidence), _counts(gate, v, rules.tick_interval_s))
+    inside = ", ".join(x for x in parts if x)
     return (
         f"canary {label} {_relative(gate, v.effect)} vs baseline"
         + (f" ({inside})" if inside else "")
