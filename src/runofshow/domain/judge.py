@@ -44,6 +44,7 @@ from runofshow.domain.counts import (
     score,
 )
 from runofshow.domain.gates import clean_value, valid_denominator, valid_requests
+from runofshow.domain.overlap import independent, reading_rows
 from runofshow.domain.plan import Direction, Gate, GateKind
 from runofshow.domain.prior import FULL_WEIGHT, with_prior
 from runofshow.domain.robust import (
@@ -155,8 +156,8 @@ class Evidence:
     scale: Scale
     lean_z: float = -math.inf  # like z, before a rate's floor of events (min_events): for holds
     se: float = math.inf  # standard error of the effect on the judged scale (log ratio or points)
-    n: float = 0.0  # canary requests in the window (overlap discounted); 0 when unknown
-    events: float = 0.0  # counts: canary events in the window's kept ticks (overlap discounted)
+    n: float = 0.0  # canary requests in the window (overlap accounted for); 0 when unknown
+    events: float = 0.0  # counts: canary events in the window (each counted once)
     z0: float = 0.0  # the whole window against "no worse at all" (no tolerance): for spread regressions
 
     def interval(self, z: float) -> tuple[float, float]:
@@ -229,6 +230,18 @@ def _gauss_z(
         den += 1 / var
     est = num / den
     return (est - tol) * math.sqrt(den), raw / den, 1 / math.sqrt(den)
+
+
+def _count_rows(gate: Gate, pairs: Sequence[Pair], incident: Sequence[bool], overlap: float,
+                apart: int) -> list[Row]:
+    """A rate's or count's pairs as count rows, each event counted once: every reading divided by the
+    overlap, or (`apart` > 1, a count) only the independent readings, `apart` ticks apart (overlap.py)."""
+    if apart <= 1:
+        return [_counts(gate, p, overlap, sh) for p, sh in zip(pairs, incident, strict=True)]
+    idx = [p.index for p in pairs]
+    rows = reading_rows([_counts(gate, p) for p in pairs], idx, apart)
+    slack = [SHARED_SLACK if incident[i] else 1.0 for i in independent(idx, apart)]
+    return [(kc, nc * s, kb, nb) for (kc, nc, kb, nb), s in zip(rows, slack, strict=True)]
 
 
 MIN_EVENTS = 3.0  # fewer canary events than this (capped) in a window prove nothing
@@ -315,9 +328,10 @@ def compare(
     memory: the longest window (MEMORY_TICKS, from pooled.py); the spread test (`z0`) stays on
     max_window.
     overlap: ticks each reading covers (a query range longer than the tick): consecutive readings
-    share their events, so every tick counts for 1/overlap of itself (counts divided, variances
-    multiplied): the same event is never counted twice.
-    min_events: canary events (after the overlap discount) below which a rate or count proves
+    share their events. A count pools only the readings that many ticks apart (overlap.py: each event
+    once, a burst in one reading); a rate counts every reading for 1/overlap of itself (events and
+    requests divided), a level's variances are multiplied.
+    min_events: canary events (each counted once) below which a rate or count proves
     nothing (DecisionRules.min_canary_events); default the reading's own floor.
     shared_level: a tick whose baseline is at this share of the threshold or over it is in a
     shared incident; there the canary must be clearly worse beyond the incident's own spread
@@ -338,13 +352,16 @@ def compare(
     tol = tolerance(gate, min_relative_effect)
     best_z, best_effect, best_w = -math.inf, 0.0, 1
     lean = -math.inf
-    # a burst of events is counted whole in every reading whose window holds it: left out together;
-    # a level (p95, lag, pool) read over a longer window is diluted instead, and is left as it is
+    # a burst of events is counted whole in every reading whose window holds it: left out together
+    # (a count pools independent readings instead, where a burst is in one); a level (p95, lag, pool)
+    # read over a longer window is diluted instead, and is left as it is
     rb = replace(robustness(gate), spread=spread) if sc is Scale.COUNTS else robustness(gate)
     if sc is Scale.COUNTS:
         rho0 = 1 + min_relative_effect / 2
-        rows = with_prior([_counts(gate, p, overlap, sh) for p, sh in zip(pairs, incident, strict=True)],
-                           baseline_prior, longest)
+        apart = spread if gate.kind is GateKind.COUNT else 1  # readings pooled `apart` ticks apart
+        rows = with_prior(_count_rows(gate, pairs, incident, overlap, apart), baseline_prior, longest)
+        if apart > 1:  # windows of independent readings: a burst is in one, trimmed as on one tick
+            rb, max_window, longest = robustness(gate), -(-max_window // apart), -(-longest // apart)
         tick_z, tick_eff, _ = _binom_z(rows[-1:], rho0, None)
         def window(w: int, with_effect: bool) -> tuple[float, float, float]:
             wide = w > max_window and rb.trim is None  # past the judge window: one spike more left out
@@ -365,6 +382,7 @@ def compare(
         kc, kb = sum(r[0] for r in win), sum(r[2] for r in win)
         se = math.sqrt(1 / (kc + 0.5) + 1 / (kb + 0.5))
         n = sum(r[1] for r in win)
+        best_w *= apart  # in ticks
     else:
         slack = SHARED_SLACK_POINTS * abs(gate.threshold) if sc is Scale.POINTS else math.log(SHARED_SLACK)
         terms = [(d - (slack if sh else 0.0), v * overlap)

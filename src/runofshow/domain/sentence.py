@@ -50,7 +50,7 @@ def _interval(gate: Gate, v: MetricVerdict, confidence: float) -> str:
     return f"{100 * confidence:.0f} % CI {span}"
 
 
-def _counts(gate: Gate, v: MetricVerdict) -> str:
+def _counts(gate: Gate, v: MetricVerdict, tick_s: float) -> str:
     parts: list[str] = []
     what = {GateKind.RATE: "events", GateKind.COUNT: "reports"}.get(gate.kind)
     if what and v.events is not None and v.n:
@@ -59,6 +59,8 @@ def _counts(gate: Gate, v: MetricVerdict) -> str:
         parts.append(f"n={v.n:.0f} requests")
     if v.ticks:
         parts.append(f"over {v.ticks} ticks")
+    if parts and v.events is not None and gate.window_s is not None and gate.window_s > tick_s + 1e-9:
+        parts[-1] += f", each counted once ({gate.window_s / tick_s:g}-tick ranges overlap)"
     return " ".join(parts)
 
 
@@ -68,7 +70,9 @@ def _evidence(plan: Plan, metric: str, v: MetricVerdict) -> str:
     label = _label(gate, metric)
     if v.effect is None:
         return f"canary {label} {fmt(gate, v.canary)} vs baseline {fmt(gate, v.baseline)}"
-    inside = ", ".join(x for x in (_interval(gate, v, plan.decision.confidence), _counts(gate, v)) if x)
+    rules = plan.decision
+    parts = (_interval(gate, v, rules.confidence), _counts(gate, v, rules.tick_interval_s))
+    inside = ", ".join(x for x in parts if x)
     return (
         f"canary {label} {_relative(gate, v.effect)} vs baseline"
         + (f" ({inside})" if inside else "")

@@ -1,0 +1,40 @@
+"""Overlapping readings of a count (CSP reports), made independent: a query range of N ticks (a `[5m]`
+range at a 1-min tick) reports every event in N consecutive readings. The judge (judge.compare)
+pools only the readings N ticks apart, the newest one, the one N ticks before it, and so on, so
+each event is counted once and a one-tick burst lands in one of them, where the judge's usual
+trimming leaves it out as on a one-tick gate. Pure.
+
+Each independent reading is weighed by the requests of the ticks it covers (their mean, on the
+reading's own scale), so a stage change inside a reading's range is accounted for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from runofshow.domain.counts import Row
+
+
+def independent(indices: Sequence[int], spread: int) -> list[int]:
+    """Positions in `indices` (tick indices, oldest first) of the readings `spread` ticks apart,
+    counted back from the newest; a missing reading is skipped, never replaced by a neighbour
+    that shares its events. Oldest first."""
+    if not indices:
+        return []
+    last = indices[-1]
+    return [i for i, t in enumerate(indices) if (last - t) % spread == 0]
+
+
+def reading_rows(rows: Sequence[Row], indices: Sequence[int], spread: int) -> list[Row]:
+    """The independent readings of `rows` (one per tick, oldest first; see `independent`): each
+    reading's own events, with the mean requests of the ticks its range covers (a tick without
+    baseline data counts for the canary only). Oldest first."""
+    out: list[Row] = []
+    for pos in independent(indices, spread):
+        kc, _, kb, nb = rows[pos]
+        covered = [rows[j] for j in range(pos, -1, -1) if indices[pos] - indices[j] < spread]
+        mc = sum(r[1] for r in covered) / len(covered)
+        based = [r[3] for r in covered if r[3] > 0]
+        mb = sum(based) / len(based) if based and nb > 0 else nb
+        out.append((kc, mc, kb, mb))
+    return out

@@ -1,0 +1,69 @@
+"""CSP reports read over overlapping ranges (`[4m]` at a 1-min tick): every report shows up in four
+consecutive readings. The judge pools only the readings four ticks apart (domain/overlap.py): a step
+rolls back, a one-tick burst (in one independent reading) does not."""
+
+from __future__ import annotations
+
+from runofshow.domain.decide import decide
+from runofshow.domain.overlap import independent, reading_rows
+from runofshow.domain.plan import DecisionRules, Plan, Stage
+from runofshow.domain.tick import Tick, TrackSample
+from tests.unit.domain.test_decide import BASE
+
+CSP = "csp_violations"
+RANGE = 4  # ticks each reading covers
+
+
+def plan() -> Plan:
+    p = Plan(stages=(Stage(weight=25, hold_min=60), Stage(weight=100)), decision=DecisionRules(tick_interval_s=60))
+    gates = {n: g.model_copy(update={"window_s": 60.0 * RANGE, "threshold": 100}) if n == CSP else g
+             for n, g in p.gates.items()}
+    return p.model_copy(update={"gates": gates})
+
+
+def history(canary_per_tick: list[int], baseline_per_tick: int = 3) -> list[Tick]:
+    """Each reading sums the last RANGE ticks' reports; requests are per tick (25 % canary)."""
+    out = []
+    for i in range(len(canary_per_tick)):
+        c = sum(canary_per_tick[max(0, i - RANGE + 1): i + 1])
+        b = baseline_per_tick * min(i + 1, RANGE)
+        out.append(Tick(i * 60.0, 25, 0, TrackSample({**BASE, CSP: b}, 7500),
+                        TrackSample({**BASE, CSP: c}, 2500)))
+    return out
+
+
+def actions(hist: list[Tick]) -> list[str]:
+    return [decide(plan(), hist[: i + 1]).action.value for i in range(len(hist))]
+
+
+def test_a_csp_step_under_overlapping_windows_rolls_back():
+    """From one report a tick (the baseline's rate) to four: x4, every independent reading."""
+    acts = actions(history([1] * 8 + [4] * 16))
+    assert "rollback" not in acts[:8]
+    assert "rollback" in acts
+
+
+def test_a_one_tick_csp_burst_under_overlapping_windows_does_not_roll_back():
+    """Fifteen reports in one tick, seen again in four readings: one independent reading, trimmed."""
+    for at in (9, 10, 11, 12):
+        per_tick = [1] * 24
+        per_tick[at] += 15
+        assert "rollback" not in actions(history(per_tick)), at
+
+
+def test_independent_readings_are_a_range_apart_and_weigh_the_requests_they_cover():
+    assert independent([3, 4, 5, 6, 7, 8, 9], 3) == [0, 3, 6]
+    assert independent([3, 5, 7, 9], 3) == [0, 3]  # a missing reading is skipped, not replaced
+    rows = [(1.0, 100.0, 3.0, 300.0), (1.0, 100.0, 3.0, 300.0), (2.0, 400.0, 2.0, 200.0)]
+    # a stage change inside the range: the reading weighs the mean requests of the ticks it covers
+    assert reading_rows(rows, [0, 1, 2], 2) == [(1.0, 100.0, 3.0, 300.0), (2.0, 250.0, 2.0, 250.0)]
+    lone = [(1.0, 100.0, 3.0, 300.0), (2.0, 300.0, 0.0, 0.0)]  # no baseline data in the reading
+    assert reading_rows(lone, [0, 1], 2) == [(2.0, 200.0, 0.0, 0.0)]
+
+
+def test_the_sentence_says_the_overlap_was_counted_once():
+    hist = history([1] * 8 + [4] * 16)
+    ds = [decide(plan(), hist[: i + 1]) for i in range(len(hist))]
+    rb = next(d for d in ds if d.action.value == "rollback")
+    assert rb.sentence.startswith("rollback at 25 %: canary csp ")
+    assert "reports in" in rb.sentence and "ticks, each counted once (4-tick ranges overlap))" in rb.sentence
