@@ -288,8 +288,8 @@ def test_an_append_whose_connection_breaks_is_neither_lost_nor_doubled(pg_url: s
 
 
 def test_after_every_pooled_connection_is_killed_the_next_fenced_appends_reconnect(pg_url: str) -> None:
-    """A PostgreSQL restart kills every connection a worker pooled for its appends: the first append
-    that finds one dead drops them all, so no append fails on the next dead one."""
+    """A PostgreSQL restart kills every connection a worker pooled for its appends: an append that
+    finds one dead invalidates it and tries the next, so no append fails on dead pooled ones."""
     with SqlLedger(pg_url) as ledger:
         leases = SqlLeases(ledger)
         writers = []

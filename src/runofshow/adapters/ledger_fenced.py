@@ -60,8 +60,13 @@ HEADS_KEPT = 20_000
 #: SQLSTATEs worth another try: unique violation (another process took the seq: the head is read
 #: again), deadlock, serialisation failure
 RACED = ("23505", "40P01", "40001")
-#: a lost connection's append is retried this many times (each after reading its outcome)
-RECONNECTS = 2
+#: the appends' own pool: connections kept, and opened beyond them at a burst
+POOL_SIZE, MAX_OVERFLOW = 5, 5
+#: a lost connection's append is retried this many times (each after reading its outcome): enough to
+#: pass every pooled connection a PostgreSQL restart killed, each invalidated (reopened at its next
+#: use) as it is found dead. Not `engine.dispose()`: connections other appends had checked out would
+#: go back to the dropped pool and be garbage-collected unclosed
+RECONNECTS = POOL_SIZE + MAX_OVERFLOW + 1
 
 #: raises the right error once the insert found no lease at the epoch (lost, or no such run)
 LostOrUnknown = Callable[[str, int], None]
@@ -81,7 +86,8 @@ class FencedAppender:
                  LedgerError], *, retries: int = 20) -> None:
         # autocommit: the statement is its own transaction (no BEGIN, no COMMIT round trip); no
         # pre-ping: a lost connection is retried below once its append's outcome is read back
-        self._engine: Engine = create_engine(url, isolation_level="AUTOCOMMIT", pool_size=5, max_overflow=5)
+        self._engine: Engine = create_engine(url, isolation_level="AUTOCOMMIT", pool_size=POOL_SIZE,
+                                             max_overflow=MAX_OVERFLOW)
         self._lost_or_unknown, self._error, self._retries = lost_or_unknown, error, retries
         self._heads: dict[str, tuple[int, str]] = {}
 
@@ -126,9 +132,8 @@ class FencedAppender:
                     continue
                 driver = conn.dbapi_connection
                 broken = driver is None or driver.closed or bool(getattr(driver, "broken", False))
-                if broken:  # the server restarted or killed it: its pooled siblings are as dead
+                if broken:  # the server restarted or killed it: closed, reopened at its next use
                     conn.invalidate(exc)
-                    self._engine.dispose()  # checked-in ones closed, checked-out ones when returned
                 else:
                     sent = None
                     conn.close()
