@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from runofshow.adapters.lease_sql import SqlLeases
+from runofshow.adapters.lease_sql import FencedLedger, SqlLeases
 from runofshow.adapters.ledger_sql import SqlLedger
 from runofshow.errors import InputError, LeaseLostError
 from runofshow.ports import Leases, RunRecord
@@ -25,6 +25,16 @@ T0 = datetime(2026, 12, 6, 9, 30, tzinfo=UTC)
 def _run(run_id: str, release: str = "spark-trading") -> RunRecord:
     return RunRecord(run_id=run_id, release=release, version="v1.4.0", status="queued",
                      stage=None, weight=None, started_at=T0, plan={"stages": [1, 5]})
+
+
+def _started(leases: SqlLeases, n: int = 0) -> FencedLedger:
+    """Run r1 submitted, claimed by w-a and started through its fenced ledger: that ledger."""
+    leases.submit(_run("r1"), {})
+    lease = leases.claim("w-a", 15)
+    assert lease is not None
+    fenced = leases.fenced(lease)
+    fenced.append("r1", "run_started", {"n": n}, T0)
+    return fenced
 
 
 def _expire(url: str, run_id: str) -> None:
@@ -183,11 +193,7 @@ def test_a_writer_whose_chain_head_is_stale_appends_after_the_other_process(
     unfenced) appends in between: the database refuses the remembered seq, the worker reads the head
     again, and the chain stays one line."""
     a, b = two
-    a.submit(_run("r1"), {})
-    lease = a.claim("w-a", 15)
-    assert lease is not None
-    worker = a.fenced(lease)
-    worker.append("r1", "run_started", {"n": 1}, T0)
+    worker = _started(a, n=1)
     b.ledger.append("r1", "ic_decision", {"action": "hold"}, T0)
     b.ledger.append("r1", "note", {"text": "watching"}, T0)
     got = worker.append("r1", "decision", {"n": 2}, T0)
@@ -235,12 +241,7 @@ def test_an_append_whose_connection_breaks_is_neither_lost_nor_doubled(pg_url: s
     from runofshow.adapters.ledger_fenced import INSERT_HOLDING_LEASE
 
     with SqlLedger(pg_url) as ledger:
-        leases = SqlLeases(ledger)
-        leases.submit(_run("r1"), {})
-        lease = leases.claim("w-a", 15)
-        assert lease is not None
-        fenced = leases.fenced(lease)
-        fenced.append("r1", "run_started", {"n": 0}, T0)
+        fenced = _started(SqlLeases(ledger))
         appender = ledger._fenced
         assert appender is not None
         real = appender._engine.raw_connection
