@@ -263,3 +263,21 @@ def test_a_short_gap_pools_the_same_ticks_as_a_tick_with_data():
     assert before is not None and ev is not None
     assert before.ticks == ev.ticks == judge.MEMORY_TICKS > plan.decision.judge_window_ticks
     assert ev.z == pytest.approx(before.z) and ev.tick_z == 0.0
+
+
+def test_a_pool_gap_weighs_less_when_a_shared_surge_lifts_both_pools():
+    """+7 points over three ticks: clear at 15 % (a leak starting), not clear when a surge has lifted
+    both pools to 65 % (their gap grows with them: POINTS_NOISE's level term)."""
+    name = "pgbouncer_pool_util_pct"
+    bar = 3.5 + robust.POINTS_ROBUST.bar_offset
+
+    def gap(level: float) -> float:
+        hist = [tick(i, canary={name: level}, baseline={name: level}) for i in range(3)]
+        hist += [tick(i, canary={name: level + 7}, baseline={name: level}) for i in range(3, 6)]
+        ev = evidence(hist, name)
+        assert ev is not None
+        return ev.z
+
+    quiet, surge = gap(15.0), gap(65.0)
+    assert quiet >= bar > surge
+    assert judge.POINTS_NOISE.level_floor * GATES[name].threshold > 15.0  # the quiet pool: no level term
