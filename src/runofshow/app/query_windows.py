@@ -8,6 +8,11 @@ The judge (domain/judge.py) must not count it five times, so the plan's gates ca
 The parse is the library's (`promql-parser`, the Rust parser Prometheus-compatible tools use);
 the domain only ever sees the number. `$window` (the runner's own query window) is read as
 `window_s` (default: one tick). A query that is not PromQL is a plan error (fail closed).
+
+The requests a gate is weighed by count too: a rate divides by them (unless it names its own
+`count_query`) and a latency's sampling noise shrinks with them. A `requests_query` over `[5m]` at a
+1-min tick reports five ticks' requests at every tick; weighing a `[1m]` 5xx percentage by them
+would count each error five times, so such a gate carries the longer of the two windows.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from runofshow.domain.plan import Gate, Plan
+from runofshow.domain.plan import Gate, GateKind, Plan, TrackQueries
 from runofshow.errors import PlanError
 
 
@@ -47,23 +52,36 @@ def range_seconds(expr: str, window_s: float) -> float | None:
     return max(ranges) if ranges else None
 
 
+def _longest(field: str, queries: TrackQueries | None, tick_s: float, window_s: float | None,
+             speed: float) -> float | None:
+    """The longest range either track's query reads, in plan seconds (see gate_window_s)."""
+    found: list[float] = []
+    for track in ("baseline", "canary") if queries is not None else ():
+        try:
+            r = range_seconds(getattr(queries, track), window_s or tick_s / speed)
+        except ValueError as ex:
+            raise PlanError(f"{field}.{track}: not a PromQL query ({ex})") from None
+        if r is not None:
+            found.append(r * speed)
+    return max(found) if found else None
+
+
+def weighs_by_requests(gate: Gate) -> bool:
+    """A rate without its own denominator divides by the plan's requests; a latency's noise shrinks
+    with them. Counts compare the tracks' shares (the same factor on both cancels), gauges ignore them."""
+    return (gate.kind is GateKind.RATE and gate.count_query is None) or gate.kind is GateKind.LATENCY
+
+
 def gate_window_s(name: str, gate: Gate, tick_s: float, window_s: float | None = None,
-                  speed: float = 1.0) -> float | None:
+                  speed: float = 1.0, requests_s: float | None = None) -> float | None:
     """The longest range any of the gate's queries reads, in plan seconds (a range is wall time: under
     `--speed N` it covers N times as many plan seconds), None when no query has one. `$window` is
-    read as `window_s` wall seconds (default: one tick)."""
-    found: list[float] = []
-    for field, queries in (("query", gate.query), ("count_query", gate.count_query)):
-        if queries is None:
-            continue
-        for track in ("baseline", "canary"):
-            expr = getattr(queries, track)
-            try:
-                r = range_seconds(expr, window_s or tick_s / speed)
-            except ValueError as ex:
-                raise PlanError(f"gates.{name}.{field}.{track}: not a PromQL query ({ex})") from None
-            if r is not None:
-                found.append(r * speed)
+    read as `window_s` wall seconds (default: one tick). `requests_s`: the plan's requests_query's
+    range, counted for a gate that weighs by requests (`weighs_by_requests`)."""
+    found = [w for field, queries in (("query", gate.query), ("count_query", gate.count_query))
+             if (w := _longest(f"gates.{name}.{field}", queries, tick_s, window_s, speed)) is not None]
+    if requests_s is not None and weighs_by_requests(gate):
+        found.append(requests_s)
     return max(found) if found else None
 
 
@@ -73,10 +91,11 @@ def with_query_windows(plan: Plan, window_s: float | None = None, speed: float =
     `window_s`: what `$window` stands for, in wall seconds (the runner's query window: at least
     PROMETHEUS_MIN_WINDOW_S); `speed`: plan seconds per wall second (`--speed`)."""
     tick = plan.decision.tick_interval_s
+    requests_s = _longest("requests_query", plan.requests_query, tick, window_s, speed)
     gates: dict[str, Gate] = {}
     changed = False
     for name, gate in plan.gates.items():
-        w = gate_window_s(name, gate, tick, window_s, speed)
+        w = gate_window_s(name, gate, tick, window_s, speed, requests_s)
         if gate.window_s is None and w is not None and w > tick + 1e-9:
             gates[name] = gate.model_copy(update={"window_s": w})
             changed = True

@@ -27,6 +27,28 @@ def test_windows_longer_than_the_tick_are_set_on_the_gates_and_said_in_one_line(
     assert line is not None and "csp 300 s (x5)" in line and "\n" not in line
 
 
+def test_requests_read_over_a_longer_range_weigh_the_gates_that_divide_by_them():
+    """`requests_query` over `[5m]` at a 1-min tick: five ticks' requests at every tick. A 5xx rate
+    and the p95's noise are weighed by them, so they carry 300 s; a rate with its own denominator,
+    the CSP count (both tracks' requests alike: the factor cancels) and the gauges do not."""
+    plan = Plan()
+    five = TrackQueries(baseline='sum(increase(r{track="baseline"}[5m]))', canary='sum(increase(r{track="canary"}[5m]))')
+    one = TrackQueries(baseline='sum(increase(i{track="baseline"}[1m]))', canary='sum(increase(i{track="canary"}[1m]))')
+    gates = {**plan.gates, "idempotency_conflict_pct": plan.gates["idempotency_conflict_pct"].model_copy(
+        update={"count_query": one})}
+    out = with_query_windows(plan.model_copy(update={"requests_query": five, "gates": gates}))
+    windows = {name: g.window_s for name, g in out.gates.items()}
+    assert windows == {
+        "http_p95_ms": 300, "http_5xx_pct": 300, "ws_lag_s": None, "idempotency_conflict_pct": None,
+        "csp_violations": None, "pgbouncer_pool_util_pct": None,
+    }
+    line = overlap_line(out)
+    assert line is not None and "5xx 300 s (x5)" in line
+    bad = TrackQueries(baseline="sum(increase(r[5m)", canary="up")
+    with pytest.raises(PlanError, match="requests_query.baseline: not a PromQL query"):
+        with_query_windows(plan.model_copy(update={"requests_query": bad}))
+
+
 def test_a_query_that_is_not_promql_is_a_plan_error():
     plan = Plan()
     bad = TrackQueries(baseline="sum(rate(x[5m)", canary="up")
