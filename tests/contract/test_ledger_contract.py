@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from runofshow.adapters.ledger_schema import metadata
-from runofshow.adapters.ledger_sql import MIGRATIONS, SqlLedger, default_state_url
+from runofshow.adapters.ledger_database import default_state_url
+from runofshow.adapters.ledger_schema import MIGRATIONS, metadata
+from runofshow.adapters.ledger_sql import SqlLedger
 from runofshow.adapters.memory import InMemoryLedger
 from runofshow.errors import InputError, LedgerError, RunNotFoundError
 from runofshow.ports import Ledger, RunRecord
@@ -296,7 +297,7 @@ def test_sigkill_never_loses_a_committed_event(sql_url: str) -> None:
 def test_sqlite_is_wal_with_full_sync(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'x.db'}"
     with SqlLedger(url) as ledger:
-        with ledger._engine.connect() as conn:
+        with ledger.db.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
 

@@ -1,6 +1,6 @@
 """The `Leases` port on PostgreSQL: plain lease rows claimed with `SELECT ... FOR UPDATE SKIP LOCKED`.
 
-One row per submitted run in the ledger's `leases` table (migration 4 of `ledger_sql`). A claim
+One row per submitted run in the ledger's `leases` table (migration 4 of `ledger_schema`). A claim
 takes the oldest queued row, or a running row whose `expires_at` has passed (its worker died or
 stalled); under caps -- the worker's flags and the plan's `team` caps recorded at submit, the
 stricter of each -- only a queued row whose service and the whole database are under them. It
@@ -166,7 +166,8 @@ class SqlLeases:
 
     def __init__(self, ledger: SqlLedger) -> None:
         self.ledger = ledger
-        self.postgres = ledger._engine.dialect.name == "postgresql"
+        self.db = ledger.db  # the ledger's database: its transactions, retries and errors
+        self.postgres = ledger.db.dialect == "postgresql"
         self._engine: Engine | None = None
 
     @contextmanager
@@ -174,18 +175,18 @@ class SqlLeases:
         """A transaction on a small pool of its own: renewals and the fence's checks never wait
         behind a thousand runs' appends for a connection (they would miss the TTL)."""
         if not self.postgres:
-            with self.ledger._tx(doing) as conn:
+            with self.db.tx(doing) as conn:
                 yield conn
             return
         if self._engine is None:
-            self._engine = create_engine(self.ledger._engine.url, pool_size=2, max_overflow=4,
+            self._engine = create_engine(self.db.engine.url, pool_size=2, max_overflow=4,
                                          pool_pre_ping=True)
             weakref.finalize(self, self._engine.dispose)
         try:
             with self._engine.connect() as conn, conn.begin():
                 yield conn
         except SQLAlchemyError as exc:
-            raise self.ledger._error(doing, exc) from exc
+            raise self.db.error(doing, exc) from exc
 
     def require_postgres(self) -> None:
         if not self.postgres:
@@ -196,7 +197,7 @@ class SqlLeases:
         self.require_postgres()
         plan_text, _ = normalise_payload(run.plan, self.ledger.name)
         options_text, _ = normalise_payload(dict(options), self.ledger.name)
-        with self.ledger._tx(f"submit run {run.run_id}") as conn:
+        with self.db.tx(f"submit run {run.run_id}") as conn:
             if conn.execute(select(runs.c.run_id).where(runs.c.run_id == run.run_id)).first() is not None:
                 return False
             conn.execute(insert(runs).values(
@@ -212,7 +213,7 @@ class SqlLeases:
         self.require_postgres()
 
         def once() -> Lease | None:
-            with self.ledger._tx("claim a run") as conn:
+            with self.db.tx("claim a run") as conn:
                 orphaned = (leases.c.status == RUNNING) & (leases.c.expires_at < func.now())
                 mine = caps or Caps()
                 if mine.any or conn.execute(QUEUED_WITH_PLAN_CAPS).first() is not None:
@@ -241,7 +242,7 @@ class SqlLeases:
                 conn.execute(SET_WAITING, {"waiting": None, "run_id": row.run_id})
                 return _lease(new, previous_owner=row.owner)
 
-        result: Lease | None = self.ledger._retrying(once)
+        result: Lease | None = self.db.retrying(once)
         return result
 
     def _lost(self, conn: Connection, lease: Lease) -> LeaseLostError:
@@ -294,14 +295,14 @@ class SqlLeases:
         return {(str(r.run_id), int(r.epoch)) for r in rows}
 
     def release(self, lease: Lease, *, done: bool) -> None:
-        with self.ledger._tx(f"release the lease of run {lease.run_id}") as conn:
+        with self.db.tx(f"release the lease of run {lease.run_id}") as conn:
             conn.execute(update(leases).where(leases.c.run_id == lease.run_id, leases.c.epoch == lease.epoch)
                          .values(status=DONE if done else QUEUED, expires_at=None))
 
     def grown(self, known: Mapping[str, int]) -> dict[str, int]:
         if not known:
             return {}
-        with self.ledger._tx("read the runs' last events", read_only=True) as conn:
+        with self.db.tx("read the runs' last events", read_only=True) as conn:
             if self.postgres:
                 rows = conn.execute(GROWN, {"ids": list(known), "seqs": list(known.values())}).all()
             else:
@@ -310,12 +311,12 @@ class SqlLeases:
         return {str(rid): int(seq) for rid, seq in rows if int(seq) > known[str(rid)]}
 
     def current(self, run_id: str) -> Lease | None:
-        with self.ledger._tx(f"read the lease of run {run_id}", read_only=True) as conn:
+        with self.db.tx(f"read the lease of run {run_id}", read_only=True) as conn:
             row = conn.execute(select(leases, WAITING).where(leases.c.run_id == run_id)).first()
         return None if row is None else _lease(row)
 
     def all(self) -> list[Lease]:
-        with self.ledger._tx("list leases", read_only=True) as conn:
+        with self.db.tx("list leases", read_only=True) as conn:
             rows = conn.execute(select(leases, WAITING)
                                 .order_by(leases.c.submitted_at, leases.c.run_id)).all()
         return [_lease(r) for r in rows]

@@ -1,5 +1,5 @@
 """The ledger's schema: its tables and the numbered migrations that make them (append only).
-`runofshow.adapters.ledger_sql` applies them; `runofshow.adapters.lease_sql` shares the tables."""
+`runofshow.adapters.ledger_database` applies them; `runofshow.adapters.lease_sql` shares the tables."""
 
 from __future__ import annotations
 

@@ -2,13 +2,12 @@
 
 Tables: `runs`, `events` (hash-chained, unique per run_id + seq), `api_tokens` (the web app's token
 hashes: the `TokenStore` port), `leases` (team mode: who drives a run, under which epoch;
-`runofshow.adapters.lease_sql`) and `schema_version`. Numbered
-migrations are applied in order when the ledger opens, each recorded in `schema_version` in the
-same transaction as its DDL; two processes opening at once retry until one of them has applied
-them. Appends lock the run's row (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite transactions
-start with `BEGIN IMMEDIATE`), so seq stays dense and unique under concurrent appenders; a unique
-violation that slips through is retried. SQLite runs in WAL mode with `synchronous=FULL`, so a
-committed event survives SIGKILL (and power loss).
+`runofshow.adapters.lease_sql`) and `schema_version`. The database under it -- engine,
+transactions, retries, numbered migrations applied when the ledger opens, SQLite in WAL mode with
+`synchronous=FULL` -- is `runofshow.adapters.ledger_database`'s (`SqlLedger.db`). Appends lock the
+run's row (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite transactions start with `BEGIN
+IMMEDIATE`), so seq stays dense and unique under concurrent appenders; a unique violation that
+slips through is retried.
 
 Fencing (team mode): an append or a runs-row update made with `epoch=N` is one conditional
 statement that the database refuses (`LeaseLostError`) once a newer claim took the run over,
@@ -22,51 +21,19 @@ run with epoch N)` after the run's row lock, which a takeover takes too. `epoch=
 from __future__ import annotations
 
 import json
-import random
-import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Engine,
-    Integer,
-    bindparam,
-    create_engine,
-    delete,
-    event,
-    exists,
-    insert,
-    make_url,
-    select,
-    update,
-)
-from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy import Connection, Integer, bindparam, delete, exists, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
+from runofshow.adapters.ledger_database import LedgerDatabase
 from runofshow.adapters.ledger_fenced import FencedAppender
-from runofshow.adapters.ledger_schema import (
-    MIGRATIONS,
-    api_tokens,
-    events,
-    events_epoch,
-    leases,
-    runs,
-    schema_version,
-    seen_requests,
-)
+from runofshow.adapters.ledger_schema import api_tokens, events, events_epoch, leases, runs, seen_requests
 from runofshow.errors import LeaseLostError, LedgerError, RunNotFoundError
 from runofshow.ledger_chain import GENESIS, chain_problems, normalise_payload, text_event_hash, utc
 from runofshow.ports import ApiToken, LedgerEvent, RunRecord
-
-STATE_FILE = "runofshow.db"
-
-
-def default_state_url(evidence_dir: str | Path) -> str:
-    """SQLite file `runofshow.db` beside the evidence folder (in its parent), as an absolute URL."""
-    return f"sqlite:///{Path(evidence_dir).resolve().parent / STATE_FILE}"
 
 
 def holds_epoch(run_id: str, epoch: int) -> Any:
@@ -95,35 +62,6 @@ _EVENTS_AFTER = (select(events).where(events.c.run_id == _RUN_ID, events.c.seq >
                  .order_by(events.c.seq))
 
 
-def _first_line(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None) or exc
-    text = str(orig).strip().splitlines()
-    return text[0] if text else type(orig).__name__
-
-
-CONFLICTS = ("already exists", "duplicate", "locked", "deadlock", "could not serialize", "busy")
-
-
-def _conflict(exc: BaseException | None) -> bool:
-    """A clash with a concurrent writer or migrator (worth retrying), not a broken store."""
-    if isinstance(exc, IntegrityError):
-        return True
-    return isinstance(exc, DBAPIError) and any(word in str(exc.orig).lower() for word in CONFLICTS)
-
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (transactional DDL, BEGIN IMMEDIATE)
-    cur = dbapi_conn.cursor()
-    for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=30000"):
-        cur.execute(f"PRAGMA {pragma}")
-    cur.close()
-
-
-def _sqlite_begin(conn: Connection) -> None:
-    reading = conn.get_execution_options().get("runofshow_read")
-    conn.exec_driver_sql("BEGIN DEFERRED" if reading else "BEGIN IMMEDIATE")
-
-
 try:
     import orjson as _orjson
 except ImportError:  # a dependency; without it, the standard library reads (slower)
@@ -149,67 +87,14 @@ class SqlLedger:
     """The `Ledger` port on SQLAlchemy Core. `url` is any SQLAlchemy URL (sqlite:///..., postgresql+psycopg://...)."""
 
     def __init__(self, url: str, *, retries: int = 20) -> None:
-        try:
-            parsed = make_url(url)
-        except Exception as exc:  # sqlalchemy raises ArgumentError and others
-            raise LedgerError(f"ledger: '{url}' is not a database URL: {exc}", adapter="ledger") from None
-        self.name = parsed.render_as_string(hide_password=True)
-        self._retries = retries
-        kwargs: dict[str, Any] = {}
-        if parsed.get_backend_name() == "sqlite":
-            if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            kwargs["connect_args"] = {"timeout": 30}
-        else:
-            kwargs["pool_pre_ping"] = True
-        try:
-            self._engine: Engine = create_engine(parsed, **kwargs)
-        except Exception as exc:  # a missing driver is an ImportError, not a SQLAlchemyError
-            raise self._error("cannot open", exc) from exc
-        if parsed.get_backend_name() == "sqlite":
-            event.listen(self._engine, "connect", _sqlite_pragmas)
-            event.listen(self._engine, "begin", _sqlite_begin)
+        self.db = LedgerDatabase(url, retries=retries)  # opened and migrated
+        self.name = self.db.name
         self._fenced: FencedAppender | None = None  # PostgreSQL's one-statement fenced appends
-        try:
-            self.migrate()
-        except BaseException:
-            self._engine.dispose()
-            raise
-
-    # ------------------------------------------------------------------ plumbing
-
-    def _error(self, doing: str, exc: BaseException) -> LedgerError:
-        return LedgerError(f"ledger {self.name}: {doing}: {_first_line(exc)}", adapter="ledger_sql",
-                           target=self.name)
-
-    @contextmanager
-    def _tx(self, doing: str, *, read_only: bool = False) -> Iterator[Connection]:
-        try:
-            with self._engine.connect() as conn:
-                if read_only:
-                    conn = conn.execution_options(runofshow_read=True)
-                with conn.begin():
-                    yield conn
-        except LedgerError:
-            raise
-        except SQLAlchemyError as exc:
-            raise self._error(doing, exc) from exc
-
-    def _retrying(self, fn: Callable[[], Any]) -> Any:
-        """Run `fn` (one transaction) again after a conflict with another writer or migrator."""
-        for attempt in range(self._retries):
-            try:
-                return fn()
-            except LedgerError as err:
-                if not _conflict(err.__cause__) or attempt == self._retries - 1:
-                    raise
-                time.sleep(min(0.5, 0.01 * 2 ** attempt) * (0.5 + random.random()))
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
         if self._fenced is not None:
             self._fenced.close()
-        self._engine.dispose()
+        self.db.dispose()
 
     def __enter__(self) -> SqlLedger:
         return self
@@ -217,31 +102,12 @@ class SqlLedger:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # ------------------------------------------------------------------ migrations
-
     def schema_versions(self) -> list[int]:
-        with self._tx("read schema version", read_only=True) as conn:
-            return list(conn.scalars(select(schema_version.c.version).order_by(schema_version.c.version)))
+        return self.db.schema_versions()
 
     def migrate(self) -> list[int]:
         """Apply pending migrations in order; return the versions this call applied."""
-
-        def once() -> list[int]:
-            applied_now: list[int] = []
-            with self._tx("migrate") as conn:
-                schema_version.create(conn, checkfirst=True)
-                done = set(conn.scalars(select(schema_version.c.version)))
-                for number, (description, step) in enumerate(MIGRATIONS, start=1):
-                    if number in done:
-                        continue
-                    step(conn)
-                    conn.execute(insert(schema_version).values(
-                        version=number, description=description, applied_at=datetime.now(UTC)))
-                    applied_now.append(number)
-            return applied_now
-
-        result: list[int] = self._retrying(once)
-        return result
+        return self.db.migrate()
 
     # ------------------------------------------------------------------ runs
 
@@ -256,7 +122,7 @@ class SqlLedger:
         plan_text, _ = normalise_payload(run.plan, self.name)
         utc(run.started_at)
         try:
-            with self._tx(f"create run {run.run_id}") as conn:
+            with self.db.tx(f"create run {run.run_id}") as conn:
                 conn.execute(insert(runs).values(
                     run_id=run.run_id, release=run.release, version=run.version, status=run.status,
                     stage=run.stage, weight=run.weight, started_at=run.started_at, plan=plan_text))
@@ -271,14 +137,14 @@ class SqlLedger:
                                 target=self.name)
 
     def run(self, run_id: str) -> RunRecord:
-        with self._tx(f"read run {run_id}", read_only=True) as conn:
+        with self.db.tx(f"read run {run_id}", read_only=True) as conn:
             row = conn.execute(select(runs).where(runs.c.run_id == run_id)).first()
         if row is None:
             raise self._unknown(run_id)
         return self._record(row)
 
     def runs(self) -> list[RunRecord]:
-        with self._tx("list runs", read_only=True) as conn:
+        with self.db.tx("list runs", read_only=True) as conn:
             rows = conn.execute(select(runs).order_by(runs.c.started_at, runs.c.run_id)).all()
         return [self._record(r) for r in rows]
 
@@ -293,7 +159,7 @@ class SqlLedger:
             values["stage"] = stage
         if weight is not None:
             values["weight"] = weight
-        with self._tx(f"update run {run_id}") as conn:
+        with self.db.tx(f"update run {run_id}") as conn:
             if values and epoch is not None:  # after the row lock, as an append: a fresh snapshot
                 conn.execute(select(runs.c.run_id).where(runs.c.run_id == run_id).with_for_update())
                 if conn.execute(update(runs).where(runs.c.run_id == run_id, holds_epoch(run_id, epoch))
@@ -320,7 +186,7 @@ class SqlLedger:
 
     def _refused(self, run_id: str, epoch: int) -> None:
         """Why a fenced append inserted nothing: `LeaseLostError`, or no such run."""
-        with self._tx(f"read the lease of run {run_id}", read_only=True) as conn:
+        with self.db.tx(f"read the lease of run {run_id}", read_only=True) as conn:
             self._lost_or_unknown(conn, run_id, epoch)
 
     def append(self, run_id: str, kind: str, payload: Mapping[str, Any], at: datetime,
@@ -329,14 +195,14 @@ class SqlLedger:
         run's lease is still at that epoch: the check is part of the INSERT, after the row lock."""
         at_utc = utc(at)
         text, normalised = normalise_payload(payload, self.name)
-        if epoch is not None and self._engine.dialect.name == "postgresql":
+        if epoch is not None and self.db.dialect == "postgresql":
             if self._fenced is None:
-                self._fenced = FencedAppender(self._engine.url, self._refused, self._error,
-                                              retries=self._retries)
+                self._fenced = FencedAppender(self.db.engine.url, self._refused, self.db.error,
+                                              retries=self.db.retries)
             return self._fenced.append(run_id, kind, text, normalised, at_utc, epoch)
 
         def once() -> LedgerEvent:
-            with self._tx(f"append {kind} to run {run_id}") as conn:
+            with self.db.tx(f"append {kind} to run {run_id}") as conn:
                 key = {"run_id": run_id}
                 if conn.execute(_LOCK_RUN, key).first() is None:
                     raise self._unknown(run_id)
@@ -352,11 +218,11 @@ class SqlLedger:
             return LedgerEvent(run_id=run_id, seq=seq, at=at_utc, kind=kind, payload=normalised,
                                prev_hash=prev, hash=digest)
 
-        result: LedgerEvent = self._retrying(once)
+        result: LedgerEvent = self.db.retrying(once)
         return result
 
     def events(self, run_id: str, after_seq: int = 0) -> list[LedgerEvent]:
-        with self._tx(f"read events of run {run_id}", read_only=True) as conn:
+        with self.db.tx(f"read events of run {run_id}", read_only=True) as conn:
             rows = conn.execute(_EVENTS_AFTER, {"run_id": run_id, "after_seq": after_seq}).all()
             if not rows and conn.execute(_FIND_RUN, {"run_id": run_id}).first() is None:
                 raise self._unknown(run_id)
@@ -378,24 +244,24 @@ class SqlLedger:
                         created_at=row.created_at, revoked_at=row.revoked_at)
 
     def add_token(self, token: ApiToken) -> None:
-        with self._tx(f"add token {token.token_id}") as conn:
+        with self.db.tx(f"add token {token.token_id}") as conn:
             conn.execute(insert(api_tokens).values(
                 token_id=token.token_id, name=token.name, role=token.role, token_hash=token.token_hash,
                 created_at=token.created_at, revoked_at=token.revoked_at))
 
     def token_by_hash(self, token_hash: str) -> ApiToken | None:
-        with self._tx("find token", read_only=True) as conn:
+        with self.db.tx("find token", read_only=True) as conn:
             row = conn.execute(select(api_tokens).where(api_tokens.c.token_hash == token_hash)).first()
         return None if row is None else self._token(row)
 
     def tokens(self) -> list[ApiToken]:
-        with self._tx("list tokens", read_only=True) as conn:
+        with self.db.tx("list tokens", read_only=True) as conn:
             t = api_tokens.c
             rows = conn.execute(select(api_tokens).order_by(t.created_at, t.token_id)).all()
         return [self._token(r) for r in rows]
 
     def revoke_token(self, token_id: str, at: datetime) -> bool:
-        with self._tx(f"revoke token {token_id}") as conn:
+        with self.db.tx(f"revoke token {token_id}") as conn:
             t = api_tokens.c
             found = conn.execute(update(api_tokens).where(t.token_id == token_id, t.revoked_at.is_(None))
                                  .values(revoked_at=utc(at)))
@@ -407,12 +273,12 @@ class SqlLedger:
         """Remember `key` in the database, so every `serve` replica refuses its replay; keys older
         than SEEN_KEEP_S are forgotten (a request that old is refused as stale anyway)."""
         at = utc(at)
-        dialect = self._engine.dialect.name
+        dialect = self.db.dialect
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert as upsert
         else:
             from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
-        with self._tx("remember a signed request") as conn:
+        with self.db.tx("remember a signed request") as conn:
             forgotten = at - timedelta(seconds=SEEN_KEEP_S)
             conn.execute(delete(seen_requests).where(seen_requests.c.seen_at < forgotten))
             taken = conn.execute(upsert(seen_requests).values(key=key, seen_at=at).on_conflict_do_nothing()

@@ -235,7 +235,7 @@ def runs(
 
     Example: runofshow runs --json
     """
-    from runofshow.app.bootstrap_team import open_leases
+    from runofshow.app.bootstrap import open_leases
     from runofshow.cli.views import run_row
 
     with _ledger(state) as ledger:
@@ -267,8 +267,7 @@ def status(
 
     Example: runofshow status v1.4.0-20261205T040000Z-1a2b --json
     """
-    from runofshow.app.bootstrap import load_run
-    from runofshow.app.bootstrap_team import open_leases
+    from runofshow.app.bootstrap import load_run, open_leases
     from runofshow.cli.views import run_row, status_view
 
     with _ledger(state) as ledger:

@@ -36,7 +36,7 @@ def host_port(listen: str) -> tuple[str, int]:
 def slack_endpoint(plan: Any, env: Any, ledger: Any = None) -> Any:
     """`/slack/actions`' parts (None without a Slack signing secret: the route answers 404). A SQL
     ledger also keeps the signed requests already taken, so a replay to another replica is refused."""
-    from runofshow.app.bootstrap_comms import build_slack_endpoint
+    from runofshow.app.bootstrap import build_slack_endpoint
     from runofshow.ports import SeenRequests
     from runofshow.web.config import SlackEndpoint
 

@@ -46,8 +46,7 @@ def submit(
 
     Exit codes: 0 queued, 2 bad plan or database, 1 unexpected error.
     """
-    from runofshow.app.bootstrap import resolve_state_url
-    from runofshow.app.bootstrap_team import open_team
+    from runofshow.app.bootstrap import open_team, resolve_state_url
     from runofshow.app.plan_file import load_plan
     from runofshow.app.team.submit import Submission
     from runofshow.app.team.submit import submit as queue
@@ -106,8 +105,7 @@ def worker(
 
     Exit codes: 0 stopped, 2 not PostgreSQL or the database cannot be reached, 1 unexpected error.
     """
-    from runofshow.app.bootstrap import resolve_state_url
-    from runofshow.app.bootstrap_team import open_team
+    from runofshow.app.bootstrap import open_team, resolve_state_url
     from runofshow.app.team.worker import Worker, WorkerSettings
     from runofshow.cli.views import war_room_line
     from runofshow.cli.worker_evidence import EvidenceWriter, RunEvidence

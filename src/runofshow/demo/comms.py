@@ -1,12 +1,12 @@
 """The demo's communications: the plan's Slack war room, PagerDuty yellow mode and GitHub deployment,
-on the in-memory workspace, pager and deployment records (`bootstrap_comms.demo_comms_ports`: the
+on the in-memory workspace, pager and deployment records (`bootstrap.demo_comms_ports`: the
 fakes that pass the same contract tests as the real adapters), every call journaled, one JSON
 object a line, in `<out>/communications.jsonl`: the sink that shows the whole sequence (channel
 created, status pinned and edited, pager yellow, deployment in_progress then success, one-liner,
 pager green with the settings read before, channel archived).
 
     journal = Journal(out / "communications.jsonl")
-    overrides = journaled(bootstrap_comms.demo_comms_ports(plan), journal)    # build_world overrides
+    overrides = journaled(bootstrap.demo_comms_ports(plan), journal)    # build_world overrides
     milestones(journal.lines)    -> ["slack: #spark-warroom-v140 opened", "pager: yellow", ...]
 
 The demo also relays one piece of user feedback at the start of the first night (support's
@@ -147,7 +147,7 @@ def milestones(lines: Sequence[Mapping[str, Any]]) -> list[str]:
 
 def demo_overrides(plan: Any, journal: Journal) -> dict[str, Any]:
     """The `build_world` overrides for the plan's communications: in memory, journaled."""
-    from runofshow.app.bootstrap_comms import demo_comms_ports
+    from runofshow.app.bootstrap import demo_comms_ports
 
     return journaled(demo_comms_ports(plan), journal)
 

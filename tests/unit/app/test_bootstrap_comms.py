@@ -10,7 +10,7 @@ from runofshow.adapters.pager_webhook import WebhookPager
 from runofshow.adapters.pagerduty import PagerDutyPager
 from runofshow.adapters.slack_warroom import SlackWarRoomChannel
 from runofshow.app import settings
-from runofshow.app.bootstrap_comms import (
+from runofshow.app.bootstrap.comms import (
     build_comms_ports,
     build_deployments,
     build_pager,

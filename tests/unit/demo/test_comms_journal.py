@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from runofshow.app.bootstrap_comms import demo_comms_ports
+from runofshow.app.bootstrap import demo_comms_ports
 from runofshow.demo.comms import Journal, demo_communications, demo_overrides, journaled, milestones
 from runofshow.domain.plan import Plan
 from runofshow.errors import NotifierError

@@ -22,7 +22,7 @@ class World:
         self.ports = ports
         self.webhook: Any = None
         self.fanout: Any = None
-        self.comms: Any = None  # the war room's communications (`runofshow.app.bootstrap_comms`)
+        self.comms: Any = None  # the war room's communications (`runofshow.app.bootstrap.comms`)
         self.runner: Runner | None = None
         self._closers: list[Callable[[], None]] = []
         self._t0_targets: list[Any] = []

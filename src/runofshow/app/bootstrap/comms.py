@@ -1,4 +1,4 @@
-"""The composition root's communications part (`runofshow.app.bootstrap` calls it): the plan's
+"""The composition root's communications part (`build_world` calls it): the plan's
 `communications` section + secrets read through `runofshow.app.settings` -> the adapters, wired into
 the run (`runofshow.app.steps.communications_run`).
 
@@ -7,7 +7,7 @@ the run (`runofshow.app.steps.communications_run`).
     deployments   GitHubDeployments on communications.deployments.repo (GITHUB_TOKEN, GITHUB_API_URL)
 
 A part that is absent from the plan is not built; tests pass fakes (`war_room_channel`, `pager`,
-`deployments` overrides of `build_world`). Only this module and bootstrap import adapters.
+`deployments` overrides of `build_world`). Only `runofshow.app.bootstrap` imports adapters.
 """
 
 from __future__ import annotations

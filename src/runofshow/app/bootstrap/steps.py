@@ -1,14 +1,19 @@
 """The composition root's part for the T-minus steps: the exchange calendar, the alert-rules check,
-the freeze record, the blast radius' load generator and the pull-request host (GitHub, or the
-demo's in memory). Like `app.bootstrap`, it may build adapters; nothing below it may."""
+the freeze record, the blast radius' load generator, the pull-request host (GitHub, or the demo's
+in memory), the preflight's tools and the market-window gate before each stage. Like the rest of
+`app.bootstrap`, it may build adapters; nothing below it may."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from runofshow.app import settings
+from runofshow.app.bootstrap.metrics import build_metrics
+from runofshow.app.bootstrap.router import build_router
+from runofshow.app.steps.probes import PreflightTools
 from runofshow.domain.plan import Plan
 from runofshow.errors import InputError
 from runofshow.ports import FreezeStore, LoadGenerator, MarketCalendar, PullRequestHost
@@ -72,7 +77,32 @@ def demo_pull_requests() -> PullRequestHost:
     ])
 
 
+def preflight_tools(environ: Mapping[str, str] | None = None) -> PreflightTools:
+    """What the preflight asks the world with: HTTP, commands, and this package's factories."""
+    from runofshow.adapters.http_probe import HttpxProbe
+    from runofshow.adapters.local_process import LocalCommandRunner
+
+    return PreflightTools(
+        http=HttpxProbe(), commands=LocalCommandRunner(), router=build_router, metrics=build_metrics,
+        calendar=market_calendar, alert_rules=alert_rules_check, freeze_store=freeze_store,
+        environ=settings.environment(environ))
+
+
+def window_gate(plan: Plan) -> Callable[[datetime, int], tuple[bool, str]]:
+    """Before each stage: may the canary move now, by the plan's market windows (and why not)."""
+    from runofshow.app.steps.windows import stage_gate
+    from runofshow.domain.windows import Activity
+
+    calendar = market_calendar(plan)
+
+    def gate(at: datetime, stage: int) -> tuple[bool, str]:
+        g = stage_gate(plan, calendar, Activity.CANARY, at)
+        return g.allowed, g.reason
+
+    return gate
+
+
 __all__ = [
     "alert_rules_check", "demo_pull_requests", "freeze_store", "load_generator", "market_calendar",
-    "pull_request_host",
+    "preflight_tools", "pull_request_host", "window_gate",
 ]

@@ -1,9 +1,9 @@
-"""The composition root's part for team mode (`runofshow submit`, `runofshow worker`): the only
-other place that builds adapters (the ledger's leases), beside `runofshow.app.bootstrap`."""
+"""The composition root's part for team mode (`runofshow submit`, `runofshow worker`): the ledger's
+leases, in the same database as the ledger (PostgreSQL)."""
 
 from __future__ import annotations
 
-from runofshow.app.bootstrap import _redacted, ledger_url
+from runofshow.app.bootstrap.ledger import ledger_url, redacted_url
 from runofshow.errors import InputError, LedgerError
 from runofshow.ports import Leases, Ledger
 
@@ -24,7 +24,7 @@ def open_team(url: str) -> tuple[Ledger, Leases]:
 
     full = ledger_url(url)
     if not full.startswith("postgresql"):
-        raise InputError(f"team mode needs PostgreSQL (--state postgresql://...), not {_redacted(full)}: "
+        raise InputError(f"team mode needs PostgreSQL (--state postgresql://...), not {redacted_url(full)}: "
                          "use `runofshow run` for a run driven by one process")
     try:
         ledger = SqlLedger(full, retries=3)
