@@ -1,7 +1,5 @@
 """`runofshow blast`: the blast-radius probe with a progress bar, its numbers and a verdict."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

@@ -1,7 +1,5 @@
 """`runofshow demo`: the whole run-of-show against local sample services, with a Rich live view."""
 
-from __future__ import annotations
-
 import signal
 import threading
 import time
@@ -37,7 +35,7 @@ class DemoView:
         self.ended = ""
         self.lines: list[str] = []
 
-    def on_event(self, event: LedgerEvent, state: RunState) -> None:
+    def on_event(self, event: "LedgerEvent", state: "RunState") -> None:
         from runofshow.app.run import event_types as et
         from runofshow.app.run import minutes
         e = et.parse(event)
@@ -185,7 +183,7 @@ def demo(
                           resume=resume, use_prometheus=not no_prometheus, no_freeze=no_freeze)
     view = DemoView(f"runofshow demo  fault={fault}  speed {speed:g}x (night {night_speed:g}x)", "")
 
-    def on_event(event: LedgerEvent, st: RunState) -> None:
+    def on_event(event: "LedgerEvent", st: "RunState") -> None:
         view.on_event(event, st)
         if not live_ok and event.kind == "war_room":
             print(view.last_line, flush=True)
@@ -238,7 +236,7 @@ def demo(
     return int(code)
 
 
-def _serve(runner: Runner) -> Callable[[], None]:
+def _serve(runner: "Runner") -> Callable[[], None]:
     """The war room on the web beside the demo run, with a demo IC token (printed once). It starts in
     the background: the run's clock is already going, and T-30 must not wait for a web server."""
     import threading

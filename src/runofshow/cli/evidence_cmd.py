@@ -1,7 +1,5 @@
 """`runofshow evidence build RUN_ID` and `runofshow evidence verify DIR`."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Any
 

@@ -1,7 +1,5 @@
 """`runofshow feedback`: user feedback on a run during its first night (a `user_feedback` event)."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

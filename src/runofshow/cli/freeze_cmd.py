@@ -1,7 +1,5 @@
 """`runofshow freeze start|end|status|check`: the change freeze on a GitHub repository."""
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime

@@ -1,7 +1,5 @@
 """`runofshow grafana dashboard`: the war-room dashboard JSON, built from the plan's queries."""
 
-from __future__ import annotations
-
 import json
 import re
 from pathlib import Path

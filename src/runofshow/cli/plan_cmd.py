@@ -1,7 +1,5 @@
 """`runofshow init`, `validate` and `plan`: write, check and print the plan."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated

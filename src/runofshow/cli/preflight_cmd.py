@@ -1,7 +1,5 @@
 """`runofshow preflight PLAN`: the nine T-10 checks, printed and written to preflight.txt."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

@@ -1,7 +1,5 @@
 """`runofshow replay` and `runofshow bench`: the decision engine on recorded scenarios."""
 
-from __future__ import annotations
-
 import gc
 import json
 import math
@@ -91,7 +89,7 @@ def _fmt(v: float | None) -> str:
     return f"{v:.3g}"
 
 
-def _print_timeline(sc: Scenario, result: ReplayResult) -> None:
+def _print_timeline(sc: "Scenario", result: "ReplayResult") -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -150,7 +148,7 @@ def _ticks(x: float | None) -> str:
     return "n/a" if x is None else f"{x:g}"
 
 
-def _ttp(s: Score) -> str:
+def _ttp(s: "Score") -> str:
     x = s.ttp_median_s
     if x is None:
         return "n/a"
@@ -159,23 +157,23 @@ def _ttp(s: Score) -> str:
     return "never" if math.isinf(x) else f"{x / 60:.0f} min{tail}"
 
 
-def _holds(s: Score) -> str:
+def _holds(s: "Score") -> str:
     if s.mean_holds_good is None:
         return "n/a"
     nodata = s.mean_nodata_holds_good
     return f"{s.mean_holds_good:.2f}" + (f" ({nodata:.2f} for NoData)" if nodata else "")
 
 
-def _held(s: Score) -> str:
+def _held(s: "Score") -> str:
     share = s.held_good_share
     return f"{s.held_good} of {len(s.good)}" + (f" ({100 * share:.1f} %)" if share is not None else "")
 
 
-def _ms(s: Score) -> str:
+def _ms(s: "Score") -> str:
     return "n/a" if s.mean_seconds is None else f"{1000 * s.mean_seconds:.0f} ms"
 
 
-def _print_scores(folder: Path, scores: list[Score]) -> None:
+def _print_scores(folder: Path, scores: "list[Score]") -> None:
     from rich.console import Console
     from rich.table import Table
 

@@ -1,8 +1,6 @@
 """`runofshow report RUN_ID`, `runofshow rca RUN_ID` and `runofshow oneliner RUN_ID`: the run told
 for people, rebuilt from the ledger alone."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Any
 

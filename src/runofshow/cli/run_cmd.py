@@ -10,8 +10,6 @@ window closed, stopped by the incident commander, or left paused by Ctrl-C), 2 b
 1 unexpected error.
 """
 
-from __future__ import annotations
-
 import json
 import signal
 import sys
@@ -46,7 +44,7 @@ AsOpt = Annotated[str | None, typer.Option(
 # --------------------------------------------------------------------------- driving a runner
 
 
-def ask_on_interrupt(state: RunState) -> str:
+def ask_on_interrupt(state: "RunState") -> str:
     """Ctrl-C: ask whether to leave traffic where it is (pause) or roll back now."""
     if not sys.stdin.isatty():
         return "pause"
@@ -65,7 +63,7 @@ def ask_on_interrupt(state: RunState) -> str:
 
 
 @contextmanager
-def interrupts_to(runner: Runner) -> Iterator[None]:
+def interrupts_to(runner: "Runner") -> Iterator[None]:
     """Ctrl-C and SIGTERM ask the runner to stop at its next safe point (never mid-action)."""
     terminated = {"term": False}
 
@@ -78,7 +76,7 @@ def interrupts_to(runner: Runner) -> Iterator[None]:
 
     asker = runner.ports.on_interrupt
 
-    def choose(state: RunState) -> str:
+    def choose(state: "RunState") -> str:
         if terminated["term"] or asker is None:
             return "pause"
         return asker(state)
@@ -93,7 +91,7 @@ def interrupts_to(runner: Runner) -> Iterator[None]:
         signal.signal(signal.SIGTERM, old_term)
 
 
-def print_lines(event: LedgerEvent, state: RunState) -> None:
+def print_lines(event: "LedgerEvent", state: "RunState") -> None:
     from runofshow.cli.views import war_room_line
 
     line = war_room_line(event)
@@ -101,7 +99,7 @@ def print_lines(event: LedgerEvent, state: RunState) -> None:
         print(line, flush=True)
 
 
-def drive(runner: Runner) -> int:
+def drive(runner: "Runner") -> int:
     """Run to the end (or a pause) with Ctrl-C handled, then close it out; the exit code."""
     from runofshow.cli.closeout import finish
     from runofshow.cli.exit_codes import ExitCode
@@ -117,7 +115,7 @@ def drive(runner: Runner) -> int:
 
 def _options(state: str | None, speed: float | None, listen: str | None, repo: str | None = None,
              windows: bool = True, override: str | None = None, by: str | None = None,
-             no_freeze: bool = False) -> RunOptions:
+             no_freeze: bool = False) -> "RunOptions":
     from runofshow.app.bootstrap import RunOptions
     from runofshow.app.steps.preflight import Override
     from runofshow.errors import InputError

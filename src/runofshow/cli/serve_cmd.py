@@ -1,8 +1,6 @@
 """`runofshow serve` (the war room on the web) and `runofshow token create|list|revoke` (who may
 log in, with which role)."""
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any

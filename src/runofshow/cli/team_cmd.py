@@ -6,8 +6,6 @@ orphaned runs and drives them (`runofshow.app.team.worker`) until SIGTERM or Ctr
 its runs and hand them back to the queue.
 """
 
-from __future__ import annotations
-
 import os
 import signal
 import socket
@@ -118,7 +116,7 @@ def worker(
     def say(line: str) -> None:
         print(line, flush=True)
 
-    def lines(event: LedgerEvent, run_state: RunState) -> None:
+    def lines(event: "LedgerEvent", run_state: "RunState") -> None:
         line = war_room_line(event)
         if line is not None:
             say(f"[{event.run_id}] {line}")

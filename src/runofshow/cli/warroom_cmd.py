@@ -11,8 +11,6 @@ automatic rollback, a run that has ended; the refusal is recorded; with --server
 404, 422), 1 a rollback that could not be confirmed, or a server that did not answer.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path

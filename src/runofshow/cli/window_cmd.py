@@ -1,7 +1,5 @@
 """`runofshow window check`: may a canary stage, a schema change or a rollback start at an instant?"""
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any

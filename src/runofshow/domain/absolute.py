@@ -15,8 +15,8 @@ from statistics import NormalDist
 from runofshow.domain.counts import binomial_tail_z, poisson_tail_z
 from runofshow.domain.gates import clean_value, fmt, threshold_verdict, valid_requests
 from runofshow.domain.judge import Scale, scale_of
-from runofshow.domain.plan import Direction, Gate, GateKind, Plan
 from runofshow.domain.prior import FULL_WEIGHT
+from runofshow.domain.rules import Direction, EnginePlan, Gate, GateKind
 from runofshow.domain.tick import MetricVerdict, Tick, Verdict
 from runofshow.domain.trends import projected_crossing, rising
 
@@ -58,7 +58,7 @@ def baseline_now(
     return None, False
 
 
-def shared_breach(plan: Plan, gate: Gate, b: float | None) -> bool:
+def shared_breach(plan: EnginePlan, gate: Gate, b: float | None) -> bool:
     """The baseline is at `shared_level` of the threshold too: a breach now is not the canary's."""
     return b is not None and gate.badness(b) >= plan.decision.shared_level * gate.badness(gate.threshold)
 
@@ -74,7 +74,9 @@ def no_baseline(tick: Tick, name: str, gate: Gate) -> str | None:
     return None
 
 
-def absolute_run(plan: Plan, history: Sequence[Tick], name: str, gate: Gate) -> list[tuple[Tick, float]]:
+def absolute_run(
+    plan: EnginePlan, history: Sequence[Tick], name: str, gate: Gate
+) -> list[tuple[Tick, float]]:
     """The latest ticks in a row where the canary was over `name`'s threshold with no baseline to
     compare and no recent baseline over it too (that is a shared incident, not the canary), newest
     first. Ticks without canary data for `name` are skipped (NoData has its own rule); at most
@@ -119,7 +121,7 @@ def absolute_z(gate: Gate, run: Sequence[tuple[Tick, float]]) -> tuple[float, st
 
 
 def absolute_gate(
-    plan: Plan, history: Sequence[Tick], name: str, gate: Gate, c: float, b: float | None, missing: str
+    plan: EnginePlan, history: Sequence[Tick], name: str, gate: Gate, c: float, b: float | None, missing: str
 ) -> MetricVerdict:
     """The seed's matrix when there is nothing to compare with (100 % on the canary, the baseline
     exporter down): a canary over its threshold for `absolute_confirm_ticks` ticks in a row rolls
@@ -152,7 +154,7 @@ def absolute_gate(
 
 
 def absolute_trend(
-    plan: Plan, history: Sequence[Tick], name: str, gate: Gate, c: float, missing: str
+    plan: EnginePlan, history: Sequence[Tick], name: str, gate: Gate, c: float, missing: str
 ) -> str | None:
     """With no baseline to compare, the seed's trend rule: the canary alone rising tick after tick
     and projected over its threshold within `hold_min` -> hold. Per-request readings need
@@ -174,7 +176,7 @@ def absolute_trend(
     )
 
 
-def threshold_gate(plan: Plan, history: Sequence[Tick], name: str, gate: Gate) -> MetricVerdict:
+def threshold_gate(plan: EnginePlan, history: Sequence[Tick], name: str, gate: Gate) -> MetricVerdict:
     """The seed's plain matrix for one gate (`judge: threshold`): canary over its threshold -> FAIL,
     rising toward it (projected over within `hold_min`) -> TREND, else the threshold verdict."""
     tick = history[-1]

@@ -24,9 +24,10 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from runofshow.domain.addresses import HttpUrlText
+from runofshow.domain.model import FrozenModel
 
 #: Slack's rules for a channel name: lower case letters, digits, - and _, at most 80 characters
 CHANNEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
@@ -37,14 +38,10 @@ PAGERDUTY_ID = re.compile(r"^P[A-Z0-9]{5,}$")
 REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 # --------------------------------------------------------------------------- Slack
 
 
-class SlackMember(_Model):
+class SlackMember(FrozenModel):
     """One person in the war room: the name the plan uses (as in `war_room.incident_commanders`)
     and their Slack user id (Slack: profile, ⋮, Copy member ID)."""
 
@@ -59,7 +56,7 @@ class SlackMember(_Model):
         return v
 
 
-class SlackWarRoomSettings(_Model):
+class SlackWarRoomSettings(FrozenModel):
     channel: str = Field(default="spark-warroom-v140", description="channel name, with or without #")
     private: bool = Field(default=False, description="create a private channel (groups:write)")
     members: tuple[SlackMember, ...] = ()
@@ -102,7 +99,7 @@ class SlackWarRoomSettings(_Model):
 # --------------------------------------------------------------------------- pager
 
 
-class PagerDutySettings(_Model):
+class PagerDutySettings(FrozenModel):
     """Yellow: each service's urgency high and acknowledgement timeout `ack_timeout_s`; green: the
     settings read before yellow, put back as they were."""
 
@@ -126,7 +123,7 @@ class PagerDutySettings(_Model):
 
 
 
-class WebhookPagerSettings(_Model):
+class WebhookPagerSettings(FrozenModel):
     """Any other pager, through a bridge that answers runofshow's JSON (see the README)."""
 
     kind: Literal["webhook"] = "webhook"
@@ -156,7 +153,7 @@ PagerSettings = Annotated[PagerDutySettings | WebhookPagerSettings, Field(discri
 # --------------------------------------------------------------------------- GitHub deployments
 
 
-class DeploymentSettings(_Model):
+class DeploymentSettings(FrozenModel):
     repo: str = Field(description="OWNER/NAME")
     environment: str = Field(default="production", min_length=1)
     ref: str | None = Field(default=None, description="the ref deployed; default: the release version")
@@ -173,7 +170,7 @@ class DeploymentSettings(_Model):
 # --------------------------------------------------------------------------- all of it
 
 
-class CommunicationsSettings(_Model):
+class CommunicationsSettings(FrozenModel):
     """Each part is off while it is absent (None)."""
 
     slack: SlackWarRoomSettings | None = None

@@ -13,23 +13,20 @@ the commented examples in the plan template do.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field
 
 from runofshow.domain.addresses import HttpUrlText, ListenAddress
-
-
-class _Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+from runofshow.domain.labels import MetricLabels
+from runofshow.domain.model import FrozenModel
+from runofshow.domain.rules import AUTO_ROLLBACK_LABELS
 
 # --------------------------------------------------------------------------- traffic routers
 
 
-class LocalProxyRouterSettings(_Settings):
+class LocalProxyRouterSettings(FrozenModel):
     """The demo's weighted reverse proxy, steered over its admin endpoint."""
 
     kind: Literal["local_proxy"] = "local_proxy"
@@ -41,7 +38,7 @@ class LocalProxyRouterSettings(_Settings):
     retries: int = Field(default=3, ge=1, description="attempts per admin request")
 
 
-class IngressNginxRouterSettings(_Settings):
+class IngressNginxRouterSettings(FrozenModel):
     """nginx.ingress.kubernetes.io/canary-weight on the canary Ingress."""
 
     kind: Literal["ingress_nginx"] = "ingress_nginx"
@@ -56,7 +53,7 @@ class IngressNginxRouterSettings(_Settings):
     timeout_s: float = Field(default=10.0, gt=0, description="per Kubernetes API request")
 
 
-class NginxFileRouterSettings(_Settings):
+class NginxFileRouterSettings(FrozenModel):
     """An nginx split_clients include file, checked with nginx -t and reloaded."""
 
     kind: Literal["nginx_file"] = "nginx_file"
@@ -72,7 +69,7 @@ class NginxFileRouterSettings(_Settings):
     command_timeout_s: float = Field(default=30.0, gt=0)
 
 
-class FlagApiRouterSettings(_Settings):
+class FlagApiRouterSettings(FrozenModel):
     """A feature-flag HTTP API: POST {feature, percentage}; read back from `read_url`."""
 
     kind: Literal["flag_api"] = "flag_api"
@@ -86,7 +83,7 @@ class FlagApiRouterSettings(_Settings):
     backoff_s: float = Field(default=0.2, ge=0, description="first wait between attempts; doubles")
 
 
-class MemoryRouterSettings(_Settings):
+class MemoryRouterSettings(FrozenModel):
     """In-memory router for dry runs and tests."""
 
     kind: Literal["memory"] = "memory"
@@ -102,41 +99,7 @@ TrafficRouterSettings = Annotated[
 # --------------------------------------------------------------------------- metrics sources
 
 
-LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-
-
-class MetricLabels(_Settings):
-    """How the series of the service tell the tracks apart: the label that names the service (its
-    value is `release.service`), the label that names the track, and that label's value on the
-    canary and on the baseline. The default gate, request and SLO queries select with these."""
-
-    service: str = Field(default="service", description="label holding release.service, e.g. app, job")
-    track: str = Field(default="track", description="label telling canary from baseline, e.g. version")
-    canary: str = Field(default="canary", min_length=1, description="the track label's value on the canary")
-    baseline: str = Field(default="baseline", min_length=1, description="... and on the baseline")
-
-    @field_validator("service", "track")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        if not LABEL_NAME.match(v):
-            raise ValueError(f"'{v}' is not a Prometheus label name (letters, digits, _)")
-        return v
-
-    def selector(self, service: str, track: str | None = None) -> str:
-        """`service="spark-trading",track="canary"` for `track` "canary" (or "baseline"); without a
-        track, the service only."""
-        sel = f'{self.service}="{_quoted(service)}"'
-        if track is not None:
-            value = self.canary if track == "canary" else self.baseline
-            sel += f',{self.track}="{_quoted(value)}"'
-        return sel
-
-
-def _quoted(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-class PrometheusSettings(_Settings):
+class PrometheusSettings(FrozenModel):
     kind: Literal["prometheus"] = "prometheus"
     url: HttpUrlText = "http://127.0.0.1:9090"
     labels: MetricLabels = MetricLabels()
@@ -160,17 +123,17 @@ class PrometheusCredentials:
                 f"basic_auth={'***' if self.basic_auth else None})")
 
 
-class JsonEndpoint(_Settings):
+class JsonEndpoint(FrozenModel):
     url: HttpUrlText
     path: str = Field(description="dotted JSON path, e.g. data.p95_ms")
 
 
-class WebJsonMetric(_Settings):
+class WebJsonMetric(FrozenModel):
     baseline: JsonEndpoint
     canary: JsonEndpoint
 
 
-class WebJsonSettings(_Settings):
+class WebJsonSettings(FrozenModel):
     kind: Literal["web_json"] = "web_json"
     timeout_s: float = Field(default=5, gt=0)
     metrics: dict[str, WebJsonMetric] = Field(default_factory=dict)
@@ -182,15 +145,15 @@ MetricsSourceSettings = Annotated[PrometheusSettings | WebJsonSettings, Field(di
 # --------------------------------------------------------------------------- alerts, notifications
 
 
-class AlertSourceSettings(_Settings):
-    match_labels: dict[str, str] = Field(default_factory=lambda: {"auto_rollback": "true"})
+class AlertSourceSettings(FrozenModel):
+    match_labels: dict[str, str] = Field(default_factory=lambda: dict(AUTO_ROLLBACK_LABELS))
     webhook_listen: ListenAddress | None = Field(
         default=None, description="host:port for Alertmanager webhooks")
     webhook_token_env: str = "RUNOFSHOW_WEBHOOK_TOKEN"
     poll_prometheus: bool = True
 
 
-class NotificationSettings(_Settings):
+class NotificationSettings(FrozenModel):
     deploys_channel: str = "#spark-deploys"
     war_room_channel: str = "#spark-warroom-v140"
     slack_webhook_url_env: str | None = "SLACK_WEBHOOK_URL"

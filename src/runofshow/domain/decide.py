@@ -58,9 +58,9 @@ from runofshow.domain.judge import (
     recent_pairs,
     robustness,
 )
-from runofshow.domain.plan import Gate, GateKind, Plan
 from runofshow.domain.pooled import pooled_evidence, window_pairs
 from runofshow.domain.prior import FULL_WEIGHT
+from runofshow.domain.rules import EnginePlan, Gate, GateKind
 from runofshow.domain.sentence import explain
 from runofshow.domain.tick import Action, Decision, MetricVerdict, Tick, Verdict
 from runofshow.domain.trends import mann_kendall_z, theil_sen
@@ -77,14 +77,14 @@ def engine_name(judge: str) -> str:
     return f"runofshow-decide/{ENGINE_VERSION} judge={judge}"
 
 
-def decide(plan: Plan, history: Sequence[Tick], now_s: float | None = None) -> Decision:
+def decide(plan: EnginePlan, history: Sequence[Tick], now_s: float | None = None) -> Decision:
     """Decide for the last tick of `history` (the current one), using nothing after it; with the
     decision in one sentence (`Decision.sentence`)."""
     d = _decide(plan, history, now_s)
     return replace(d, sentence=explain(plan, history[-1], d))
 
 
-def _decide(plan: Plan, history: Sequence[Tick], now_s: float | None) -> Decision:
+def _decide(plan: EnginePlan, history: Sequence[Tick], now_s: float | None) -> Decision:
     if not history:
         raise ValueError("decide needs at least the current tick")
     tick = history[-1]
@@ -109,7 +109,7 @@ def _decide(plan: Plan, history: Sequence[Tick], now_s: float | None) -> Decisio
 
 
 def _conclude(
-    plan: Plan,
+    plan: EnginePlan,
     history: Sequence[Tick],
     verdicts: tuple[MetricVerdict, ...],
     context: list[str],
@@ -168,7 +168,7 @@ SPREAD_MIN_Z = 2.0  # a gate leaning this far (no tolerance) counts toward a spr
 SPREAD_EXTRA_Z = 1.0  # ...and together (Stouffer) they must pass the rollback bar plus this
 
 
-def _spread(plan: Plan, verdicts: Sequence[MetricVerdict]) -> str | None:
+def _spread(plan: EnginePlan, verdicts: Sequence[MetricVerdict]) -> str | None:
     """A regression spread thinly over two or more gates, none clear on its own: each leans worse
     than the baseline (SPREAD_MIN_Z) and together they are clear (Stouffer's sum over the leaning
     gates at `rollback_z` + SPREAD_EXTRA_Z). In a shared incident each gate already allows the
@@ -189,7 +189,7 @@ def _spread(plan: Plan, verdicts: Sequence[MetricVerdict]) -> str | None:
     )
 
 
-def _stage_done(plan: Plan, history: Sequence[Tick], now_s: float | None) -> bool:
+def _stage_done(plan: EnginePlan, history: Sequence[Tick], now_s: float | None) -> bool:
     tick = history[-1]
     if not 0 <= tick.stage < len(plan.stages):
         return False
@@ -207,7 +207,7 @@ def _labels(labels: Mapping[str, str]) -> str:
     return ", ".join(f"{k}={v}" for k, v in labels.items())
 
 
-def _context_alerts(history: Sequence[Tick], plan: Plan) -> list[str]:
+def _context_alerts(history: Sequence[Tick], plan: EnginePlan) -> list[str]:
     """Alerts that became visible at this tick and are not auto-triggers: context only."""
     tick = history[-1]
     prev_t = history[-2].t_s if len(history) > 1 else -math.inf
@@ -221,14 +221,14 @@ def _context_alerts(history: Sequence[Tick], plan: Plan) -> list[str]:
 # --------------------------------------------------------------------------- comparative judge
 
 
-def overlap_ticks(plan: Plan, gate: Gate) -> float:
+def overlap_ticks(plan: EnginePlan, gate: Gate) -> float:
     """How many ticks one reading of `gate` covers: its window over the tick (at least 1)."""
     if gate.window_s is None:
         return 1.0
     return max(1.0, gate.window_s / plan.decision.tick_interval_s)
 
 
-def warmup_of(plan: Plan, gate: Gate) -> int:
+def warmup_of(plan: EnginePlan, gate: Gate) -> int:
     """The first ticks of the rollout not judged on `gate`: the canary's warm-up (cold caches, new
     connections, first errors of a fresh process), plus the ticks a longer window still shows it."""
     if plan.decision.warmup_ticks == 0:
@@ -247,7 +247,7 @@ def _effect_text(gate: Gate, ev: Evidence) -> str:
     return f"{100 * ev.effect:+.0f} %"
 
 
-def _comparative_gate(plan: Plan, history: Sequence[Tick], name: str, gate: Gate) -> MetricVerdict:
+def _comparative_gate(plan: EnginePlan, history: Sequence[Tick], name: str, gate: Gate) -> MetricVerdict:
     """The gate's verdict, with the evidence's numbers (interval, counts, window) attached."""
     v, ev = _verdict(plan, history, name, gate)
     if ev is None or not math.isfinite(ev.se):
@@ -258,7 +258,7 @@ def _comparative_gate(plan: Plan, history: Sequence[Tick], name: str, gate: Gate
 
 
 def _verdict(
-    plan: Plan, history: Sequence[Tick], name: str, gate: Gate
+    plan: EnginePlan, history: Sequence[Tick], name: str, gate: Gate
 ) -> tuple[MetricVerdict, Evidence | None]:
     rules = plan.decision
     tick = history[-1]
@@ -336,7 +336,7 @@ def _verdict(
 
 
 def _canary_trend(
-    plan: Plan, history: Sequence[Tick], name: str, gate: Gate, ev: Evidence | None
+    plan: EnginePlan, history: Sequence[Tick], name: str, gate: Gate, ev: Evidence | None
 ) -> str | None:
     """A hold reason when the canary is pulling away from the baseline and heading over its
     threshold within the hold time. A hold is a decision that needs evidence too:

@@ -30,7 +30,9 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from runofshow.domain.model import FrozenModel
 
 
 class ChangeClass(StrEnum):
@@ -44,11 +46,9 @@ class ChangeClass(StrEnum):
     REFACTORING = "refactoring"
 
 
-class FreezeRules(BaseModel):
+class FreezeRules(FrozenModel):
     """The change freeze: which classes of change may merge while the canary is out, and how a
     pull request's labels, changed paths and title put it in a class (the plan's `freeze`)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = Field(default=True, description="false: no freeze (a drill, code not on GitHub)")
     label: str = "hold-for-canary"

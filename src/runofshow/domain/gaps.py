@@ -21,15 +21,15 @@ from dataclasses import replace
 
 from runofshow.domain.gates import clean_value, fmt
 from runofshow.domain.judge import Evidence, min_effect
-from runofshow.domain.plan import Gate, Plan
 from runofshow.domain.pooled import pooled_evidence, window_pairs
+from runofshow.domain.rules import EnginePlan, Gate
 from runofshow.domain.tick import MetricVerdict, Tick, Verdict
 
 SHORT_GAP = "short gap"
 """Marks the reason of a NODATA verdict whose gap is judged on the pooled window (no hold)."""
 
 
-def canary_gap(plan: Plan, history: Sequence[Tick], metric: str | None) -> int:
+def canary_gap(plan: EnginePlan, history: Sequence[Tick], metric: str | None) -> int:
     """Ticks in a row, ending now, without canary data for `metric` (None: for every gate)."""
     run = 0
     for t in reversed(history):
@@ -43,7 +43,7 @@ def canary_gap(plan: Plan, history: Sequence[Tick], metric: str | None) -> int:
     return run
 
 
-def fresh(plan: Plan, history: Sequence[Tick], gap: int) -> bool:
+def fresh(plan: EnginePlan, history: Sequence[Tick], gap: int) -> bool:
     """True when the judge window still holds canary data despite a gap of `gap` ticks: the gap is
     shorter than the window, and the canary was seen at all before it."""
     return 0 < gap < min(plan.decision.judge_window_ticks, len(history))
@@ -55,7 +55,7 @@ def is_short_gap(v: MetricVerdict) -> bool:
 
 
 def gap_verdict(
-    plan: Plan,
+    plan: EnginePlan,
     history: Sequence[Tick],
     name: str,
     gate: Gate,

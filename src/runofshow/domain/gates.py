@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from runofshow.domain.plan import Gate, GateKind
+from runofshow.domain.rules import Gate, GateKind
 from runofshow.domain.tick import MetricVerdict, TrackSample, Verdict
 
 MIN_REQUESTS = 3

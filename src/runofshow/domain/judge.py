@@ -45,7 +45,6 @@ from runofshow.domain.counts import (
 )
 from runofshow.domain.gates import clean_value, valid_denominator, valid_requests
 from runofshow.domain.overlap import independent, reading_rows
-from runofshow.domain.plan import Direction, Gate, GateKind
 from runofshow.domain.prior import FULL_WEIGHT, with_prior
 from runofshow.domain.robust import (
     CLIP,
@@ -58,6 +57,7 @@ from runofshow.domain.robust import (
     dropped,
     window_floor,
 )
+from runofshow.domain.rules import Direction, Gate, GateKind
 from runofshow.domain.tick import Tick
 
 _N = NormalDist()

@@ -7,11 +7,9 @@ from datetime import time
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-
-class _Rules(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from runofshow.domain.model import FrozenModel
 
 
 def _hhmm(v: str) -> str:
@@ -25,7 +23,7 @@ def _hhmm(v: str) -> str:
 HHMM = Annotated[str, Field(pattern=r"^\d{2}:\d{2}$")]
 
 
-class DailyWindow(_Rules):
+class DailyWindow(FrozenModel):
     start: HHMM
     end: HHMM
 
@@ -57,7 +55,7 @@ def _zone(v: str) -> str:
     return v
 
 
-class Market(_Rules):
+class Market(FrozenModel):
     calendar: str = Field(default="XIST", min_length=1)
     timezone: str = "Europe/Istanbul"
     hours: DailyWindow = DailyWindow(start="09:30", end="18:00")

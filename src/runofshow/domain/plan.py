@@ -1,5 +1,6 @@
 """The plan: one validated description of a canary release's run-of-show. Here: the release, its
-stages, gates, decision rules, timeline, war room, team caps and preflight; the market windows are in
+timeline, war room, team caps and preflight; the stages, gates and decision rules (the decision
+engine's part) are in `runofshow.domain.rules` (and importable from here); the market windows are in
 `runofshow.domain.market`, the freeze rules in `runofshow.domain.freeze`, and the settings for the
 outside systems a run talks to (router, metrics, alerts, notifications) in
 `runofshow.domain.connections`.
@@ -12,10 +13,9 @@ reading YAML and turning validation errors into `file: field: problem` lines liv
 from __future__ import annotations
 
 import re
-from enum import StrEnum
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from runofshow.domain.addresses import HttpUrlText
 from runofshow.domain.communications import CommunicationsSettings
@@ -30,6 +30,21 @@ from runofshow.domain.connections import (
 )
 from runofshow.domain.freeze import FreezeRules
 from runofshow.domain.market import Market
+from runofshow.domain.model import FrozenModel
+from runofshow.domain.rules import (
+    SEL,
+    DecisionRules,
+    Direction,
+    EnginePlan,
+    Gate,
+    GateKind,
+    Stage,
+    TrackQueries,
+    default_gates,
+    default_requests_query,
+    default_slo_error_ratio_query,
+    default_stages,
+)
 from runofshow.domain.team import TeamSettings
 from runofshow.domain.war_room import WarRoom
 
@@ -37,14 +52,10 @@ GATE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 VERSION = re.compile(r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+# --------------------------------------------------------------------------- release
 
 
-# --------------------------------------------------------------------------- release, stages
-
-
-class Release(_Model):
+class Release(FrozenModel):
     name: str = Field(default="spark-trading", min_length=1)
     version: str = "v1.4.0"
     service: str = Field(default="spark-trading", min_length=1)
@@ -57,225 +68,10 @@ class Release(_Model):
         return v
 
 
-class Stage(_Model):
-    weight: float
-    hold_min: float = 15.0
-
-    @field_validator("weight")
-    @classmethod
-    def _weight(cls, v: float) -> float:
-        if not 0 < v <= 100:
-            raise ValueError("must be between 0 and 100")
-        return v
-
-    @field_validator("hold_min")
-    @classmethod
-    def _hold(cls, v: float) -> float:
-        if v <= 0:
-            raise ValueError("must be more than 0 minutes")
-        return v
-
-
-def default_stages() -> tuple[Stage, ...]:
-    """1 -> 5 -> 25 -> 50 -> 100 %: starts at T0, T+15, T+30, T+45, T+60; 100 % complete at T+90."""
-    return (
-        Stage(weight=1, hold_min=15),
-        Stage(weight=5, hold_min=15),
-        Stage(weight=25, hold_min=15),
-        Stage(weight=50, hold_min=15),
-        Stage(weight=100, hold_min=30),
-    )
-
-
-# --------------------------------------------------------------------------- gates
-
-
-class GateKind(StrEnum):
-    """How the judge reads a metric.
-
-    latency: a per-tick quantile (p95) of request latency; noisy when the canary has few requests.
-    rate:    a percentage of requests (5xx, idempotency conflicts); judged with counts.
-    count:   events counted in the tick (CSP violation reports); judged per request with Poisson.
-    gauge:   a level that is not per request (WebSocket lag, pool utilisation).
-    """
-
-    LATENCY = "latency"
-    RATE = "rate"
-    COUNT = "count"
-    GAUGE = "gauge"
-
-
-class Direction(StrEnum):
-    LOWER_IS_BETTER = "lower_is_better"
-    HIGHER_IS_BETTER = "higher_is_better"
-
-
-class TrackQueries(_Model):
-    """One query per track. `$window` is replaced by the query window (the tick interval, scaled)."""
-
-    baseline: str = Field(min_length=1)
-    canary: str = Field(min_length=1)
-
-
-class Gate(_Model):
-    unit: str = ""
-    kind: GateKind = GateKind.GAUGE
-    direction: Direction = Direction.LOWER_IS_BETTER
-    threshold: float
-    short: str = Field(default="", description="label in war-room lines, e.g. p95")
-    query: TrackQueries | None = None
-    count_query: TrackQueries | None = Field(
-        default=None,
-        description="rate gates: the denominator the percentage divides by, per track (e.g. idempotent "
-        "requests); default: the requests query",
-    )
-    window_s: float | None = Field(
-        default=None, gt=0,
-        description="how many seconds each reading covers (a query's range selector); longer than the "
-        "tick, consecutive readings overlap and the judge discounts the pooled evidence; default one tick",
-    )
-
-    def breaches(self, value: float) -> bool:
-        """True when `value` is on the wrong side of the threshold."""
-        if self.direction is Direction.LOWER_IS_BETTER:
-            return value > self.threshold
-        return value < self.threshold
-
-    def badness(self, value: float) -> float:
-        """The value oriented so that bigger is always worse."""
-        return value if self.direction is Direction.LOWER_IS_BETTER else -value
-
-
-SEL = "SELECTOR"  # stands for the track's label selector in the default queries below
-
-
-def _q(expr: str, labels: MetricLabels, service: str) -> TrackQueries:
-    return TrackQueries(
-        baseline=expr.replace(SEL, labels.selector(service, "baseline")),
-        canary=expr.replace(SEL, labels.selector(service, "canary")),
-    )
-
-
-def default_gates(labels: MetricLabels | None = None, service: str = "spark-trading") -> dict[str, Gate]:
-    """The six gates of the run-of-show, with queries for the demo's (and a typical) exporter; the
-    series are selected with `labels` (`metrics_source.labels`) and `service` (`release.service`)."""
-    chosen = labels or MetricLabels()
-
-    def q(expr: str) -> TrackQueries:
-        return _q(expr, chosen, service)
-
-    sel = SEL
-    reqs = f"sum(rate(http_requests_total{{{sel}}}[$window]))"
-    return {
-        "http_p95_ms": Gate(
-            unit="ms", kind=GateKind.LATENCY, threshold=300, short="p95",
-            query=q(
-                "1000 * histogram_quantile(0.95, sum by (le) "
-                f"(rate(http_request_duration_seconds_bucket{{{sel}}}[$window])))"
-            ),
-        ),
-        "http_5xx_pct": Gate(
-            unit="%", kind=GateKind.RATE, threshold=1.0, short="5xx",
-            query=q(f'100 * sum(rate(http_requests_total{{{sel},code=~"5.."}}[$window])) / {reqs}'),
-        ),
-        "ws_lag_s": Gate(
-            unit="s", kind=GateKind.GAUGE, threshold=30, short="ws",
-            query=q(f"max(ws_message_lag_seconds{{{sel}}})"),
-        ),
-        "idempotency_conflict_pct": Gate(
-            unit="%", kind=GateKind.RATE, threshold=1.0, short="idemp",
-            query=q(f"100 * sum(rate(idempotency_conflicts_total{{{sel}}}[$window])) / {reqs}"),
-        ),
-        "csp_violations": Gate(
-            unit="per tick", kind=GateKind.COUNT, threshold=10, short="csp",
-            query=q(f"sum(increase(csp_violation_reports_total{{{sel}}}[$window]))"),
-        ),
-        "pgbouncer_pool_util_pct": Gate(
-            unit="%", kind=GateKind.GAUGE, threshold=80, short="pool",
-            query=q(
-                f"100 * max(pgbouncer_pool_active_connections{{{sel}}}) "
-                f"/ max(pgbouncer_pool_max_connections{{{sel}}})"
-            ),
-        ),
-    }
-
-
-def default_requests_query(
-    labels: MetricLabels | None = None, service: str = "spark-trading",
-) -> TrackQueries:
-    return _q(f"sum(increase(http_requests_total{{{SEL}}}[$window]))", labels or MetricLabels(), service)
-
-
-def default_slo_error_ratio_query(labels: MetricLabels | None = None, service: str = "spark-trading") -> str:
-    sel = (labels or MetricLabels()).selector(service)
-    return (f'sum(rate(http_requests_total{{{sel},code=~"5.."}}[$window]))'
-            f" / sum(rate(http_requests_total{{{sel}}}[$window]))")
-
-
-# --------------------------------------------------------------------------- decision rules
-
-
-class DecisionRules(_Model):
-    """Parameters of the decision engine (see `runofshow.domain.decide`)."""
-
-    tick_interval_s: float = Field(default=60, gt=0)
-    trend_window_ticks: int = Field(default=8, ge=3)
-    hold_min: float = Field(default=15, gt=0)
-    max_holds: int = Field(default=3, ge=0, description="holds in one stage before giving up (halt)")
-    no_data_rollback_after_ticks: int = Field(
-        default=6, ge=1,
-        description="roll back after this many ticks in a row without any canary data (holding before)",
-    )
-    no_data_metric_rollback_after_ticks: int = Field(
-        default=10, ge=1,
-        description="roll back after this many ticks in a row without data for one gate metric "
-        "while the other gates still see the canary (holding before)",
-    )
-    min_canary_requests: int = Field(
-        default=50, ge=0, description="below this, a rate's per-tick trend is not judged (its counts are)"
-    )
-    confidence: float = Field(
-        default=0.99, gt=0.5, lt=1,
-        description="a canary-only breach this clear in a single tick holds while it is confirmed",
-    )
-    min_relative_effect: float = Field(
-        default=0.25, ge=0, description="canary worse than baseline by at least this share"
-    )
-    rollback_z: float = Field(
-        default=3.5, gt=0,
-        description="evidence needed to roll back for a canary-only regression: one-sided z of the "
-        "canary-vs-baseline test pooled over the judge window, with the worst tick left out",
-    )
-    judge_window_ticks: int = Field(
-        default=6, ge=2, description="ticks pooled by the comparative judge (sliding window)"
-    )
-    warmup_ticks: int = Field(
-        default=2, ge=0,
-        description="first ticks of the rollout whose canary is not compared with the baseline (warm-up)",
-    )
-    shared_level: float = Field(
-        default=0.8, gt=0, le=1,
-        description="a canary breach is shared when the baseline is at this share of the threshold too",
-    )
-    absolute_confirm_ticks: int = Field(
-        default=3, ge=1,
-        description="with no baseline to compare (100 % on the canary, or no baseline data), roll back "
-        "once the canary is over a threshold this many ticks in a row with canary data (rates and "
-        "counts: also clearly over, at rollback_z, against the threshold itself); hold until then. "
-        "Below 100 %, where the baseline is only missing, at least no_data_rollback_after_ticks",
-    )
-    min_canary_events: int = Field(
-        default=5, ge=1,
-        description="a canary-only regression under the threshold of a rate or count needs at least this "
-        "many canary events (overlapping windows discounted) before it can roll back",
-    )
-    judge: Literal["comparative", "threshold"] = "comparative"
-
-
 # --------------------------------------------------------------------------- timeline
 
 
-class BlastRadius(_Model):
+class BlastRadius(FrozenModel):
     url: HttpUrlText | None = None
     seconds: float = Field(default=30, gt=0)
     rate: float = Field(default=50, gt=0)
@@ -284,7 +80,7 @@ class BlastRadius(_Model):
     p95_max_s: float = Field(default=0.5, gt=0)
 
 
-class Timeline(_Model):
+class Timeline(FrozenModel):
     """Offsets in minutes from T0 (negative before). Later issues execute these steps."""
 
     freeze_at_min: float = Field(default=-30, le=0)
@@ -313,7 +109,7 @@ class Timeline(_Model):
 # --------------------------------------------------------------------------- war room, preflight
 
 
-class Preflight(_Model):
+class Preflight(FrozenModel):
     artifact_url: HttpUrlText | None = None
     canary_health_url: HttpUrlText | None = None
     backup_check_command: str | None = None
@@ -343,7 +139,7 @@ def _labels_and_service(data: dict[str, Any]) -> tuple[MetricLabels | None, str]
 
 
 
-class Plan(_Model):
+class Plan(FrozenModel):
     release: Release = Release()
     stages: tuple[Stage, ...] = Field(default_factory=default_stages)
     gates: dict[str, Gate] = Field(default_factory=default_gates)
@@ -426,3 +222,10 @@ class Plan(_Model):
     def nominal_duration_min(self) -> float:
         """T0 to the end of the last stage's hold (T+90 for the default plan)."""
         return sum(s.hold_min for s in self.stages)
+
+
+__all__ = [
+    "SEL", "VERSION", "BlastRadius", "DecisionRules", "Direction", "EnginePlan", "Gate", "GateKind", "Plan",
+    "Preflight", "Release", "Stage", "Timeline", "TrackQueries", "default_gates", "default_requests_query",
+    "default_slo_error_ratio_query", "default_stages",
+]

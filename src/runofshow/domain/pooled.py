@@ -12,24 +12,24 @@ import math
 from collections.abc import Sequence
 
 from runofshow.domain.judge import MEMORY_TICKS, Evidence, Pair, Scale, compare, recent_pairs, scale_of
-from runofshow.domain.plan import Gate, Plan
 from runofshow.domain.prior import BASELINE_HISTORY_TICKS, baseline_rate
+from runofshow.domain.rules import EnginePlan, Gate
 from runofshow.domain.tick import Tick
 
 
-def memory_of(plan: Plan) -> int:
+def memory_of(plan: EnginePlan) -> int:
     """The longest window pooled (ticks): the judge window, or MEMORY_TICKS when longer."""
     return max(plan.decision.judge_window_ticks, MEMORY_TICKS)
 
 
-def window_pairs(plan: Plan, history: Sequence[Tick], name: str, gate: Gate, *, warmup: int,
+def window_pairs(plan: EnginePlan, history: Sequence[Tick], name: str, gate: Gate, *, warmup: int,
                  overlap: float) -> list[Pair]:
     """The ticks the judge may pool for `name`, oldest first (compare's longest window)."""
     longest = memory_of(plan) + math.ceil(overlap - 1e-9) - 1
     return recent_pairs(history, name, gate, longest, skip_first=warmup, lone=True)
 
 
-def pooled_evidence(plan: Plan, history: Sequence[Tick], name: str, gate: Gate, pairs: Sequence[Pair],
+def pooled_evidence(plan: EnginePlan, history: Sequence[Tick], name: str, gate: Gate, pairs: Sequence[Pair],
                     *, overlap: float) -> Evidence | None:
     """judge.compare on `pairs` (from `window_pairs`) with the plan's rules. None without pairs."""
     rules = plan.decision

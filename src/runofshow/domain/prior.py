@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from runofshow.domain.counts import Row
 from runofshow.domain.gates import clean_value, valid_requests
-from runofshow.domain.plan import Gate, GateKind
+from runofshow.domain.rules import Gate, GateKind
 from runofshow.domain.tick import Tick
 
 FULL_WEIGHT = 100.0  # canary weight (%) at which the baseline has no traffic left to compare with

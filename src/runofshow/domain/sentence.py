@@ -18,7 +18,7 @@ from statistics import NormalDist
 
 from runofshow.domain.gaps import is_short_gap
 from runofshow.domain.gates import fmt
-from runofshow.domain.plan import Gate, GateKind, Plan
+from runofshow.domain.rules import EnginePlan, Gate, GateKind
 from runofshow.domain.tick import Action, Decision, MetricVerdict, Tick, Verdict
 
 NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
@@ -64,7 +64,7 @@ def _counts(gate: Gate, v: MetricVerdict, tick_s: float) -> str:
     return " ".join(parts)
 
 
-def _evidence(plan: Plan, metric: str, v: MetricVerdict) -> str:
+def _evidence(plan: EnginePlan, metric: str, v: MetricVerdict) -> str:
     """`canary 5xx x3.2 vs baseline (99 % CI x2.1..x4.8, 41 events in 1200 requests over 5 ticks)`."""
     gate = plan.gates[metric]
     label = _label(gate, metric)
@@ -79,13 +79,13 @@ def _evidence(plan: Plan, metric: str, v: MetricVerdict) -> str:
     )
 
 
-def _limit(plan: Plan, metric: str, v: MetricVerdict) -> str:
+def _limit(plan: EnginePlan, metric: str, v: MetricVerdict) -> str:
     gate = plan.gates[metric]
     side = "over" if v.canary is not None and gate.breaches(v.canary) else "under"
     return f"{fmt(gate, v.canary)} {side} the {fmt(gate, gate.threshold)} limit"
 
 
-def _rule(plan: Plan, metric: str) -> str:
+def _rule(plan: EnginePlan, metric: str) -> str:
     gate = plan.gates[metric]
     rules = plan.decision
     if gate.kind is GateKind.GAUGE and gate.unit == "%":
@@ -95,7 +95,7 @@ def _rule(plan: Plan, metric: str) -> str:
     return f"rule: clearly worse (z >= {rules.rollback_z:g}) by at least {least}"
 
 
-def _failed(plan: Plan, v: MetricVerdict) -> str:
+def _failed(plan: EnginePlan, v: MetricVerdict) -> str:
     p = f", p={v.p_value:.1g}" if v.p_value is not None else ""
     if v.effect is None:  # no baseline to compare: the thresholds decided
         gate = plan.gates[v.metric]
@@ -103,7 +103,7 @@ def _failed(plan: Plan, v: MetricVerdict) -> str:
     return f"{_evidence(plan, v.metric, v)}{p}; {_limit(plan, v.metric, v)}; {_rule(plan, v.metric)}"
 
 
-def _held(plan: Plan, v: MetricVerdict, reasons: Sequence[str]) -> str:
+def _held(plan: EnginePlan, v: MetricVerdict, reasons: Sequence[str]) -> str:
     gate = plan.gates[v.metric]
     label = _label(gate, v.metric)
     if v.verdict is Verdict.NODATA:
@@ -120,7 +120,7 @@ def _held(plan: Plan, v: MetricVerdict, reasons: Sequence[str]) -> str:
     return f"{_evidence(plan, v.metric, v)}{z}; {_limit(plan, v.metric, v)}; confirming"
 
 
-def _proceed(plan: Plan, d: Decision, tick: Tick) -> str:
+def _proceed(plan: EnginePlan, d: Decision, tick: Tick) -> str:
     n = len(d.verdicts)
     parts = [f"all {_count(n)} gates within limits" if n else "no gates"]
     shared = [v for v in d.verdicts if v.verdict is Verdict.SHARED]
@@ -161,7 +161,7 @@ def _strongest(vs: Sequence[MetricVerdict]) -> MetricVerdict:
     return max(vs, key=lambda v: v.z if v.z is not None else NormalDist().inv_cdf(1 - (v.p_value or 0.5)))
 
 
-def explain(plan: Plan, tick: Tick, d: Decision) -> str:
+def explain(plan: EnginePlan, tick: Tick, d: Decision) -> str:
     """The decision `d` at `tick` in one sentence."""
     head = f"{d.action.value} at {tick.weight:g} %"
     if d.action is Action.ROLLBACK:

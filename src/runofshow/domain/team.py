@@ -8,15 +8,15 @@ and shows as `waiting` in `runs` and `status`, with the cap.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from runofshow.domain.model import FrozenModel
 
 
-class TeamSettings(BaseModel):
+class TeamSettings(FrozenModel):
     """`max_canaries_per_service`: canaries of this release's service (its `release.name`) driven at
     once, this one included, before it may start; `max_canaries_total`: canaries of any service at
     once. None: no cap from the plan (a worker's own flags may still cap it)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_canaries_per_service: int | None = Field(default=None, ge=1)
     max_canaries_total: int | None = Field(default=None, ge=1)

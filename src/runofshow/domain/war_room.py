@@ -3,14 +3,12 @@ who holds it at the start, the members and the observers. Pure data, validated."
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import field_validator, model_validator
+
+from runofshow.domain.model import FrozenModel
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class WarRoom(_Model):
+class WarRoom(FrozenModel):
     """Who is in the war room. `incident_commanders` may hold the IC role; `ic` is the one who holds
     it at the start (default: any of them, until one hands over); `members` write parking-lot notes
     and may be handed the IC role; `observers` only read. The web server gives these people their

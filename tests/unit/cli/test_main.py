@@ -29,9 +29,9 @@ def test_commands_table_names_exactly_what_each_module_registers(module):
     assert sorted(registered) == sorted(n for n, m in cli_main.COMMANDS.items() if m == module)
 
 
-def _modules_after(argv: list[str]) -> tuple[dict[str, object], set[str], dict[str, Any]]:
-    """Run `runofshow ARGV` in a fresh interpreter: (its JSON output, the modules it imported, the
-    garbage collector's state after it)."""
+def _modules_after(argv: list[str]) -> tuple[str, set[str], dict[str, Any]]:
+    """Run `runofshow ARGV` in a fresh interpreter: (its output, the modules it imported, the garbage
+    collector's state after it)."""
     code = (
         "import gc, json, sys\n"
         "from runofshow.cli.main import main\n"
@@ -43,17 +43,61 @@ def _modules_after(argv: list[str]) -> tuple[dict[str, object], set[str], dict[s
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     modules, gc_state = json.loads(proc.stderr.splitlines()[-1])
-    return json.loads(proc.stdout), set(modules), gc_state
+    return proc.stdout, set(modules), gc_state
+
+
+#: libraries of other commands that neither `--help` nor `replay` may load (issue 11)
+HEAVY = ("pandas", "numpy", "scipy", "exchange_calendars", "sqlalchemy", "httpx", "yaml", "jinja2",
+         "starlette", "fastapi", "uvicorn", "slack_sdk", "matplotlib", "plotly")
+
+
+def _loaded(modules: set[str], roots: tuple[str, ...]) -> set[str]:
+    return {m for m in modules if m in roots or m.startswith(tuple(f"{r}." for r in roots))}
 
 
 def test_replay_json_imports_its_command_module_only_and_no_rich():
     out, modules, gc_state = _modules_after(["replay", str(EXAMPLE), "--json"])
-    assert out["verdict"] == "rolled_back"
+    assert json.loads(out)["verdict"] == "rolled_back"
     assert gc_state["enabled"] and gc_state["frozen"] > 0  # the engine's modules frozen, collector back on
     commands = {m for m in modules if m.startswith("runofshow.cli.") and m.endswith("_cmd")}
     assert commands == {"runofshow.cli.replay_cmd"}
     assert not {m for m in modules if m == "rich" or m.startswith("rich.")}
     assert not {m for m in modules if m.startswith(("runofshow.adapters", "runofshow.web", "runofshow.reports"))}
+    assert not _loaded(modules, HEAVY)
+
+
+def test_replay_builds_only_the_engines_part_of_the_plan():
+    """The decision engine reads `EnginePlan` (domain/rules.py); replay never builds the models of
+    the plan's other sections (about 20 ms of pydantic class creation)."""
+    _, modules, _ = _modules_after(["replay", str(EXAMPLE), "--json"])
+    assert "runofshow.domain.rules" in modules
+    others = {f"runofshow.domain.{m}" for m in
+              ("plan", "connections", "communications", "freeze", "market", "war_room", "team", "addresses")}
+    assert not others & modules
+
+
+def test_help_imports_no_pydantic_rich_nor_a_commands_libraries():
+    out, modules, _ = _modules_after(["--help"])
+    assert "Commands:" in out and "replay" in out
+    assert not _loaded(modules, ("pydantic", "rich", *HEAVY))
+    assert not {m for m in modules if m.startswith(("runofshow.domain", "runofshow.app", "runofshow.adapters"))}
+
+
+@pytest.mark.parametrize("module", cli_main.COMMAND_MODULES)
+def test_command_annotations_are_evaluated_once_at_import(module):
+    """No `from __future__ import annotations` in command modules: typer would eval every string
+    annotation of every command (twice) to build `runofshow --help` (about 15 ms)."""
+    app = typer.Typer()
+    importlib.import_module(module).register(app)
+    callbacks = [c.callback for c in app.registered_commands]
+    for group in app.registered_groups:
+        sub = group.typer_instance
+        assert sub is not None
+        callbacks += [c.callback for c in sub.registered_commands]
+        if sub.registered_callback is not None:
+            callbacks.append(sub.registered_callback.callback)
+    strings = {f"{f.__name__}.{k}" for f in callbacks if f for k, v in f.__annotations__.items() if isinstance(v, str)}
+    assert strings == set()
 
 
 def test_help_registers_every_command_in_the_tables_order():

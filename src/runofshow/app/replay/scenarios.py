@@ -1,8 +1,9 @@
 """Replay: a recorded scenario (FORMAT.md) -> ticks -> `decide` for every prefix -> verdict.
 
 The engine is the live runner's (`runofshow.domain.decide.decide`); nothing here is replay-only
-logic except turning the file into a Plan and Ticks. The decision at tick i sees `ticks[0..i]`
-and the alerts with `t <= ticks[i].t` only, because `decide` receives exactly that prefix.
+logic except turning the file into the engine's part of a plan (`ReplayPlan`) and Ticks. The
+decision at tick i sees `ticks[0..i]` and the alerts with `t <= ticks[i].t` only, because `decide`
+receives exactly that prefix.
 
 A malformed scenario raises ScenarioError with one line: `FILE: field.path: problem`. A `null`
 value or a `null` track is NoData (valid); a *missing* track key is malformed. Negative counts
@@ -14,12 +15,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from runofshow.domain.decide import decide
-from runofshow.domain.plan import DecisionRules, Gate, Plan, Stage, default_gates
+from runofshow.domain.rules import AUTO_ROLLBACK_LABELS, DecisionRules, Gate, Stage, default_gates
 from runofshow.domain.tick import Action, Alert, Decision, Tick, TrackSample
 from runofshow.errors import ScenarioError
 
@@ -29,11 +30,29 @@ TRACKS = ("baseline", "canary")
 
 
 @dataclass(frozen=True)
+class AutoRollbackAlerts:
+    """A replay's alert source: the plan's default `alert_source.match_labels`."""
+
+    match_labels: Mapping[str, str] = field(default_factory=lambda: dict(AUTO_ROLLBACK_LABELS))
+
+
+@dataclass(frozen=True)
+class ReplayPlan:
+    """What the engine reads of a plan (`runofshow.domain.rules.EnginePlan`), all a replay has: a
+    whole `Plan` would build the models of every section of it (issue 11: `replay` start-up)."""
+
+    stages: tuple[Stage, ...]
+    gates: dict[str, Gate]
+    decision: DecisionRules
+    alert_source: AutoRollbackAlerts = field(default_factory=AutoRollbackAlerts)
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     source: str
     interval_s: float
-    plan: Plan
+    plan: ReplayPlan
     ticks: tuple[Tick, ...]
 
 
@@ -171,7 +190,7 @@ def _parse(data: Any, source: str, judge: Judge) -> Scenario:
     if plan_stages[-1].weight != 100:
         plan_stages.append(Stage(weight=100, hold_min=LAST_STAGE_HOLD_MIN))
     rules = DecisionRules(tick_interval_s=interval, judge=judge)
-    plan = Plan(stages=tuple(plan_stages), gates=gates, decision=rules)
+    plan = ReplayPlan(stages=tuple(plan_stages), gates=gates, decision=rules)
     return Scenario(name, source, interval, plan, tuple(ticks))
 
 
