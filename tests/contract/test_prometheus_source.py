@@ -19,7 +19,7 @@ from runofshow.adapters.prometheus import (
     prometheus_duration,
 )
 from runofshow.domain.connections import PrometheusCredentials, PrometheusSettings
-from runofshow.domain.plan import Gate, TrackQueries, default_gates, default_requests_query
+from runofshow.domain.rules import Gate, TrackQueries, default_gates, default_requests_query
 from runofshow.errors import MetricsUnavailableError
 from runofshow.loopback import free_port
 from runofshow.ports import AlertFeed, MetricsSource

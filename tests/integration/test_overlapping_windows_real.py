@@ -22,7 +22,8 @@ from runofshow.app.bootstrap import RunOptions, start_run
 from runofshow.app.query_windows import judged_plan
 from runofshow.app.run.events import RunStatus
 from runofshow.domain.decide import decide
-from runofshow.domain.plan import DecisionRules, Plan, Stage, Timeline, TrackQueries
+from runofshow.domain.plan import Plan, Timeline
+from runofshow.domain.rules import DecisionRules, Stage, TrackQueries
 from tests.helpers import passing_t10_handlers
 from tests.integration.services import SERVICE, TRACKS, PrometheusServer, SparkMetrics, serve_registry
 

@@ -18,7 +18,7 @@ import yaml
 from runofshow.demo.load import LoadGenerator
 from runofshow.demo.prometheus_config import alert_rules_yml, alertmanager_yml, prometheus_yml
 from runofshow.demo.services import SampleService
-from runofshow.domain.plan import default_gates, default_requests_query
+from runofshow.domain.rules import default_gates, default_requests_query
 from runofshow.loopback import free_port
 from tests.unit.demo.test_prometheus_config import ROLLBACK, TARGETS
 

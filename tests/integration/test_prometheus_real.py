@@ -11,7 +11,8 @@ import pytest
 
 from runofshow.adapters.prometheus import PrometheusMetricsSource
 from runofshow.domain.connections import PrometheusSettings
-from runofshow.domain.plan import Gate, Plan, TrackQueries
+from runofshow.domain.plan import Plan
+from runofshow.domain.rules import Gate, TrackQueries
 from runofshow.domain.tick import TrackSample
 from tests.helpers import wait_until
 from tests.integration.services import PrometheusServer

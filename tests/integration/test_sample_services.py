@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from runofshow.demo.behaviour import ENDPOINTS, ORDERS, PORTFOLIO, QUOTES, Behaviour
 from runofshow.demo.services import SampleService
-from runofshow.domain.plan import default_gates, default_requests_query
+from runofshow.domain.rules import default_gates, default_requests_query
 
 GATE_KEYS = ("http_p95_ms", "http_5xx_pct", "ws_lag_s", "idempotency_conflict_pct", "csp_violations",
              "pgbouncer_pool_util_pct")

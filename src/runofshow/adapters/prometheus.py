@@ -21,7 +21,7 @@ import httpx
 
 from runofshow.adapters.http import AttemptFailed, with_retries
 from runofshow.domain.connections import PrometheusCredentials, PrometheusSettings
-from runofshow.domain.plan import Gate, TrackQueries
+from runofshow.domain.rules import Gate, TrackQueries
 from runofshow.domain.tick import Alert, TrackSample
 from runofshow.errors import MetricsUnavailableError
 

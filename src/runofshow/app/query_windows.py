@@ -21,7 +21,8 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from runofshow.domain.plan import Gate, GateKind, Plan, TrackQueries
+from runofshow.domain.plan import Plan
+from runofshow.domain.rules import Gate, GateKind, TrackQueries
 from runofshow.errors import PlanError
 
 

@@ -1,6 +1,6 @@
 """The plan: one validated description of a canary release's run-of-show. Here: the release, its
 timeline, war room, team caps and preflight; the stages, gates and decision rules (the decision
-engine's part) are in `runofshow.domain.rules` (and importable from here); the market windows are in
+engine's part) are in `runofshow.domain.rules`; the market windows are in
 `runofshow.domain.market`, the freeze rules in `runofshow.domain.freeze`, and the settings for the
 outside systems a run talks to (router, metrics, alerts, notifications) in
 `runofshow.domain.connections`.
@@ -32,12 +32,8 @@ from runofshow.domain.freeze import FreezeRules
 from runofshow.domain.market import Market
 from runofshow.domain.model import FrozenModel
 from runofshow.domain.rules import (
-    SEL,
     DecisionRules,
-    Direction,
-    EnginePlan,
     Gate,
-    GateKind,
     Stage,
     TrackQueries,
     default_gates,
@@ -224,8 +220,4 @@ class Plan(FrozenModel):
         return sum(s.hold_min for s in self.stages)
 
 
-__all__ = [
-    "SEL", "VERSION", "BlastRadius", "DecisionRules", "Direction", "EnginePlan", "Gate", "GateKind", "Plan",
-    "Preflight", "Release", "Stage", "Timeline", "TrackQueries", "default_gates", "default_requests_query",
-    "default_slo_error_ratio_query", "default_stages",
-]
+__all__ = ["VERSION", "BlastRadius", "Plan", "Preflight", "Release", "Timeline"]

@@ -29,7 +29,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from runofshow.domain.plan import Direction, Gate, GateKind, Plan
+from runofshow.domain.plan import Plan
+from runofshow.domain.rules import Direction, Gate, GateKind
 
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 SCHEMA_VERSION = 39

@@ -40,7 +40,8 @@ from typing import Any, TypeVar
 from runofshow.app.run import event_types as et
 from runofshow.app.run import minutes
 from runofshow.app.run.minutes import metrics_text, num, value_text
-from runofshow.domain.plan import Plan, default_gates
+from runofshow.domain.plan import Plan
+from runofshow.domain.rules import default_gates
 from runofshow.domain.timeline import t_label
 from runofshow.ports import LedgerEvent
 

@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from runofshow.app.run import event_types as et
-from runofshow.domain.plan import Direction, Gate
+from runofshow.domain.rules import Direction, Gate
 from runofshow.domain.timeline import t_label
 from runofshow.reports.evidence_render import RunView, value_text
 

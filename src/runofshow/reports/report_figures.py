@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from runofshow.app.run import event_types as et
-from runofshow.domain.plan import Direction
+from runofshow.domain.rules import Direction
 from runofshow.reports import report_data as rd
 from runofshow.reports.evidence_render import RunView, value_text
 

@@ -8,7 +8,8 @@ import re
 import pytest
 
 from runofshow.app.run import minutes
-from runofshow.domain.plan import Plan, default_gates
+from runofshow.domain.plan import Plan
+from runofshow.domain.rules import default_gates
 
 #: minute since T0 | observation [| metrics] [| gates] [| who: Decision]
 SEED_LINE = re.compile(r"^:-?\d{2,} \| [^|]+( \| [^|]+)*$")

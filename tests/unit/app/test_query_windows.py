@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 from runofshow.app.query_windows import overlap_line, range_seconds, with_query_windows
-from runofshow.domain.plan import Plan, TrackQueries
+from runofshow.domain.plan import Plan
+from runofshow.domain.rules import TrackQueries
 from runofshow.errors import PlanError
 
 
@@ -68,7 +69,7 @@ def test_the_runner_judges_with_the_windows_its_queries_really_read():
     """A plan with fixed `[30s]` ranges at a 6 s tick: every stage tick is decided with a plan whose
     gates say they read 30 s, so the judge discounts the five-fold overlap (issue 11, found live)."""
     from runofshow.domain.decide import decide
-    from runofshow.domain.plan import DecisionRules, Stage
+    from runofshow.domain.rules import DecisionRules, Stage
     from tests.unit.app.test_runner import world
 
     base = Plan()

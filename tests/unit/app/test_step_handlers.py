@@ -20,7 +20,8 @@ from runofshow.app.steps.blast import BlastResult, render_evidence
 from runofshow.app.steps.handlers import blast_handler, freeze_handlers, preflight_handler, war_room_handler
 from runofshow.app.steps.preflight import Override, PreflightContext
 from runofshow.domain.freeze import PullRequest
-from runofshow.domain.plan import Gate, Plan
+from runofshow.domain.plan import Plan
+from runofshow.domain.rules import Gate
 from runofshow.domain.slo import WINDOWS_S
 from runofshow.domain.tick import Tick, TrackSample
 from runofshow.domain.timeline import StepKind, schedule

@@ -4,7 +4,8 @@ decision comes with one sentence."""
 from __future__ import annotations
 
 from runofshow.domain.decide import decide
-from runofshow.domain.plan import DecisionRules, Plan, Stage
+from runofshow.domain.plan import Plan
+from runofshow.domain.rules import DecisionRules, Stage
 from runofshow.domain.tick import Action, Tick, TrackSample
 from tests.unit.domain.test_decide import BASE
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 from runofshow.domain.decide import ENGINE_VERSION, decide
-from runofshow.domain.plan import DecisionRules, Plan, Stage
+from runofshow.domain.plan import Plan
+from runofshow.domain.rules import DecisionRules, Stage
 from runofshow.domain.tick import Action, Alert, Tick, TrackSample, Verdict
 
 BASE = {

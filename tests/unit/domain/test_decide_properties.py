@@ -6,7 +6,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from runofshow.domain.decide import decide
-from runofshow.domain.plan import DecisionRules, Plan
+from runofshow.domain.plan import Plan
+from runofshow.domain.rules import DecisionRules
 from runofshow.domain.tick import Action, Alert, Tick, TrackSample
 
 PLAN = Plan()

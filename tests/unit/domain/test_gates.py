@@ -5,7 +5,7 @@ import math
 import pytest
 
 from runofshow.domain.gates import clean_value, fmt, threshold_verdict, valid_requests
-from runofshow.domain.plan import default_gates
+from runofshow.domain.rules import default_gates
 from runofshow.domain.tick import TrackSample, Verdict
 
 GATES = default_gates()

@@ -13,9 +13,9 @@ from runofshow.domain.judge import (
     recent_pairs,
     scale_of,
 )
-from runofshow.domain.plan import default_gates
 from runofshow.domain.prior import baseline_rate
 from runofshow.domain.robust import RATE_MIN_EVENTS
+from runofshow.domain.rules import default_gates
 from runofshow.domain.tick import Tick, TrackSample
 
 GATES = default_gates()

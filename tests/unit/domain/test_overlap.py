@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from runofshow.domain.decide import decide
 from runofshow.domain.overlap import independent, reading_rows
-from runofshow.domain.plan import DecisionRules, Plan, Stage
+from runofshow.domain.plan import Plan
+from runofshow.domain.rules import DecisionRules, Stage
 from runofshow.domain.tick import Tick, TrackSample
 from tests.unit.domain.test_decide import BASE
 

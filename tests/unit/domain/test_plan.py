@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from runofshow.domain.plan import Direction, Gate, GateKind, Plan, Stage
+from runofshow.domain.plan import Plan
+from runofshow.domain.rules import Direction, Gate, GateKind, Stage
 from runofshow.domain.timeline import StepKind, schedule, t_label
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from runofshow.domain.decide import decide
 from runofshow.domain.judge import compare, recent_pairs
-from runofshow.domain.plan import Plan, Stage, default_gates
+from runofshow.domain.plan import Plan
 from runofshow.domain.pooled import pooled_evidence, window_pairs
 from runofshow.domain.prior import PRIOR_MAX_SHARE, with_prior
+from runofshow.domain.rules import Stage, default_gates
 from runofshow.domain.tick import Action, Tick, TrackSample
 
 GATES = default_gates()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import itertools
 import json
 
-from runofshow.domain.plan import Gate, GateKind, Plan, TrackQueries
+from runofshow.domain.plan import Plan
+from runofshow.domain.rules import Gate, GateKind, TrackQueries
 from runofshow.reports.dashboard import by_label, dashboard, grafana_expr, per_second
 
 TITLES = [

@@ -17,7 +17,8 @@ from runofshow.app.run.policy import exit_code_for
 from runofshow.app.run.runner import Runner
 from runofshow.app.run.steps import StepOutcome
 from runofshow.app.steps.preflight import CheckResult, PreflightReport
-from runofshow.domain.plan import Gate, Plan, default_gates
+from runofshow.domain.plan import Plan
+from runofshow.domain.rules import Gate, default_gates
 from runofshow.domain.tick import TrackSample
 from runofshow.domain.timeline import StepKind
 from runofshow.errors import EvidenceError
