@@ -14,7 +14,7 @@ from statistics import NormalDist
 
 from runofshow.domain.counts import binomial_tail_z, poisson_tail_z
 from runofshow.domain.gates import clean_value, fmt, threshold_verdict, valid_requests
-from runofshow.domain.judge import Scale, scale_of
+from runofshow.domain.levels import Scale, scale_of
 from runofshow.domain.prior import FULL_WEIGHT
 from runofshow.domain.rules import Direction, EnginePlan, Gate, GateKind
 from runofshow.domain.tick import MetricVerdict, Tick, Verdict

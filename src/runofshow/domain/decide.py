@@ -52,12 +52,12 @@ from runofshow.domain.gates import clean_value, fmt
 from runofshow.domain.judge import (
     Evidence,
     Pair,
-    Scale,
     min_effect,
     pair_at,
     recent_pairs,
     robustness,
 )
+from runofshow.domain.levels import Scale
 from runofshow.domain.pooled import pooled_evidence, window_pairs
 from runofshow.domain.prior import FULL_WEIGHT
 from runofshow.domain.rules import EnginePlan, Gate, GateKind

@@ -7,7 +7,8 @@ wins. Every tick is winsorised (it counts for at most a few standard errors), an
 reading has spikes the most adverse tick of each window is left out (a third of them for bursty
 CSP reports), so that one spike, however large, is never enough on its own (`Robustness`).
 
-How each gate kind is read (the noise model was fitted to the replay examples' clean ticks):
+How each gate kind is read (levels.py holds the scales and the levels' noise model, fitted to the
+replay examples' clean ticks):
 
 * latency (p95): log(canary / baseline). Its variance is a per-tick jitter plus sampling noise
   that grows as requests shrink: ``JITTER^2 + PER_REQUEST^2 (1/n_canary + 1/n_baseline)``.
@@ -32,7 +33,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from enum import StrEnum
 from statistics import NormalDist
 
 from runofshow.domain.counts import (
@@ -44,6 +44,7 @@ from runofshow.domain.counts import (
     score,
 )
 from runofshow.domain.gates import clean_value, valid_denominator, valid_requests
+from runofshow.domain.levels import Scale, gauss_term, gauss_z, scale_of, tolerance
 from runofshow.domain.overlap import independent, reading_rows
 from runofshow.domain.prior import FULL_WEIGHT, with_prior
 from runofshow.domain.robust import (
@@ -57,47 +58,10 @@ from runofshow.domain.robust import (
     dropped,
     window_floor,
 )
-from runofshow.domain.rules import Direction, Gate, GateKind
+from runofshow.domain.rules import Gate, GateKind
 from runofshow.domain.tick import Tick
 
 _N = NormalDist()
-POINTS_TOLERANCE = 0.0125  # of the threshold: pool within 1 point of the baseline is the same
-
-
-class Scale(StrEnum):
-    LOG = "log"  # ratio canary / baseline
-    POINTS = "points"  # difference canary - baseline, in the metric's unit
-    COUNTS = "counts"  # events per request
-
-
-@dataclass(frozen=True)
-class Noise:
-    """Per-tick noise of the canary/baseline comparison for one kind of metric."""
-
-    jitter: float  # sd per track at an even split (gauges) or per tick (latency)
-    per_request: float = 0.0  # sampling sd times sqrt(requests) (latency)
-    share_power: float = 0.0  # gauges: sd grows as (50 / share %) ** power
-    per_level: float = 0.0  # points: sd per track grows by this share of the baseline's level...
-    level_floor: float = 0.0  # ...above this share of the threshold (a shared surge lifts both pools
-    # and the gap between them with them: +7 points at 65 % is not +7 points at 15 %)
-
-
-LATENCY_NOISE = Noise(jitter=0.07, per_request=1.55)
-POINTS_NOISE = Noise(jitter=1.4, share_power=0.3, per_level=0.05, level_floor=0.25)
-"""Pool utilisation: the level term measured on seeds 7, 11, 23, 41 (500 each): false rollbacks 11 -> 7
-of 1027 good (a shared surge or incident lifting both pools to 60-95 % with the canary's a few points
-higher by chance), misses unchanged (48 of 973), leak and pool-regression delays unchanged."""
-LOG_GAUGE_NOISE = Noise(jitter=0.18, share_power=0.2)
-
-
-def scale_of(gate: Gate) -> Scale:
-    if gate.kind in (GateKind.RATE, GateKind.COUNT):
-        return Scale.COUNTS
-    if gate.kind is GateKind.GAUGE and gate.unit == "%":
-        return Scale.POINTS
-    return Scale.LOG
-
-
 @dataclass(frozen=True)
 class Pair:
     """One tick with data for this metric on both tracks."""
@@ -183,36 +147,6 @@ class Evidence:
         return 1.0 - _N.cdf(self.z)
 
 
-def _orient(gate: Gate, x: float) -> float:
-    return x if gate.direction is Direction.LOWER_IS_BETTER else -x
-
-
-def _gauss_terms(gate: Gate, pairs: Sequence[Pair]) -> list[tuple[float, float]]:
-    """(observed difference on the judged scale, its variance) per tick."""
-    sc = scale_of(gate)
-    out: list[tuple[float, float]] = []
-    for p in pairs:
-        if sc is Scale.POINTS:
-            d = p.canary - p.baseline
-            noise = POINTS_NOISE
-        else:
-            off = 0.01 * abs(gate.threshold) if gate.kind is GateKind.GAUGE else 1e-9
-            d = math.log((p.canary + off) / (p.baseline + off))
-            noise = LATENCY_NOISE if gate.kind is GateKind.LATENCY else LOG_GAUGE_NOISE
-        if noise.per_request:
-            nc = p.nc if p.nc is not None else 30.0
-            nb = p.nb if p.nb is not None else 30.0
-            var = noise.jitter**2 + noise.per_request**2 * (1 / nc + 1 / nb)
-        else:
-            wc = min(max(p.weight, 0.5), 99.5)
-            power = 2 * noise.share_power
-            var = noise.jitter**2 * ((50 / wc) ** power + (50 / (100 - wc)) ** power)
-            raised = max(0.0, abs(p.baseline) - noise.level_floor * abs(gate.threshold))
-            var += 2 * (noise.per_level * raised) ** 2
-        out.append((_orient(gate, d), var))
-    return out
-
-
 def robustness(gate: Gate) -> Robustness:
     sc = scale_of(gate)
     if sc is Scale.COUNTS:
@@ -220,24 +154,6 @@ def robustness(gate: Gate) -> Robustness:
     if sc is Scale.POINTS:
         return POINTS_ROBUST
     return LATENCY_ROBUST if gate.kind is GateKind.LATENCY else LOG_GAUGE_ROBUST
-
-
-def _gauss_z(
-    terms: Sequence[tuple[float, float]], tol: float, rb: Robustness
-) -> tuple[float, float, float]:
-    """Leave out the most adverse tick(s), winsorise the rest, pool: (z, estimate, its se)."""
-    scores = [(d - tol) / math.sqrt(v) for d, v in terms]
-    drop = dropped(scores, rb)
-    num = den = raw = 0.0
-    for i, (d, var) in enumerate(terms):
-        if i in drop:
-            continue
-        s = max(-rb.clip, min(rb.clip, scores[i]))
-        num += (tol + s * math.sqrt(var)) / var
-        raw += d / var
-        den += 1 / var
-    est = num / den
-    return (est - tol) * math.sqrt(den), raw / den, 1 / math.sqrt(den)
 
 
 def _count_rows(gate: Gate, pairs: Sequence[Pair], incident: Sequence[bool], overlap: float,
@@ -305,14 +221,6 @@ def _binom_z(
     if rb is not None and sum(min(r[0], floor / 2) for r in kept) < floor - 1e-9:
         return 0.0, effect, z
     return z, effect, z
-
-
-def tolerance(gate: Gate, min_relative_effect: float) -> float:
-    """Differences smaller than this are not held against the canary (judged scale)."""
-    sc = scale_of(gate)
-    if sc is Scale.POINTS:
-        return POINTS_TOLERANCE * abs(gate.threshold)
-    return math.log(1 + min_relative_effect / 2)
 
 
 def compare(
@@ -394,11 +302,12 @@ def compare(
         best_w *= apart  # in ticks
     else:
         slack = SHARED_SLACK_POINTS * abs(gate.threshold) if sc is Scale.POINTS else math.log(SHARED_SLACK)
+        levels = [gauss_term(gate, p.canary, p.baseline, p.nc, p.nb, p.weight) for p in pairs]
         terms = [(d - (slack if sh else 0.0), v * overlap)
-                 for (d, v), sh in zip(_gauss_terms(gate, pairs), incident, strict=True)]
-        tick_z, tick_d, se = _gauss_z(terms[-1:], tol, Robustness(trim=None, clip=CLIP))
+                 for (d, v), sh in zip(levels, incident, strict=True)]
+        tick_z, tick_d, se = gauss_z(terms[-1:], tol, Robustness(trim=None, clip=CLIP))
         for w in range(2, min(longest, len(terms)) + 1):
-            z, est, w_se = _gauss_z(terms[-w:], tol, rb)
+            z, est, w_se = gauss_z(terms[-w:], tol, rb)
             if z > best_z:
                 best_z, best_effect, best_w, se = z, est, w, w_se
         if best_w == 1:
@@ -406,7 +315,7 @@ def compare(
         best_effect = best_effect if sc is Scale.POINTS else math.exp(best_effect) - 1
         kc = 0.0
         n = sum(p.nc or 0.0 for p in pairs[-best_w:]) / overlap
-        z0 = max(_gauss_z(terms[-w:], 0.0, rb)[0] for w in (max_window, longest)) if len(terms) >= 2 else 0.0
+        z0 = max(gauss_z(terms[-w:], 0.0, rb)[0] for w in (max_window, longest)) if len(terms) >= 2 else 0.0
     return Evidence(name, best_z, best_effect, best_w, tick_z, sc, lean, se, n, kc, z0)
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from runofshow.domain.judge import MEMORY_TICKS, Evidence, Pair, Scale, compare, recent_pairs, scale_of
+from runofshow.domain.judge import MEMORY_TICKS, Evidence, Pair, compare, recent_pairs
+from runofshow.domain.levels import Scale, scale_of
 from runofshow.domain.prior import BASELINE_HISTORY_TICKS, baseline_rate
 from runofshow.domain.rules import EnginePlan, Gate
 from runofshow.domain.tick import Tick

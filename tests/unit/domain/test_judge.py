@@ -4,15 +4,10 @@ import math
 
 import pytest
 
-from runofshow.domain import judge, robust
+from runofshow.domain import judge, levels, robust
 from runofshow.domain.counts import binomial_tail_z, exact_z, poisson_cap, poisson_tail_z, tail_z
-from runofshow.domain.judge import (
-    Scale,
-    compare,
-    pair_at,
-    recent_pairs,
-    scale_of,
-)
+from runofshow.domain.judge import compare, pair_at, recent_pairs
+from runofshow.domain.levels import Scale, scale_of
 from runofshow.domain.prior import baseline_rate
 from runofshow.domain.robust import RATE_MIN_EVENTS
 from runofshow.domain.rules import default_gates
@@ -280,4 +275,4 @@ def test_a_pool_gap_weighs_less_when_a_shared_surge_lifts_both_pools():
 
     quiet, surge = gap(15.0), gap(65.0)
     assert quiet >= bar > surge
-    assert judge.POINTS_NOISE.level_floor * GATES[name].threshold > 15.0  # the quiet pool: no level term
+    assert levels.POINTS_NOISE.level_floor * GATES[name].threshold > 15.0  # the quiet pool: no level term
