@@ -83,6 +83,7 @@ def trial(out_dir: Path) -> tuple[float, float]:
         assert runner is not None and world is not None and world.webhook is not None
         router = TimedRouter(runner.ports.router)
         runner.ports.router = router
+        runner.mover.router = router  # the traffic mover holds the router it was built with
         forward = world.webhook.on_alert
 
         def on_alert(alert: Any) -> None:
