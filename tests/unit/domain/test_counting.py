@@ -78,3 +78,23 @@ def test_a_regression_spread_thinly_over_two_gates_rolls_back_and_one_alone_does
     rb = next(d for d in ds if d.action is Action.ROLLBACK)
     assert "2 gates at once, none clear alone" in rb.reasons[0]
     assert rb.sentence.startswith("rollback at 50 %: canary worse on 2 gates at once")
+
+
+def test_a_gate_leaning_a_little_adds_to_a_spread_and_the_sum_must_clear_the_bar():
+    """The spread sums every gate leaning SPREAD_MIN_Z (1) or more (Stouffer) against the rollback bar
+    plus SPREAD_EXTRA_Z (4.25 at the default 3.5): two gates at z 3 are 4.24, not enough; a third
+    leaning 1.5 makes 4.33; one leaning 0.9 is not counted."""
+    from runofshow.domain import decide as engine
+    from runofshow.domain.tick import MetricVerdict, Verdict
+
+    p = Plan()
+    names = list(p.gates)
+
+    def leaning(*zs: float) -> list[MetricVerdict]:
+        return [MetricVerdict(n, Verdict.PASS, 1.0, 1.0, "pass", lean=z) for n, z in zip(names, zs, strict=False)]
+
+    assert p.decision.rollback_z + engine.SPREAD_EXTRA_Z == 4.25 and engine.SPREAD_MIN_Z == 1.0
+    assert engine._spread(p, leaning(3.0, 3.0)) is None
+    assert engine._spread(p, leaning(3.0, 3.0, 0.9)) is None
+    why = engine._spread(p, leaning(3.0, 3.0, 1.5))
+    assert why is not None and "canary worse on 3 gates at once" in why and "together z 4.3 >= 4.25" in why
