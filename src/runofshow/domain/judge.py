@@ -20,7 +20,8 @@ replay examples' clean ticks):
   rate never rolls back on a handful of canary events (RATE_MIN_EVENTS), however quiet the baseline.
 * count (CSP reports per tick): the same test with requests as the exposure.
 * gauge: percentages (pool utilisation) by their difference in points, other levels (WebSocket
-  lag) by their log ratio; the noise shrinks with the track's share of traffic.
+  lag) by their log ratio; the noise shrinks with the track's share of traffic, and a pool's grows
+  with the baseline's level (a shared surge lifts both pools and the gap between them).
 
 At 100 % weight (FULL_WEIGHT) the baseline has no traffic: no tick there is a pair, whatever the
 baseline reports, and decide.py falls back to the thresholds.
