@@ -418,6 +418,7 @@ class NginxHarness:
     confd: Path
     error_log: Path
     listen_port: int
+    ready_port: int
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -434,13 +435,20 @@ class NginxHarness:
         return NginxFileRouterSettings(**values)
 
     def start(self) -> None:
-        pid = self.prefix / "nginx.pid"
+        """Until a worker answers on the readiness port. The pid file alone is not enough: nginx
+        writes it before its master loop, and a reload signalled in that gap waits for the next
+        signal (CI once saw a first reload never applied, and no listener for 60 s)."""
         self.proc = subprocess.Popen(
             [NGINX, "-p", str(self.prefix), "-c", str(self.conf), "-e", str(self.error_log)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 10
-        while not pid.exists() or not pid.read_text().strip():
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.ready_port}/", timeout=2).status_code == 204:
+                    return
+            except httpx.HTTPError:
+                pass
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"nginx did not start: {self.error_log.read_text()}")
             time.sleep(0.02)
@@ -483,13 +491,16 @@ http {{
     fastcgi_temp_path {p}/tmp/fastcgi;
     uwsgi_temp_path {p}/tmp/uwsgi;
     scgi_temp_path {p}/tmp/scgi;
+    server {{ listen 127.0.0.1:{ready}; return 204; }}
     include {confd}/*.conf;
 }}
 """
 
 
 @pytest.fixture
-def nginx(tmp_path: Path) -> Iterator[NginxHarness]:
+def nginx(tmp_path: Path, upstreams: tuple[Upstream, Upstream]) -> Iterator[NginxHarness]:
+    """After `upstreams`, so their servers are listening before the router's port is chosen: that
+    port stays unbound until the first reload, and nothing else may take it in between."""
     if shutil.which(NGINX) is None:
         pytest.fail(f"{NGINX} is missing: install Debian's nginx-light (these tests never skip)")
     prefix = tmp_path / "nginx"
@@ -497,8 +508,9 @@ def nginx(tmp_path: Path) -> Iterator[NginxHarness]:
     (prefix / "tmp").mkdir(parents=True)
     confd.mkdir()
     conf = prefix / "nginx.conf"
-    conf.write_text(MAIN_CONF.format(p=prefix, confd=confd))
-    harness = NginxHarness(prefix, conf, confd, prefix / "error.log", free_port())
+    ready = free_port()
+    conf.write_text(MAIN_CONF.format(p=prefix, confd=confd, ready=ready))
+    harness = NginxHarness(prefix, conf, confd, prefix / "error.log", free_port(), ready)
     harness.start()
     yield harness
     harness.stop()
