@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import lru_cache
 
 from runofshow.domain.special import betainc, convolve_upto, gammainc, gammaln, ndtri
 
 Row = tuple[float, float, float, float]  # canary events, canary requests, baseline events, baseline requests
 
+@lru_cache(maxsize=4096)  # each tick's cap is asked again for every window that holds it
 def poisson_cap(mu: float, z: float) -> float:
     """The count whose one-sided signed-root likelihood ratio against Poisson(mu) is `z`: the
     most one tick may contribute (winsorising counts the way CLIP winsorises the others)."""
@@ -67,6 +69,9 @@ EXACT_MAX_EVENTS = 200
 """Above this many events in a window the likelihood-ratio z is accurate on its own."""
 
 
+_LOG_FACTORIAL = [gammaln(k + 1) for k in range(EXACT_MAX_EVENTS + 1)]  # log k!, every k exact_z meets
+
+
 def exact_z(rows: Sequence[Row], rho0: float) -> float:
     """The exact conditional test of rate ratio > rho0, stratified by tick: given a tick's total
     events (rounded to whole events), the canary's count in it is binomial with the canary's share
@@ -90,8 +95,9 @@ def exact_z(rows: Sequence[Row], rho0: float) -> float:
         n = c + b
         if n == 0:
             continue
-        ls, lf, ln = math.log(share), math.log1p(-share), gammaln(n + 1)
-        q = [math.exp(ln - gammaln(k + 1) - gammaln(n - k + 1) + k * ls + (n - k) * lf) for k in range(n + 1)]
+        ls, lf, ln = math.log(share), math.log1p(-share), _LOG_FACTORIAL[n]
+        q = [math.exp(ln - _LOG_FACTORIAL[k] - _LOG_FACTORIAL[n - k] + k * ls + (n - k) * lf)
+             for k in range(n + 1)]
         pmf, spill = convolve_upto(pmf, q, t)
         above += spill
     return tail_z(above + 0.5 * pmf[t])

@@ -60,7 +60,7 @@ from runofshow.domain.robust import (
     window_floor,
 )
 from runofshow.domain.rules import Gate, GateKind
-from runofshow.domain.tick import Tick
+from runofshow.domain.tick import Tick, derived
 
 _N = NormalDist()
 @dataclass(frozen=True)
@@ -82,6 +82,10 @@ def pair_at(tick: Tick, index: int, name: str, gate: Gate, lone: bool = False) -
     """The tick as a pair for `name`; None without data on both tracks. With `lone`, a rate's or
     count's tick whose baseline data is missing (a scrape gap on the baseline, below FULL_WEIGHT)
     is a lone pair: its canary events still count, against the baseline's long-run rate."""
+    return derived(tick, ("pair", index, name, lone), gate, lambda: _pair_at(tick, index, name, gate, lone))
+
+
+def _pair_at(tick: Tick, index: int, name: str, gate: Gate, lone: bool) -> Pair | None:
     if tick.weight >= FULL_WEIGHT:
         return None  # all traffic on the canary: whatever the baseline reports is not a comparison
     c = clean_value(gate, tick.canary, name)
@@ -186,14 +190,16 @@ def _counts(gate: Gate, p: Pair, overlap: float = 1.0, incident: bool = False) -
 
 def _binom_z(
     rows: Sequence[Row], rho0: float, rb: Robustness | None, min_events: float | None = None,
-    with_effect: bool = True,
+    with_effect: bool = True, *, beat: float = -math.inf,
 ) -> tuple[float, float, float]:
     """Stratified conditional-binomial likelihood-ratio test of rate ratio > rho0, after leaving
     out the ticks with the largest canary excess and winsorising the rest, checked by the exact
     conditional test (`exact_z`) where counts are small: (the smaller z, estimated ratio - 1
     from the kept ticks' raw counts, the same z before the floor). With fewer canary events than
     `min_events` the z is 0: a lean worth confirming at most, never a rollback. Without
-    `with_effect` the estimate is left out (0.0): the scan over windows needs it for the best only."""
+    `with_effect` the estimate is left out (0.0): the scan over windows needs it for the best only.
+    A likelihood-ratio z at or under `beat` (the scan's best so far) skips the exact test: the
+    window cannot win, and the z returned is no larger than the exact one would have given."""
     theta0 = math.log(rho0)
     kept = list(rows)
     if rb is not None:
@@ -217,7 +223,9 @@ def _binom_z(
         return 0.0, effect, 0.0
     theta = root(held, theta0, 12.0)
     llr = loglik(held, theta) - loglik(held, theta0)
-    z = min(math.sqrt(max(0.0, 2 * llr)), exact_z(held, rho0))
+    z = math.sqrt(max(0.0, 2 * llr))
+    if z > beat:
+        z = min(z, exact_z(held, rho0))
     floor = rb.min_events if rb is not None and min_events is None else (min_events or 0.0)
     if rb is not None and sum(min(r[0], floor / 2) for r in kept) < floor - 1e-9:
         return 0.0, effect, z
@@ -280,13 +288,15 @@ def compare(
         if apart > 1:  # windows of independent readings: a burst is in one, trimmed as on one tick
             rb, max_window, longest = robustness(gate), -(-max_window // apart), -(-longest // apart)
         tick_z, tick_eff, _ = _binom_z(rows[-1:], rho0, None)
-        def window(w: int, with_effect: bool) -> tuple[float, float, float]:
-            wide = w > max_window and rb.trim is None  # past the judge window: one spike more left out
-            return _binom_z(rows[-w:], rho0, replace(rb, trim=0.0) if wide else rb,
-                            window_floor(min_events, rb, w, max_window), with_effect)
+        rb_wide = replace(rb, trim=0.0) if rb.trim is None else rb  # past the judge window: one spike
+        # more left out
+
+        def window(w: int, with_effect: bool, beat: float = -math.inf) -> tuple[float, float, float]:
+            return _binom_z(rows[-w:], rho0, rb_wide if w > max_window else rb,
+                            window_floor(min_events, rb, w, max_window), with_effect, beat=beat)
 
         for w in range(2, min(longest, len(rows)) + 1):
-            z, _, lz = window(w, False)
+            z, _, lz = window(w, False, best_z)
             lean = max(lean, lz)
             if z > best_z:
                 best_z, best_w = z, w
@@ -294,8 +304,8 @@ def compare(
             best_effect = window(best_w, True)[1]
         if best_w == 1:
             best_z, best_effect, lean = 0.0, tick_eff, 0.0
-        z0 = max((_binom_z(rows[-w:], 1.0, rb, min_events)[0] for w in (max_window, longest)),
-                 default=0.0) if len(rows) >= 2 else 0.0
+        z0 = max((_binom_z(rows[-w:], 1.0, rb, min_events, False)[0] for w in _spread_windows(
+            max_window, longest, len(rows))), default=0.0)
         win = rows[-best_w:]
         kc, kb = sum(r[0] for r in win), sum(r[2] for r in win)
         se = math.sqrt(1 / (kc + 0.5) + 1 / (kb + 0.5))
@@ -316,8 +326,15 @@ def compare(
         best_effect = best_effect if sc is Scale.POINTS else math.exp(best_effect) - 1
         kc = 0.0
         n = sum(p.nc or 0.0 for p in pairs[-best_w:]) / overlap
-        z0 = max(gauss_z(terms[-w:], 0.0, rb)[0] for w in (max_window, longest)) if len(terms) >= 2 else 0.0
+        z0 = max((gauss_z(terms[-w:], 0.0, rb)[0] for w in _spread_windows(max_window, longest, len(terms))),
+                 default=0.0)
     return Evidence(name, best_z, best_effect, best_w, tick_z, sc, lean, se, n, kc, z0)
+
+
+def _spread_windows(judge: int, longest: int, have: int) -> set[int]:
+    """The windows the spread test's lean reads: the judge window and the longest, as far as there
+    are ticks (each once); none with fewer than two."""
+    return {min(judge, have), min(longest, have)} if have >= 2 else set()
 
 
 MEMORY_TICKS = 12

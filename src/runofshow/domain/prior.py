@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import partial
 
 from runofshow.domain.counts import Row
 from runofshow.domain.gates import clean_value, valid_requests
 from runofshow.domain.rules import Gate, GateKind
-from runofshow.domain.tick import Tick
+from runofshow.domain.tick import Tick, derived
 
 FULL_WEIGHT = 100.0  # canary weight (%) at which the baseline has no traffic left to compare with
 
@@ -28,13 +29,10 @@ def baseline_rate(history: Sequence[Tick], name: str, gate: Gate, limit: int) ->
     it must not inflate the long-run reference)."""
     rows: list[tuple[float, float]] = []
     for t in reversed(history):
-        if t.weight >= FULL_WEIGHT:
+        row = derived(t, ("baseline events", name), gate, partial(_baseline_row, t, name, gate))
+        if row is None:
             continue
-        v = clean_value(gate, t.baseline, name)
-        n = valid_requests(t.baseline)
-        if v is None or n is None:
-            continue
-        rows.append((v / 100 * n if gate.kind is GateKind.RATE else v, n))
+        rows.append(row)
         if len(rows) >= limit:
             break
     events = sum(k for k, _ in rows)
@@ -44,6 +42,17 @@ def baseline_rate(history: Sequence[Tick], name: str, gate: Gate, limit: int) ->
     rate = events / exposure
     kept = [(k, n) for k, n in rows if (k - rate * n) / math.sqrt(rate * n + 1) <= 3]
     return sum(k for k, _ in kept), sum(n for _, n in kept)
+
+
+def _baseline_row(t: Tick, name: str, gate: Gate) -> tuple[float, float] | None:
+    """The baseline's (events, requests) in tick `t`; None when its data cannot be believed."""
+    if t.weight >= FULL_WEIGHT:
+        return None
+    v = clean_value(gate, t.baseline, name)
+    n = valid_requests(t.baseline)
+    if v is None or n is None:
+        return None
+    return (v / 100 * n if gate.kind is GateKind.RATE else v), n
 
 
 def with_prior(rows: Sequence[Row], prior: tuple[float, float] | None, spread: int = 1) -> list[Row]:

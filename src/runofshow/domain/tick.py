@@ -6,10 +6,13 @@ the runner turns wall-clock instants into offsets before calling the engine.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,19 @@ class Tick:
     baseline: TrackSample | None
     canary: TrackSample | None
     alerts: tuple[Alert, ...] = ()
+
+
+def derived(tick: Tick, key: Hashable, by: Any, make: Callable[[], _T]) -> _T:
+    """What `make()` derives from this tick alone, computed once per `key` and `by` (the gate it is
+    read with, matched by identity): a tick never changes, and the judge reads each of the last
+    sixty ticks again at every new one. Kept on the tick itself, so it goes when the tick goes."""
+    cache: dict[Hashable, tuple[Any, Any]] = tick.__dict__.setdefault("_derived", {})
+    hit = cache.get((key, id(by)))
+    if hit is not None and hit[0] is by:
+        return hit[1]  # type: ignore[no-any-return]
+    value = make()
+    cache[(key, id(by))] = (by, value)
+    return value
 
 
 class Action(StrEnum):

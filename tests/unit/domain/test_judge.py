@@ -276,3 +276,39 @@ def test_a_pool_gap_weighs_less_when_a_shared_surge_lifts_both_pools():
     quiet, surge = gap(15.0), gap(65.0)
     assert quiet >= bar > surge
     assert levels.POINTS_NOISE.level_floor * GATES[name].threshold > 15.0  # the quiet pool: no level term
+
+
+def test_what_a_tick_derives_is_read_with_the_gate_it_was_asked_with():
+    """pair_at and baseline_rate remember their answer on the tick: another gate object of the same
+    name (another plan) gets its own answer, and so does another position in a history."""
+    t = Tick(0, 5, 1, TrackSample({**BASE, "http_p95_ms": 0.0}, 5000), TrackSample(BASE, 100))
+    latency = GATES["http_p95_ms"]
+    as_gauge = latency.model_copy(update={"kind": judge.GateKind.GAUGE, "unit": "ms"})
+    assert pair_at(t, 0, "http_p95_ms", latency) is None  # a p95 of 0 is no reading
+    assert pair_at(t, 0, "http_p95_ms", latency) is None  # remembered
+    assert pair_at(t, 0, "http_p95_ms", as_gauge) is not None  # a level of 0 is one
+    assert pair_at(t, 3, "http_p95_ms", as_gauge).index == 3  # type: ignore[union-attr]
+    rate = GATES["http_5xx_pct"]
+    hist = [tick(i) for i in range(4)]
+    first = baseline_rate(hist, "http_5xx_pct", rate, 12)
+    assert baseline_rate(hist, "http_5xx_pct", rate, 12) == first
+    doubled = rate.model_copy(update={"kind": judge.GateKind.COUNT, "unit": "per tick"})
+    assert baseline_rate(hist, "http_5xx_pct", doubled, 12) != first  # read as a count, not a rate
+
+
+@pytest.mark.parametrize("errors", [(0, 0, 3, 1, 0, 2, 5, 0), (1, 1, 1, 1, 1, 1, 1, 9), (0, 4, 0, 4, 0, 4, 0, 4)])
+def test_the_window_scan_skips_no_window_that_could_win(errors):
+    """The scan leaves out the exact test of a window whose likelihood-ratio z cannot beat the best
+    so far: the evidence is the same as when every window is tested in full."""
+    hist = [tick(i, canary={"http_5xx_pct": 100 * e / 2500}) for i, e in enumerate(errors)]
+    gate = GATES["http_5xx_pct"]
+    pairs = recent_pairs(hist, "http_5xx_pct", gate, 12)
+    prior = baseline_rate(hist, "http_5xx_pct", gate, 12)
+    fast = compare("http_5xx_pct", gate, pairs, 0.25, 6, prior, memory=12)
+    real = judge._binom_z
+    try:
+        judge._binom_z = lambda *a, **k: real(*a, **{**k, "beat": -math.inf})  # type: ignore[assignment]
+        full = compare("http_5xx_pct", gate, pairs, 0.25, 6, prior, memory=12)
+    finally:
+        judge._binom_z = real  # type: ignore[assignment]
+    assert fast == full
