@@ -130,14 +130,15 @@ def score(rows: Sequence[Row], theta: float) -> tuple[float, float]:
     return u, info
 
 
-def root(rows: Sequence[Row], lo: float, hi: float) -> float:
+def root(rows: Sequence[Row], lo: float, hi: float, at_lo: tuple[float, float] | None = None) -> float:
     """The maximum-likelihood log ratio in [lo, hi]: the score is decreasing, so a safeguarded
-    Newton iteration inside a shrinking bracket always converges."""
+    Newton iteration inside a shrinking bracket always converges. `at_lo`: `score(rows, lo)`, when
+    the caller has it already."""
     if score(rows, hi)[0] >= 0:
         return hi
     theta = lo
-    for _ in range(60):
-        u, info = score(rows, theta)
+    for i in range(60):
+        u, info = at_lo if i == 0 and at_lo is not None else score(rows, theta)
         if u > 0:
             lo = theta
         else:

@@ -209,8 +209,9 @@ def _binom_z(
             e = (kc + kb) * pi
             return (kc - e) / math.sqrt(e + 1)
 
-        drop = dropped([excess(r) for r in rows], rb)
-        kept = [r for i, r in enumerate(rows) if i not in drop]
+        if rb.trim is not None:  # else nothing is left out
+            drop = dropped([excess(r) for r in rows], rb)
+            kept = [r for i, r in enumerate(rows) if i not in drop]
         if sum(1 for r in kept if r[0] > 0) < rb.min_event_ticks:
             return 0.0, 0.0, 0.0
     effect = 0.0
@@ -219,9 +220,10 @@ def _binom_z(
     if score(kept, theta0)[0] <= 0:  # capping only lowers canary counts: no excess stays none
         return 0.0, effect, 0.0
     held = capped(kept, rho0, rb.clip if rb is not None else CLIP)
-    if sum(r[0] for r in held) < MIN_EVENTS or score(held, theta0)[0] <= 0:
+    at_theta0 = score(held, theta0)
+    if sum(r[0] for r in held) < MIN_EVENTS or at_theta0[0] <= 0:
         return 0.0, effect, 0.0
-    theta = root(held, theta0, 12.0)
+    theta = root(held, theta0, 12.0, at_theta0)
     llr = loglik(held, theta) - loglik(held, theta0)
     z = math.sqrt(max(0.0, 2 * llr))
     if z > beat:
