@@ -45,7 +45,7 @@ from runofshow.domain.counts import (
     score,
 )
 from runofshow.domain.gates import clean_value, valid_denominator, valid_requests
-from runofshow.domain.levels import Scale, gauss_term, gauss_z, scale_of, tolerance
+from runofshow.domain.levels import Scale, gauss_term, gauss_windows, gauss_z, scale_of, tolerance
 from runofshow.domain.overlap import independent, reading_rows
 from runofshow.domain.prior import FULL_WEIGHT, with_prior
 from runofshow.domain.robust import (
@@ -319,8 +319,7 @@ def compare(
         terms = [(d - (slack if sh else 0.0), v * overlap)
                  for (d, v), sh in zip(levels, incident, strict=True)]
         tick_z, tick_d, se = gauss_z(terms[-1:], tol, Robustness(trim=None, clip=CLIP))
-        for w in range(2, min(longest, len(terms)) + 1):
-            z, est, w_se = gauss_z(terms[-w:], tol, rb)
+        for w, (z, est, w_se) in enumerate(gauss_windows(terms, tol, rb, longest), start=2):
             if z > best_z:
                 best_z, best_effect, best_w, se = z, est, w, w_se
         if best_w == 1:

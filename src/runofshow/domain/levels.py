@@ -96,3 +96,38 @@ def gauss_z(
         den += 1 / var
     est = num / den
     return (est - tol) * math.sqrt(den), raw / den, 1 / math.sqrt(den)
+
+
+def gauss_windows(
+    terms: Sequence[tuple[float, float]], tol: float, rb: Robustness, longest: int
+) -> list[tuple[float, float, float]]:
+    """`gauss_z` of the windows of the last 2..`longest` terms (index w - 2), in one pass from the
+    newest back: the same figures as asking each window in turn, which costs the square of it. A
+    reading that leaves out more than its one most adverse tick is asked window by window."""
+    top = min(longest, len(terms))
+    if rb.trim not in (None, 0.0) or rb.spread != 1:
+        return [gauss_z(terms[-w:], tol, rb) for w in range(2, top + 1)]
+    out: list[tuple[float, float, float]] = []
+    num = den = raw = 0.0
+    parts: list[tuple[float, float, float]] = []  # each tick's (num, raw, den), newest first
+    scores: list[float] = []
+    worst = -1  # the most adverse tick so far (the newest of equals, as `dropped` leaves out)
+    for back in range(1, top + 1):
+        d, var = terms[-back]
+        score = (d - tol) / math.sqrt(var)
+        s = max(-rb.clip, min(rb.clip, score))
+        part = ((tol + s * math.sqrt(var)) / var, d / var, 1 / var)
+        parts.append(part)
+        scores.append(score)
+        if worst < 0 or score > scores[worst]:
+            worst = back - 1
+        num, raw, den = num + part[0], raw + part[1], den + part[2]
+        if back < 2:
+            continue
+        n, r, e = num, raw, den
+        if rb.trim is not None:
+            left = parts[worst]
+            n, r, e = n - left[0], r - left[1], e - left[2]
+        est = n / e
+        out.append(((est - tol) * math.sqrt(e), r / e, 1 / math.sqrt(e)))
+    return out

@@ -312,3 +312,18 @@ def test_the_window_scan_skips_no_window_that_could_win(errors):
     finally:
         judge._binom_z = real  # type: ignore[assignment]
     assert fast == full
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("rb", [robust.LATENCY_ROBUST, robust.POINTS_ROBUST, robust.LOG_GAUGE_ROBUST,
+                                robust.Robustness(trim=1 / 3)])
+def test_the_level_scan_gives_each_window_what_asking_it_alone_gives(seed, rb):
+    import random
+    rng = random.Random(seed)
+    terms = [(rng.gauss(0.05, 0.1), rng.uniform(0.002, 0.05)) for _ in range(14)]
+    terms[rng.randrange(14)] = (2.0, 0.004)  # a spike to leave out
+    terms[3] = terms[9]  # equal scores: the newer is left out, as `dropped` does
+    scan = levels.gauss_windows(terms, 0.05, rb, 12)
+    assert len(scan) == 11
+    for w, got in enumerate(scan, start=2):
+        assert got == pytest.approx(levels.gauss_z(terms[-w:], 0.05, rb), rel=1e-9, abs=1e-12)
