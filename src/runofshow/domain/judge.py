@@ -349,9 +349,13 @@ The spread test's lean (`z0`) takes the longest window too when it leans further
 23, 41 (500 each, every kind of bench/gen_kinds.py) misses 51 -> 48 of 973, false rollbacks
 unchanged (11 of 1027)."""
 
-SHARED_SLACK = 1.3
+SHARED_SLACK = 1.25
 """In a shared incident (the baseline itself near its threshold) the canary may be this much worse
-(ratio) before it counts against it: an incident hits the tracks unevenly, by chance."""
+(ratio) before it counts against it: an incident hits the tracks unevenly, by chance. 1.3 -> 1.25
+on seeds 7, 11, 23, 41, 99, 123 (500 each): misses 74 -> 71 of 1465 (latency steps in a market-open
+surge or an incident, the canary x1.4-1.6 for ten ticks and more, called shared), false rollbacks
+unchanged (13 of 1535); seeds 5 and 17 (not used to choose) unchanged. 1.2 caught one more, 1.15 one
+more again but rolled back a canary-worse incident (the canary's share x1.28)."""
 SHARED_SLACK_POINTS = 0.1  # the same for percentages judged in points: this share of the threshold
 
 

@@ -93,6 +93,20 @@ def test_shared_breach_is_an_incident_not_a_rollback():
     assert any(v.verdict is Verdict.SHARED for v in last.verdicts)
 
 
+@pytest.mark.parametrize(("ratio", "rolls_back"), [(1.15, False), (1.6, True)])
+def test_a_canary_clearly_worse_inside_a_surge_is_the_canary(ratio, rolls_back):
+    """The baseline over the limit too (a market-open surge): the canary a little worse is chance,
+    x1.6 tick after tick is a regression that the surge happens to hide under the limit's breach
+    (with the slack at x1.3 it held for ten ticks and never rolled back)."""
+    base = [390, 420, 405, 430, 400, 415, 425, 410, 395, 420]
+    hist = [tick(i) for i in range(3)]
+    hist += [tick(i, {"http_p95_ms": b * ratio}, {"http_p95_ms": b}) for i, b in enumerate(base, start=3)]
+    ds = run(hist)
+    assert ("rollback" in [d.action.value for d in ds]) is rolls_back
+    if rolls_back:
+        assert "canary-only breach" in ds[-1].reasons[0]
+
+
 def test_single_tick_canary_spike_does_not_roll_back():
     spike = {"http_p95_ms": 700, "csp_violations": 25, "http_5xx_pct": 3.0}
     hist = [tick(i) for i in range(5)] + [tick(5, spike)]
