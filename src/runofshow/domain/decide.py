@@ -261,7 +261,7 @@ def _comparative_gate(plan: EnginePlan, history: Sequence[Tick], name: str, gate
         return v
     z = NormalDist().inv_cdf(plan.decision.confidence)
     return replace(v, interval=ev.interval(z), n=ev.n or None, events=ev.events if ev.scale is Scale.COUNTS
-                   else None, ticks=ev.ticks, z=ev.z, lean=ev.z0)
+                   else None, ticks=ev.ticks, z=ev.z, lean=ev.z0, allowance=ev.allowance)
 
 
 def _verdict(
@@ -294,7 +294,8 @@ def _verdict(
         base_txt = f"baseline {bs}{' (last seen)' if stale else ''}"
     bar = rules.rollback_z + robustness(gate).bar_offset
     if ev is not None and ev.z >= bar and ev.effect >= min_effect(gate, rules.min_relative_effect):
-        stats = f"{_effect_text(gate, ev)} over {ev.ticks} ticks, p={ev.p_value:.1g}"
+        beyond = f" beyond the {ev.allowance} a shared incident allows," if ev.allowance else ""
+        stats = f"{_effect_text(gate, ev)}{beyond} over {ev.ticks} ticks, p={ev.p_value:.1g}"
         if over:
             why = f"{name} canary {cs} > {limit} and {base_txt}: canary-only breach ({stats})"
         else:

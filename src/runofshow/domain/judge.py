@@ -134,6 +134,8 @@ class Evidence:
     n: float = 0.0  # canary requests in the window (overlap accounted for); 0 when unknown
     events: float = 0.0  # counts: canary events in the window (each counted once)
     z0: float = 0.0  # the whole window against "no worse at all" (no tolerance): for spread regressions
+    allowance: str = ""  # the current tick is in a shared incident: how much worse the canary may be
+    # by chance (SHARED_SLACK), as the effect is measured beyond it ("x1.25", "8 points"); else ""
 
     def interval(self, z: float) -> tuple[float, float]:
         """The effect's two-sided interval at `z` standard errors, on the effect's scale."""
@@ -329,7 +331,11 @@ def compare(
         n = sum(p.nc or 0.0 for p in pairs[-best_w:]) / overlap
         z0 = max((gauss_z(terms[-w:], 0.0, rb)[0] for w in _spread_windows(max_window, longest, len(terms))),
                  default=0.0)
-    return Evidence(name, best_z, best_effect, best_w, tick_z, sc, lean, se, n, kc, z0)
+    allowance = ""
+    if incident[-1]:
+        allowance = f"{SHARED_SLACK_POINTS * abs(gate.threshold):g} points" if sc is Scale.POINTS \
+            else f"x{SHARED_SLACK:g}"
+    return Evidence(name, best_z, best_effect, best_w, tick_z, sc, lean, se, n, kc, z0, allowance)
 
 
 def _spread_windows(judge: int, longest: int, have: int) -> set[int]:

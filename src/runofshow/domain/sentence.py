@@ -73,8 +73,9 @@ def _evidence(plan: EnginePlan, metric: str, v: MetricVerdict) -> str:
     rules = plan.decision
     parts = (_interval(gate, v, rules.confidence), _counts(gate, v, rules.tick_interval_s))
     inside = ", ".join(x for x in parts if x)
+    beyond = f" beyond the {v.allowance} a shared incident allows" if v.allowance else ""
     return (
-        f"canary {label} {_relative(gate, v.effect)} vs baseline"
+        f"canary {label} {_relative(gate, v.effect)} vs baseline{beyond}"
         + (f" ({inside})" if inside else "")
     )
 

@@ -104,6 +104,7 @@ class MetricVerdict:
     ticks: int | None = None  # length of that window
     z: float | None = None  # the evidence on the standard-normal scale (one-sided)
     lean: float | None = None  # the same against "no worse at all": read with the other gates'
+    allowance: str = ""  # in a shared incident: what the effect is measured beyond ("x1.25")
 
 
 @dataclass(frozen=True)
