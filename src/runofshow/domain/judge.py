@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from statistics import NormalDist
 
 from runofshow.domain.counts import (
@@ -82,7 +83,7 @@ def pair_at(tick: Tick, index: int, name: str, gate: Gate, lone: bool = False) -
     """The tick as a pair for `name`; None without data on both tracks. With `lone`, a rate's or
     count's tick whose baseline data is missing (a scrape gap on the baseline, below FULL_WEIGHT)
     is a lone pair: its canary events still count, against the baseline's long-run rate."""
-    return derived(tick, ("pair", index, name, lone), gate, lambda: _pair_at(tick, index, name, gate, lone))
+    return derived(tick, ("pair", index, name, lone), gate, partial(_pair_at, tick, index, name, gate, lone))
 
 
 def _pair_at(tick: Tick, index: int, name: str, gate: Gate, lone: bool) -> Pair | None:
