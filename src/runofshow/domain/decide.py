@@ -55,7 +55,7 @@ from runofshow.domain.judge import (
     min_effect,
     pair_at,
     recent_pairs,
-    robustness,
+    rollback_bar,
 )
 from runofshow.domain.levels import Scale
 from runofshow.domain.pooled import pooled_evidence, window_pairs
@@ -292,7 +292,7 @@ def _verdict(
         base_txt = f"no baseline ({missing})"
     else:
         base_txt = f"baseline {bs}{' (last seen)' if stale else ''}"
-    bar = rules.rollback_z + robustness(gate).bar_offset
+    bar = rollback_bar(gate, rules.rollback_z)
     if ev is not None and ev.z >= bar and ev.effect >= min_effect(gate, rules.min_relative_effect):
         beyond = f" beyond the {ev.allowance} a shared incident allows," if ev.allowance else ""
         stats = f"{_effect_text(gate, ev)}{beyond} over {ev.ticks} ticks, p={ev.p_value:.1g}"

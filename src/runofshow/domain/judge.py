@@ -164,6 +164,12 @@ def robustness(gate: Gate) -> Robustness:
     return LATENCY_ROBUST if gate.kind is GateKind.LATENCY else LOG_GAUGE_ROBUST
 
 
+def rollback_bar(gate: Gate, rollback_z: float) -> float:
+    """The z a gate's evidence must reach to roll back: the plan's bar (DecisionRules.rollback_z)
+    plus the reading's own offset (robust.py: p95, lag and CSP, whose worst ticks are left out)."""
+    return rollback_z + robustness(gate).bar_offset
+
+
 def _count_rows(gate: Gate, pairs: Sequence[Pair], incident: Sequence[bool], overlap: float,
                 apart: int) -> list[Row]:
     """A rate's or count's pairs as count rows, each event counted once: every reading divided by the

@@ -18,6 +18,8 @@ from statistics import NormalDist
 
 from runofshow.domain.gaps import is_short_gap
 from runofshow.domain.gates import fmt
+from runofshow.domain.judge import min_effect, rollback_bar
+from runofshow.domain.levels import Scale, scale_of
 from runofshow.domain.rules import EnginePlan, Gate, GateKind
 from runofshow.domain.tick import Action, Decision, MetricVerdict, Tick, Verdict
 
@@ -87,13 +89,12 @@ def _limit(plan: EnginePlan, metric: str, v: MetricVerdict) -> str:
 
 
 def _rule(plan: EnginePlan, metric: str) -> str:
+    """The rule that rolled back, with the gate's own bar and smallest effect (judge.py)."""
     gate = plan.gates[metric]
     rules = plan.decision
-    if gate.kind is GateKind.GAUGE and gate.unit == "%":
-        least = f"{0.05 * abs(gate.threshold):+.1f} points"
-    else:
-        least = f"+{100 * rules.min_relative_effect:.0f} %"
-    return f"rule: clearly worse (z >= {rules.rollback_z:g}) by at least {least}"
+    least = min_effect(gate, rules.min_relative_effect)
+    at_least = f"{least:+.1f} points" if scale_of(gate) is Scale.POINTS else f"+{100 * least:.0f} %"
+    return f"rule: clearly worse (z >= {rollback_bar(gate, rules.rollback_z):g}) by at least {at_least}"
 
 
 def _failed(plan: EnginePlan, v: MetricVerdict) -> str:
@@ -117,7 +118,8 @@ def _held(plan: EnginePlan, v: MetricVerdict, reasons: Sequence[str]) -> str:
     if v.effect is None:
         return f"canary {label} {fmt(gate, v.canary)} over the {fmt(gate, gate.threshold)} limit, " \
             "no baseline to compare, confirming"
-    z = f", z {v.z:.1f} of {plan.decision.rollback_z:g} needed" if v.z is not None and v.z > 0 else ""
+    bar = rollback_bar(gate, plan.decision.rollback_z)
+    z = f", z {v.z:.1f} of {bar:g} needed" if v.z is not None and v.z > 0 else ""
     return f"{_evidence(plan, v.metric, v)}{z}; {_limit(plan, v.metric, v)}; confirming"
 
 

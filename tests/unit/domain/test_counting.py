@@ -61,6 +61,7 @@ def test_every_decision_has_one_sentence_with_numbers():
     rb = next(d for d in ds if d.action is Action.ROLLBACK)
     assert rb.sentence.startswith("rollback at 5 %: canary idemp ")
     assert "99 % CI" in rb.sentence and "events in" in rb.sentence and "rule: clearly worse" in rb.sentence
+    assert rb.sentence.endswith("rule: clearly worse (z >= 3.5) by at least +25 %")  # a rate: the plan's bar
 
 
 def test_a_regression_spread_thinly_over_two_gates_rolls_back_and_one_alone_does_not():
