@@ -145,7 +145,9 @@ def _pct(x: float | None) -> str:
 
 
 def _ticks(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:g}"
+    if x is None:
+        return "n/a"
+    return f"{x:g} tick" if x == 1 else f"{x:g} ticks"
 
 
 def _ttp(s: "Score") -> str:
@@ -189,8 +191,8 @@ def _print_scores(folder: Path, scores: "list[Score]") -> None:
         ("false rollbacks (FRR)", lambda s: _pct(s.frr)),
         ("missed regressions (MISS)", lambda s: _pct(s.miss)),
         ("early rollbacks (EARLY)", lambda s: str(s.early)),
-        ("detection delay p50", lambda s: f"{_ticks(s.delay_p50)} ticks"),
-        ("detection delay p90", lambda s: f"{_ticks(s.delay_p90)} ticks"),
+        ("detection delay p50", lambda s: _ticks(s.delay_p50)),
+        ("detection delay p90", lambda s: _ticks(s.delay_p90)),
         ("median time to promote", _ttp),
         ("holds per good canary (mean)", _holds),
         ("good canaries still holding at the end", _held),

@@ -104,3 +104,9 @@ def test_cli_bench(capsys):
     data = json.loads(out)
     assert set(data) == {"comparative", "threshold"}
     assert data["comparative"]["frr"] == 0.0 and data["comparative"]["score"].startswith("score: FRR=")
+
+
+def test_the_table_says_tick_or_ticks():
+    from runofshow.cli.replay_cmd import _ticks
+
+    assert [_ticks(x) for x in (None, 1.0, 2.0, 6.3)] == ["n/a", "1 tick", "2 ticks", "6.3 ticks"]
