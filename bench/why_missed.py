@@ -7,7 +7,10 @@ DIR holds NAME.json + NAME.truth.json (bench/generate.py's output). For each fol
 them together, prints per scenario kind (a single-metric `regression` is split by metric and shape,
 a `spread` one by its metrics): bad scenarios, missed, early, delay p50/p90; good scenarios, false
 rollbacks, holds. `--list` also names every missed / falsely rolled back scenario with its effect
-and the first rollback's reason.
+and the first rollback's reason, and for a missed single-metric regression its hindsight z: the
+judge's own test (judge.compare, same tolerance, robustness and floors) over one window holding every
+tick from the onset to the end, as if the onset were known. Under the gate's bar, no window of the
+engine's could have rolled back on that metric: the miss is the data's (or the rules'), not the scan's.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 import time
 from collections import defaultdict
@@ -22,7 +26,17 @@ from pathlib import Path
 from typing import Any
 
 from runofshow.app.replay.bench import Outcome, pairs_in, quantile, score_one
-from runofshow.app.replay.scenarios import load_scenario, replay
+from runofshow.app.replay.scenarios import Scenario, load_scenario, replay
+from runofshow.domain.decide import overlap_ticks
+from runofshow.domain.judge import compare, pair_at, rollback_bar
+from runofshow.domain.levels import Scale, scale_of
+from runofshow.domain.prior import BASELINE_HISTORY_TICKS, baseline_rate
+
+GATE_OF = {"latency": "http_p95_ms", "errors": "http_5xx_pct", "idempotency": "idempotency_conflict_pct",
+           "ws_lag": "ws_lag_s", "pool": "pgbouncer_pool_util_pct", "csp": "csp_violations"}
+METRIC_OF_KIND = {"latency_step": "latency", "errors_step": "errors", "idempotency_step": "idempotency",
+                  "ws_lag_step": "ws_lag", "csp_spike": "csp", "bad_in_surge/latency_step": "latency",
+                  "bad_in_surge/errors_step": "errors"}
 
 
 def label_of(truth: dict[str, Any]) -> str:
@@ -33,6 +47,27 @@ def label_of(truth: dict[str, Any]) -> str:
     if kind == "spread" and isinstance(eff, dict):
         return "spread:" + "+".join(sorted(eff))
     return kind
+
+
+def hindsight(sc: Scenario, raw: dict[str, Any]) -> tuple[float, float] | None:
+    """(z, the gate's bar) of the judge's test over every tick from the onset on, for a regression in
+    one metric; None for other kinds (spread, leak, alert) or without two ticks after the onset."""
+    label = label_of(raw)
+    metric = re.split("[:/]", label)[1] if label.startswith("regression") else METRIC_OF_KIND.get(label)
+    if metric is None or raw.get("onset_t") is None:
+        return None
+    name = GATE_OF[metric]
+    gate, rules, ticks = sc.plan.gates[name], sc.plan.decision, sc.ticks
+    after = (pair_at(t, i, name, gate, lone=True) for i, t in enumerate(ticks) if t.t_s >= raw["onset_t"])
+    pairs = [p for p in after if p is not None]
+    if len(pairs) < 2:
+        return None
+    counts = scale_of(gate) is Scale.COUNTS
+    prior = baseline_rate(ticks, name, gate, BASELINE_HISTORY_TICKS) if counts else None
+    ev = compare(name, gate, pairs, rules.min_relative_effect, len(pairs), prior,
+                 overlap=overlap_ticks(sc.plan, gate), min_events=float(rules.min_canary_events),
+                 shared_level=rules.shared_level, memory=len(pairs))
+    return (ev.z if ev is not None else 0.0), rollback_bar(gate, rules.rollback_z)
 
 
 def run(folder: Path) -> list[tuple[Outcome, dict[str, Any], str]]:
@@ -46,6 +81,9 @@ def run(folder: Path) -> list[tuple[Outcome, dict[str, Any], str]]:
         o = score_one(res, truth, sc.interval_s, took, nominal_s=sc.ticks[-1].t_s + sc.interval_s)
         first = next((d for d in res.decisions if d.action.value == "rollback"), None)
         why = "; ".join(first.reasons)[:200] if first is not None else ""
+        if o.missed and not o.early and (seen := hindsight(sc, raw)) is not None:
+            raw["hindsight"] = seen
+            why = f"hindsight z {seen[0]:.2f} of {seen[1]:g}"
         out.append((o, raw, why))
     return out
 
@@ -104,6 +142,15 @@ def listing(rows: list[tuple[Outcome, dict[str, Any], str]]) -> None:
             print(f"FALSE {o.name} {raw.get('kind')} rb={o.rollback_t} {why}")
 
 
+def out_of_reach(rows: list[tuple[Outcome, dict[str, Any], str]]) -> None:
+    """How many misses no window of the engine's could have caught (see `hindsight`)."""
+    seen = [raw["hindsight"] for _, raw, _ in rows if "hindsight" in raw]
+    under = sum(1 for z, bar in seen if z < bar)
+    missed = sum(1 for o, _, _ in rows if o.missed and not o.early)
+    print(f"HINDSIGHT: of {missed} misses, {len(seen)} are single-metric regressions; the judge's own test "
+          f"over every tick after the onset stays under the gate's bar for {under} of them")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folders", nargs="+", type=Path)
@@ -120,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     if len(args.folders) > 1:
         table(everything, "all folders")
         summary(everything, "all folders")
+    if args.list:
+        out_of_reach(everything)
     return 0
 
 
