@@ -233,6 +233,23 @@ def test_a_persistent_small_effect_keeps_adding_evidence_past_the_judge_window()
     assert flat is not None and flat.z < 0  # no effect: a longer memory finds nothing
 
 
+def test_a_rates_long_window_counts_every_tick_as_the_judge_window_does():
+    """5xx x1.8 for ten ticks, one of them a bad minute (x4): pooled over the ten ticks as a scan past
+    the judge window, as one judge window of ten, the same evidence: no tick more is left out past the
+    judge window (it cost misses, MEMORY_TICKS); only the floor of events grows, here far below the
+    events drawn."""
+    gate = GATES["http_5xx_pct"]
+    errors = [0.36] * 10
+    errors[6] = 0.8
+    hist = [tick(i, canary={"http_5xx_pct": e}) for i, e in enumerate(errors)]
+    pairs = recent_pairs(hist, "http_5xx_pct", gate, 10)
+    scan = compare("http_5xx_pct", gate, pairs, 0.25, 6, memory=10)
+    whole = compare("http_5xx_pct", gate, pairs, 0.25, 10, memory=10)
+    assert scan is not None and whole is not None
+    assert scan.ticks == whole.ticks == 10
+    assert scan.z == pytest.approx(whole.z) and scan.z > 3.5
+
+
 def test_the_event_floor_grows_past_the_judge_window():
     rb = robust.RATE_ROBUST
     assert robust.window_floor(5.0, rb, 6, 6) == 5.0
