@@ -121,9 +121,14 @@ def loglik(rows: Sequence[Row], theta: float) -> float:
 
 
 def score(rows: Sequence[Row], theta: float) -> tuple[float, float]:
+    """The score (derivative of `loglik` in theta) and the information at `theta` (within +-12 where
+    the judge calls it: exp(theta) is finite, and each row's canary share is nc e^theta / (nc e^theta
+    + nb), one exponential per call rather than one per row)."""
+    et = math.exp(min(theta, 700.0))
     u = info = 0.0
     for kc, nc, kb, nb in rows:
-        pi = 1 / (1 + math.exp(min(700.0, math.log(nb / nc) - theta)))
+        a = nc * et
+        pi = a / (a + nb)
         k = kc + kb
         u += kc - k * pi
         info += k * pi * (1 - pi)
