@@ -7,10 +7,11 @@ DIR holds NAME.json + NAME.truth.json (bench/generate.py's output). For each fol
 them together, prints per scenario kind (a single-metric `regression` is split by metric and shape,
 a `spread` one by its metrics): bad scenarios, missed, early, delay p50/p90; good scenarios, false
 rollbacks, holds. `--list` also names every missed / falsely rolled back scenario with its effect
-and the first rollback's reason, and for a missed single-metric regression its hindsight z: the
-judge's own test (judge.compare, same tolerance, robustness and floors) over one window holding every
-tick from the onset to the end, as if the onset were known. Under the gate's bar, no window of the
-engine's could have rolled back on that metric: the miss is the data's (or the rules'), not the scan's.
+and the first rollback's reason, and for a missed single-metric or spread regression its hindsight
+z: the judge's own test (judge.compare, same tolerance, robustness and floors; for a spread the
+spread rule's sum) over one window holding every tick from the onset to the end, as if the onset
+were known. Under the bar, no window of the engine's could have rolled back on it: the miss is the
+data's (or the rules'), not the scan's.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from typing import Any
 
 from runofshow.app.replay.bench import Outcome, pairs_in, quantile, score_one
 from runofshow.app.replay.scenarios import Scenario, load_scenario, replay
-from runofshow.domain.decide import overlap_ticks
-from runofshow.domain.judge import compare, pair_at, rollback_bar
+from runofshow.domain.decide import SPREAD_EXTRA_Z, SPREAD_MIN_Z, overlap_ticks
+from runofshow.domain.judge import Evidence, compare, pair_at, rollback_bar
 from runofshow.domain.levels import Scale, scale_of
 from runofshow.domain.prior import BASELINE_HISTORY_TICKS, baseline_rate
 
@@ -49,25 +50,38 @@ def label_of(truth: dict[str, Any]) -> str:
     return kind
 
 
-def hindsight(sc: Scenario, raw: dict[str, Any]) -> tuple[float, float] | None:
-    """(z, the gate's bar) of the judge's test over every tick from the onset on, for a regression in
-    one metric; None for other kinds (spread, leak, alert) or without two ticks after the onset."""
-    label = label_of(raw)
-    metric = re.split("[:/]", label)[1] if label.startswith("regression") else METRIC_OF_KIND.get(label)
-    if metric is None or raw.get("onset_t") is None:
-        return None
+def after_onset(sc: Scenario, onset_t: float, metric: str) -> Evidence | None:
+    """The judge's test (judge.compare: tolerance, robustness, floors) of `metric` over one window
+    holding every tick from the onset to the end; None without two such ticks."""
     name = GATE_OF[metric]
     gate, rules, ticks = sc.plan.gates[name], sc.plan.decision, sc.ticks
-    after = (pair_at(t, i, name, gate, lone=True) for i, t in enumerate(ticks) if t.t_s >= raw["onset_t"])
+    after = (pair_at(t, i, name, gate, lone=True) for i, t in enumerate(ticks) if t.t_s >= onset_t)
     pairs = [p for p in after if p is not None]
     if len(pairs) < 2:
         return None
     counts = scale_of(gate) is Scale.COUNTS
     prior = baseline_rate(ticks, name, gate, BASELINE_HISTORY_TICKS) if counts else None
-    ev = compare(name, gate, pairs, rules.min_relative_effect, len(pairs), prior,
-                 overlap=overlap_ticks(sc.plan, gate), min_events=float(rules.min_canary_events),
-                 shared_level=rules.shared_level, memory=len(pairs))
-    return (ev.z if ev is not None else 0.0), rollback_bar(gate, rules.rollback_z)
+    return compare(name, gate, pairs, rules.min_relative_effect, len(pairs), prior,
+                   overlap=overlap_ticks(sc.plan, gate), min_events=float(rules.min_canary_events),
+                   shared_level=rules.shared_level, memory=len(pairs))
+
+
+def hindsight(sc: Scenario, raw: dict[str, Any]) -> tuple[float, float] | None:
+    """(z, bar) with the onset known: for a regression in one metric its gate's z and bar; for a
+    spread, the spread rule's sum (decide._spread: Stouffer over the metrics leaning SPREAD_MIN_Z or
+    more, with no tolerance) and its bar; None for other kinds (leak, alert)."""
+    label, onset, rules = label_of(raw), raw.get("onset_t"), sc.plan.decision
+    if onset is None:
+        return None
+    if label.startswith("spread"):
+        leans = [ev.z0 for m in raw.get("effect") or {} if (ev := after_onset(sc, onset, m)) is not None]
+        leaning = [z for z in leans if z >= SPREAD_MIN_Z]
+        together = sum(leaning) / math.sqrt(len(leaning)) if len(leaning) >= 2 else 0.0
+        return together, rules.rollback_z + SPREAD_EXTRA_Z
+    metric = re.split("[:/]", label)[1] if label.startswith("regression") else METRIC_OF_KIND.get(label)
+    if metric is None or (ev := after_onset(sc, onset, metric)) is None:
+        return None
+    return ev.z, rollback_bar(sc.plan.gates[GATE_OF[metric]], rules.rollback_z)
 
 
 def run(folder: Path) -> list[tuple[Outcome, dict[str, Any], str]]:
@@ -144,11 +158,13 @@ def listing(rows: list[tuple[Outcome, dict[str, Any], str]]) -> None:
 
 def out_of_reach(rows: list[tuple[Outcome, dict[str, Any], str]]) -> None:
     """How many misses no window of the engine's could have caught (see `hindsight`)."""
-    seen = [raw["hindsight"] for _, raw, _ in rows if "hindsight" in raw]
-    under = sum(1 for z, bar in seen if z < bar)
     missed = sum(1 for o, _, _ in rows if o.missed and not o.early)
-    print(f"HINDSIGHT: of {missed} misses, {len(seen)} are single-metric regressions; the judge's own test "
-          f"over every tick after the onset stays under the gate's bar for {under} of them")
+    parts = []
+    for what, spread in (("single-metric regressions", False), ("spreads", True)):
+        seen = [raw["hindsight"] for _, raw, _ in rows
+                if "hindsight" in raw and label_of(raw).startswith("spread") is spread]
+        parts.append(f"{len(seen)} {what}, {sum(1 for z, bar in seen if z < bar)} of them under the bar")
+    print(f"HINDSIGHT: of {missed} misses, {'; '.join(parts)} even over every tick after the onset")
 
 
 def main(argv: list[str] | None = None) -> int:
