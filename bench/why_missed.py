@@ -28,7 +28,7 @@ from typing import Any
 
 from runofshow.app.replay.bench import Outcome, pairs_in, quantile, score_one
 from runofshow.app.replay.scenarios import Scenario, load_scenario, replay
-from runofshow.domain.decide import SPREAD_EXTRA_Z, SPREAD_MIN_Z, overlap_ticks
+from runofshow.domain.decide import SPREAD_EXTRA_Z, overlap_ticks, spread_z
 from runofshow.domain.judge import Evidence, compare, pair_at, rollback_bar
 from runofshow.domain.levels import Scale, scale_of
 from runofshow.domain.prior import BASELINE_HISTORY_TICKS, baseline_rate
@@ -68,16 +68,13 @@ def after_onset(sc: Scenario, onset_t: float, metric: str) -> Evidence | None:
 
 def hindsight(sc: Scenario, raw: dict[str, Any]) -> tuple[float, float] | None:
     """(z, bar) with the onset known: for a regression in one metric its gate's z and bar; for a
-    spread, the spread rule's sum (decide._spread: Stouffer over the metrics leaning SPREAD_MIN_Z or
-    more, with no tolerance) and its bar; None for other kinds (leak, alert)."""
+    spread, the spread rule's sum (decide.spread_z) and its bar; None for other kinds (leak, alert)."""
     label, onset, rules = label_of(raw), raw.get("onset_t"), sc.plan.decision
     if onset is None:
         return None
     if label.startswith("spread"):
         leans = [ev.z0 for m in raw.get("effect") or {} if (ev := after_onset(sc, onset, m)) is not None]
-        leaning = [z for z in leans if z >= SPREAD_MIN_Z]
-        together = sum(leaning) / math.sqrt(len(leaning)) if len(leaning) >= 2 else 0.0
-        return together, rules.rollback_z + SPREAD_EXTRA_Z
+        return spread_z(leans), rules.rollback_z + SPREAD_EXTRA_Z
     metric = re.split("[:/]", label)[1] if label.startswith("regression") else METRIC_OF_KIND.get(label)
     if metric is None or (ev := after_onset(sc, onset, metric)) is None:
         return None

@@ -175,15 +175,20 @@ gate leaning 1 or more separated thin spreads from chance better than over gates
 more spreads for 3 more false rollbacks."""
 
 
+def spread_z(leans: Sequence[float]) -> float:
+    """The spread rule's statistic: Stouffer's sum over the gates leaning SPREAD_MIN_Z or more
+    (each without tolerance); 0 with fewer than two such gates."""
+    leaning = [z for z in leans if z >= SPREAD_MIN_Z]
+    return sum(leaning) / math.sqrt(len(leaning)) if len(leaning) >= 2 else 0.0
+
+
 def _spread(plan: EnginePlan, verdicts: Sequence[MetricVerdict]) -> str | None:
     """A regression spread thinly over two or more gates, none clear on its own: each leans worse
     than the baseline (SPREAD_MIN_Z) and together they are clear (Stouffer's sum over the leaning
     gates at `rollback_z` + SPREAD_EXTRA_Z). In a shared incident each gate already allows the
     canary its slack (judge.SHARED_SLACK)."""
     leaning = [v for v in verdicts if v.lean is not None and v.lean >= SPREAD_MIN_Z]
-    if len(leaning) < 2:
-        return None
-    together = sum(v.lean or 0.0 for v in leaning) / math.sqrt(len(leaning))
+    together = spread_z([v.lean or 0.0 for v in leaning])
     if together < plan.decision.rollback_z + SPREAD_EXTRA_Z:
         return None
     parts = ", ".join(

@@ -35,7 +35,7 @@ def _label(gate: Gate, metric: str) -> str:
 
 
 def _relative(gate: Gate, x: float) -> str:
-    if gate.kind is GateKind.GAUGE and gate.unit == "%":
+    if scale_of(gate) is Scale.POINTS:
         return f"{x:+.1f} points"
     if x >= 1.0:
         return f"x{x + 1:.1f}" if x < 99 else "more than x100"
@@ -47,7 +47,7 @@ def _interval(gate: Gate, v: MetricVerdict, confidence: float) -> str:
         return ""
     lo, hi = v.interval
     span = f"{_relative(gate, lo)}..{_relative(gate, hi)}"
-    if gate.kind is GateKind.GAUGE and gate.unit == "%":
+    if scale_of(gate) is Scale.POINTS:
         span = f"{lo:+.1f}..{hi:+.1f} points"
     return f"{100 * confidence:.0f} % CI {span}"
 
