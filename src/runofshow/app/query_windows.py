@@ -86,6 +86,17 @@ def gate_window_s(name: str, gate: Gate, tick_s: float, window_s: float | None =
     return max(found) if found else None
 
 
+def denominator_window_s(name: str, gate: Gate, tick_s: float, window_s: float | None = None,
+                         speed: float = 1.0, requests_s: float | None = None) -> float | None:
+    """A rate's denominator's range, in plan seconds: its `count_query`'s, else the requests query's
+    (`requests_s`); None for another kind of gate, or a denominator without a range."""
+    if gate.kind is not GateKind.RATE:
+        return None
+    if gate.count_query is not None:
+        return _longest(f"gates.{name}.count_query", gate.count_query, tick_s, window_s, speed)
+    return requests_s
+
+
 def with_query_windows(plan: Plan, window_s: float | None = None, speed: float = 1.0) -> Plan:
     """The plan with `window_s` set on every gate whose queries read more than one tick (a gate
     that sets `window_s` itself keeps it). Unchanged when every range is one tick or less.
@@ -98,7 +109,11 @@ def with_query_windows(plan: Plan, window_s: float | None = None, speed: float =
     for name, gate in plan.gates.items():
         w = gate_window_s(name, gate, tick, window_s, speed, requests_s)
         if gate.window_s is None and w is not None and w > tick + 1e-9:
-            gates[name] = gate.model_copy(update={"window_s": w})
+            update: dict[str, float] = {"window_s": w}
+            den = denominator_window_s(name, gate, tick, window_s, speed, requests_s)
+            if gate.denominator_window_s is None and den is not None:
+                update["denominator_window_s"] = max(den, tick)
+            gates[name] = gate.model_copy(update=update)
             changed = True
         else:
             gates[name] = gate
@@ -113,10 +128,16 @@ def overlap_line(plan: Plan) -> str | None:
         return None
     parts = ", ".join(f"{g.short or n} {w:g} s (x{w / tick:.3g})" for n, g in plan.gates.items()
                       for m, w in over if m == n)
-    return (
+    line = (
         f"query windows longer than the {tick:g} s tick: {parts}; consecutive readings share their "
         "events, so the judge discounts pooled evidence by that overlap"
     )
+    own = [f"{g.short or n} {g.denominator_window_s:g} s" for n, g in plan.gates.items()
+           if g.window_s is not None and g.window_s > tick and g.denominator_window_s is not None
+           and g.denominator_window_s < g.window_s]
+    if own:
+        line += f" (a rate by its denominator's range: {', '.join(own)})"
+    return line
 
 
 def judged_plan(plan: Plan, query_window_s: float, speed: float = 1.0) -> Plan:

@@ -47,7 +47,7 @@ from runofshow.domain.counts import (
 )
 from runofshow.domain.gates import clean_value, valid_denominator, valid_requests
 from runofshow.domain.levels import Scale, gauss_term, gauss_windows, gauss_z, scale_of, tolerance
-from runofshow.domain.overlap import independent, reading_rows
+from runofshow.domain.overlap import independent, reading_rows, straddling
 from runofshow.domain.prior import FULL_WEIGHT, with_prior
 from runofshow.domain.robust import (
     CLIP,
@@ -170,12 +170,13 @@ def rollback_bar(gate: Gate, rollback_z: float) -> float:
     return rollback_z + robustness(gate).bar_offset
 
 
-def _count_rows(gate: Gate, pairs: Sequence[Pair], incident: Sequence[bool], overlap: float,
+def _count_rows(gate: Gate, pairs: Sequence[Pair], incident: Sequence[bool], counted: float,
                 apart: int) -> list[Row]:
-    """A rate's or count's pairs as count rows, each event counted once: every reading divided by the
-    overlap, or (`apart` > 1, a count) only the independent readings, `apart` ticks apart (overlap.py)."""
+    """A rate's or count's pairs as count rows, each event counted once: every reading divided by
+    `counted` (the readings each event is counted in), or (`apart` > 1, a count) only the independent
+    readings, `apart` ticks apart (overlap.py)."""
     if apart <= 1:
-        return [_counts(gate, p, overlap, sh) for p, sh in zip(pairs, incident, strict=True)]
+        return [_counts(gate, p, counted, sh) for p, sh in zip(pairs, incident, strict=True)]
     idx = [p.index for p in pairs]
     rows = reading_rows([_counts(gate, p) for p in pairs], idx, apart)
     slack = [SHARED_SLACK if incident[i] else 1.0 for i in independent(idx, apart)]
@@ -255,6 +256,7 @@ def compare(
     min_events: float | None = None,
     shared_level: float | None = None,
     memory: int = 0,
+    counted: float | None = None,
 ) -> Evidence | None:
     """Pooled evidence over windows of 2..max(max_window, memory) of `pairs` ending at the last one.
 
@@ -265,8 +267,11 @@ def compare(
     takes the judge window or the longest, whichever leans further (a thin spread keeps adding up).
     overlap: ticks each reading covers (a query range longer than the tick): consecutive readings
     share their events. A count pools only the readings that many ticks apart (overlap.py: each event
-    once, a burst in one reading); a rate counts every reading for 1/overlap of itself (events and
-    requests divided), a level's variances are multiplied.
+    once, a burst in one reading); a level's variances are multiplied. A rate's events are its
+    percentage times its denominator, so they are counted once per reading the *denominator's* range
+    covers (`counted`, default `overlap`): every reading counts for 1/counted of itself (events and
+    requests divided). Over per-tick requests (a replay file's) a `[5m]` percentage at a 1-min tick
+    times the tick's requests already counts each event once on average, and is not divided again.
     min_events: canary events (each counted once) below which a rate or count proves
     nothing (DecisionRules.min_canary_events); default the reading's own floor.
     shared_level: a tick whose baseline is at this share of the threshold or over it is in a
@@ -278,10 +283,16 @@ def compare(
     if not pairs:
         return None
     overlap = max(1.0, overlap)
+    counted = overlap if counted is None else min(max(1.0, counted), overlap)
     if min_events is not None:  # never below the reading's own floor (RATE_MIN_EVENTS)
         min_events = max(min_events, robustness(gate).min_events)
-    incident = [_in_incident(gate, p, shared_level) for p in pairs]
     spread = math.ceil(overlap - 1e-9)
+    if spread > 1 and gate.kind is GateKind.RATE:  # a range across a stage change mixes two stages
+        mixed = straddling([p.index for p in pairs], [p.weight for p in pairs], spread)
+        pairs = [p for k, p in enumerate(pairs) if k not in mixed]
+        if not pairs:
+            return None
+    incident = [_in_incident(gate, p, shared_level) for p in pairs]
     max_window += spread - 1  # a window of overlapping readings holds fewer independent ticks
     longest = max(max_window, memory + spread - 1)
     sc = scale_of(gate)
@@ -295,7 +306,7 @@ def compare(
     if sc is Scale.COUNTS:
         rho0 = 1 + min_relative_effect / 2
         apart = spread if gate.kind is GateKind.COUNT else 1  # readings pooled `apart` ticks apart
-        rows = with_prior(_count_rows(gate, pairs, incident, overlap, apart), baseline_prior, longest)
+        rows = with_prior(_count_rows(gate, pairs, incident, counted, apart), baseline_prior, longest)
         if apart > 1:  # windows of independent readings: a burst is in one, trimmed as on one tick
             rb, max_window, longest = robustness(gate), -(-max_window // apart), -(-longest // apart)
         tick_z, tick_eff, _ = _binom_z(rows[-1:], rho0, None)

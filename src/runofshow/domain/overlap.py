@@ -6,6 +6,11 @@ trimming leaves it out as on a one-tick gate. Pure.
 
 Each independent reading is weighed by the requests of the ticks it covers (their mean, on the
 reading's own scale), so a stage change inside a reading's range is accounted for.
+
+A rate (5xx %) read over such a range is not pooled where the range straddles a stage change
+(`straddling`): each track's percentage there averages its old and new traffic by its own requests,
+the canary's mostly the new stage's, the baseline's mostly the old one's, so a shared incident
+starting with the stage looks like the canary's.
 """
 
 from __future__ import annotations
@@ -37,4 +42,18 @@ def reading_rows(rows: Sequence[Row], indices: Sequence[int], spread: int) -> li
         based = [r[3] for r in covered if r[3] > 0]
         mb = sum(based) / len(based) if based and nb > 0 else nb
         out.append((kc, mc, kb, mb))
+    return out
+
+
+def straddling(indices: Sequence[int], weights: Sequence[float], spread: int) -> set[int]:
+    """Positions of the readings (tick indices and stage weights, oldest first) whose range of
+    `spread` ticks holds an earlier reading at another weight: a stage change inside the range."""
+    out: set[int] = set()
+    for pos, (i, w) in enumerate(zip(indices, weights, strict=True)):
+        j = pos - 1
+        while j >= 0 and i - indices[j] < spread:
+            if weights[j] != w:
+                out.add(pos)
+                break
+            j -= 1
     return out

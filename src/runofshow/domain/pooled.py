@@ -40,5 +40,13 @@ def pooled_evidence(plan: EnginePlan, history: Sequence[Tick], name: str, gate: 
     return compare(
         name, gate, pairs, rules.min_relative_effect, rules.judge_window_ticks, prior,
         overlap=overlap, min_events=float(rules.min_canary_events), shared_level=rules.shared_level,
-        memory=memory_of(plan),
+        memory=memory_of(plan), counted=counted_ticks(plan, gate),
     )
+
+
+def counted_ticks(plan: EnginePlan, gate: Gate) -> float | None:
+    """How many readings a rate's event is counted in: its denominator's range over the tick (at least
+    1); None when the plan does not say (then the gate's own window: requests read over the same range)."""
+    if gate.denominator_window_s is None:
+        return None
+    return max(1.0, gate.denominator_window_s / plan.decision.tick_interval_s)

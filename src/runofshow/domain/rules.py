@@ -101,6 +101,12 @@ class Gate(FrozenModel):
         description="how many seconds each reading covers (a query's range selector); longer than the "
         "tick, consecutive readings overlap and the judge discounts the pooled evidence; default one tick",
     )
+    denominator_window_s: float | None = Field(
+        default=None, gt=0,
+        description="rate gates: how many seconds each reading's denominator covers (the range of its "
+        "count_query, or of the requests query); a rate's events are its percentage times that "
+        "denominator, so each is counted once per reading that range holds; default window_s",
+    )
 
     def breaches(self, value: float) -> bool:
         """True when `value` is on the wrong side of the threshold."""

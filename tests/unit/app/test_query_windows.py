@@ -94,3 +94,23 @@ def test_the_runner_judges_with_the_windows_its_queries_really_read():
     assert seen
     assert {p.gates["idempotency_conflict_pct"].window_s for p in seen} == {30.0}
     assert {p.gates["ws_lag_s"].window_s for p in seen} == {None}  # a gauge: no range
+
+
+def test_a_rate_counts_its_events_by_its_denominators_range():
+    """A 5xx percentage over `[5m]` times the requests of one tick (`[1m]`) counts each error once on
+    average: the judge must not divide it again by five. Over `[5m]` requests it must (x5)."""
+    plan = Plan()
+    one = TrackQueries(baseline='sum(increase(r{track="baseline"}[1m]))', canary='sum(increase(r{track="canary"}[1m]))')
+    five = TrackQueries(baseline='sum(increase(r{track="baseline"}[5m]))', canary='sum(increase(r{track="canary"}[5m]))')
+    q = TrackQueries(baseline='100 * sum(rate(e{track="baseline"}[5m])) / sum(rate(r{track="baseline"}[5m]))',
+                     canary='100 * sum(rate(e{track="canary"}[5m])) / sum(rate(r{track="canary"}[5m]))')
+    gates = {**plan.gates, "http_5xx_pct": plan.gates["http_5xx_pct"].model_copy(update={"query": q}),
+             "idempotency_conflict_pct": plan.gates["idempotency_conflict_pct"].model_copy(
+                 update={"query": q, "count_query": five})}
+    out = with_query_windows(plan.model_copy(update={"requests_query": one, "gates": gates}))
+    err, idem = out.gates["http_5xx_pct"], out.gates["idempotency_conflict_pct"]
+    assert (err.window_s, err.denominator_window_s) == (300, 60)
+    assert (idem.window_s, idem.denominator_window_s) == (300, 300)  # its own denominator, over 5m
+    assert out.gates["http_p95_ms"].denominator_window_s is None  # not a rate
+    line = overlap_line(out)
+    assert line is not None and "a rate by its denominator's range: 5xx 60 s" in line and "idemp" not in line.split("(a rate")[1]

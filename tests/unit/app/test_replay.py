@@ -76,6 +76,17 @@ def test_plan_from_the_header():
     assert [t.stage for t in sc.ticks[:11]] == [0] * 10 + [1]
 
 
+def test_a_windowed_rate_divides_by_the_ticks_own_requests():
+    """FORMAT.md: `requests` is the count in the tick, however long a gate's `window_s`: a rate's
+    events are counted by one tick's denominator, a p95's range stays its own."""
+    d = raw()
+    d["gates"]["http_5xx_pct"]["window_s"] = 300
+    d["gates"]["http_p95_ms"]["window_s"] = 300
+    gates = parse_scenario(d, "ex.json").plan.gates
+    assert (gates["http_5xx_pct"].window_s, gates["http_5xx_pct"].denominator_window_s) == (300, d["interval_s"])
+    assert (gates["http_p95_ms"].window_s, gates["http_p95_ms"].denominator_window_s) == (300, None)
+
+
 def test_json_contract_shape():
     out = replay(load_scenario(EXAMPLES / "ex-007.json")).to_json()
     assert set(out) == {"verdict", "rollback_t", "decisions"}

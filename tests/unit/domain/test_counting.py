@@ -99,3 +99,54 @@ def test_a_gate_leaning_a_little_adds_to_a_spread_and_the_sum_must_clear_the_bar
     assert engine._spread(p, leaning(3.0, 3.0, 0.9)) is None
     why = engine._spread(p, leaning(3.0, 3.0, 1.5))
     assert why is not None and "canary worse on 3 gates at once" in why and "together z 4.3 >= 4.25" in why
+
+
+RANGE = 5  # ticks a windowed reading covers ([5m] at a 1-min tick)
+
+
+def windowed(per_tick: list[tuple[int, int, int, int, float]]) -> list[Tick]:
+    """Ticks whose conflict percentage is read over the last RANGE ticks (events and requests summed),
+    while `requests` is the tick's own count, as in a replay file. Each raw tick: (canary conflicts,
+    canary requests, baseline conflicts, baseline requests, canary weight %)."""
+    out = []
+    for i, (_, nc, _, nb, w) in enumerate(per_tick):
+        win = per_tick[max(0, i - RANGE + 1): i + 1]
+        pc = 100 * sum(r[0] for r in win) / sum(r[1] for r in win)
+        pb = 100 * sum(r[2] for r in win) / sum(r[3] for r in win)
+        zero = {**BASE, "csp_violations": 0}
+        out.append(Tick(i * 60.0, w, 0, TrackSample({**zero, "idempotency_conflict_pct": pb}, nb),
+                        TrackSample({**zero, "idempotency_conflict_pct": pc}, nc)))
+    return out
+
+
+def test_a_windowed_rate_over_per_tick_requests_is_not_discounted_twice():
+    """Two conflicts a tick on 300 canary requests against one in 5 700 on the baseline, read over
+    [5m] ranges: the percentage times the tick's own requests is two new conflicts a tick, twelve in
+    six ticks. Divided again by the five-tick overlap they would be 2.4, under the floor of events."""
+    raw = [(0, 300, 1, 5700, 5.0)] * 4 + [(2, 300, 1, 5700, 5.0)] * 8
+    hist = windowed(raw)
+    assert "rollback" in actions(plan(window_s=300, denominator_window_s=60), hist)
+    assert "rollback" not in actions(plan(window_s=300), hist)  # requests read over [5m] too
+
+
+def test_a_windowed_rate_is_not_pooled_where_its_range_straddles_a_stage_change():
+    """A shared incident (conflicts x4 on both tracks) starts with the step from 5 % to 25 %. Over
+    [5m] the canary's percentage is mostly its new stage (the incident), the baseline's mostly its old
+    traffic: the canary looks x1.8 worse at first, for four readings (pooled, they roll it back). Those
+    readings are left out: not a hold, not a rollback."""
+    quiet = [(10, 3000, 190, 57000, 5.0)] * 8
+    incident = [(4 * 50, 15000, 4 * 150, 45000, 25.0)] * 6
+    hist = windowed(quiet + incident)
+    first = hist[8]
+    assert first.canary.values["idempotency_conflict_pct"] > 1.75 * first.baseline.values["idempotency_conflict_pct"]
+    p = plan(window_s=300, denominator_window_s=60).model_copy(update={"stages": (
+        Stage(weight=5, hold_min=8), Stage(weight=25, hold_min=30), Stage(weight=100))})
+    assert set(actions(p, hist)) == {"proceed"}
+
+
+def test_readings_straddle_a_stage_change_for_a_range_after_it():
+    from runofshow.domain.overlap import straddling
+    assert straddling([0, 1, 2, 3, 4, 5], [5, 5, 5, 25, 25, 25], 3) == {3, 4}
+    assert straddling([0, 1, 2, 4, 5], [5, 5, 5, 25, 25], 3) == {3}  # tick 3 missing: 4 still holds 2
+    assert straddling([0, 1, 2, 3], [5, 5, 5, 5], 3) == set()
+    assert straddling([0, 1, 2, 3], [5, 5, 25, 25], 1) == set()  # a one-tick range straddles nothing

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from runofshow.domain.decide import decide
-from runofshow.domain.rules import AUTO_ROLLBACK_LABELS, DecisionRules, Gate, Stage, default_gates
+from runofshow.domain.rules import AUTO_ROLLBACK_LABELS, DecisionRules, Gate, GateKind, Stage, default_gates
 from runofshow.domain.tick import Action, Alert, Decision, Tick, TrackSample
 from runofshow.errors import ScenarioError
 
@@ -161,7 +161,7 @@ def _parse(data: Any, source: str, judge: Judge) -> Scenario:
     interval = _number(_req(top, "interval_s", ""), "interval_s")
     if interval <= 0:
         raise _Bad("interval_s", "must be more than 0")
-    gates = _gates(_obj(_req(top, "gates", ""), "gates"))
+    gates = _gates(_obj(_req(top, "gates", ""), "gates"), interval)
     stages = _stages(_list(_req(top, "stages", ""), "stages"), interval)
     alerts = _alerts(_list(top.get("alerts") or [], "alerts"))
     ticks_raw = _list(_req(top, "ticks", ""), "ticks")
@@ -194,7 +194,9 @@ def _parse(data: Any, source: str, judge: Judge) -> Scenario:
     return Scenario(name, source, interval, plan, tuple(ticks))
 
 
-def _gates(o: Mapping[str, Any]) -> dict[str, Gate]:
+def _gates(o: Mapping[str, Any], interval: float) -> dict[str, Gate]:
+    """The scenario's gates. A rate's denominator (`requests`, or `denominators`) is a count in the
+    tick (FORMAT.md), however long the percentage's own range (`window_s`)."""
     known = default_gates()
     if not o:
         raise _Bad("gates", "no gates")
@@ -210,6 +212,8 @@ def _gates(o: Mapping[str, Any]) -> dict[str, Gate]:
             if window <= 0:
                 raise _Bad(f"{path}.window_s", "must be more than 0")
             update["window_s"] = window
+            if known[name].kind is GateKind.RATE:
+                update["denominator_window_s"] = interval
         out[name] = known[name].model_copy(update=update)
     return out
 
