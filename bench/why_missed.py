@@ -28,9 +28,10 @@ from typing import Any
 
 from runofshow.app.replay.bench import Outcome, pairs_in, quantile, score_one
 from runofshow.app.replay.scenarios import Scenario, load_scenario, replay
-from runofshow.domain.decide import SPREAD_EXTRA_Z, overlap_ticks, spread_z
+from runofshow.domain.decide import SPREAD_EXTRA_Z, spread_z
 from runofshow.domain.judge import Evidence, compare, pair_at, rollback_bar
 from runofshow.domain.levels import Scale, scale_of
+from runofshow.domain.overlap import counted_ticks, overlap_ticks
 from runofshow.domain.prior import BASELINE_HISTORY_TICKS, baseline_rate
 
 GATE_OF = {"latency": "http_p95_ms", "errors": "http_5xx_pct", "idempotency": "idempotency_conflict_pct",
@@ -63,7 +64,7 @@ def after_onset(sc: Scenario, onset_t: float, metric: str) -> Evidence | None:
     prior = baseline_rate(ticks, name, gate, BASELINE_HISTORY_TICKS) if counts else None
     return compare(name, gate, pairs, rules.min_relative_effect, len(pairs), prior,
                    overlap=overlap_ticks(sc.plan, gate), min_events=float(rules.min_canary_events),
-                   shared_level=rules.shared_level, memory=len(pairs))
+                   shared_level=rules.shared_level, memory=len(pairs), counted=counted_ticks(sc.plan, gate))
 
 
 def hindsight(sc: Scenario, raw: dict[str, Any]) -> tuple[float, float] | None:

@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from statistics import NormalDist
 
 from runofshow.domain.counts import binomial_tail_z, poisson_tail_z
-from runofshow.domain.gates import clean_value, fmt, threshold_verdict, valid_requests
+from runofshow.domain.gates import clean_value, fmt, threshold_verdict, valid_denominator, valid_requests
 from runofshow.domain.levels import Scale, scale_of
+from runofshow.domain.overlap import counted_ticks
 from runofshow.domain.prior import FULL_WEIGHT
 from runofshow.domain.rules import Direction, EnginePlan, Gate, GateKind
 from runofshow.domain.tick import MetricVerdict, Tick, Verdict
@@ -99,24 +100,28 @@ def absolute_run(
     return run
 
 
-def absolute_z(gate: Gate, run: Sequence[tuple[Tick, float]]) -> tuple[float, str] | None:
+def absolute_z(plan: EnginePlan, name: str, gate: Gate, run: Sequence[tuple[Tick, float]]
+               ) -> tuple[float, str] | None:
     """How clear the canary's breach over `run` is against the threshold itself, for rates
-    (binomial: errors in the canary's requests against the threshold rate) and counts (Poisson
-    against the threshold per tick): (z, what was counted). None for levels (latency, gauges),
-    whose ticks over the threshold are the evidence."""
+    (binomial: errors in what the rate divides by, its own denominator or the requests, against the
+    threshold rate) and counts (Poisson against the threshold per tick): (z, what was counted). Each
+    event is counted once: a reading's share of it where ranges overlap (overlap.counted_ticks).
+    None for levels (latency, gauges), whose ticks over the threshold are the evidence."""
     lower = gate.direction is Direction.LOWER_IS_BETTER
+    once = counted_ticks(plan, gate)
     if gate.kind is GateKind.RATE:
         k = n = 0.0
         for t, c in run:
-            nc = valid_requests(t.canary)
+            nc = valid_denominator(t.canary, name)
             if nc is not None:
-                k, n = k + c / 100 * nc, n + nc
+                k, n = k + c / 100 * nc / once, n + nc / once
         p = gate.threshold / 100
         z = binomial_tail_z(k, n, p) if lower else binomial_tail_z(n - k, n, 1 - p)
-        return z, f"{k:.0f} in {n:.0f} requests"
+        own = any(t.canary is not None and name in t.canary.denominators for t, _ in run)
+        return z, f"{k:.0f} in {n:.0f} {'(its own denominator)' if own else 'requests'}"
     if gate.kind is GateKind.COUNT and lower:
-        k = sum(c for _, c in run)
-        return poisson_tail_z(k, gate.threshold * len(run)), f"{k:.0f} in {len(run)} ticks"
+        k = sum(c for _, c in run) / once
+        return poisson_tail_z(k, gate.threshold * len(run) / once), f"{k:.0f} in {len(run)} ticks"
     return None
 
 
@@ -141,7 +146,7 @@ def absolute_gate(
     if len(run) < need:
         why = f"{head} {ctx}: {len(run)} of {need} ticks, confirming: holding"
         return MetricVerdict(name, Verdict.SUSPECT, c, b, why)
-    clear = absolute_z(gate, run)
+    clear = absolute_z(plan, name, gate, run)
     p_value = None if clear is None else 1.0 - NormalDist().cdf(clear[0])
     if clear is not None and clear[0] < rules.rollback_z:
         why = (

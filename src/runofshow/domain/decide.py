@@ -58,6 +58,7 @@ from runofshow.domain.judge import (
     rollback_bar,
 )
 from runofshow.domain.levels import Scale
+from runofshow.domain.overlap import overlap_ticks
 from runofshow.domain.pooled import pooled_evidence, window_pairs
 from runofshow.domain.prior import FULL_WEIGHT
 from runofshow.domain.rules import EnginePlan, Gate, GateKind
@@ -231,13 +232,6 @@ def _context_alerts(history: Sequence[Tick], plan: EnginePlan) -> list[str]:
 
 
 # --------------------------------------------------------------------------- comparative judge
-
-
-def overlap_ticks(plan: EnginePlan, gate: Gate) -> float:
-    """How many ticks one reading of `gate` covers: its window over the tick (at least 1)."""
-    if gate.window_s is None:
-        return 1.0
-    return max(1.0, gate.window_s / plan.decision.tick_interval_s)
 
 
 def warmup_of(plan: EnginePlan, gate: Gate) -> int:

@@ -283,7 +283,7 @@ def compare(
     if not pairs:
         return None
     overlap = max(1.0, overlap)
-    counted = overlap if counted is None else min(max(1.0, counted), overlap)
+    counted = overlap if counted is None else min(max(1.0, counted), overlap)  # overlap.counted_ticks
     if min_events is not None:  # never below the reading's own floor (RATE_MIN_EVENTS)
         min_events = max(min_events, robustness(gate).min_events)
     spread = math.ceil(overlap - 1e-9)

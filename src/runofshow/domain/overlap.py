@@ -18,6 +18,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from runofshow.domain.counts import Row
+from runofshow.domain.rules import EnginePlan, Gate, GateKind
+
+
+def overlap_ticks(plan: EnginePlan, gate: Gate) -> float:
+    """How many ticks one reading of `gate` covers: its window over the tick (at least 1)."""
+    if gate.window_s is None:
+        return 1.0
+    return max(1.0, gate.window_s / plan.decision.tick_interval_s)
+
+
+def counted_ticks(plan: EnginePlan, gate: Gate) -> float:
+    """How many readings one event of `gate` is counted in. A rate's events are its percentage times
+    its denominator, so its denominator's range over the tick (`Gate.denominator_window_s`: a `[5m]`
+    percentage times one tick's requests counts each event once on average); else, and when the plan
+    does not say, the gate's own range (`overlap_ticks`). Never more than that range."""
+    over = overlap_ticks(plan, gate)
+    if gate.kind is not GateKind.RATE or gate.denominator_window_s is None:
+        return over
+    return min(over, max(1.0, gate.denominator_window_s / plan.decision.tick_interval_s))
 
 
 def independent(indices: Sequence[int], spread: int) -> list[int]:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from runofshow.domain.judge import MEMORY_TICKS, Evidence, Pair, compare, recent_pairs
 from runofshow.domain.levels import Scale, scale_of
+from runofshow.domain.overlap import counted_ticks
 from runofshow.domain.prior import BASELINE_HISTORY_TICKS, baseline_rate
 from runofshow.domain.rules import EnginePlan, Gate
 from runofshow.domain.tick import Tick
@@ -42,11 +43,3 @@ def pooled_evidence(plan: EnginePlan, history: Sequence[Tick], name: str, gate: 
         overlap=overlap, min_events=float(rules.min_canary_events), shared_level=rules.shared_level,
         memory=memory_of(plan), counted=counted_ticks(plan, gate),
     )
-
-
-def counted_ticks(plan: EnginePlan, gate: Gate) -> float | None:
-    """How many readings a rate's event is counted in: its denominator's range over the tick (at least
-    1); None when the plan does not say (then the gate's own window: requests read over the same range)."""
-    if gate.denominator_window_s is None:
-        return None
-    return max(1.0, gate.denominator_window_s / plan.decision.tick_interval_s)

@@ -150,3 +150,24 @@ def test_readings_straddle_a_stage_change_for_a_range_after_it():
     assert straddling([0, 1, 2, 4, 5], [5, 5, 5, 25, 25], 3) == {3}  # tick 3 missing: 4 still holds 2
     assert straddling([0, 1, 2, 3], [5, 5, 5, 5], 3) == set()
     assert straddling([0, 1, 2, 3], [5, 5, 25, 25], 1) == set()  # a one-tick range straddles nothing
+
+
+def full(i: int, k_canary: int, idem: float = 30, n: float = 300) -> Tick:
+    """100 % on the canary (no baseline): k conflicts among `idem` idempotent requests of n."""
+    zero = {**BASE, "csp_violations": 0}
+    can = TrackSample({**zero, "idempotency_conflict_pct": 100 * k_canary / idem}, n,
+                      {"idempotency_conflict_pct": idem})
+    return Tick(i * 60.0, 100, 1, None, can)
+
+
+def test_with_no_baseline_a_rate_is_judged_on_its_own_denominator():
+    """At 100 % the threshold decides, once the breach is clear against it: one conflict in 30
+    idempotent requests a tick (3.3 % over the 1 % limit) is 5 in 150 after five ticks, not 50 in
+    1 500 requests (the 300 requests the tick served): not yet clear. Three a tick is."""
+    p = plan().model_copy(update={"stages": (Stage(weight=100),)})
+    one = [full(i, 1) for i in range(8)]
+    ds = [decide(p, one[: i + 1]) for i in range(len(one))]
+    assert "rollback" not in [d.action.value for d in ds]
+    assert "5 in 150 (its own denominator)" in " ".join(ds[4].reasons)
+    three = [full(i, 3) for i in range(8)]
+    assert "rollback" in actions(p, three)
