@@ -267,7 +267,8 @@ def compare(
     takes the judge window or the longest, whichever leans further (a thin spread keeps adding up).
     overlap: ticks each reading covers (a query range longer than the tick): consecutive readings
     share their events. A count pools only the readings that many ticks apart (overlap.py: each event
-    once, a burst in one reading); a level's variances are multiplied. A rate's events are its
+    once, a burst in one reading), and so does a level (p95, lag, pool: each reading with one tick's
+    noise, though its range averages several: a slow swing inside it does not). A rate's events are its
     percentage times its denominator, so they are counted once per reading the *denominator's* range
     covers (`counted`, default `overlap`): every reading counts for 1/counted of itself (events and
     requests divided). Over per-tick requests (a replay file's) a `[5m]` percentage at a 1-min tick
@@ -300,8 +301,9 @@ def compare(
     best_z, best_effect, best_w = -math.inf, 0.0, 1
     lean = -math.inf
     # a burst of events is counted whole in every reading whose window holds it: left out together
-    # (a count pools independent readings instead, where a burst is in one); a level (p95, lag, pool)
-    # read over a longer window is diluted instead, and is left as it is
+    # (a count pools independent readings instead, where a burst is in one); so does a level (p95, lag,
+    # pool), whose reading over a range may carry a one-tick spike at full height (a histogram's
+    # quantile over `[5m]`) through every reading that holds it
     rb = replace(robustness(gate), spread=spread) if sc is Scale.COUNTS else robustness(gate)
     if sc is Scale.COUNTS:
         rho0 = 1 + min_relative_effect / 2
@@ -336,14 +338,18 @@ def compare(
     else:
         slack = SHARED_SLACK_POINTS * abs(gate.threshold) if sc is Scale.POINTS else math.log(SHARED_SLACK)
         levels = [gauss_term(gate, p.canary, p.baseline, p.nc, p.nb, p.weight) for p in pairs]
-        terms = [(d - (slack if sh else 0.0), v * overlap)
-                 for (d, v), sh in zip(levels, incident, strict=True)]
+        terms = [(d - (slack if sh else 0.0), v) for (d, v), sh in zip(levels, incident, strict=True)]
+        apart = spread  # readings pooled `apart` ticks apart: a spike is in one of them, as for a count
+        if apart > 1:
+            terms = [terms[i] for i in independent([p.index for p in pairs], apart)]
+            max_window, longest = -(-max_window // apart), -(-longest // apart)
         tick_z, tick_d, se = gauss_z(terms[-1:], tol, Robustness(trim=None, clip=CLIP))
         for w, (z, est, w_se) in enumerate(gauss_windows(terms, tol, rb, longest), start=2):
             if z > best_z:
                 best_z, best_effect, best_w, se = z, est, w, w_se
         if best_w == 1:
             best_z, best_effect = min(0.0, tick_z), tick_d
+        best_w *= apart  # in ticks
         best_effect = best_effect if sc is Scale.POINTS else math.exp(best_effect) - 1
         kc = 0.0
         n = sum(p.nc or 0.0 for p in pairs[-best_w:]) / overlap

@@ -1,6 +1,7 @@
 """CSP reports read over overlapping ranges (`[4m]` at a 1-min tick): every report shows up in four
 consecutive readings. The judge pools only the readings four ticks apart (domain/overlap.py): a step
-rolls back, a one-tick burst (in one independent reading) does not."""
+rolls back, a one-tick burst (in one independent reading) does not. The same for a p95 read over a
+range, whose one-tick spike a histogram's quantile carries at full height through every reading."""
 
 from __future__ import annotations
 
@@ -68,3 +69,37 @@ def test_the_sentence_says_the_overlap_was_counted_once():
     rb = next(d for d in ds if d.action.value == "rollback")
     assert rb.sentence.startswith("rollback at 25 %: canary csp ")
     assert "reports in" in rb.sentence and "ticks, each counted once (4-tick ranges overlap))" in rb.sentence
+
+
+P95 = "http_p95_ms"
+
+
+def p95_history(per_tick: list[float], range_ticks: int) -> tuple[Plan, list[Tick]]:
+    """A p95 read over `range_ticks` ticks the way a histogram's quantile is: a spike one tick long
+    (a fifth of the requests slow, more than the 5 %) shows at full height in every reading that
+    holds it. `per_tick`: the canary's p95 factor each tick; the baseline stays at 120 ms."""
+    p = Plan(stages=(Stage(weight=25, hold_min=60), Stage(weight=100)), decision=DecisionRules(tick_interval_s=60))
+    gates = {n: g.model_copy(update={"window_s": 60.0 * range_ticks}) if n == P95 else g for n, g in p.gates.items()}
+    hist = []
+    for i in range(len(per_tick)):
+        worst = max(per_tick[max(0, i - range_ticks + 1): i + 1])
+        noise = 1 + 0.03 * ((i * 7919) % 11 - 5) / 5  # a deterministic wobble of +-3 %
+        hist.append(Tick(i * 60.0, 25, 0, TrackSample({**BASE, P95: 120.0}, 7500),
+                         TrackSample({**BASE, P95: 120 * worst * noise, CSP: 1}, 2500)))
+    return p.model_copy(update={"gates": gates}), hist
+
+
+def test_a_one_tick_p95_spike_seen_in_five_readings_does_not_roll_back():
+    """x2.2 for one tick, under the limit: at a one-tick range the worst tick is left out; over
+    `[5m]` the same spike is five readings, of which only one is pooled (readings five ticks apart)."""
+    for r in (1, 3, 5):
+        per_tick = [1.0] * 24
+        per_tick[10] = 2.2
+        p, hist = p95_history(per_tick, r)
+        assert "rollback" not in [decide(p, hist[: i + 1]).action.value for i in range(len(hist))], r
+
+
+def test_a_p95_step_under_overlapping_windows_rolls_back():
+    p, hist = p95_history([1.0] * 10 + [1.8] * 20, 5)
+    acts = [decide(p, hist[: i + 1]).action.value for i in range(len(hist))]
+    assert "rollback" not in acts[:10] and "rollback" in acts
