@@ -284,7 +284,7 @@ def compare(
     if not pairs:
         return None
     overlap = max(1.0, overlap)
-    counted = overlap if counted is None else min(max(1.0, counted), overlap)  # overlap.counted_ticks
+    counted = overlap if counted is None else counted  # overlap.counted_ticks: between 1 and overlap
     if min_events is not None:  # never below the reading's own floor (RATE_MIN_EVENTS)
         min_events = max(min_events, robustness(gate).min_events)
     spread = math.ceil(overlap - 1e-9)
@@ -301,9 +301,8 @@ def compare(
     best_z, best_effect, best_w = -math.inf, 0.0, 1
     lean = -math.inf
     # a burst of events is counted whole in every reading whose window holds it: left out together
-    # (a count pools independent readings instead, where a burst is in one); so does a level (p95, lag,
-    # pool), whose reading over a range may carry a one-tick spike at full height (a histogram's
-    # quantile over `[5m]`) through every reading that holds it
+    # (a count pools independent readings instead, where a burst is in one, and so does a level, whose
+    # reading over a range may carry a one-tick spike at full height through every reading holding it)
     rb = replace(robustness(gate), spread=spread) if sc is Scale.COUNTS else robustness(gate)
     if sc is Scale.COUNTS:
         rho0 = 1 + min_relative_effect / 2
