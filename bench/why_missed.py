@@ -8,7 +8,7 @@ them together, prints per scenario kind (a single-metric `regression` is split b
 a `spread` one by its metrics): bad scenarios, missed, early, delay p50/p90; good scenarios, false
 rollbacks, holds. `--list` also names every missed / falsely rolled back scenario with its effect
 and the first rollback's reason, and for a missed single-metric or spread regression its hindsight
-z: the judge's own test (judge.compare, same tolerance, robustness and floors; for a spread the
+z: the judge's own test (pooled.pooled_evidence, same tolerance, robustness and floors; for a spread the
 spread rule's sum) over one window holding every tick from the onset to the end, as if the onset
 were known. Under the bar, no window of the engine's could have rolled back on it: the miss is the
 data's (or the rules'), not the scan's.
@@ -29,10 +29,8 @@ from typing import Any
 from runofshow.app.replay.bench import Outcome, pairs_in, quantile, score_one
 from runofshow.app.replay.scenarios import Scenario, load_scenario, replay
 from runofshow.domain.decide import SPREAD_EXTRA_Z, spread_z
-from runofshow.domain.judge import Evidence, compare, pair_at, rollback_bar
-from runofshow.domain.levels import Scale, scale_of
-from runofshow.domain.overlap import counted_ticks, overlap_ticks
-from runofshow.domain.prior import BASELINE_HISTORY_TICKS, baseline_rate
+from runofshow.domain.judge import Evidence, pair_at, rollback_bar
+from runofshow.domain.pooled import pooled_evidence
 
 GATE_OF = {"latency": "http_p95_ms", "errors": "http_5xx_pct", "idempotency": "idempotency_conflict_pct",
            "ws_lag": "ws_lag_s", "pool": "pgbouncer_pool_util_pct", "csp": "csp_violations"}
@@ -52,19 +50,15 @@ def label_of(truth: dict[str, Any]) -> str:
 
 
 def after_onset(sc: Scenario, onset_t: float, metric: str) -> Evidence | None:
-    """The judge's test (judge.compare: tolerance, robustness, floors) of `metric` over one window
+    """The judge's test (pooled.pooled_evidence: tolerance, robustness, floors) of `metric` over one window
     holding every tick from the onset to the end; None without two such ticks."""
     name = GATE_OF[metric]
-    gate, rules, ticks = sc.plan.gates[name], sc.plan.decision, sc.ticks
+    gate, ticks = sc.plan.gates[name], sc.ticks
     after = (pair_at(t, i, name, gate, lone=True) for i, t in enumerate(ticks) if t.t_s >= onset_t)
     pairs = [p for p in after if p is not None]
     if len(pairs) < 2:
         return None
-    counts = scale_of(gate) is Scale.COUNTS
-    prior = baseline_rate(ticks, name, gate, BASELINE_HISTORY_TICKS) if counts else None
-    return compare(name, gate, pairs, rules.min_relative_effect, len(pairs), prior,
-                   overlap=overlap_ticks(sc.plan, gate), min_events=float(rules.min_canary_events),
-                   shared_level=rules.shared_level, memory=len(pairs), counted=counted_ticks(sc.plan, gate))
+    return pooled_evidence(sc.plan, ticks, name, gate, pairs, window=len(pairs))
 
 
 def hindsight(sc: Scenario, raw: dict[str, Any]) -> tuple[float, float] | None:

@@ -112,7 +112,7 @@ def with_query_windows(plan: Plan, window_s: float | None = None, speed: float =
             update: dict[str, float] = {"window_s": w}
             den = denominator_window_s(name, gate, tick, window_s, speed, requests_s)
             if gate.denominator_window_s is None and den is not None:
-                update["denominator_window_s"] = max(den, tick)
+                update["denominator_window_s"] = den  # overlap.counted_ticks: at least one tick
             gates[name] = gate.model_copy(update=update)
             changed = True
         else:

@@ -271,18 +271,15 @@ def _verdict(
     idx = len(history) - 1
     c = clean_value(gate, tick.canary, name)
     b, stale = baseline_now(history, name, gate)
-    overlap = overlap_ticks(plan, gate)
     warmup = warmup_of(plan, gate)
     if c is None:
-        return gap_verdict(
-            plan, history, name, gate, b, warmup=warmup, overlap=overlap, lean_z=SUSPECT_WINDOW_Z
-        )
+        return gap_verdict(plan, history, name, gate, b, warmup=warmup, lean_z=SUSPECT_WINDOW_Z)
     warm = idx < warmup
     now_pair = pair_at(tick, idx, name, gate)
     ev: Evidence | None = None
     if now_pair is not None and not warm:
-        pairs = window_pairs(plan, history, name, gate, warmup=warmup, overlap=overlap)
-        ev = pooled_evidence(plan, history, name, gate, pairs, overlap=overlap)
+        pairs = window_pairs(plan, history, name, gate, warmup=warmup)
+        ev = pooled_evidence(plan, history, name, gate, pairs)
     cs, bs = fmt(gate, c), fmt(gate, b)
     limit = fmt(gate, gate.threshold)
     over = gate.breaches(c)

@@ -62,7 +62,6 @@ def gap_verdict(
     b: float | None,
     *,
     warmup: int,
-    overlap: float,
     lean_z: float,
 ) -> tuple[MetricVerdict, Evidence | None]:
     """The verdict of a gate without canary data this tick. `lean_z`: how far the pooled window
@@ -71,10 +70,10 @@ def gap_verdict(
     gap = canary_gap(plan, history, name)
     if not fresh(plan, history, gap):
         return MetricVerdict(name, Verdict.NODATA, None, b, f"{name}: no canary data"), None
-    pairs = window_pairs(plan, history, name, gate, warmup=warmup, overlap=overlap)
+    pairs = window_pairs(plan, history, name, gate, warmup=warmup)
     ev: Evidence | None = None
     if pairs and pairs[-1].index >= len(history) - rules.judge_window_ticks:
-        ev = pooled_evidence(plan, history, name, gate, pairs, overlap=overlap)
+        ev = pooled_evidence(plan, history, name, gate, pairs)
         # the current tick is missing: the pooled window speaks, no tick of it is "this tick"
         ev = replace(ev, tick_z=0.0) if ev is not None else None
     last = _last_seen(history, name, gate)

@@ -269,9 +269,9 @@ def test_a_short_gap_pools_the_same_ticks_as_a_tick_with_data():
     gate = plan.gates["http_p95_ms"]
     hist = [tick(i, weight=25, canary={"http_p95_ms": 150.0 * 1.35}, nc=100, nb=300) for i in range(14)]
     before = pooled_evidence(plan, hist, "http_p95_ms", gate,
-                             window_pairs(plan, hist, "http_p95_ms", gate, warmup=2, overlap=1.0), overlap=1.0)
+                             window_pairs(plan, hist, "http_p95_ms", gate, warmup=2))
     gap = Tick(14 * 60.0, 25, 2, TrackSample(BASE, 300), TrackSample({**BASE, "http_p95_ms": None}, 100))
-    _, ev = gap_verdict(plan, [*hist, gap], "http_p95_ms", gate, 150.0, warmup=2, overlap=1.0, lean_z=1.5)
+    _, ev = gap_verdict(plan, [*hist, gap], "http_p95_ms", gate, 150.0, warmup=2, lean_z=1.5)
     assert before is not None and ev is not None
     assert before.ticks == ev.ticks == judge.MEMORY_TICKS > plan.decision.judge_window_ticks
     assert ev.z == pytest.approx(before.z) and ev.tick_z == 0.0

@@ -84,6 +84,5 @@ def test_a_clear_canary_only_5xx_rise_across_a_baseline_gap_rolls_back():
     assert first >= ONSET + 2
     assert "http_5xx_pct" in decisions[first].reasons[0]
     ev = pooled_evidence(PLAN, hist, "http_5xx_pct", GATES["http_5xx_pct"],
-                         window_pairs(PLAN, hist, "http_5xx_pct", GATES["http_5xx_pct"], warmup=2, overlap=1.0),
-                         overlap=1.0)
+                         window_pairs(PLAN, hist, "http_5xx_pct", GATES["http_5xx_pct"], warmup=2))
     assert ev is not None and ev.z > 0
