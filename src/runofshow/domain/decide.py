@@ -176,28 +176,41 @@ gate leaning 1 or more separated thin spreads from chance better than over gates
 more spreads for 3 more false rollbacks."""
 
 
+def _strongest(leans: Sequence[float]) -> tuple[float, int]:
+    """(Stouffer's sum, m) over the m >= 2 largest of `leans` (each SPREAD_MIN_Z or more) that
+    together lean furthest; (0.0, 0) with fewer than two."""
+    best, m_best, total = 0.0, 0, 0.0
+    for m, z in enumerate(sorted(leans, reverse=True), start=1):
+        total += z
+        if m >= 2 and total / math.sqrt(m) > best:
+            best, m_best = total / math.sqrt(m), m
+    return best, m_best
+
+
 def spread_z(leans: Sequence[float]) -> float:
-    """The spread rule's statistic: Stouffer's sum over the gates leaning SPREAD_MIN_Z or more
-    (each without tolerance); 0 with fewer than two such gates."""
-    leaning = [z for z in leans if z >= SPREAD_MIN_Z]
-    return sum(leaning) / math.sqrt(len(leaning)) if len(leaning) >= 2 else 0.0
+    """The spread rule's statistic: Stouffer's sum over the gates leaning SPREAD_MIN_Z or more (each
+    without tolerance) that together lean furthest; 0 with fewer than two. Not over all of them: one
+    more gate leaning a little would lower the sum, and a canary worse on one more gate must never
+    look better."""
+    return _strongest([z for z in leans if z >= SPREAD_MIN_Z])[0]
 
 
 def _spread(plan: EnginePlan, verdicts: Sequence[MetricVerdict]) -> str | None:
     """A regression spread thinly over two or more gates, none clear on its own: each leans worse
-    than the baseline (SPREAD_MIN_Z) and together they are clear (Stouffer's sum over the leaning
-    gates at `rollback_z` + SPREAD_EXTRA_Z). In a shared incident each gate already allows the
-    canary its slack (judge.SHARED_SLACK)."""
-    leaning = [v for v in verdicts if v.lean is not None and v.lean >= SPREAD_MIN_Z]
-    together = spread_z([v.lean or 0.0 for v in leaning])
+    than the baseline (SPREAD_MIN_Z) and together they are clear (`spread_z` at `rollback_z` +
+    SPREAD_EXTRA_Z). In a shared incident each gate already allows the canary its slack
+    (judge.SHARED_SLACK)."""
+    leaning = sorted((v for v in verdicts if v.lean is not None and v.lean >= SPREAD_MIN_Z),
+                     key=lambda v: -(v.lean or 0.0))
+    together, m = _strongest([v.lean or 0.0 for v in leaning])
     if together < plan.decision.rollback_z + SPREAD_EXTRA_Z:
         return None
     parts = ", ".join(
         f"{plan.gates[v.metric].short or v.metric} (canary {fmt(plan.gates[v.metric], v.canary)} vs "
-        f"{fmt(plan.gates[v.metric], v.baseline)}, z {v.lean or 0.0:.1f})" for v in leaning
+        f"{fmt(plan.gates[v.metric], v.baseline)}, z {v.lean or 0.0:.1f})" for v in leaning[:m]
     )
     return (
-        f"canary worse on {len(leaning)} gates at once, none clear alone: {parts}; together z "
+        f"canary worse on {m} gates at once, none clear alone: {parts}; together z "
         f"{together:.1f} >= {plan.decision.rollback_z + SPREAD_EXTRA_Z:g}: a regression spread over them"
     )
 

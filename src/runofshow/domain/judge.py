@@ -220,7 +220,7 @@ def _binom_z(
             return (kc - e) / math.sqrt(e + 1)
 
         if rb.trim is not None:  # else nothing is left out
-            drop = dropped([excess(r) for r in rows], rb)
+            drop = dropped([excess(r) for r in capped(rows, rho0, rb.clip)], rb)
             kept = [r for i, r in enumerate(rows) if i not in drop]
         if sum(1 for r in kept if r[0] > 0) < rb.min_event_ticks:
             return 0.0, 0.0, 0.0

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from runofshow.domain.robust import Robustness, dropped
+from runofshow.domain.robust import Robustness, dropped, left_out
 from runofshow.domain.rules import Direction, Gate, GateKind
 
 POINTS_TOLERANCE = 0.0125  # of the threshold: pool within 1 point of the baseline is the same
@@ -81,54 +81,63 @@ def gauss_term(gate: Gate, canary: float, baseline: float, nc: float | None, nb:
     return (d if gate.direction is Direction.LOWER_IS_BETTER else -d), var
 
 
+def _part(d: float, var: float, tol: float, clip: float) -> tuple[float, float, float]:
+    """One tick's share of a pooled level, winsorised at `clip` standard errors: (num, raw, den)."""
+    s = max(-clip, min(clip, (d - tol) / math.sqrt(var)))
+    return (tol + s * math.sqrt(var)) / var, d / var, 1 / var
+
+
+def _pooled(num: float, raw: float, den: float, tol: float) -> tuple[float, float, float]:
+    return (num / den - tol) * math.sqrt(den), raw / den, 1 / math.sqrt(den)
+
+
+def _least_of_one_out(parts: Sequence[tuple[float, float, float]], num: float, raw: float, den: float,
+                      tol: float) -> tuple[float, float, float]:
+    """The pooled figures with one tick left out, the one whose absence leaves the smallest z (the
+    newest of equals). Leaving out the tick of the largest score would not be monotone: with unequal
+    variances, a worse tick of heavy weight can displace a noisy one and lower the z."""
+    best: tuple[float, float, float] | None = None
+    for n, r, e in parts:
+        got = _pooled(num - n, raw - r, den - e, tol)
+        if best is None or got[0] < best[0]:
+            best = got
+    assert best is not None
+    return best
+
+
 def gauss_z(
     terms: Sequence[tuple[float, float]], tol: float, rb: Robustness
 ) -> tuple[float, float, float]:
-    """Leave out the most adverse tick(s), winsorise the rest, pool: (z, estimate, its se)."""
-    scores = [(d - tol) / math.sqrt(v) for d, v in terms]
-    drop = dropped(scores, rb)
-    num = den = raw = 0.0
-    for i, (d, var) in enumerate(terms):
-        if i in drop:
-            continue
-        s = max(-rb.clip, min(rb.clip, scores[i]))
-        num += (tol + s * math.sqrt(var)) / var
-        raw += d / var
-        den += 1 / var
-    est = num / den
-    return (est - tol) * math.sqrt(den), raw / den, 1 / math.sqrt(den)
+    """Leave out the most adverse tick(s), winsorise the rest, pool: (z, estimate, its se). One tick
+    left out is the least favourable one (`_least_of_one_out`); more, the largest scores."""
+    parts = [_part(d, var, tol, rb.clip) for d, var in terms]
+    if left_out(len(terms), rb.trim) * rb.spread == 1:
+        num, raw, den = (sum(p[i] for p in parts) for i in range(3))
+        return _least_of_one_out(parts[::-1], num, raw, den, tol)
+    drop = dropped([(d - tol) / math.sqrt(v) for d, v in terms], rb)
+    num, raw, den = (sum(p[i] for k, p in enumerate(parts) if k not in drop) for i in range(3))
+    return _pooled(num, raw, den, tol)
 
 
 def gauss_windows(
     terms: Sequence[tuple[float, float]], tol: float, rb: Robustness, longest: int
 ) -> list[tuple[float, float, float]]:
     """`gauss_z` of the windows of the last 2..`longest` terms (index w - 2), in one pass from the
-    newest back: the same figures as asking each window in turn, which costs the square of it. A
-    reading that leaves out more than its one most adverse tick is asked window by window."""
+    newest back. A reading that leaves out more than one tick is asked window by window."""
     top = min(longest, len(terms))
     if rb.trim not in (None, 0.0) or rb.spread != 1:
         return [gauss_z(terms[-w:], tol, rb) for w in range(2, top + 1)]
     out: list[tuple[float, float, float]] = []
     num = den = raw = 0.0
     parts: list[tuple[float, float, float]] = []  # each tick's (num, raw, den), newest first
-    scores: list[float] = []
-    worst = -1  # the most adverse tick so far (the newest of equals, as `dropped` leaves out)
     for back in range(1, top + 1):
-        d, var = terms[-back]
-        score = (d - tol) / math.sqrt(var)
-        s = max(-rb.clip, min(rb.clip, score))
-        part = ((tol + s * math.sqrt(var)) / var, d / var, 1 / var)
+        part = _part(*terms[-back], tol, rb.clip)
         parts.append(part)
-        scores.append(score)
-        if worst < 0 or score > scores[worst]:
-            worst = back - 1
         num, raw, den = num + part[0], raw + part[1], den + part[2]
         if back < 2:
             continue
-        n, r, e = num, raw, den
-        if rb.trim is not None:
-            left = parts[worst]
-            n, r, e = n - left[0], r - left[1], e - left[2]
-        est = n / e
-        out.append(((est - tol) * math.sqrt(e), r / e, 1 / math.sqrt(e)))
+        if rb.trim is None:
+            out.append(_pooled(num, raw, den, tol))
+        else:
+            out.append(_least_of_one_out(parts, num, raw, den, tol))
     return out

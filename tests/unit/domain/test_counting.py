@@ -101,6 +101,28 @@ def test_a_gate_leaning_a_little_adds_to_a_spread_and_the_sum_must_clear_the_bar
     assert why is not None and "canary worse on 3 gates at once" in why and "together z 4.3 >= 4.25" in why
 
 
+def test_a_further_gate_leaning_a_little_never_lowers_a_spread():
+    """Found by hypothesis: p95 leaning 3.7 and pool 2.3 are 4.3 together, and a third gate leaning
+    1.1 made the sum over all three 4.12, so a canary worse on one more gate proceeded where the
+    plainer one rolled back. The sum is taken over the gates that together lean furthest, and the
+    sentence names those."""
+    from runofshow.domain import decide as engine
+    from runofshow.domain.tick import MetricVerdict, Verdict
+
+    p = Plan()
+    names = list(p.gates)
+
+    def leaning(*zs: float) -> list[MetricVerdict]:
+        return [MetricVerdict(n, Verdict.PASS, 1.0, 1.0, "pass", lean=z) for n, z in zip(names, zs, strict=False)]
+
+    assert engine.spread_z([3.8, 2.3]) == engine.spread_z([3.8, 2.3, 1.12]) == engine.spread_z([1.12, 3.8, 2.3])
+    for third in (1.0, 1.12, 1.5, 2.0, 2.3, 3.0):
+        assert engine.spread_z([3.8, 2.3, third]) >= engine.spread_z([3.8, 2.3])
+    why = engine._spread(p, leaning(3.8, 0.5, 1.12, 0.0, 2.3))
+    assert why is not None and "canary worse on 2 gates at once" in why and "together z 4.3 >= 4.25" in why
+    assert "p95 (" in why and "csp (" in why and "lag" not in why
+
+
 RANGE = 5  # ticks a windowed reading covers ([5m] at a 1-min tick)
 
 

@@ -344,3 +344,42 @@ def test_the_level_scan_gives_each_window_what_asking_it_alone_gives(seed, rb):
     assert len(scan) == 11
     for w, got in enumerate(scan, start=2):
         assert got == pytest.approx(levels.gauss_z(terms[-w:], 0.05, rb), rel=1e-9, abs=1e-12)
+
+
+def test_a_level_leaves_out_the_tick_whose_absence_leaves_the_least_evidence():
+    """Found by fuzzing the monotone property: a p95 spike on a handful of requests, then two ticks at
+    +50 %, the last on 30 000 requests. Raising that last tick made it the largest score, so it was
+    left out instead of the noisy spike, and the z fell. The least favourable tick is left out now,
+    and a worse tick never lowers the z."""
+    gate = GATES["http_p95_ms"]
+    rb = robust.LATENCY_ROBUST
+    tol = levels.tolerance(gate, 0.25)
+
+    def z(last_ms: float) -> float:
+        rows = [(2000.0, 100.0, 12.0, 7.0), (150.0, 100.0, 12.0, 12.0), (last_ms, 100.0, 30000.0, 1646.0)]
+        terms = [levels.gauss_term(gate, c, b, nc, nb, 5.0) for c, b, nc, nb in rows]
+        return levels.gauss_z(terms, tol, rb)[0]
+
+    zs = [z(ms) for ms in (150.0, 200.0, 300.0, 452.0, 2000.0)]
+    assert zs == sorted(zs)
+    assert zs[0] > 2.5  # two ticks at +50 % on heavy traffic, the spike left out
+
+
+def test_a_csp_tick_is_left_out_by_what_it_counts_for_after_the_cap():
+    """Found by fuzzing: the most adverse CSP tick by its raw excess was one the cap already held to a
+    fraction of an event (17 reports on 5 requests against a baseline of 30 000), so leaving it out
+    kept the real burst; a worse burst then left itself out and the canary proceeded. Ranked after
+    the cap, a burst beyond the cap changes nothing."""
+    gate = GATES["csp_violations"]
+    rows = [(0.0, 5.0, 29.0, 2542.0), (2.0, 3.0, 100.0, 2542.0), (1.0, 0.0, 4885.0, 29.0),
+            (17.0, 17.0, 5.0, 30000.0), (5.0, 0.0, 5.0, 29.0)]
+
+    def z(last: float) -> float:
+        hist = [Tick(i * 60.0, 5.0, 1, TrackSample({**BASE, "csp_violations": b}, nb),
+                     TrackSample({**BASE, "csp_violations": c}, nc))
+                for i, (c, b, nc, nb) in enumerate([*rows, (last, 0.0, 7.0, 5.0)])]
+        ev = evidence(hist[2:], "csp_violations")
+        assert ev is not None
+        return ev.z
+
+    assert z(30.0) == z(495.0)
