@@ -200,7 +200,7 @@ def _counts(gate: Gate, p: Pair, overlap: float = 1.0, incident: bool = False) -
 
 def _binom_z(
     rows: Sequence[Row], rho0: float, rb: Robustness | None, min_events: float | None = None,
-    with_effect: bool = True, *, beat: float = -math.inf,
+    with_effect: bool = True, *, beat: float = -math.inf, after_cap: Sequence[Row] | None = None,
 ) -> tuple[float, float, float]:
     """Stratified conditional-binomial likelihood-ratio test of rate ratio > rho0, after leaving
     out the ticks with the largest canary excess and winsorising the rest, checked by the exact
@@ -209,9 +209,11 @@ def _binom_z(
     `min_events` the z is 0: a lean worth confirming at most, never a rollback. Without
     `with_effect` the estimate is left out (0.0): the scan over windows needs it for the best only.
     A likelihood-ratio z at or under `beat` (the scan's best so far) skips the exact test: the
-    window cannot win, and the z returned is no larger than the exact one would have given."""
+    window cannot win, and the z returned is no larger than the exact one would have given.
+    `after_cap`: `rows` as `capped` gives them (the scan caps its rows once, not once per window)."""
     theta0 = math.log(rho0)
     kept = list(rows)
+    held: list[Row] | None = None  # the kept ticks after the cap
     if rb is not None:
         def excess(r: Row) -> float:
             kc, nc, kb, nb = r
@@ -219,9 +221,15 @@ def _binom_z(
             e = (kc + kb) * pi
             return (kc - e) / math.sqrt(e + 1)
 
-        if rb.trim is not None:  # else nothing is left out
-            drop = dropped([excess(r) for r in capped(rows, rho0, rb.clip)], rb)
+        if sum(1 for r in rows if r[0] > 0) < rb.min_event_ticks:  # fewer still once ticks are left out
+            return 0.0, 0.0, 0.0
+        if rb.trim is not None:  # else nothing is left out; ranked after the cap: a tick the cap
+            # holds to a fraction of an event is not the burst to leave out (a worse burst must never
+            # leave itself out and keep a lesser one)
+            every = capped(rows, rho0, rb.clip) if after_cap is None else after_cap
+            drop = dropped([excess(r) for r in every], rb)
             kept = [r for i, r in enumerate(rows) if i not in drop]
+            held = [r for i, r in enumerate(every) if i not in drop]
         if sum(1 for r in kept if r[0] > 0) < rb.min_event_ticks:
             return 0.0, 0.0, 0.0
     effect = 0.0
@@ -229,7 +237,8 @@ def _binom_z(
         effect = math.exp(root(kept, -12.0, 12.0)) - 1 if sum(r[0] for r in kept) > 0 else -1.0
     if score(kept, theta0)[0] <= 0:  # capping only lowers canary counts: no excess stays none
         return 0.0, effect, 0.0
-    held = capped(kept, rho0, rb.clip if rb is not None else CLIP)
+    if held is None:
+        held = capped(kept, rho0, rb.clip if rb is not None else CLIP)
     at_theta0 = score(held, theta0)
     if sum(r[0] for r in held) < MIN_EVENTS or at_theta0[0] <= 0:
         return 0.0, effect, 0.0
@@ -311,12 +320,16 @@ def compare(
         if apart > 1:  # windows of independent readings: a burst is in one, trimmed as on one tick
             rb, max_window, longest = robustness(gate), -(-max_window // apart), -(-longest // apart)
         tick_z, tick_eff, _ = _binom_z(rows[-1:], rho0, None)
+        # a reading that leaves ticks out ranks them after the cap: capped once here for every window
+        at_rho0 = at_one = None
+        if rb.trim is not None and sum(1 for r in rows if r[0] > 0) >= rb.min_event_ticks:
+            at_rho0, at_one = capped(rows, rho0, rb.clip), capped(rows, 1.0, rb.clip)
         # past the judge window the floor of events grows with the window (window_floor); no tick more
         # is left out there (MEMORY_TICKS)
 
         def window(w: int, with_effect: bool, beat: float = -math.inf) -> tuple[float, float, float]:
             return _binom_z(rows[-w:], rho0, rb, window_floor(min_events, rb, w, max_window), with_effect,
-                            beat=beat)
+                            beat=beat, after_cap=at_rho0 and at_rho0[-w:])
 
         for w in range(2, min(longest, len(rows)) + 1):
             z, _, lz = window(w, False, best_z)
@@ -327,7 +340,7 @@ def compare(
             best_effect = window(best_w, True)[1]
         if best_w == 1:
             best_z, best_effect, lean = 0.0, tick_eff, 0.0
-        z0 = max((_binom_z(rows[-w:], 1.0, rb, min_events, False)[0] for w in _spread_windows(
+        z0 = max((_binom_z(rows[-w:], 1.0, rb, min_events, False, after_cap=at_one and at_one[-w:])[0] for w in _spread_windows(
             max_window, longest, len(rows))), default=0.0)
         win = rows[-best_w:]
         kc, kb = sum(r[0] for r in win), sum(r[2] for r in win)

@@ -96,13 +96,13 @@ def _least_of_one_out(parts: Sequence[tuple[float, float, float]], num: float, r
     """The pooled figures with one tick left out, the one whose absence leaves the smallest z (the
     newest of equals). Leaving out the tick of the largest score would not be monotone: with unequal
     variances, a worse tick of heavy weight can displace a noisy one and lower the z."""
-    best: tuple[float, float, float] | None = None
-    for n, r, e in parts:
-        got = _pooled(num - n, raw - r, den - e, tol)
-        if best is None or got[0] < best[0]:
-            best = got
-    assert best is not None
-    return best
+    best_z, pick = math.inf, parts[0]
+    for part in parts:  # inline: the scan asks this of every window, each tick
+        n, _, e = part
+        z = (num - n - tol * (den - e)) / math.sqrt(den - e)
+        if z < best_z:
+            best_z, pick = z, part
+    return _pooled(num - pick[0], raw - pick[1], den - pick[2], tol)
 
 
 def gauss_z(
