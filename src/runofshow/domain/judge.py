@@ -198,6 +198,10 @@ def _counts(gate: Gate, p: Pair, overlap: float = 1.0, incident: bool = False) -
     return kc / overlap, p.nc * slack / overlap, kb / overlap, p.nb / overlap
 
 
+def _event_ticks(rows: Sequence[Row]) -> int:
+    return sum(1 for r in rows if r[0] > 0)
+
+
 def _binom_z(
     rows: Sequence[Row], rho0: float, rb: Robustness | None, min_events: float | None = None,
     with_effect: bool = True, *, beat: float = -math.inf, after_cap: Sequence[Row] | None = None,
@@ -221,7 +225,7 @@ def _binom_z(
             e = (kc + kb) * pi
             return (kc - e) / math.sqrt(e + 1)
 
-        if sum(1 for r in rows if r[0] > 0) < rb.min_event_ticks:  # fewer still once ticks are left out
+        if _event_ticks(rows) < rb.min_event_ticks:  # fewer still once ticks are left out
             return 0.0, 0.0, 0.0
         if rb.trim is not None:  # else nothing is left out; ranked after the cap: a tick the cap
             # holds to a fraction of an event is not the burst to leave out (a worse burst must never
@@ -230,7 +234,7 @@ def _binom_z(
             drop = dropped([excess(r) for r in every], rb)
             kept = [r for i, r in enumerate(rows) if i not in drop]
             held = [r for i, r in enumerate(every) if i not in drop]
-        if sum(1 for r in kept if r[0] > 0) < rb.min_event_ticks:
+        if _event_ticks(kept) < rb.min_event_ticks:
             return 0.0, 0.0, 0.0
     effect = 0.0
     if with_effect:
@@ -322,14 +326,14 @@ def compare(
         tick_z, tick_eff, _ = _binom_z(rows[-1:], rho0, None)
         # a reading that leaves ticks out ranks them after the cap: capped once here for every window
         at_rho0 = at_one = None
-        if rb.trim is not None and sum(1 for r in rows if r[0] > 0) >= rb.min_event_ticks:
+        if rb.trim is not None and _event_ticks(rows) >= rb.min_event_ticks:
             at_rho0, at_one = capped(rows, rho0, rb.clip), capped(rows, 1.0, rb.clip)
         # past the judge window the floor of events grows with the window (window_floor); no tick more
         # is left out there (MEMORY_TICKS)
 
         def window(w: int, with_effect: bool, beat: float = -math.inf) -> tuple[float, float, float]:
             return _binom_z(rows[-w:], rho0, rb, window_floor(min_events, rb, w, max_window), with_effect,
-                            beat=beat, after_cap=at_rho0 and at_rho0[-w:])
+                            beat=beat, after_cap=None if at_rho0 is None else at_rho0[-w:])
 
         for w in range(2, min(longest, len(rows)) + 1):
             z, _, lz = window(w, False, best_z)
@@ -340,8 +344,9 @@ def compare(
             best_effect = window(best_w, True)[1]
         if best_w == 1:
             best_z, best_effect, lean = 0.0, tick_eff, 0.0
-        z0 = max((_binom_z(rows[-w:], 1.0, rb, min_events, False, after_cap=at_one and at_one[-w:])[0] for w in _spread_windows(
-            max_window, longest, len(rows))), default=0.0)
+        z0 = max((_binom_z(rows[-w:], 1.0, rb, min_events, False,
+                           after_cap=None if at_one is None else at_one[-w:])[0]
+                  for w in _spread_windows(max_window, longest, len(rows))), default=0.0)
         win = rows[-best_w:]
         kc, kb = sum(r[0] for r in win), sum(r[2] for r in win)
         se = math.sqrt(1 / (kc + 0.5) + 1 / (kb + 0.5))

@@ -100,7 +100,7 @@ def _least_of_one_out(parts: Sequence[tuple[float, float, float]], num: float, r
     for part in parts:  # inline: the scan asks this of every window, each tick
         n, _, e = part
         z = (num - n - tol * (den - e)) / math.sqrt(den - e)
-        if z < best_z:
+        if z < best_z - 1e-9:  # equals (two ticks clipped alike) within rounding: the newest
             best_z, pick = z, part
     return _pooled(num - pick[0], raw - pick[1], den - pick[2], tol)
 

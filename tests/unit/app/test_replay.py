@@ -92,7 +92,7 @@ def test_json_contract_shape():
     assert set(out) == {"verdict", "rollback_t", "decisions"}
     assert out["verdict"] == "rolled_back" and out["rollback_t"] == out["decisions"][-1]["t"]
     assert set(out["decisions"][0]) == {"t", "decision", "reasons", "sentence"}
-    assert out["decisions"][-1]["sentence"].startswith("rollback at 25 %: canary p95 x2.1 vs baseline (99 % CI")
+    assert out["decisions"][-1]["sentence"].startswith("rollback at 25 %: canary p95 x2.0 vs baseline (99 % CI")
 
 
 def test_null_values_tracks_and_negative_requests_are_data_not_errors():

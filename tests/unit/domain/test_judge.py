@@ -370,7 +370,6 @@ def test_a_csp_tick_is_left_out_by_what_it_counts_for_after_the_cap():
     fraction of an event (17 reports on 5 requests against a baseline of 30 000), so leaving it out
     kept the real burst; a worse burst then left itself out and the canary proceeded. Ranked after
     the cap, a burst beyond the cap changes nothing."""
-    gate = GATES["csp_violations"]
     rows = [(0.0, 5.0, 29.0, 2542.0), (2.0, 3.0, 100.0, 2542.0), (1.0, 0.0, 4885.0, 29.0),
             (17.0, 17.0, 5.0, 30000.0), (5.0, 0.0, 5.0, 29.0)]
 
