@@ -370,8 +370,11 @@ def compare(
         best_effect = best_effect if sc is Scale.POINTS else math.exp(best_effect) - 1
         kc = 0.0
         n = sum(p.nc or 0.0 for p in pairs[-best_w:]) / overlap
-        z0 = max((gauss_z(terms[-w:], 0.0, rb)[0] for w in _spread_windows(max_window, longest, len(terms))),
-                 default=0.0)
+        # the spread's lean keeps every tick, capped: leaving out each gate's worst tick cost a thin
+        # spread over three gates three ticks of its evidence (decide.SPREAD_EXTRA_Z pays for it)
+        every = replace(rb, trim=None)
+        z0 = max((gauss_z(terms[-w:], 0.0, every)[0]
+                  for w in _spread_windows(max_window, longest, len(terms))), default=0.0)
     allowance = ""
     if incident[-1]:
         allowance = f"{SHARED_SLACK_POINTS * abs(gate.threshold):g} points" if sc is Scale.POINTS \

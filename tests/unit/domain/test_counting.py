@@ -82,9 +82,9 @@ def test_a_regression_spread_thinly_over_two_gates_rolls_back_and_one_alone_does
 
 
 def test_a_gate_leaning_a_little_adds_to_a_spread_and_the_sum_must_clear_the_bar():
-    """The spread sums every gate leaning SPREAD_MIN_Z (1) or more (Stouffer) against the rollback bar
-    plus SPREAD_EXTRA_Z (4.25 at the default 3.5): two gates at z 3 are 4.24, not enough; a third
-    leaning 1.5 makes 4.33; one leaning 0.9 is not counted."""
+    """The spread sums the gates leaning SPREAD_MIN_Z (1) or more (Stouffer) against the rollback bar
+    plus SPREAD_EXTRA_Z (4.65 at the default 3.5): two gates at z 3.2 are 4.53, not enough; a third
+    leaning 2 makes 4.85; one leaning 0.9 is not counted."""
     from runofshow.domain import decide as engine
     from runofshow.domain.tick import MetricVerdict, Verdict
 
@@ -94,18 +94,18 @@ def test_a_gate_leaning_a_little_adds_to_a_spread_and_the_sum_must_clear_the_bar
     def leaning(*zs: float) -> list[MetricVerdict]:
         return [MetricVerdict(n, Verdict.PASS, 1.0, 1.0, "pass", lean=z) for n, z in zip(names, zs, strict=False)]
 
-    assert p.decision.rollback_z + engine.SPREAD_EXTRA_Z == 4.25 and engine.SPREAD_MIN_Z == 1.0
-    assert engine._spread(p, leaning(3.0, 3.0)) is None
-    assert engine._spread(p, leaning(3.0, 3.0, 0.9)) is None
-    why = engine._spread(p, leaning(3.0, 3.0, 1.5))
-    assert why is not None and "canary worse on 3 gates at once" in why and "together z 4.3 >= 4.25" in why
+    assert p.decision.rollback_z + engine.SPREAD_EXTRA_Z == 4.65 and engine.SPREAD_MIN_Z == 1.0
+    assert engine._spread(p, leaning(3.2, 3.2)) is None
+    assert engine._spread(p, leaning(3.2, 3.2, 0.9)) is None
+    why = engine._spread(p, leaning(3.2, 3.2, 2.0))
+    assert why is not None and "canary worse on 3 gates at once" in why and "together z 4.8 >= 4.65" in why
 
 
 def test_a_further_gate_leaning_a_little_never_lowers_a_spread():
-    """Found by hypothesis: p95 leaning 3.7 and pool 2.3 are 4.3 together, and a third gate leaning
-    1.1 made the sum over all three 4.12, so a canary worse on one more gate proceeded where the
-    plainer one rolled back. The sum is taken over the gates that together lean furthest, and the
-    sentence names those."""
+    """Found by hypothesis: p95 leaning 3.7 and pool 2.3 were 4.3 together (over the bar of 4.25 then),
+    and a third gate leaning 1.1 made the sum over all three 4.12, so a canary worse on one more gate
+    proceeded where the plainer one rolled back. The sum is taken over the gates that together lean
+    furthest, and the sentence names those."""
     from runofshow.domain import decide as engine
     from runofshow.domain.tick import MetricVerdict, Verdict
 
@@ -115,11 +115,11 @@ def test_a_further_gate_leaning_a_little_never_lowers_a_spread():
     def leaning(*zs: float) -> list[MetricVerdict]:
         return [MetricVerdict(n, Verdict.PASS, 1.0, 1.0, "pass", lean=z) for n, z in zip(names, zs, strict=False)]
 
-    assert engine.spread_z([3.8, 2.3]) == engine.spread_z([3.8, 2.3, 1.12]) == engine.spread_z([1.12, 3.8, 2.3])
-    for third in (1.0, 1.12, 1.5, 2.0, 2.3, 3.0):
-        assert engine.spread_z([3.8, 2.3, third]) >= engine.spread_z([3.8, 2.3])
-    why = engine._spread(p, leaning(3.8, 0.5, 1.12, 0.0, 2.3))
-    assert why is not None and "canary worse on 2 gates at once" in why and "together z 4.3 >= 4.25" in why
+    assert engine.spread_z([4.0, 2.7]) == engine.spread_z([4.0, 2.7, 1.12]) == engine.spread_z([1.12, 4.0, 2.7])
+    for third in (1.0, 1.12, 1.5, 2.0, 2.7, 3.0):
+        assert engine.spread_z([4.0, 2.7, third]) >= engine.spread_z([4.0, 2.7])
+    why = engine._spread(p, leaning(4.0, 0.5, 1.12, 0.0, 2.7))
+    assert why is not None and "canary worse on 2 gates at once" in why and "together z 4.7 >= 4.65" in why
     assert "p95 (" in why and "csp (" in why and "lag" not in why
 
 
