@@ -207,7 +207,7 @@ def _binom_z(
     with_effect: bool = True, *, beat: float = -math.inf, after_cap: Sequence[Row] | None = None,
 ) -> tuple[float, float, float]:
     """Stratified conditional-binomial likelihood-ratio test of rate ratio > rho0, after leaving
-    out the ticks with the largest canary excess and winsorising the rest, checked by the exact
+    out the ticks with the largest canary excess once capped and winsorising the rest, checked by the exact
     conditional test (`exact_z`) where counts are small: (the smaller z, estimated ratio - 1
     from the kept ticks' raw counts, the same z before the floor). With fewer canary events than
     `min_events` the z is 0: a lean worth confirming at most, never a rollback. Without
@@ -277,7 +277,8 @@ def compare(
     pooled z over every start point since `memory` ticks ago, CUSUM-like), so a persistent small
     effect or a slow leak keeps adding evidence past the judge window. None without pairs.
     memory: the longest window (MEMORY_TICKS, from pooled.py); the spread test (`z0`, no tolerance)
-    takes the judge window or the longest, whichever leans further (a thin spread keeps adding up).
+    takes the judge window or the longest, whichever leans further (a thin spread keeps adding up);
+    a level's keeps every tick there, capped, where its own test leaves the least favourable out.
     overlap: ticks each reading covers (a query range longer than the tick): consecutive readings
     share their events. A count pools only the readings that many ticks apart (overlap.py: each event
     once, a burst in one reading), and so does a level (p95, lag, pool: each reading with one tick's

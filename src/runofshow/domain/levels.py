@@ -1,8 +1,8 @@
 """The scales the comparative judge (judge.py) reads each gate on, and how it weighs a level
 (p95, WebSocket lag, pool utilisation): each tick's canary-vs-baseline difference with its noise
 (`gauss_term`, the noise model fitted to the replay examples' clean ticks), pooled over a window
-with the most adverse ticks left out and the rest winsorised (`gauss_z`; `gauss_windows` gives
-every window of a scan in one pass). Pure.
+with the least favourable tick left out (or a share of the most adverse) and the rest winsorised
+(`gauss_z`; `gauss_windows` gives every window of a scan in one pass). Pure.
 """
 
 from __future__ import annotations
