@@ -278,7 +278,8 @@ def compare(
     effect or a slow leak keeps adding evidence past the judge window. None without pairs.
     memory: the longest window (MEMORY_TICKS, from pooled.py); the spread test (`z0`, no tolerance)
     takes the judge window or the longest, whichever leans further (a thin spread keeps adding up);
-    a level's keeps every tick there, capped, where its own test leaves the least favourable out.
+    a level's keeps every tick there, capped, where its own test leaves the least favourable out, and
+    a count's (CSP) leaves out its one most adverse tick, where its own test leaves out a third.
     overlap: ticks each reading covers (a query range longer than the tick): consecutive readings
     share their events. A count pools only the readings that many ticks apart (overlap.py: each event
     once, a burst in one reading), and so does a level (p95, lag, pool: each reading with one tick's
@@ -345,7 +346,10 @@ def compare(
             best_effect = window(best_w, True)[1]
         if best_w == 1:
             best_z, best_effect, lean = 0.0, tick_eff, 0.0
-        z0 = max((_binom_z(rows[-w:], 1.0, rb, min_events, False,
+        # the spread's lean of a count leaves out its one most adverse tick, not a third: a burst on
+        # one tick is still not a spread, and a thin one keeps the rest of its evidence
+        one_out = replace(rb, trim=0.0) if rb.trim is not None else rb
+        z0 = max((_binom_z(rows[-w:], 1.0, one_out, min_events, False,
                            after_cap=None if at_one is None else at_one[-w:])[0]
                   for w in _spread_windows(max_window, longest, len(rows))), default=0.0)
         win = rows[-best_w:]

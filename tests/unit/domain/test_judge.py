@@ -382,3 +382,16 @@ def test_a_csp_tick_is_left_out_by_what_it_counts_for_after_the_cap():
         return ev.z
 
     assert z(30.0) == z(495.0)
+
+
+def test_the_spread_lean_of_csp_leaves_out_one_tick_not_a_third():
+    """CSP's own test leaves out a third of its window (bursts); its lean for the spread rule leaves
+    out only its most adverse tick: a burst is still no lean at all, and a thin rise keeps the rest of
+    its evidence (x2 on six ticks: 2.5 with two ticks left out, 2.8 with one)."""
+    nc = 7500
+    rise = [tick(i, nc=nc) for i in range(6)] + [tick(i, canary={"csp_violations": 6.0}, nc=nc)
+                                                  for i in range(6, 12)]
+    ev = evidence(rise, "csp_violations")
+    assert ev.z < 2.5 and ev.z0 > 2.7
+    burst = [tick(i, nc=nc) for i in range(11)] + [tick(11, canary={"csp_violations": 40}, nc=nc)]
+    assert evidence(burst, "csp_violations").z0 < 1.0
