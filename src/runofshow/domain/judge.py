@@ -327,9 +327,9 @@ def compare(
             rb, max_window, longest = robustness(gate), -(-max_window // apart), -(-longest // apart)
         tick_z, tick_eff, _ = _binom_z(rows[-1:], rho0, None)
         # a reading that leaves ticks out ranks them after the cap: capped once here for every window
-        at_rho0 = at_one = None
+        at_rho0 = None
         if rb.trim is not None and _event_ticks(rows) >= rb.min_event_ticks:
-            at_rho0, at_one = capped(rows, rho0, rb.clip), capped(rows, 1.0, rb.clip)
+            at_rho0 = capped(rows, rho0, rb.clip)
         # past the judge window the floor of events grows with the window (window_floor); no tick more
         # is left out there (MEMORY_TICKS)
 
@@ -346,12 +346,11 @@ def compare(
             best_effect = window(best_w, True)[1]
         if best_w == 1:
             best_z, best_effect, lean = 0.0, tick_eff, 0.0
-        # the spread's lean of a count leaves out its one most adverse tick, not a third: a burst on
-        # one tick is still not a spread, and a thin one keeps the rest of its evidence
-        one_out = replace(rb, trim=0.0) if rb.trim is not None else rb
-        z0 = max((_binom_z(rows[-w:], 1.0, one_out, min_events, False,
-                           after_cap=None if at_one is None else at_one[-w:])[0]
-                  for w in _spread_windows(max_window, longest, len(rows))), default=0.0)
+        # the spread's lean of a count that leaves ticks out (CSP) leaves out one tick, not a third: a
+        # burst on one tick is still not a spread, and a thin one keeps the rest of its evidence
+        lean_of = partial(_least_of_one_out, rb=replace(rb, trim=None), min_events=min_events) \
+            if rb.trim is not None else partial(_lean_z, rb=rb, min_events=min_events)
+        z0 = max((lean_of(rows[-w:]) for w in _spread_windows(max_window, longest, len(rows))), default=0.0)
         win = rows[-best_w:]
         kc, kb = sum(r[0] for r in win), sum(r[2] for r in win)
         se = math.sqrt(1 / (kc + 0.5) + 1 / (kb + 0.5))
@@ -385,6 +384,19 @@ def compare(
         allowance = f"{SHARED_SLACK_POINTS * abs(gate.threshold):g} points" if sc is Scale.POINTS \
             else f"x{SHARED_SLACK:g}"
     return Evidence(name, best_z, best_effect, best_w, tick_z, sc, lean, se, n, kc, z0, allowance)
+
+
+def _lean_z(rows: Sequence[Row], rb: Robustness, min_events: float | None) -> float:
+    """A count's lean for the spread rule: its test against "no worse at all" (rho 1)."""
+    return _binom_z(rows, 1.0, rb, min_events, False)[0]
+
+
+def _least_of_one_out(rows: Sequence[Row], rb: Robustness, min_events: float | None) -> float:
+    """`_lean_z` with one tick left out, the one whose absence leaves the least evidence: monotone
+    where leaving out the tick of the largest excess is not (a worse tick can swap which tick the cap
+    ranks first). A tick without canary events is never it: leaving it out only adds evidence."""
+    return min((_lean_z([*rows[:i], *rows[i + 1:]], rb, min_events) for i, r in enumerate(rows) if r[0] > 0),
+               default=0.0)
 
 
 def _spread_windows(judge: int, longest: int, have: int) -> set[int]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from runofshow.domain.decide import decide
@@ -59,8 +59,25 @@ def test_identical_canary_and_baseline_never_roll_back(rows, _judge):
         assert decide(PLAN, hist[: i + 1]).action is not Action.ROLLBACK
 
 
+ZERO = dict.fromkeys(METRICS, 0.0)
+CSP_LEAN = [  # hypothesis seed 32: CSP doubled in every tick lowered its spread lean (3.31 -> 3.15) when
+    # the lean left out the tick the cap ranked first (judge._least_of_one_out)
+    (0, 1.0, ZERO | {"http_p95_ms": 20.0}, ZERO | {"http_p95_ms": 20.0}, 3.0, 3.0),
+    (0, 1.0, ZERO | {"http_p95_ms": 20.0}, ZERO | {"http_p95_ms": 20.0}, 3.0, 3.0),
+    (0, 1.0, ZERO | {"http_p95_ms": 20.0, "ws_lag_s": 1.0, "idempotency_conflict_pct": 2.0, "csp_violations": 18.0,
+                     "pgbouncer_pool_util_pct": 14.0},
+     ZERO | {"http_p95_ms": 20.0, "idempotency_conflict_pct": 1.0, "csp_violations": 9.0}, 13756.0, 25753.0),
+    (0, 1.0, ZERO | {"http_p95_ms": 20.0, "ws_lag_s": 57.0, "csp_violations": 3.0},
+     ZERO | {"http_p95_ms": 20.0, "ws_lag_s": 114.0, "idempotency_conflict_pct": 1.0, "csp_violations": 33.0},
+     62.0, 8640.0),
+    (0, 1.0, ZERO | {"http_p95_ms": 20.0, "ws_lag_s": 1.0, "idempotency_conflict_pct": 1.0, "csp_violations": 13.0},
+     ZERO | {"http_p95_ms": 20.0, "csp_violations": 50.0}, 583.0, 6250.0),
+]
+
+
 @FAST
 @given(track_pairs(n_min=2), st.sampled_from(METRICS), st.floats(1.0, 20.0), st.integers(0, 11))
+@example(CSP_LEAN, "csp_violations", 2.0, 0)
 def test_a_worse_canary_never_gets_a_better_decision(rows, metric, factor, onset):
     def worse(i: int, c: dict) -> dict:
         if i < onset:
