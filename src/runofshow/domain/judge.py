@@ -283,7 +283,8 @@ def compare(
     overlap: ticks each reading covers (a query range longer than the tick): consecutive readings
     share their events. A count pools only the readings that many ticks apart (overlap.py: each event
     once, a burst in one reading), and so does a level (p95, lag, pool: each reading with one tick's
-    noise, though its range averages several: a slow swing inside it does not). A rate's events are its
+    jitter, though its range averages several: a slow swing inside it does not; a p95's sampling noise
+    is that of every request its range covers). A rate's events are its
     percentage times its denominator, so they are counted once per reading the *denominator's* range
     covers (`counted`, default `overlap`): every reading counts for 1/counted of itself (events and
     requests divided). Over per-tick requests (a replay file's) a `[5m]` percentage at a 1-min tick
@@ -358,7 +359,9 @@ def compare(
         best_w *= apart  # in ticks
     else:
         slack = SHARED_SLACK_POINTS * abs(gate.threshold) if sc is Scale.POINTS else math.log(SHARED_SLACK)
-        levels = [gauss_term(gate, p.canary, p.baseline, p.nc, p.nb, p.weight) for p in pairs]
+        # a reading over a range samples the requests of every tick it covers (its jitter stays one tick's)
+        levels = [gauss_term(gate, p.canary, p.baseline, _times(p.nc, spread), _times(p.nb, spread), p.weight)
+                  for p in pairs]
         terms = [(d - (slack if sh else 0.0), v) for (d, v), sh in zip(levels, incident, strict=True)]
         apart = spread  # readings pooled `apart` ticks apart: a spike is in one of them, as for a count
         if apart > 1:
@@ -397,6 +400,10 @@ def _least_of_one_out(rows: Sequence[Row], rb: Robustness, min_events: float | N
     ranks first). A tick without canary events is never it: leaving it out only adds evidence."""
     return min((_lean_z([*rows[:i], *rows[i + 1:]], rb, min_events) for i, r in enumerate(rows) if r[0] > 0),
                default=0.0)
+
+
+def _times(n: float | None, k: int) -> float | None:
+    return None if n is None else n * k
 
 
 def _spread_windows(judge: int, longest: int, have: int) -> set[int]:

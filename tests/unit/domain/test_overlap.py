@@ -103,3 +103,25 @@ def test_a_p95_step_under_overlapping_windows_rolls_back():
     p, hist = p95_history([1.0] * 10 + [1.8] * 20, 5)
     acts = [decide(p, hist[: i + 1]).action.value for i in range(len(hist))]
     assert "rollback" not in acts[:10] and "rollback" in acts
+
+
+def test_a_p95_reading_over_a_range_weighs_the_requests_of_every_tick_it_covers():
+    """A p95 over a five-tick range samples five ticks' requests: its sampling noise is that of a
+    one-tick reading with five times the requests (its jitter stays one tick's). On a small canary
+    (40 requests a tick) the two readings five ticks apart weigh as two ticks of 200 requests."""
+    from dataclasses import replace
+
+    from runofshow.domain.judge import compare, pair_at
+
+    p, hist = p95_history([1.6] * 10, 5)
+    hist = [Tick(t.t_s, 5, 0, replace(t.baseline, requests=760), replace(t.canary, requests=40))
+            for t in hist]
+    gate = p.gates[P95]
+    pairs = [pair_at(t, i, P95, gate) for i, t in enumerate(hist)]
+    ranged = compare(P95, gate, pairs, 0.25, 2, overlap=5)
+    alone = [replace(q, nc=q.nc * 5, nb=q.nb * 5) for q in (pairs[4], pairs[9])]
+    one_tick = compare(P95, gate, alone, 0.25, 2)
+    assert ranged is not None and one_tick is not None
+    assert ranged.z == one_tick.z and ranged.ticks == 10
+    fewer = compare(P95, gate, [pairs[4], pairs[9]], 0.25, 2)  # one tick's requests each: weaker
+    assert fewer is not None and fewer.z < ranged.z - 0.5
