@@ -4,7 +4,7 @@ The canary is compared with the baseline *of the same tick*, so whatever hits bo
 (a market-open surge, a shared incident, an organic drift) cancels out. Evidence is pooled over
 sliding windows of 2..N recent ticks that have data on both tracks, and the strongest window
 wins. Every tick is winsorised (it counts for at most a few standard errors), and where a
-reading has spikes the most adverse tick of each window is left out (a third of them for bursty
+reading has spikes the most adverse tick of each window is left out (a fifth of them for bursty
 CSP reports), so that one spike, however large, is never enough on its own (`Robustness`).
 
 How each gate kind is read (levels.py holds the scales and the levels' noise model, fitted to the
@@ -55,9 +55,11 @@ from runofshow.domain.robust import (
     LATENCY_ROBUST,
     LOG_GAUGE_ROBUST,
     POINTS_ROBUST,
+    RANGE_COUNT_TRIM,
     RATE_ROBUST,
     Robustness,
     dropped,
+    left_out,
     window_floor,
 )
 from runofshow.domain.rules import Gate, GateKind
@@ -214,7 +216,12 @@ def _binom_z(
     `with_effect` the estimate is left out (0.0): the scan over windows needs it for the best only.
     A likelihood-ratio z at or under `beat` (the scan's best so far) skips the exact test: the
     window cannot win, and the z returned is no larger than the exact one would have given.
-    `after_cap`: `rows` as `capped` gives them (the scan caps its rows once, not once per window)."""
+    `after_cap`: `rows` as `capped` gives them (the scan caps its rows once, not once per window).
+    Where one tick is left out, it is the one whose absence leaves the least evidence
+    (`_least_of_one_out`)."""
+    one = rb is not None and rb.trim is not None and left_out(len(rows), rb.trim) * rb.spread == 1
+    if rb is not None and one and len(rows) > 1:
+        return _least_of_one_out(rows, rho0, replace(rb, trim=None), min_events, with_effect, beat)
     theta0 = math.log(rho0)
     kept = list(rows)
     held: list[Row] | None = None  # the kept ticks after the cap
@@ -279,7 +286,7 @@ def compare(
     memory: the longest window (MEMORY_TICKS, from pooled.py); the spread test (`z0`, no tolerance)
     takes the judge window or the longest, whichever leans further (a thin spread keeps adding up);
     a level's keeps every tick there, capped, where its own test leaves the least favourable out, and
-    a count's (CSP) leaves out its one most adverse tick, where its own test leaves out a third.
+    a count's (CSP) leaves out its one most adverse tick, where its own test leaves out a fifth.
     overlap: ticks each reading covers (a query range longer than the tick): consecutive readings
     share their events. A count pools only the readings that many ticks apart (overlap.py: each event
     once, a burst in one reading), and so does a level (p95, lag, pool: each reading with one tick's
@@ -324,8 +331,9 @@ def compare(
         rho0 = 1 + min_relative_effect / 2
         apart = spread if gate.kind is GateKind.COUNT else 1  # readings pooled `apart` ticks apart
         rows = with_prior(_count_rows(gate, pairs, incident, counted, apart), baseline_prior, longest)
-        if apart > 1:  # windows of independent readings: a burst is in one, trimmed as on one tick
-            rb, max_window, longest = robustness(gate), -(-max_window // apart), -(-longest // apart)
+        if apart > 1:  # windows of independent readings: a burst is in one; a third of them left out
+            rb = replace(robustness(gate), trim=RANGE_COUNT_TRIM)
+            max_window, longest = -(-max_window // apart), -(-longest // apart)
         tick_z, tick_eff, _ = _binom_z(rows[-1:], rho0, None)
         # a reading that leaves ticks out ranks them after the cap: capped once here for every window
         at_rho0 = None
@@ -347,11 +355,11 @@ def compare(
             best_effect = window(best_w, True)[1]
         if best_w == 1:
             best_z, best_effect, lean = 0.0, tick_eff, 0.0
-        # the spread's lean of a count that leaves ticks out (CSP) leaves out one tick, not a third: a
+        # the spread's lean of a count that leaves ticks out (CSP) leaves out one tick, not a share: a
         # burst on one tick is still not a spread, and a thin one keeps the rest of its evidence
-        lean_of = partial(_least_of_one_out, rb=replace(rb, trim=None), min_events=min_events) \
-            if rb.trim is not None else partial(_lean_z, rb=rb, min_events=min_events)
-        z0 = max((lean_of(rows[-w:]) for w in _spread_windows(max_window, longest, len(rows))), default=0.0)
+        one_out = replace(rb, trim=0.0) if rb.trim is not None else rb
+        z0 = max((_binom_z(rows[-w:], 1.0, one_out, min_events, False)[0]
+                  for w in _spread_windows(max_window, longest, len(rows))), default=0.0)
         win = rows[-best_w:]
         kc, kb = sum(r[0] for r in win), sum(r[2] for r in win)
         se = math.sqrt(1 / (kc + 0.5) + 1 / (kb + 0.5))
@@ -389,17 +397,20 @@ def compare(
     return Evidence(name, best_z, best_effect, best_w, tick_z, sc, lean, se, n, kc, z0, allowance)
 
 
-def _lean_z(rows: Sequence[Row], rb: Robustness, min_events: float | None) -> float:
-    """A count's lean for the spread rule: its test against "no worse at all" (rho 1)."""
-    return _binom_z(rows, 1.0, rb, min_events, False)[0]
-
-
-def _least_of_one_out(rows: Sequence[Row], rb: Robustness, min_events: float | None) -> float:
-    """`_lean_z` with one tick left out, the one whose absence leaves the least evidence: monotone
-    where leaving out the tick of the largest excess is not (a worse tick can swap which tick the cap
-    ranks first). A tick without canary events is never it: leaving it out only adds evidence."""
-    return min((_lean_z([*rows[:i], *rows[i + 1:]], rb, min_events) for i, r in enumerate(rows) if r[0] > 0),
-               default=0.0)
+def _least_of_one_out(rows: Sequence[Row], rho0: float, rb: Robustness, min_events: float | None,
+                      with_effect: bool, beat: float) -> tuple[float, float, float]:
+    """`_binom_z` (with `rb`, which leaves nothing out) with one tick left out, the one whose absence
+    leaves the least evidence: monotone where leaving out the tick of the largest excess is not (a
+    worse tick can swap which tick the cap ranks first). A tick without canary events is never it:
+    leaving it out only adds evidence. The z before the floor (for holds) is its own least."""
+    if _event_ticks(rows) < rb.min_event_ticks:  # fewer still once a tick is left out
+        return 0.0, 0.0, 0.0
+    outs = [_binom_z([*rows[:i], *rows[i + 1:]], rho0, rb, min_events, with_effect, beat=beat)
+            for i, r in enumerate(rows) if r[0] > 0]
+    if not outs:
+        return 0.0, 0.0, 0.0
+    z, effect, _ = min(outs, key=lambda out: out[0])
+    return z, effect, min(out[2] for out in outs)  # the lean before the floor: its own least
 
 
 def _times(n: float | None, k: int) -> float | None:

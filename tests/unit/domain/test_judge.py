@@ -395,3 +395,28 @@ def test_the_spread_lean_of_csp_leaves_out_one_tick_not_a_third():
     assert ev.z < 2.5 and ev.z0 > 2.7
     burst = [tick(i, nc=nc) for i in range(11)] + [tick(11, canary={"csp_violations": 40}, nc=nc)]
     assert evidence(burst, "csp_violations").z0 < 1.0
+
+
+def _csp_z(hist: list[Tick]) -> float:
+    """CSP's evidence as decide asks for it: the judge window and MEMORY_TICKS, the baseline's long
+    run, the plan's floor of five events."""
+    gate = GATES["csp_violations"]
+    pairs = recent_pairs(hist, "csp_violations", gate, judge.MEMORY_TICKS)
+    prior = baseline_rate(hist, "csp_violations", gate, 12)
+    ev = compare("csp_violations", gate, pairs, 0.25, 6, prior, memory=judge.MEMORY_TICKS, min_events=5.0)
+    assert ev is not None
+    return ev.z
+
+
+def test_csp_leaves_out_a_fifth_of_its_ticks_bursts_stay_unclear_and_an_intermittent_regression_is_found():
+    """An intermittent CSP regression (x3.3 on three ticks of five, ten ticks) is clear with a fifth of
+    the window left out (a third left it at z 2.0); two bursts of 25 reports, however close, are not."""
+    pattern = [10.0, 3.0, 10.0, 10.0, 3.0] * 2
+    hist = [tick(i, nc=7500) for i in range(6)] + [tick(6 + i, canary={"csp_violations": c}, nc=7500)
+                                                  for i, c in enumerate(pattern)]
+    assert _csp_z(hist) >= judge.rollback_bar(GATES["csp_violations"], 3.5)  # z 3
+    for gap in range(1, 7):
+        hist = [tick(i, nc=7500) for i in range(14)]
+        for at in (5, 5 + gap):
+            hist[at] = tick(at, canary={"csp_violations": 25.0}, nc=7500)
+        assert max(_csp_z(hist[: k + 1]) for k in range(5, 14)) < 2.0, gap
