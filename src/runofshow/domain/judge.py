@@ -37,14 +37,8 @@ from dataclasses import dataclass, replace
 from functools import partial
 from statistics import NormalDist
 
-from runofshow.domain.counts import (
-    Row,
-    capped,
-    exact_z,
-    loglik,
-    root,
-    score,
-)
+from runofshow.domain.count_evidence import binom_z, event_ticks
+from runofshow.domain.counts import Row, capped
 from runofshow.domain.gates import clean_value, valid_denominator, valid_requests
 from runofshow.domain.levels import Scale, gauss_term, gauss_windows, gauss_z, scale_of, tolerance
 from runofshow.domain.overlap import independent, reading_rows, straddling
@@ -58,8 +52,6 @@ from runofshow.domain.robust import (
     RANGE_COUNT_TRIM,
     RATE_ROBUST,
     Robustness,
-    dropped,
-    left_out,
     window_floor,
 )
 from runofshow.domain.rules import Gate, GateKind
@@ -185,8 +177,6 @@ def _count_rows(gate: Gate, pairs: Sequence[Pair], incident: Sequence[bool], cou
     return [(kc, nc * s, kb, nb) for (kc, nc, kb, nb), s in zip(rows, slack, strict=True)]
 
 
-MIN_EVENTS = 3.0  # fewer canary events than this (capped) in a window prove nothing
-
 
 def _counts(gate: Gate, p: Pair, overlap: float = 1.0, incident: bool = False) -> Row:
     """The tick as counts, each divided by the overlap; in a shared incident the canary's exposure
@@ -198,70 +188,6 @@ def _counts(gate: Gate, p: Pair, overlap: float = 1.0, incident: bool = False) -
         kc, kb = p.canary, p.baseline
     slack = SHARED_SLACK if incident else 1.0
     return kc / overlap, p.nc * slack / overlap, kb / overlap, p.nb / overlap
-
-
-def _event_ticks(rows: Sequence[Row]) -> int:
-    return sum(1 for r in rows if r[0] > 0)
-
-
-def _binom_z(
-    rows: Sequence[Row], rho0: float, rb: Robustness | None, min_events: float | None = None,
-    with_effect: bool = True, *, beat: float = -math.inf, after_cap: Sequence[Row] | None = None,
-) -> tuple[float, float, float]:
-    """Stratified conditional-binomial likelihood-ratio test of rate ratio > rho0, after leaving
-    out the ticks with the largest canary excess once capped and winsorising the rest, checked by the exact
-    conditional test (`exact_z`) where counts are small: (the smaller z, estimated ratio - 1
-    from the kept ticks' raw counts, the same z before the floor). With fewer canary events than
-    `min_events` the z is 0: a lean worth confirming at most, never a rollback. Without
-    `with_effect` the estimate is left out (0.0): the scan over windows needs it for the best only.
-    A likelihood-ratio z at or under `beat` (the scan's best so far) skips the exact test: the
-    window cannot win, and the z returned is no larger than the exact one would have given.
-    `after_cap`: `rows` as `capped` gives them (the scan caps its rows once, not once per window).
-    Where one tick is left out, it is the one whose absence leaves the least evidence
-    (`_least_of_one_out`)."""
-    one = rb is not None and rb.trim is not None and left_out(len(rows), rb.trim) * rb.spread == 1
-    if rb is not None and one and len(rows) > 1:
-        return _least_of_one_out(rows, rho0, replace(rb, trim=None), min_events, with_effect, beat)
-    theta0 = math.log(rho0)
-    kept = list(rows)
-    held: list[Row] | None = None  # the kept ticks after the cap
-    if rb is not None:
-        def excess(r: Row) -> float:
-            kc, nc, kb, nb = r
-            pi = 1 / (1 + nb / (nc * rho0))
-            e = (kc + kb) * pi
-            return (kc - e) / math.sqrt(e + 1)
-
-        if _event_ticks(rows) < rb.min_event_ticks:  # fewer still once ticks are left out
-            return 0.0, 0.0, 0.0
-        if rb.trim is not None:  # else nothing is left out; ranked after the cap: a tick the cap
-            # holds to a fraction of an event is not the burst to leave out (a worse burst must never
-            # leave itself out and keep a lesser one)
-            every = capped(rows, rho0, rb.clip) if after_cap is None else after_cap
-            drop = dropped([excess(r) for r in every], rb)
-            kept = [r for i, r in enumerate(rows) if i not in drop]
-            held = [r for i, r in enumerate(every) if i not in drop]
-        if _event_ticks(kept) < rb.min_event_ticks:
-            return 0.0, 0.0, 0.0
-    effect = 0.0
-    if with_effect:
-        effect = math.exp(root(kept, -12.0, 12.0)) - 1 if sum(r[0] for r in kept) > 0 else -1.0
-    if score(kept, theta0)[0] <= 0:  # capping only lowers canary counts: no excess stays none
-        return 0.0, effect, 0.0
-    if held is None:
-        held = capped(kept, rho0, rb.clip if rb is not None else CLIP)
-    at_theta0 = score(held, theta0)
-    if sum(r[0] for r in held) < MIN_EVENTS or at_theta0[0] <= 0:
-        return 0.0, effect, 0.0
-    theta = root(held, theta0, 12.0, at_theta0)
-    llr = loglik(held, theta) - loglik(held, theta0)
-    z = math.sqrt(max(0.0, 2 * llr))
-    if z > beat:
-        z = min(z, exact_z(held, rho0))
-    floor = rb.min_events if rb is not None and min_events is None else (min_events or 0.0)
-    if rb is not None and sum(min(r[0], floor / 2) for r in kept) < floor - 1e-9:
-        return 0.0, effect, z
-    return z, effect, z
 
 
 def compare(
@@ -334,16 +260,16 @@ def compare(
         if apart > 1:  # windows of independent readings: a burst is in one; a third of them left out
             rb = replace(robustness(gate), trim=RANGE_COUNT_TRIM)
             max_window, longest = -(-max_window // apart), -(-longest // apart)
-        tick_z, tick_eff, _ = _binom_z(rows[-1:], rho0, None)
+        tick_z, tick_eff, _ = binom_z(rows[-1:], rho0, None)
         # a reading that leaves ticks out ranks them after the cap: capped once here for every window
         at_rho0 = None
-        if rb.trim is not None and _event_ticks(rows) >= rb.min_event_ticks:
+        if rb.trim is not None and event_ticks(rows) >= rb.min_event_ticks:
             at_rho0 = capped(rows, rho0, rb.clip)
         # past the judge window the floor of events grows with the window (window_floor); no tick more
         # is left out there (MEMORY_TICKS)
 
         def window(w: int, with_effect: bool, beat: float = -math.inf) -> tuple[float, float, float]:
-            return _binom_z(rows[-w:], rho0, rb, window_floor(min_events, rb, w, max_window), with_effect,
+            return binom_z(rows[-w:], rho0, rb, window_floor(min_events, rb, w, max_window), with_effect,
                             beat=beat, after_cap=None if at_rho0 is None else at_rho0[-w:])
 
         for w in range(2, min(longest, len(rows)) + 1):
@@ -358,7 +284,7 @@ def compare(
         # the spread's lean of a count that leaves ticks out (CSP) leaves out one tick, not a share: a
         # burst on one tick is still not a spread, and a thin one keeps the rest of its evidence
         one_out = replace(rb, trim=0.0) if rb.trim is not None else rb
-        z0 = max((_binom_z(rows[-w:], 1.0, one_out, min_events, False)[0]
+        z0 = max((binom_z(rows[-w:], 1.0, one_out, min_events, False)[0]
                   for w in _spread_windows(max_window, longest, len(rows))), default=0.0)
         win = rows[-best_w:]
         kc, kb = sum(r[0] for r in win), sum(r[2] for r in win)
@@ -395,22 +321,6 @@ def compare(
         allowance = f"{SHARED_SLACK_POINTS * abs(gate.threshold):g} points" if sc is Scale.POINTS \
             else f"x{SHARED_SLACK:g}"
     return Evidence(name, best_z, best_effect, best_w, tick_z, sc, lean, se, n, kc, z0, allowance)
-
-
-def _least_of_one_out(rows: Sequence[Row], rho0: float, rb: Robustness, min_events: float | None,
-                      with_effect: bool, beat: float) -> tuple[float, float, float]:
-    """`_binom_z` (with `rb`, which leaves nothing out) with one tick left out, the one whose absence
-    leaves the least evidence: monotone where leaving out the tick of the largest excess is not (a
-    worse tick can swap which tick the cap ranks first). A tick without canary events is never it:
-    leaving it out only adds evidence. The z before the floor (for holds) is its own least."""
-    if _event_ticks(rows) < rb.min_event_ticks:  # fewer still once a tick is left out
-        return 0.0, 0.0, 0.0
-    outs = [_binom_z([*rows[:i], *rows[i + 1:]], rho0, rb, min_events, with_effect, beat=beat)
-            for i, r in enumerate(rows) if r[0] > 0]
-    if not outs:
-        return 0.0, 0.0, 0.0
-    z, effect, _ = min(outs, key=lambda out: out[0])
-    return z, effect, min(out[2] for out in outs)  # the lean before the floor: its own least
 
 
 def _times(n: float | None, k: int) -> float | None:

@@ -22,7 +22,7 @@ class Robustness:
 
     A worse canary tick should never lower the evidence (a hypothesis property checks the decision).
     Leaving one tick out is monotone where the judge takes the least favourable tick (levels:
-    `levels.gauss_z`); leaving out a share ranks ticks after the cap (CSP: `judge._binom_z`), which is
+    `levels.gauss_z`); leaving out a share ranks ticks after the cap (CSP: `count_evidence.binom_z`), which is
     close to it but not exactly: with very unequal counts per tick, fuzzing finds about 2 histories in
     8000 (with a third left out) where a worse tick swaps which ticks are left out and lowers the z.
     """

@@ -61,7 +61,7 @@ def test_identical_canary_and_baseline_never_roll_back(rows, _judge):
 
 ZERO = dict.fromkeys(METRICS, 0.0)
 CSP_LEAN = [  # hypothesis seed 32: CSP doubled in every tick lowered its spread lean (3.31 -> 3.15) when
-    # the lean left out the tick the cap ranked first (judge._least_of_one_out)
+    # the lean left out the tick the cap ranked first (count_evidence._least_of_one_out)
     (0, 1.0, ZERO | {"http_p95_ms": 20.0}, ZERO | {"http_p95_ms": 20.0}, 3.0, 3.0),
     (0, 1.0, ZERO | {"http_p95_ms": 20.0}, ZERO | {"http_p95_ms": 20.0}, 3.0, 3.0),
     (0, 1.0, ZERO | {"http_p95_ms": 20.0, "ws_lag_s": 1.0, "idempotency_conflict_pct": 2.0, "csp_violations": 18.0,

@@ -197,9 +197,9 @@ def test_small_counts_are_judged_exactly_not_by_the_likelihood_ratio():
     with more events the two agree."""
     rows = [(4.0, 100.0, 0.0, 100.0)]
     assert exact_z(rows, 1.0) == pytest.approx(tail_z(1 / 32))  # mid-p
-    assert judge._binom_z(rows, 1.0, None)[0] == pytest.approx(tail_z(1 / 32))
+    assert judge.binom_z(rows, 1.0, None)[0] == pytest.approx(tail_z(1 / 32))
     big = [(60.0, 1000.0, 20.0, 1000.0)]
-    lr = judge._binom_z(big, 1.0, judge.Robustness(trim=None, clip=99.0))[0]
+    lr = judge.binom_z(big, 1.0, judge.Robustness(trim=None, clip=99.0))[0]
     assert exact_z(big, 1.0) == pytest.approx(lr, abs=0.15)
 
 
@@ -322,12 +322,12 @@ def test_the_window_scan_skips_no_window_that_could_win(errors):
     pairs = recent_pairs(hist, "http_5xx_pct", gate, 12)
     prior = baseline_rate(hist, "http_5xx_pct", gate, 12)
     fast = compare("http_5xx_pct", gate, pairs, 0.25, 6, prior, memory=12)
-    real = judge._binom_z
+    real = judge.binom_z
     try:
-        judge._binom_z = lambda *a, **k: real(*a, **{**k, "beat": -math.inf})  # type: ignore[assignment]
+        judge.binom_z = lambda *a, **k: real(*a, **{**k, "beat": -math.inf})  # type: ignore[assignment]
         full = compare("http_5xx_pct", gate, pairs, 0.25, 6, prior, memory=12)
     finally:
-        judge._binom_z = real  # type: ignore[assignment]
+        judge.binom_z = real  # type: ignore[assignment]
     assert fast == full
 
 
