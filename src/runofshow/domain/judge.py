@@ -177,7 +177,6 @@ def _count_rows(gate: Gate, pairs: Sequence[Pair], incident: Sequence[bool], cou
     return [(kc, nc * s, kb, nb) for (kc, nc, kb, nb), s in zip(rows, slack, strict=True)]
 
 
-
 def _counts(gate: Gate, p: Pair, overlap: float = 1.0, incident: bool = False) -> Row:
     """The tick as counts, each divided by the overlap; in a shared incident the canary's exposure
     is stretched by SHARED_SLACK (the canary may be that much worse before it counts)."""
@@ -270,7 +269,7 @@ def compare(
 
         def window(w: int, with_effect: bool, beat: float = -math.inf) -> tuple[float, float, float]:
             return binom_z(rows[-w:], rho0, rb, window_floor(min_events, rb, w, max_window), with_effect,
-                            beat=beat, after_cap=None if at_rho0 is None else at_rho0[-w:])
+                           beat=beat, after_cap=None if at_rho0 is None else at_rho0[-w:])
 
         for w in range(2, min(longest, len(rows)) + 1):
             z, _, lz = window(w, False, best_z)
@@ -324,6 +323,7 @@ def compare(
 
 
 def _times(n: float | None, k: int) -> float | None:
+    """Requests over `k` ticks from one tick's (None stays unknown)."""
     return None if n is None else n * k
 
 
