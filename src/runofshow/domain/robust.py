@@ -45,7 +45,14 @@ own cap (`capped`) holds a tick to less than one event when the baseline is quie
 regression on a small canary, an error in every tick of 5-10 requests, must still get through.)"""
 
 # Tuned on generated scenarios (bench/generate.py), checked on a separately seeded set.
-LATENCY_ROBUST = Robustness(trim=0.0, clip=4.0, bar_offset=-0.5)  # p95 spikes: worst tick left out
+LATENCY_ROBUST = Robustness(trim=0.0, clip=4.0, bar_offset=-1.0)  # p95 spikes: worst tick left out
+"""p95 rolls back at z 2.5 (-1.0; it was -0.5): its tolerance (half the minimum effect, +12.5 %) is
+1.7 of a tick's jitter, so a good canary's p95 rarely leans at all, and the bar was not what held
+false rollbacks off. On generated seeds 7, 11, 23, 41, 99, 123 (500 each): misses 44 -> 43, false
+rollbacks unchanged (14 of 1535), 50 regressions caught sooner; seeds 5, 17, 31, 57 unchanged but
+44 sooner; the six seeds regenerated with the p95's per-track jitter 0.07 instead of 0.04 (the
+engine's model assumes 0.07 for the difference of both): false rollbacks 20 both ways, 56 sooner.
+At -1.5 the jittered seeds 7 and 11 gave one more false rollback."""
 POINTS_ROBUST = Robustness(trim=None, clip=3.0)  # pool utilisation: smooth, a leak creeps: keep all
 LOG_GAUGE_ROBUST = Robustness(trim=0.0, clip=2.5, bar_offset=-0.5)  # lag: heavy tails on both tracks
 RATE_ROBUST = Robustness(trim=None, clip=3.0, min_events=RATE_MIN_EVENTS)  # 5xx / conflicts: sparse:

@@ -107,10 +107,10 @@ def test_a_canary_clearly_worse_inside_a_surge_is_the_canary(ratio, rolls_back):
         first = next(d for d in ds if d.action is Action.ROLLBACK)
         assert "canary-only breach (+28 % beyond the x1.25 a shared incident allows, over" in first.reasons[0]
         assert "canary p95 +28 % vs baseline beyond the x1.25 a shared incident allows (" in first.sentence
-        # the rule names the bar this gate rolled back at: p95's is half a point under the plan's 3.5
-        assert first.sentence.endswith("rule: clearly worse (z >= 3) by at least +25 %")
+        # the rule names the bar this gate rolled back at: p95's is a point under the plan's 3.5
+        assert first.sentence.endswith("rule: clearly worse (z >= 2.5) by at least +25 %")
         held = [d for d in ds if d.action is Action.HOLD and "needed" in d.sentence]
-        assert held and all(" of 3 needed" in d.sentence for d in held)
+        assert held and all(" of 2.5 needed" in d.sentence for d in held)
 
 
 def test_single_tick_canary_spike_does_not_roll_back():
