@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from runofshow.domain.counts import Row, capped, exact_z, loglik, root, score
-from runofshow.domain.robust import CLIP, Robustness, dropped, left_out
+from runofshow.domain.robust import CLIP, Robustness, dropped, leaves_one_out
 
 MIN_EVENTS = 3.0  # fewer canary events than this (capped) in a window prove nothing
 
@@ -36,8 +36,7 @@ def binom_z(
     `after_cap`: `rows` as `capped` gives them (the scan caps its rows once, not once per window).
     Where one tick is left out, it is the one whose absence leaves the least evidence
     (`_least_of_one_out`)."""
-    one = rb is not None and rb.trim is not None and left_out(len(rows), rb.trim) * rb.spread == 1
-    if rb is not None and one and len(rows) > 1:
+    if rb is not None and rb.trim is not None and len(rows) > 1 and leaves_one_out(len(rows), rb):
         return _least_of_one_out(rows, rho0, replace(rb, trim=None), min_events, with_effect, beat)
     theta0 = math.log(rho0)
     kept = list(rows)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from runofshow.domain.robust import Robustness, dropped, left_out
+from runofshow.domain.robust import Robustness, dropped, leaves_one_out
 from runofshow.domain.rules import Direction, Gate, GateKind
 
 POINTS_TOLERANCE = 0.0125  # of the threshold: pool within 1 point of the baseline is the same
@@ -111,7 +111,7 @@ def gauss_z(
     """Leave out the most adverse tick(s), winsorise the rest, pool: (z, estimate, its se). One tick
     left out is the least favourable one (`_least_of_one_out`); more, the largest scores."""
     parts = [_part(d, var, tol, rb.clip) for d, var in terms]
-    if left_out(len(terms), rb.trim) * rb.spread == 1:
+    if leaves_one_out(len(terms), rb):
         num, raw, den = (sum(p[i] for p in parts) for i in range(3))
         return _least_of_one_out(parts[::-1], num, raw, den, tol)
     drop = dropped([(d - tol) / math.sqrt(v) for d, v in terms], rb)

@@ -21,10 +21,11 @@ class Robustness:
     however quiet the baseline; no tick counts for more than half of them: see RATE_MIN_EVENTS.
 
     A worse canary tick should never lower the evidence (a hypothesis property checks the decision).
-    Leaving one tick out is monotone where the judge takes the least favourable tick (levels:
-    `levels.gauss_z`); leaving out a share ranks ticks after the cap (CSP: `count_evidence.binom_z`), which is
-    close to it but not exactly: with very unequal counts per tick, fuzzing finds about 2 histories in
-    8000 (with a third left out) where a worse tick swaps which ticks are left out and lowers the z.
+    Leaving one tick out (`leaves_one_out`) is monotone: the judge takes the tick whose absence leaves
+    the least evidence (`levels.gauss_z`, `count_evidence.binom_z`). Leaving out more ranks ticks by
+    score, for CSP after the cap, which is close to it but not exactly: with very unequal counts per
+    tick, fuzzing finds about 2 histories in 8000 (with a third left out) where a worse tick swaps
+    which ticks are left out and lowers the z.
     """
 
     trim: float | None
@@ -70,6 +71,12 @@ RANGE_COUNT_TRIM = 1 / 3
 """Over overlapping ranges a count pools readings a range apart, each holding a range's ticks and so
 more bursts than a tick: a third of those readings is left out (with a fifth, a quiet canary's two
 bursts 11 ticks apart, in four readings of five ticks, rolled back)."""
+
+
+def leaves_one_out(ticks: int, rb: Robustness) -> bool:
+    """Whether a window of `ticks` leaves out exactly one tick: then the one whose absence leaves
+    the least evidence (monotone), else the most adverse by score."""
+    return left_out(ticks, rb.trim) * rb.spread == 1
 
 
 def left_out(ticks: int, share: float | None) -> int:
