@@ -12,6 +12,9 @@ z: the judge's own test (pooled.pooled_evidence, same tolerance, robustness and 
 spread rule's sum) over one window holding every tick from the onset to the end, as if the onset
 were known. Under the bar, no window of the engine's could have rolled back on it: the miss is the
 data's (or the rules'), not the scan's.
+For every detected single-metric regression the same test also gives a hindsight delay: the first
+tick after the onset at which it reaches the bar over the ticks from the onset to that tick (the
+scenario cut there). The table's `late` counts delays over 4 ticks, the engine's and the hindsight's.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from runofshow.domain.pooled import pooled_evidence
 
 GATE_OF = {"latency": "http_p95_ms", "errors": "http_5xx_pct", "idempotency": "idempotency_conflict_pct",
            "ws_lag": "ws_lag_s", "pool": "pgbouncer_pool_util_pct", "csp": "csp_violations"}
+LATE = 4  # the delay goal, in ticks (issue 11: p90 <= 4)
 METRIC_OF_KIND = {"latency_step": "latency", "errors_step": "errors", "idempotency_step": "idempotency",
                   "ws_lag_step": "ws_lag", "csp_spike": "csp", "bad_in_surge/latency_step": "latency",
                   "bad_in_surge/errors_step": "errors"}
@@ -61,6 +65,34 @@ def after_onset(sc: Scenario, onset_t: float, metric: str) -> Evidence | None:
     return pooled_evidence(sc.plan, ticks, name, gate, pairs, window=len(pairs))
 
 
+def _single_metric(raw: dict[str, Any]) -> str | None:
+    label = label_of(raw)
+    return re.split("[:/]", label)[1] if label.startswith("regression") else METRIC_OF_KIND.get(label)
+
+
+def hindsight_delay(sc: Scenario, raw: dict[str, Any]) -> float | None:
+    """Ticks from the onset until the gate's own test over the ticks since the onset first reaches
+    its bar (the scenario cut at each tick in turn: nothing after it is read); None if it never does,
+    or for a kind that is not a single-metric regression."""
+    metric, onset = _single_metric(raw), raw.get("onset_t")
+    if metric is None or onset is None:
+        return None
+    name = GATE_OF[metric]
+    gate, ticks = sc.plan.gates[name], sc.ticks
+    bar = rollback_bar(gate, sc.plan.decision.rollback_z)
+    pairs = []
+    for i, tick in enumerate(ticks):
+        if tick.t_s < onset or (p := pair_at(tick, i, name, gate, lone=True)) is None:
+            continue
+        pairs.append(p)
+        if len(pairs) < 2:
+            continue
+        ev = pooled_evidence(sc.plan, ticks[: i + 1], name, gate, pairs, window=len(pairs))
+        if ev is not None and ev.z >= bar:
+            return (tick.t_s - onset) / sc.interval_s
+    return None
+
+
 def hindsight(sc: Scenario, raw: dict[str, Any]) -> tuple[float, float] | None:
     """(z, bar) with the onset known: for a regression in one metric its gate's z and bar; for a
     spread, the spread rule's sum (decide.spread_z) and its bar; None for other kinds (leak, alert)."""
@@ -70,7 +102,7 @@ def hindsight(sc: Scenario, raw: dict[str, Any]) -> tuple[float, float] | None:
     if label.startswith("spread"):
         leans = [ev.z0 for m in raw.get("effect") or {} if (ev := after_onset(sc, onset, m)) is not None]
         return spread_z(leans), rules.rollback_z + SPREAD_EXTRA_Z
-    metric = re.split("[:/]", label)[1] if label.startswith("regression") else METRIC_OF_KIND.get(label)
+    metric = _single_metric(raw)
     if metric is None or (ev := after_onset(sc, onset, metric)) is None:
         return None
     return ev.z, rollback_bar(sc.plan.gates[GATE_OF[metric]], rules.rollback_z)
@@ -90,24 +122,41 @@ def run(folder: Path) -> list[tuple[Outcome, dict[str, Any], str]]:
         if o.missed and not o.early and (seen := hindsight(sc, raw)) is not None:
             raw["hindsight"] = seen
             why = f"hindsight z {seen[0]:.2f} of {seen[1]:g}"
+        if o.delay_ticks is not None and _single_metric(raw) is not None:
+            raw["hindsight_delay"] = hindsight_delay(sc, raw)
         out.append((o, raw, why))
     return out
+
+
+def _late(rows: list[tuple[Outcome, dict[str, Any], str]]) -> dict[str, str]:
+    """Per single-metric kind: delays over LATE ticks, the engine's / the hindsight test's."""
+    engine: dict[str, int] = defaultdict(int)
+    seen: dict[str, int] = defaultdict(int)
+    for o, raw, _ in rows:
+        if "hindsight_delay" not in raw or o.delay_ticks is None:
+            continue
+        k, h = label_of(raw), raw["hindsight_delay"]
+        engine[k] += o.delay_ticks > LATE
+        seen[k] += h is None or h > LATE
+    return {k: f"{engine[k]}/{seen[k]}" for k in engine}
 
 
 def table(rows: list[tuple[Outcome, dict[str, Any], str]], title: str) -> None:
     by: dict[str, list[Outcome]] = defaultdict(list)
     for o, raw, _ in rows:
         by[label_of(raw) if o.label == "bad" else str(raw.get("kind", ""))].append(o)
+    late = _late(rows)
     bad = [o for o, _, _ in rows if o.label == "bad"]
     good = [o for o, _, _ in rows if o.label == "good"]
     print(f"== {title}: {len(bad)} bad, {len(good)} good")
-    print(f"{'bad kind':44} {'n':>4} {'miss':>4} {'early':>5} {'p50':>4} {'p90':>4}")
+    print(f"{'bad kind':44} {'n':>4} {'miss':>4} {'early':>5} {'p50':>4} {'p90':>4} {'late':>9}")
     for k in sorted(x for x in by if by[x][0].label == "bad"):
         os_ = by[k]
         ds = [o.delay_ticks for o in os_ if o.delay_ticks is not None]
         p50, p90 = quantile(ds, 0.5), quantile(ds, 0.9)
         print(f"{k:44} {len(os_):4} {sum(o.missed for o in os_):4} {sum(o.early for o in os_):5} "
-              f"{'-' if p50 is None else f'{p50:g}':>4} {'-' if p90 is None else f'{p90:g}':>4}")
+              f"{'-' if p50 is None else f'{p50:g}':>4} {'-' if p90 is None else f'{p90:g}':>4} "
+              f"{late.get(k, ''):>9}")
     ds = [o.delay_ticks for o in bad if o.delay_ticks is not None]
     print(f"{'ALL bad':44} {len(bad):4} {sum(o.missed for o in bad):4} {sum(o.early for o in bad):5} "
           f"{quantile(ds, 0.5) or 0:4g} {quantile(ds, 0.9) or 0:4g}")
@@ -148,6 +197,17 @@ def listing(rows: list[tuple[Outcome, dict[str, Any], str]]) -> None:
             print(f"FALSE {o.name} {raw.get('kind')} rb={o.rollback_t} {why}")
 
 
+def late_in_hindsight(rows: list[tuple[Outcome, dict[str, Any], str]]) -> None:
+    """How many of the engine's late detections the hindsight test is late on too."""
+    seen = [(o.delay_ticks, raw["hindsight_delay"]) for o, raw, _ in rows if "hindsight_delay" in raw]
+    late = [(d, h) for d, h in seen if d is not None and d > LATE]
+    data = sum(1 for _, h in late if h is None or h > LATE)
+    behind = [(d, h) for d, h in seen if d is not None and h is not None and d > h]
+    print(f"HINDSIGHT DELAY: of {len(seen)} detected single-metric regressions {len(late)} took over {LATE} "
+          f"ticks; the test with the onset known took over {LATE} in {data} of them. The engine was later "
+          f"than it in {len(behind)} ({sum(d - h for d, h in behind):g} ticks in all)")
+
+
 def out_of_reach(rows: list[tuple[Outcome, dict[str, Any], str]]) -> None:
     """How many misses no window of the engine's could have caught (see `hindsight`)."""
     missed = sum(1 for o, _, _ in rows if o.missed and not o.early)
@@ -175,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(args.folders) > 1:
         table(everything, "all folders")
         summary(everything, "all folders")
+    late_in_hindsight(everything)
     if args.list:
         out_of_reach(everything)
     return 0
