@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import replace
 
 from runofshow.domain.counts import Row, capped, exact_z, loglik, root, score
-from runofshow.domain.robust import CLIP, Robustness, dropped, leaves_one_out
+from runofshow.domain.robust import CLIP, Robustness, dropped, leaves_one_out, reshaped
 
 MIN_EVENTS = 3.0  # fewer canary events than this (capped) in a window prove nothing
 
@@ -37,7 +36,7 @@ def binom_z(
     Where one tick is left out, it is the one whose absence leaves the least evidence
     (`_least_of_one_out`)."""
     if rb is not None and rb.trim is not None and len(rows) > 1 and leaves_one_out(len(rows), rb):
-        return _least_of_one_out(rows, rho0, replace(rb, trim=None), min_events, with_effect, beat)
+        return _least_of_one_out(rows, rho0, reshaped(rb, trim=None), min_events, with_effect, beat)
     theta0 = math.log(rho0)
     kept = list(rows)
     held: list[Row] | None = None  # the kept ticks after the cap

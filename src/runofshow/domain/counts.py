@@ -95,12 +95,17 @@ def exact_z(rows: Sequence[Row], rho0: float) -> float:
         n = c + b
         if n == 0:
             continue
-        ls, lf, ln = math.log(share), math.log1p(-share), _LOG_FACTORIAL[n]
-        q = [math.exp(ln - _LOG_FACTORIAL[k] - _LOG_FACTORIAL[n - k] + k * ls + (n - k) * lf)
-             for k in range(n + 1)]
-        pmf, spill = convolve_upto(pmf, q, t)
+        pmf, spill = convolve_upto(pmf, _binomial_pmf(n, share), t)
         above += spill
     return tail_z(above + 0.5 * pmf[t])
+
+
+@lru_cache(maxsize=8192)  # a tick's stratum is met again in every window and leave-out that holds it
+def _binomial_pmf(n: int, share: float) -> tuple[float, ...]:
+    """P(X = k) for k = 0..n, X ~ Binomial(n, share)."""
+    ls, lf, ln = math.log(share), math.log1p(-share), _LOG_FACTORIAL[n]
+    return tuple(math.exp(ln - _LOG_FACTORIAL[k] - _LOG_FACTORIAL[n - k] + k * ls + (n - k) * lf)
+                 for k in range(n + 1))
 
 
 def capped(rows: Sequence[Row], rho0: float, clip: float) -> list[Row]:

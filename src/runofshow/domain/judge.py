@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from statistics import NormalDist
 
@@ -52,6 +52,7 @@ from runofshow.domain.robust import (
     RANGE_COUNT_TRIM,
     RATE_ROBUST,
     Robustness,
+    reshaped,
     window_floor,
 )
 from runofshow.domain.rules import Gate, GateKind
@@ -251,13 +252,13 @@ def compare(
     # a burst of events is counted whole in every reading whose window holds it: left out together
     # (a count pools independent readings instead, where a burst is in one, and so does a level, whose
     # reading over a range may carry a one-tick spike at full height through every reading holding it)
-    rb = replace(robustness(gate), spread=spread) if sc is Scale.COUNTS else robustness(gate)
+    rb = reshaped(robustness(gate), spread=spread) if sc is Scale.COUNTS else robustness(gate)
     if sc is Scale.COUNTS:
         rho0 = 1 + min_relative_effect / 2
         apart = spread if gate.kind is GateKind.COUNT else 1  # readings pooled `apart` ticks apart
         rows = with_prior(_count_rows(gate, pairs, incident, counted, apart), baseline_prior, longest)
         if apart > 1:  # windows of independent readings: a burst is in one; a third of them left out
-            rb = replace(robustness(gate), trim=RANGE_COUNT_TRIM)
+            rb = reshaped(robustness(gate), trim=RANGE_COUNT_TRIM)
             max_window, longest = -(-max_window // apart), -(-longest // apart)
         tick_z, tick_eff, _ = binom_z(rows[-1:], rho0, None)
         # a reading that leaves ticks out ranks them after the cap: capped once here for every window
@@ -282,8 +283,8 @@ def compare(
             best_z, best_effect, lean = 0.0, tick_eff, 0.0
         # the spread's lean of a count that leaves ticks out (CSP) leaves out one tick, not a share: a
         # burst on one tick is still not a spread, and a thin one keeps the rest of its evidence
-        one_out = replace(rb, trim=0.0) if rb.trim is not None else rb
-        z0 = max((binom_z(rows[-w:], 1.0, one_out, min_events, False)[0]
+        one_out = reshaped(rb, trim=0.0) if rb.trim is not None else rb
+        z0 = max((binom_z(rows[-w:], 1.0, one_out, min_events, False, beat=SPREAD_MIN_Z - 1e-9)[0]
                   for w in _spread_windows(max_window, longest, len(rows))), default=0.0)
         win = rows[-best_w:]
         kc, kb = sum(r[0] for r in win), sum(r[2] for r in win)
@@ -312,7 +313,7 @@ def compare(
         n = sum(p.nc or 0.0 for p in pairs[-best_w:]) / overlap
         # the spread's lean keeps every tick, capped: leaving out each gate's worst tick cost a thin
         # spread over three gates three ticks of its evidence (decide.SPREAD_EXTRA_Z pays for it)
-        every = replace(rb, trim=None)
+        every = reshaped(rb, trim=None)
         z0 = max((gauss_z(terms[-w:], 0.0, every)[0]
                   for w in _spread_windows(max_window, longest, len(terms))), default=0.0)
     allowance = ""
@@ -332,6 +333,11 @@ def _spread_windows(judge: int, longest: int, have: int) -> set[int]:
     are ticks (each once); none with fewer than two."""
     return {min(judge, have), min(longest, have)} if have >= 2 else set()
 
+
+SPREAD_MIN_Z = 1.0
+"""A gate leaning this far (`Evidence.z0`, no tolerance) counts toward a spread regression
+(decide.spread_z); a count's lean under it is not put through the exact test (it counts for
+nothing either way, and the likelihood ratio's z is never below the exact one's)."""
 
 MEMORY_TICKS = 12
 """The longest window the comparative judge pools (decide passes it as `compare`'s memory): beyond

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from typing import Any
 
 CLIP = 4.0  # a single tick never counts for more than this many standard errors
 
@@ -71,6 +73,13 @@ RANGE_COUNT_TRIM = 1 / 3
 """Over overlapping ranges a count pools readings a range apart, each holding a range's ticks and so
 more bursts than a tick: a third of those readings is left out (with a fifth, a quiet canary's two
 bursts 11 ticks apart, in four readings of five ticks, rolled back)."""
+
+
+@lru_cache(maxsize=64)
+def reshaped(rb: Robustness, **changes: Any) -> Robustness:
+    """`rb` with `changes` (dataclasses.replace), made once: the judge asks for the same few
+    variants (nothing left out, one tick, a range's spread) at every window of every tick."""
+    return replace(rb, **changes)
 
 
 def leaves_one_out(ticks: int, rb: Robustness) -> bool:
