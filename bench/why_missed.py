@@ -53,11 +53,12 @@ def label_of(truth: dict[str, Any]) -> str:
     return kind
 
 
-def after_onset(sc: Scenario, onset_t: float, metric: str) -> Evidence | None:
+def after_onset(sc: Scenario, onset_t: float, metric: str, upto: int | None = None) -> Evidence | None:
     """The judge's test (pooled.pooled_evidence: tolerance, robustness, floors) of `metric` over one window
-    holding every tick from the onset to the end; None without two such ticks."""
+    holding every tick from the onset to the end (or to the tick before `upto`, the scenario cut
+    there); None without two such ticks."""
     name = GATE_OF[metric]
-    gate, ticks = sc.plan.gates[name], sc.ticks
+    gate, ticks = sc.plan.gates[name], sc.ticks[:upto]
     after = (pair_at(t, i, name, gate, lone=True) for i, t in enumerate(ticks) if t.t_s >= onset_t)
     pairs = [p for p in after if p is not None]
     if len(pairs) < 2:
@@ -71,24 +72,17 @@ def _single_metric(raw: dict[str, Any]) -> str | None:
 
 
 def hindsight_delay(sc: Scenario, raw: dict[str, Any]) -> float | None:
-    """Ticks from the onset until the gate's own test over the ticks since the onset first reaches
-    its bar (the scenario cut at each tick in turn: nothing after it is read); None if it never does,
-    or for a kind that is not a single-metric regression."""
+    """Ticks from the onset until the gate's own test over the ticks since the onset (`after_onset`,
+    the scenario cut at each tick in turn: nothing after it is read) first reaches its bar; None if
+    it never does, or for a kind that is not a single-metric regression."""
     metric, onset = _single_metric(raw), raw.get("onset_t")
     if metric is None or onset is None:
         return None
-    name = GATE_OF[metric]
-    gate, ticks = sc.plan.gates[name], sc.ticks
-    bar = rollback_bar(gate, sc.plan.decision.rollback_z)
-    pairs = []
-    for i, tick in enumerate(ticks):
-        if tick.t_s < onset or (p := pair_at(tick, i, name, gate, lone=True)) is None:
+    bar = rollback_bar(sc.plan.gates[GATE_OF[metric]], sc.plan.decision.rollback_z)
+    for i, tick in enumerate(sc.ticks):
+        if tick.t_s < onset:
             continue
-        pairs.append(p)
-        if len(pairs) < 2:
-            continue
-        ev = pooled_evidence(sc.plan, ticks[: i + 1], name, gate, pairs, window=len(pairs))
-        if ev is not None and ev.z >= bar:
+        if (ev := after_onset(sc, onset, metric, upto=i + 1)) is not None and ev.z >= bar:
             return (tick.t_s - onset) / sc.interval_s
     return None
 
