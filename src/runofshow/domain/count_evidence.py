@@ -38,26 +38,20 @@ def binom_z(
     if rb is not None and rb.trim is not None and len(rows) > 1 and leaves_one_out(len(rows), rb):
         return _least_of_one_out(rows, rho0, reshaped(rb, trim=None), min_events, with_effect, beat)
     theta0 = math.log(rho0)
-    kept = list(rows)
+    kept = rows
     held: list[Row] | None = None  # the kept ticks after the cap
     if rb is not None:
-        def excess(r: Row) -> float:
-            kc, nc, kb, nb = r
-            pi = 1 / (1 + nb / (nc * rho0))
-            e = (kc + kb) * pi
-            return (kc - e) / math.sqrt(e + 1)
-
-        if event_ticks(rows) < rb.min_event_ticks:  # fewer still once ticks are left out
-            return 0.0, 0.0, 0.0
+        if rb.min_event_ticks and event_ticks(rows) < rb.min_event_ticks:  # fewer still once ticks
+            return 0.0, 0.0, 0.0  # are left out
         if rb.trim is not None:  # else nothing is left out; ranked after the cap: a tick the cap
             # holds to a fraction of an event is not the burst to leave out (a worse burst must never
             # leave itself out and keep a lesser one)
             every = capped(rows, rho0, rb.clip) if after_cap is None else after_cap
-            drop = dropped([excess(r) for r in every], rb)
+            drop = dropped([_excess(r, rho0) for r in every], rb)
             kept = [r for i, r in enumerate(rows) if i not in drop]
             held = [r for i, r in enumerate(every) if i not in drop]
-        if event_ticks(kept) < rb.min_event_ticks:
-            return 0.0, 0.0, 0.0
+            if event_ticks(kept) < rb.min_event_ticks:
+                return 0.0, 0.0, 0.0
     effect = 0.0
     if with_effect:
         effect = math.exp(root(kept, -12.0, 12.0)) - 1 if sum(r[0] for r in kept) > 0 else -1.0
@@ -74,9 +68,17 @@ def binom_z(
     if z > beat:
         z = min(z, exact_z(held, rho0))
     floor = rb.min_events if rb is not None and min_events is None else (min_events or 0.0)
-    if rb is not None and sum(min(r[0], floor / 2) for r in kept) < floor - 1e-9:
+    if rb is not None and floor > 0 and sum(min(r[0], floor / 2) for r in kept) < floor - 1e-9:
         return 0.0, effect, z
     return z, effect, z
+
+
+def _excess(r: Row, rho0: float) -> float:
+    """The tick's canary events over what `rho0` times the baseline's rate expects, in standard errors."""
+    kc, nc, kb, nb = r
+    pi = 1 / (1 + nb / (nc * rho0))
+    e = (kc + kb) * pi
+    return (kc - e) / math.sqrt(e + 1)
 
 
 def _least_of_one_out(rows: Sequence[Row], rho0: float, rb: Robustness, min_events: float | None,

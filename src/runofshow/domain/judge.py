@@ -34,7 +34,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 from statistics import NormalDist
 
 from runofshow.domain.count_evidence import binom_z, event_ticks
@@ -78,7 +77,7 @@ def pair_at(tick: Tick, index: int, name: str, gate: Gate, lone: bool = False) -
     """The tick as a pair for `name`; None without data on both tracks. With `lone`, a rate's or
     count's tick whose baseline data is missing (a scrape gap on the baseline, below FULL_WEIGHT)
     is a lone pair: its canary events still count, against the baseline's long-run rate."""
-    return derived(tick, ("pair", index, name, lone), gate, partial(_pair_at, tick, index, name, gate, lone))
+    return derived(tick, ("pair", index, name, lone), gate, _pair_at, tick, index, name, gate, lone)
 
 
 def _pair_at(tick: Tick, index: int, name: str, gate: Gate, lone: bool) -> Pair | None:

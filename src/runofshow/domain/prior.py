@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from functools import partial
 
 from runofshow.domain.counts import Row
 from runofshow.domain.gates import clean_value, valid_requests
@@ -29,7 +28,7 @@ def baseline_rate(history: Sequence[Tick], name: str, gate: Gate, limit: int) ->
     it must not inflate the long-run reference)."""
     rows: list[tuple[float, float]] = []
     for t in reversed(history):
-        row = derived(t, ("baseline events", name), gate, partial(_baseline_row, t, name, gate))
+        row = derived(t, ("baseline events", name), gate, _baseline_row, t, name, gate)
         if row is None:
             continue
         rows.append(row)

@@ -59,15 +59,15 @@ class Tick:
     alerts: tuple[Alert, ...] = ()
 
 
-def derived(tick: Tick, key: Hashable, by: Any, make: Callable[[], _T]) -> _T:
-    """What `make()` derives from this tick alone, computed once per `key` and `by` (the gate it is
-    read with, matched by identity): a tick never changes, and the judge reads each of the last
+def derived(tick: Tick, key: Hashable, by: Any, make: Callable[..., _T], *args: Any) -> _T:
+    """What `make(*args)` derives from this tick alone, computed once per `key` and `by` (the gate it
+    is read with, matched by identity): a tick never changes, and the judge reads each of the last
     sixty ticks again at every new one. Kept on the tick itself, so it goes when the tick goes."""
     cache: dict[Hashable, tuple[Any, Any]] = tick.__dict__.setdefault("_derived", {})
     hit = cache.get((key, id(by)))
     if hit is not None and hit[0] is by:
         return hit[1]  # type: ignore[no-any-return]
-    value = make()
+    value = make(*args)
     cache[(key, id(by))] = (by, value)
     return value
 
