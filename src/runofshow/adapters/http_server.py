@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -20,7 +21,16 @@ class TrackingHTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
         self.connections: set[socket.socket] = set()
         self._conn_lock = threading.Lock()
+        self._closing = False
         super().__init__(address, handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A connection ended mid-request, by the client (reset, broken pipe) or by `close()`, is not
+        an error worth a traceback on the terminal; anything else is reported as socketserver does."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError) or (self._closing and isinstance(exc, OSError)):
+            return
+        super().handle_error(request, client_address)
 
     def get_request(self) -> tuple[socket.socket, Any]:
         conn, addr = super().get_request()
@@ -36,6 +46,7 @@ class TrackingHTTPServer(ThreadingHTTPServer):
     def close(self) -> None:
         """Stop serving (call from another thread than `serve_forever`'s), end open connections,
         close the socket and join the handler threads."""
+        self._closing = True
         self.shutdown()
         with self._conn_lock:
             open_now = list(self.connections)
