@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -21,9 +21,9 @@ from runofshow.adapters.webhook import JsonWebhookNotifier
 from runofshow.app.run import notify as texts
 from runofshow.app.run.notify import DeliveryFailure, NotifierFanout
 from runofshow.errors import NotifierError
-from runofshow.loopback import free_port
+from runofshow.loopback import LOOPBACK, free_port
 from runofshow.ports import Annotator, Notifier
-from tests.helpers import wait_until
+from tests.helpers import TrackedHTTPServer, wait_until
 
 AT = datetime(2024, 10, 24, 10, 15, 0, tzinfo=UTC)
 HANG = -1  # a scripted status: hold the request until the test releases it or ends (at most 30 s)
@@ -88,15 +88,12 @@ def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture
 def server() -> Iterator[tuple[str, Script]]:
     script = Script()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(script))
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", script
+    # handler threads are joined at stop: a hung reply the client gave up on is written (to a closed
+    # connection, which the server does not report) before the next test starts, not during it
+    httpd = TrackedHTTPServer(_handler(script)).start()
+    yield f"http://{LOOPBACK}:{httpd.port}", script
     script.release.set()
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(5)
+    httpd.stop()
 
 
 class Sleeps(list):
