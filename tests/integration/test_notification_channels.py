@@ -6,14 +6,15 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 
 from runofshow.app.run.events import EventKind, RunStatus
 from runofshow.domain.plan import Plan
-from tests.helpers import wait_until
+from runofshow.loopback import LOOPBACK
+from tests.helpers import TrackedHTTPServer, wait_until
 from tests.unit.app.test_runner_wiring import kinds, run_on_fakes
 
 
@@ -43,13 +44,12 @@ class Hook(BaseHTTPRequestHandler):
 @pytest.fixture
 def hook() -> Iterator[str]:
     Hook.hits, Hook.release = [], threading.Event()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    # handler threads are joined at stop: a hung reply the client gave up on is written (to a closed
+    # connection, which the server does not report) before the next test starts, not during it
+    server = TrackedHTTPServer(Hook).start()
+    yield f"http://{LOOPBACK}:{server.port}"
     Hook.release.set()
-    server.shutdown()
-    server.server_close()
+    server.stop()
 
 
 @pytest.mark.parametrize("path", ["/hang", "/fail"])
