@@ -30,8 +30,9 @@ def binom_z(
     from the kept ticks' raw counts, the same z before the floor). With fewer canary events than
     `min_events` the z is 0: a lean worth confirming at most, never a rollback. Without
     `with_effect` the estimate is left out (0.0): the scan over windows needs it for the best only.
-    A likelihood-ratio z at or under `beat` (the scan's best so far) skips the exact test: the
-    window cannot win, and the z returned is no larger than the exact one would have given.
+    A likelihood-ratio z at or under `beat` skips the exact test and is returned as it is: never
+    below the exact one's, and both at or under `beat` (the scan passes its best so far: the window
+    cannot win; the spread's lean passes SPREAD_MIN_Z: under it a lean counts for nothing).
     `after_cap`: `rows` as `capped` gives them (the scan caps its rows once, not once per window).
     Where one tick is left out, it is the one whose absence leaves the least evidence
     (`_least_of_one_out`)."""
